@@ -1,0 +1,168 @@
+#include "isotope/io.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+namespace isotope {
+
+std::string to_hex(std::span<const std::uint8_t> bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string s;
+  s.reserve(bytes.size() * 2);
+  for (std::uint8_t b : bytes) {
+    s.push_back(digits[b >> 4]);
+    s.push_back(digits[b & 15]);
+  }
+  return s;
+}
+
+Sha256 sha256(std::span<const std::uint8_t> bytes) {
+  Sha256 out{};
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), out.data(), &len, EVP_sha256(), nullptr);
+  return out;
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  auto d = sha256({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+  return to_hex(d);
+}
+
+Status sha256_file_hex(const std::string& path, std::string* hex, std::uint64_t* size) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {Code::io, "cannot open '" + path + "': " + std::strerror(errno)};
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) {
+    EVP_MD_CTX_free(ctx);
+    return {Code::crypto, "SHA-256 initialisation failed"};
+  }
+  std::uint64_t total = 0;
+  std::string buf(1 << 16, '\0');
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    if (got > 0) EVP_DigestUpdate(ctx, buf.data(), got);
+    total += got;
+  }
+  if (in.bad()) {
+    EVP_MD_CTX_free(ctx);
+    return {Code::io, "error reading '" + path + "'"};
+  }
+  Sha256 d{};
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, d.data(), &len);
+  EVP_MD_CTX_free(ctx);
+  *hex = to_hex(d);
+  if (size != nullptr) *size = total;
+  return Status::OK();
+}
+
+Status read_file(const std::string& path, std::string* out) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {Code::io, "cannot open '" + path + "': " + std::strerror(errno)};
+  if (S_ISDIR(st.st_mode)) return {Code::io, "'" + path + "' is a directory, not a file"};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {Code::io, "cannot open '" + path + "': " + std::strerror(errno)};
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return {Code::io, "error reading '" + path + "'"};
+  *out = std::move(data);
+  return Status::OK();
+}
+
+Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
+  const auto slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  std::string tmpl = (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) + ".isotope-tmp-XXXXXX";
+  int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) return {Code::io, "cannot create a temporary file in '" + dir + "': " + std::strerror(errno)};
+  auto fail = [&](const std::string& what) {
+    const std::string err = std::strerror(errno);
+    ::close(fd);
+    ::unlink(tmpl.c_str());
+    return Status(Code::io, what + " '" + path + "': " + err);
+  };
+  if (::fchmod(fd, mode) != 0) return fail("cannot set permissions of");
+  std::size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("cannot write");
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) return fail("cannot sync");
+  if (::close(fd) != 0) {
+    const std::string err = std::strerror(errno);
+    ::unlink(tmpl.c_str());
+    return {Code::io, "cannot close '" + path + "': " + err};
+  }
+  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
+    const std::string err = std::strerror(errno);
+    ::unlink(tmpl.c_str());
+    return {Code::io, "cannot write '" + path + "': " + err};
+  }
+  return Status::OK();
+}
+
+bool is_valid_utf8(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (std::size_t j = 1; j < len; ++j) {
+      if ((p[i + j] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + j] & 0x3F);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+static bool is_dir(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string data_dir() {
+  if (const char* env = std::getenv("ISOTOPE_DATA_DIR"); env != nullptr && *env != '\0') return env;
+  if (is_dir(ISOTOPE_BUILD_DATADIR)) return ISOTOPE_BUILD_DATADIR;
+  return ISOTOPE_INSTALL_DATADIR;
+}
+
+std::string default_tokenizer_path() { return data_dir() + "/isotope-8k.model"; }
+std::string default_model_path() { return data_dir() + "/isotope-default.lm"; }
+
+const char* version_string() noexcept { return ISOTOPE_VERSION; }
+
+}  // namespace isotope
