@@ -22,7 +22,9 @@ class WindowSet {
   WindowSet& operator=(WindowSet&&) noexcept;
 
   std::uint32_t width() const noexcept;
-  // Inserts every window of `ids` (all positions i >= width).
+  // Inserts every run of width() consecutive ids of `ids`. With width 0 (the
+  // unigram scheme) there are no windows: the set stays empty and contains()
+  // is always false.
   void add_windows_of(std::span<const std::uint32_t> ids);
   bool insert(std::span<const std::uint32_t> window);  // true if new
   bool contains(std::span<const std::uint32_t> window) const noexcept;

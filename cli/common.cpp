@@ -1,0 +1,181 @@
+#include "common.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include "isotope/io.hpp"
+
+namespace isotope::cli {
+
+int exit_code_for(Code c) noexcept {
+  switch (c) {
+    case Code::ok: return EXIT_OK;
+    case Code::invalid_argument: return EXIT_USAGE;
+    case Code::io: return EXIT_IO;
+    case Code::key_permissions:
+    case Code::key_format: return EXIT_KEY;
+    case Code::invalid_utf8:
+    case Code::empty_input:
+    case Code::parse: return EXIT_INPUT;
+    case Code::corrupt:
+    case Code::tokenizer:
+    case Code::vocab_mismatch: return EXIT_MODEL;
+    case Code::profile_mismatch: return EXIT_PROFILE;
+    case Code::crypto:
+    case Code::out_of_memory:
+    case Code::internal: return EXIT_FAILURE_INTERNAL;
+  }
+  return EXIT_FAILURE_INTERNAL;
+}
+
+void fail(const Status& st, const std::string& context) {
+  throw Failure{exit_code_for(st.code()), context.empty() ? st.message() : context + ": " + st.message()};
+}
+void check(const Status& st, const std::string& context) {
+  if (!st.ok()) fail(st, context);
+}
+void fail_usage(const std::string& message) { throw Failure{EXIT_USAGE, message}; }
+void fail_input(const std::string& message) { throw Failure{EXIT_INPUT, message}; }
+
+void note(bool quiet, const std::string& message) {
+  if (!quiet) std::cerr << "isotope: " << message << '\n';
+}
+
+void ProfileOptions::add_to(CLI::App* app) {
+  app->add_option("--gamma", profile.gamma, "Share of the vocabulary that is green, in (0, 1)")
+      ->capture_default_str();
+  app->add_option("--delta", profile.delta, "Logit bias added to green tokens when generating")
+      ->capture_default_str();
+  app->add_option("--context-width,-H", profile.context_width,
+                  "Number of previous tokens that seed the green list (h, 0-8)")
+      ->capture_default_str();
+}
+
+Profile ProfileOptions::get() const {
+  check(profile.validate(), "invalid watermark profile");
+  return profile;
+}
+
+Key load_key(const std::string& path) {
+  Key key;
+  check(key_read_file(path, &key), "cannot use key file");
+  return key;
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path_or_empty) {
+  const std::string path = path_or_empty.empty() ? default_tokenizer_path() : path_or_empty;
+  std::unique_ptr<Tokenizer> tok;
+  check(Tokenizer::load(path, &tok), "cannot load tokenizer");
+  return tok;
+}
+
+std::unique_ptr<NgramModel> load_model(const std::string& path_or_empty, const Tokenizer& tok) {
+  const std::string path = path_or_empty.empty() ? default_model_path() : path_or_empty;
+  std::unique_ptr<NgramModel> model;
+  check(NgramModel::load(path, &model), "cannot load model");
+  if (model->vocab_size() != tok.vocab_size() ||
+      (!model->tokenizer_sha256().empty() && model->tokenizer_sha256() != tok.sha256_hex()))
+    throw Failure{EXIT_PROFILE, "model '" + path + "' was trained with another tokenizer (sha256 " +
+                                    model->tokenizer_sha256().substr(0, 16) + "..., vocabulary " +
+                                    std::to_string(model->vocab_size()) + ") than '" + tok.path() + "' (sha256 " +
+                                    tok.sha256_hex().substr(0, 16) + "..., vocabulary " +
+                                    std::to_string(tok.vocab_size()) + ")"};
+  return model;
+}
+
+std::string read_text(const std::string& path) {
+  std::string data;
+  if (path == "-") {
+    data.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    check(read_file(path, &data));
+  }
+  if (!is_valid_utf8(data)) fail_input("'" + path + "' is not valid UTF-8 text");
+  return data;
+}
+
+void write_output(const std::string& path, const std::string& data) {
+  if (path.empty() || path == "-") {
+    std::cout << data << std::flush;
+    return;
+  }
+  check(write_file_atomic(path, data, 0644));
+}
+
+nlohmann::json parse_jsonl_line(const std::string& line, const std::string& file, std::size_t lineno) {
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    fail_input(file + ":" + std::to_string(lineno) + ": not a JSON object");
+  return j;
+}
+
+const nlohmann::json* string_field(const nlohmann::json& obj, const char* name, const std::string& file,
+                                   std::size_t lineno) {
+  auto it = obj.find(name);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  if (!it->is_string())
+    fail_input(file + ":" + std::to_string(lineno) + ": field \"" + name + "\" is not a string");
+  if (!is_valid_utf8(it->get_ref<const std::string&>()))
+    fail_input(file + ":" + std::to_string(lineno) + ": field \"" + name + "\" is not valid UTF-8");
+  return &*it;
+}
+
+nlohmann::json profile_json(const Profile& p) {
+  return {{"scheme", p.scheme},           {"version", p.version}, {"gamma", p.gamma},
+          {"delta", p.delta},             {"context_width", p.context_width},
+          {"prf", p.prf},                 {"name", p.name()}};
+}
+
+bool is_flagged(const DetectionResult& r, double threshold) {
+  return r.scored > 0 && r.log10_p <= std::log10(threshold);
+}
+
+nlohmann::json detection_json(const DetectionResult& r, const Profile& p, const std::string& tokenizer_sha256,
+                              double threshold, const ScoreRules& rules, bool prompt_exclusion) {
+  return {{"tokens", r.tokens},
+          {"scored", r.scored},
+          {"green", r.green},
+          {"green_fraction", r.green_fraction},
+          {"gamma_effective", r.gamma},
+          {"z", r.z},
+          {"log10_p", r.log10_p},
+          {"p_value", r.p_value},
+          {"threshold", threshold},
+          {"watermarked", is_flagged(r, threshold)},
+          {"skipped",
+           {{"short_context", r.skipped_short},
+            {"duplicate", r.skipped_duplicate},
+            {"prompt", r.skipped_prompt},
+            {"filter", r.skipped_filter}}},
+          {"rules", {{"dedup", rules.dedup}, {"prompt_exclusion", prompt_exclusion}}},
+          {"profile", profile_json(p)},
+          {"tokenizer_sha256", tokenizer_sha256}};
+}
+
+std::string format_p(double log10_p) {
+  char buf[64];
+  if (log10_p > -300.0) {
+    std::snprintf(buf, sizeof buf, "%.3g", std::pow(10.0, log10_p));
+  } else {
+    const double e = std::floor(log10_p);
+    std::snprintf(buf, sizeof buf, "%.2fe%.0f", std::pow(10.0, log10_p - e), e);
+  }
+  return buf;
+}
+
+std::string odds_phrase(double log10_p) {
+  char buf[96];
+  const double x = -log10_p;
+  if (x < 0.3) return "more likely than not";
+  if (x < 6.0) {
+    std::snprintf(buf, sizeof buf, "about 1 in %.0f", std::pow(10.0, x));
+  } else {
+    std::snprintf(buf, sizeof buf, "about 1 in 10^%.0f", std::floor(x));
+  }
+  return buf;
+}
+
+}  // namespace isotope::cli

@@ -1,0 +1,79 @@
+// Shared pieces of the `isotope` command: exit codes, loading of keys,
+// tokenizers and models, profile options, JSON and plain-language output.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "isotope/detect.hpp"
+#include "isotope/key.hpp"
+#include "isotope/lm.hpp"
+#include "isotope/profile.hpp"
+#include "isotope/status.hpp"
+#include "isotope/tokenizer.hpp"
+
+namespace isotope::cli {
+
+// Exit codes of the command (docs/cli.md).
+enum Exit : int {
+  EXIT_OK = 0,
+  EXIT_FAILURE_INTERNAL = 1,
+  EXIT_USAGE = 2,
+  EXIT_IO = 3,
+  EXIT_KEY = 4,
+  EXIT_INPUT = 5,
+  EXIT_MODEL = 6,
+  EXIT_PROFILE = 7,
+};
+
+// Thrown inside a command; main() prints it and exits with its code.
+struct Failure {
+  int exit_code;
+  std::string message;
+};
+
+int exit_code_for(Code c) noexcept;
+[[noreturn]] void fail(const Status& st, const std::string& context = "");
+void check(const Status& st, const std::string& context = "");
+[[noreturn]] void fail_usage(const std::string& message);
+[[noreturn]] void fail_input(const std::string& message);
+
+// Prints "isotope: MESSAGE" to stderr unless quiet.
+void note(bool quiet, const std::string& message);
+
+// --gamma --delta --context-width, shared by every command that needs a profile.
+struct ProfileOptions {
+  Profile profile;
+  void add_to(CLI::App* app);
+  Profile get() const;  // validated
+};
+
+Key load_key(const std::string& path);
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path_or_empty);
+// Loads a model and checks that it was trained with `tok`.
+std::unique_ptr<NgramModel> load_model(const std::string& path_or_empty, const Tokenizer& tok);
+
+// Reads a whole file ("-" = stdin); must be valid UTF-8.
+std::string read_text(const std::string& path);
+// Writes `data` to `path` atomically, or to stdout when path is empty or "-".
+void write_output(const std::string& path, const std::string& data);
+
+// One JSONL line as an object; a clear input error names file and line.
+nlohmann::json parse_jsonl_line(const std::string& line, const std::string& file, std::size_t lineno);
+// Field `name` as a valid UTF-8 string, or nullptr if absent.
+const nlohmann::json* string_field(const nlohmann::json& obj, const char* name, const std::string& file,
+                                   std::size_t lineno);
+
+nlohmann::json profile_json(const Profile& p);
+nlohmann::json detection_json(const DetectionResult& r, const Profile& p, const std::string& tokenizer_sha256,
+                              double threshold, const ScoreRules& rules, bool prompt_exclusion);
+bool is_flagged(const DetectionResult& r, double threshold);
+
+// "1 in 10^44" style phrases for people.
+std::string odds_phrase(double log10_p);
+std::string format_p(double log10_p);
+
+}  // namespace isotope::cli

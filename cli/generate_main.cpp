@@ -1,0 +1,102 @@
+// isotope generate: text from the reference model, with or without the watermark.
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "isotope/generate.hpp"
+
+namespace isotope::cli {
+
+namespace {
+struct GenerateOptions {
+  std::string key, model, tokenizer, prompt, prompts, out;
+  std::uint32_t tokens = 200;
+  std::uint64_t seed = 0;
+  SamplingParams sampling;
+  bool no_watermark = false;
+  bool quiet = false;
+  ProfileOptions profile;
+};
+
+// Seed of the i-th prompt of a file: independent of the other prompts.
+std::uint64_t seed_for(std::uint64_t seed, std::uint64_t index) {
+  return seed ^ (0x9e3779b97f4a7c15ULL * (index + 1));
+}
+
+int run_generate(const GenerateOptions& o) {
+  if (!o.no_watermark && o.key.empty()) fail_usage("--key is required (or pass --no-watermark for plain text)");
+  if (!o.prompt.empty() && !o.prompts.empty()) fail_usage("give either --prompt or --prompts, not both");
+  const Profile profile = o.profile.get();
+  auto tok = load_tokenizer(o.tokenizer);
+  auto model = load_model(o.model, *tok);
+  std::unique_ptr<Watermarker> wm;
+  if (!o.no_watermark) {
+    const Key key = load_key(o.key);
+    check(Watermarker::create(key, profile, model->vocab_size(), &wm));
+  }
+
+  auto continuation = [&](const std::string& prompt, std::uint64_t seed) {
+    std::vector<std::uint32_t> prompt_ids, ids;
+    check(tok->encode(prompt, &prompt_ids), "cannot tokenize the prompt");
+    Rng rng(seed);
+    check(generate(*model, wm.get(), prompt_ids, o.tokens, o.sampling, rng, &ids));
+    std::string text;
+    check(tok->decode(ids, &text));
+    return text;
+  };
+
+  if (o.prompts.empty()) {
+    std::string text = continuation(o.prompt, o.seed);
+    write_output(o.out, text + "\n");
+    return EXIT_OK;
+  }
+
+  const std::string data = read_text(o.prompts);
+  std::istringstream in(data);
+  std::ostringstream out;
+  std::string line;
+  std::size_t lineno = 0, count = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const nlohmann::json j = parse_jsonl_line(line, o.prompts, lineno);
+    const nlohmann::json* p = string_field(j, "prompt", o.prompts, lineno);
+    if (p == nullptr) fail_input(o.prompts + ":" + std::to_string(lineno) + ": no \"prompt\" field");
+    const std::string prompt = p->get<std::string>();
+    nlohmann::json rec = {{"prompt", prompt}, {"response", continuation(prompt, seed_for(o.seed, count))}};
+    out << rec.dump() << '\n';
+    ++count;
+    if (!o.quiet && count % 50 == 0) note(false, "generated " + std::to_string(count) + " responses");
+  }
+  if (count == 0) fail_input("'" + o.prompts + "' holds no prompts");
+  write_output(o.out, out.str());
+  note(o.quiet || o.out.empty() || o.out == "-", "wrote " + std::to_string(count) + " responses to '" + o.out + "'");
+  return EXIT_OK;
+}
+}  // namespace
+
+void register_generate(CLI::App& root, Runner* run) {
+  auto o = std::make_shared<GenerateOptions>();
+  auto* sub = root.add_subcommand("generate", "Generate text with the reference model, watermarked by default");
+  sub->add_option("-k,--key", o->key, "Watermark key file");
+  sub->add_option("-m,--model", o->model, "n-gram model file (default: the bundled model)");
+  sub->add_option("--tokenizer", o->tokenizer, "sentencepiece model (default: the bundled tokenizer)");
+  sub->add_option("-p,--prompt", o->prompt, "Text to continue (default: empty)");
+  sub->add_option("--prompts", o->prompts, "JSONL file of {\"prompt\": ...} lines; writes {\"prompt\", \"response\"} lines");
+  sub->add_option("-o,--output", o->out, "Write here instead of standard output (atomically)");
+  sub->add_option("-n,--tokens", o->tokens, "Tokens to generate per prompt")->capture_default_str();
+  sub->add_option("--seed", o->seed, "Random seed; the same seed gives the same text")->capture_default_str();
+  sub->add_option("--temperature", o->sampling.temperature, "Sampling temperature (> 0)")->capture_default_str();
+  sub->add_option("--top-k", o->sampling.top_k, "Sample among the k most likely tokens (0 = off)")->capture_default_str();
+  sub->add_option("--top-p", o->sampling.top_p, "Nucleus sampling mass in (0, 1] (1 = off)")->capture_default_str();
+  sub->add_flag("--greedy", o->sampling.greedy, "Always take the most likely token");
+  sub->add_flag("--no-watermark", o->no_watermark, "Plain sampling, no key needed");
+  sub->add_flag("-q,--quiet", o->quiet, "No progress messages");
+  o->profile.add_to(sub);
+  sub->callback([o, run] { *run = [o] { return run_generate(*o); }; });
+}
+
+}  // namespace isotope::cli

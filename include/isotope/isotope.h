@@ -1,0 +1,129 @@
+/*
+ * isotope — C API.
+ *
+ * Keyed watermarks for language-model outputs (KGW green lists), exact
+ * detection, and the pieces a decoding loop needs. Every function returns an
+ * int status: ISOTOPE_OK (0) or one of the ISOTOPE_ERR_* codes below, which
+ * are stable; isotope_error_name() names them and isotope_last_error_message()
+ * gives the message of the calling thread's last failure. Handles are opaque;
+ * every *_free function accepts NULL. Nothing here prints, exits or throws.
+ * A handle may be used by one thread at a time.
+ *
+ * Token ids are int32_t, as in llama.cpp; a negative id is an error.
+ */
+#ifndef ISOTOPE_H
+#define ISOTOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ISOTOPE_KEYBYTES 32
+#define ISOTOPE_COMMITMENTBYTES 32
+
+enum {
+  ISOTOPE_OK = 0,
+  ISOTOPE_ERR_INVALID_ARGUMENT = 1,
+  ISOTOPE_ERR_IO = 2,
+  ISOTOPE_ERR_KEY_PERMISSIONS = 3,
+  ISOTOPE_ERR_KEY_FORMAT = 4,
+  ISOTOPE_ERR_CORRUPT = 5,
+  ISOTOPE_ERR_PROFILE_MISMATCH = 6,
+  ISOTOPE_ERR_INVALID_UTF8 = 7,
+  ISOTOPE_ERR_EMPTY_INPUT = 8,
+  ISOTOPE_ERR_CRYPTO = 9,
+  ISOTOPE_ERR_TOKENIZER = 10,
+  ISOTOPE_ERR_OUT_OF_MEMORY = 11,
+  ISOTOPE_ERR_INTERNAL = 12,
+  ISOTOPE_ERR_VOCAB_MISMATCH = 13,
+  ISOTOPE_ERR_PARSE = 14
+};
+
+/* "ok", "io", "key_permissions", ... ; "unknown" for any other value. */
+const char* isotope_error_name(int code);
+/* Message of this thread's last failed call ("" if none). Valid until the next call. */
+const char* isotope_last_error_message(void);
+const char* isotope_version(void);
+
+/* ---- keys ---- */
+typedef struct isotope_key isotope_key;
+int isotope_key_generate(isotope_key** out);
+int isotope_key_from_bytes(const uint8_t* bytes, size_t len, isotope_key** out);
+/* Refuses files readable by group or others (ISOTOPE_ERR_KEY_PERMISSIONS). */
+int isotope_key_load(const char* path, isotope_key** out);
+/* Writes mode 0600, atomically; fails if the file exists unless overwrite != 0. */
+int isotope_key_save(const isotope_key* key, const char* path, int overwrite);
+int isotope_key_commitment(const isotope_key* key, uint8_t out[ISOTOPE_COMMITMENTBYTES]);
+void isotope_key_free(isotope_key* key); /* wipes the key */
+
+/* ---- profile ---- */
+typedef struct {
+  double gamma;           /* green share, default 0.25 */
+  double delta;           /* bias, default 3.0 */
+  uint32_t context_width; /* h, default 2 */
+} isotope_params;
+void isotope_params_default(isotope_params* p);
+
+/* ---- sampling ---- */
+typedef struct isotope_rng isotope_rng;
+int isotope_rng_create(uint64_t seed, isotope_rng** out);
+void isotope_rng_free(isotope_rng* rng);
+
+typedef struct {
+  float temperature; /* > 0, default 1 */
+  uint32_t top_k;    /* 0 = off */
+  float top_p;       /* (0, 1], 1 = off */
+  int greedy;        /* non-zero: argmax */
+} isotope_sampling_params;
+void isotope_sampling_params_default(isotope_sampling_params* p);
+
+/* As llama.cpp's llama_token_data. */
+typedef struct {
+  int32_t id;
+  float logit;
+  float p;
+} isotope_token_data;
+
+/* ---- the watermark in a decoding loop ---- */
+typedef struct isotope_watermark isotope_watermark;
+/* params may be NULL (defaults). The key may be freed afterwards. */
+int isotope_watermark_create(const isotope_key* key, const isotope_params* params, uint32_t vocab_size,
+                             isotope_watermark** out);
+void isotope_watermark_free(isotope_watermark* wm);
+/* Adds delta to the green logits (n_vocab must equal vocab_size), in place.
+   context: every token so far (prompt and generated); only the last h matter. */
+int isotope_watermark_apply(isotope_watermark* wm, const int32_t* context, size_t n_context, float* logits,
+                            size_t n_vocab);
+/* Same over a candidate array (any subset of ids, any order), in place. */
+int isotope_watermark_apply_candidates(isotope_watermark* wm, const int32_t* context, size_t n_context,
+                                       isotope_token_data* candidates, size_t n_candidates);
+/* Picks the next token with the watermark; logits are not modified. params may be NULL. */
+int isotope_watermark_sample(isotope_watermark* wm, const int32_t* context, size_t n_context, const float* logits,
+                             size_t n_vocab, const isotope_sampling_params* params, isotope_rng* rng,
+                             int32_t* token);
+/* The library's plain sampler (no watermark), for comparison. */
+int isotope_sample_plain(const float* logits, size_t n_vocab, const isotope_sampling_params* params,
+                         isotope_rng* rng, int32_t* token);
+
+/* ---- detection ---- */
+typedef struct {
+  uint64_t tokens, scored, green;
+  uint64_t skipped_short, skipped_duplicate, skipped_prompt;
+  double gamma, green_fraction, z, log10_p, p_value;
+} isotope_detection;
+
+typedef struct isotope_detector isotope_detector;
+int isotope_detector_create(const isotope_key* key, const isotope_params* params, isotope_detector** out);
+void isotope_detector_free(isotope_detector* d);
+/* Scores one token sequence on its own (fresh dedup memory). prompt may be
+   NULL; tuples whose window occurs in the prompt are not scored. */
+int isotope_detect_ids(isotope_detector* d, const int32_t* ids, size_t n_ids, const int32_t* prompt,
+                       size_t n_prompt, isotope_detection* out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ISOTOPE_H */

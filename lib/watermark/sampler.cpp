@@ -1,0 +1,418 @@
+// Sampling with and without the watermark.
+//
+// Order of operations, as in Hugging Face's generate(): the watermark bias is
+// added to the raw logits, then temperature, then top-k, then top-p; greedy is
+// the argmax of the biased logits. Ties are broken by the lower token id.
+//
+// Full-vocabulary sampling: one keystream pass gives the green bits of every
+// token; one pass finds the max of the biased logits; one pass computes the
+// weights and their per-block sums; the draw finds its block, then its token.
+// Top-k (and greedy = top-1): a single scan keeps the k best raw logits and,
+// on the side, every token within delta of the running k-th best; only those
+// can enter the biased top-k, so only their green bits are computed.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "isotope/watermark.hpp"
+#include "watermark/kernels.hpp"
+
+namespace isotope {
+
+// ---------------------------------------------------------------- Rng
+
+namespace {
+std::uint64_t splitmix64(std::uint64_t& x) {
+  std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+inline std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+}  // namespace
+
+Rng::Rng(std::uint64_t seed) noexcept {
+  std::uint64_t x = seed;
+  for (auto& s : s_) s = splitmix64(x);
+}
+
+std::uint64_t Rng::next_u64() noexcept {
+  const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+  const std::uint64_t t = s_[1] << 17;
+  s_[2] ^= s_[0];
+  s_[3] ^= s_[1];
+  s_[1] ^= s_[2];
+  s_[0] ^= s_[3];
+  s_[2] ^= t;
+  s_[3] = rotl(s_[3], 45);
+  return result;
+}
+
+double Rng::next_double() noexcept { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+
+// ---------------------------------------------------------------- core
+
+namespace {
+
+struct Cand {
+  float v;
+  std::uint32_t id;
+};
+// "a is better than b": higher value, then lower id.
+inline bool better(const Cand& a, const Cand& b) { return a.v > b.v || (a.v == b.v && a.id < b.id); }
+
+// Where green bits come from: nothing (plain sampling) or a keyed green list.
+struct GreenSource {
+  GreenList* list = nullptr;
+  Seed seed{};
+  float delta = 0.0f;
+  std::uint32_t threshold = 0;
+  bool active() const { return list != nullptr; }
+};
+
+struct Scratch {
+  std::vector<std::uint16_t> values;  // green-list values of the whole vocabulary
+  std::vector<float> w;               // weights
+  std::vector<float> block_sums;
+  std::vector<Cand> heap;
+  std::vector<Cand> cands;
+  std::vector<Seed> seeds;
+  std::vector<std::uint32_t> ids;
+  std::vector<std::uint16_t> cand_values;
+  std::vector<double> probs;
+};
+
+Status check_params(const SamplingParams& p, std::size_t n) {
+  if (n == 0) return {Code::vocab_mismatch, "empty logits array"};
+  if (n > std::numeric_limits<std::int32_t>::max()) return {Code::vocab_mismatch, "vocabulary too large"};
+  if (!p.greedy && !(p.temperature > 0.0f && std::isfinite(p.temperature)))
+    return {Code::invalid_argument, "temperature must be a positive finite number"};
+  if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) return {Code::invalid_argument, "top_p must lie in (0, 1]"};
+  return Status::OK();
+}
+
+const Status kBadLogits{Code::invalid_argument, "logits contain NaN, or every logit is -inf"};
+
+// Draws from `c` (sorted best first) after temperature and top-p.
+Status draw_sorted(std::vector<Cand>& c, const SamplingParams& p, Rng& rng, Scratch& s, std::uint32_t* token) {
+  if (c.empty() || !std::isfinite(c[0].v)) return kBadLogits;
+  if (p.greedy) {
+    *token = c[0].id;
+    return Status::OK();
+  }
+  const double inv_t = 1.0 / static_cast<double>(p.temperature);
+  s.probs.resize(c.size());
+  double total = 0.0;
+  for (std::size_t j = 0; j < c.size(); ++j) {
+    const double d = (static_cast<double>(c[j].v) - c[0].v) * inv_t;
+    s.probs[j] = std::isfinite(d) ? std::exp(d) : 0.0;
+    total += s.probs[j];
+  }
+  std::size_t keep = c.size();
+  if (p.top_p < 1.0f) {
+    double cum = 0.0;
+    for (std::size_t j = 0; j < c.size(); ++j) {
+      cum += s.probs[j];
+      if (cum >= static_cast<double>(p.top_p) * total) {
+        keep = j + 1;
+        break;
+      }
+    }
+    total = std::accumulate(s.probs.begin(), s.probs.begin() + static_cast<std::ptrdiff_t>(keep), 0.0);
+  }
+  const double r = rng.next_double() * total;
+  double cum = 0.0;
+  std::size_t last = 0;
+  for (std::size_t j = 0; j < keep; ++j) {
+    if (s.probs[j] <= 0.0) continue;
+    last = j;
+    cum += s.probs[j];
+    if (r < cum) {
+      *token = c[j].id;
+      return Status::OK();
+    }
+  }
+  *token = c[last].id;  // r landed on the rounding edge of the total
+  return Status::OK();
+}
+
+// Whole-vocabulary weights into s.w / s.block_sums; returns the total.
+Status full_weights(std::span<const float> logits, const std::uint16_t* values, const GreenSource& g, float inv_t,
+                    Scratch& s, double* total) {
+  const std::size_t n = logits.size();
+  const float m = kernels::biased_max(logits.data(), values, g.threshold, g.delta, n);
+  if (!(m > -std::numeric_limits<float>::infinity()) || std::isnan(m)) return kBadLogits;
+  s.w.resize(n);
+  s.block_sums.resize((n + kernels::BLOCK - 1) / kernels::BLOCK);
+  kernels::biased_exp(logits.data(), values, g.threshold, g.delta, m, inv_t, n, s.w.data(), s.block_sums.data());
+  double t = 0.0;
+  for (float b : s.block_sums) t += b;
+  *total = t;
+  return Status::OK();
+}
+
+Status draw_full(std::size_t n, double total, Rng& rng, const Scratch& s, std::uint32_t* token) {
+  const double r = rng.next_double() * total;
+  double cum = 0.0;
+  std::size_t b = 0;
+  const std::size_t nb = s.block_sums.size();
+  while (b + 1 < nb && cum + s.block_sums[b] <= r) cum += s.block_sums[b++];
+  const std::size_t start = b * kernels::BLOCK;
+  const std::size_t end = std::min(n, start + kernels::BLOCK);
+  std::size_t last = n;
+  for (std::size_t i = start; i < end; ++i) {
+    if (s.w[i] <= 0.0f) continue;
+    last = i;
+    cum += s.w[i];
+    if (r < cum) {
+      *token = static_cast<std::uint32_t>(i);
+      return Status::OK();
+    }
+  }
+  if (last == n) {  // the block is empty after rounding: take the last token with weight
+    for (std::size_t i = n; i-- > 0;)
+      if (s.w[i] > 0.0f) {
+        last = i;
+        break;
+      }
+  }
+  if (last == n) return kBadLogits;
+  *token = static_cast<std::uint32_t>(last);
+  return Status::OK();
+}
+
+// Keeps in s.heap the k best (raw) logits; with a green source, collects in
+// s.cands every token within delta of the running k-th best.
+void scan_top_k(std::span<const float> logits, std::size_t k, float delta, bool collect, Scratch& s) {
+  auto& heap = s.heap;  // min-heap on "better": front is the worst kept
+  heap.clear();
+  s.cands.clear();
+  auto worse = [](const Cand& a, const Cand& b) { return better(a, b); };
+  const std::size_t n = logits.size();
+  float worst = -std::numeric_limits<float>::infinity();
+  auto visit = [&](std::size_t i) {
+    const Cand c{logits[i], static_cast<std::uint32_t>(i)};
+    if (collect && c.v >= worst - delta) s.cands.push_back(c);
+    if (heap.size() < k) {
+      heap.push_back(c);
+      std::push_heap(heap.begin(), heap.end(), worse);
+      if (heap.size() == k) worst = heap.front().v;
+    } else if (better(c, heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), worse);
+      heap.back() = c;
+      std::push_heap(heap.begin(), heap.end(), worse);
+      worst = heap.front().v;
+    }
+  };
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    // Skip a chunk that can neither enter the heap nor the candidate list.
+    if (heap.size() == k && kernels::max16(logits.data() + i) < worst - delta) continue;
+    for (std::size_t j = 0; j < 16; ++j) visit(i + j);
+  }
+  for (; i < n; ++i) visit(i);
+}
+
+Status sample_core(std::span<const float> logits, GreenSource& g, const SamplingParams& p, Rng& rng, Scratch& s,
+                   std::uint32_t* token) {
+  ISOTOPE_RETURN_IF_ERROR(check_params(p, logits.size()));
+  const std::size_t n = logits.size();
+  const std::size_t k = p.greedy ? 1 : (p.top_k == 0 ? n : std::min<std::size_t>(p.top_k, n));
+
+  if (k < n) {
+    const float delta = g.active() ? g.delta : 0.0f;
+    scan_top_k(logits, k, delta, g.active(), s);
+    std::vector<Cand>& best = g.active() ? s.cands : s.heap;
+    if (g.active()) {
+      // The k-th best raw logit bounds the biased top-k from below.
+      const float kth = s.heap.front().v;
+      std::erase_if(best, [&](const Cand& c) { return !(c.v >= kth - delta); });
+      s.ids.resize(best.size());
+      s.cand_values.resize(best.size());
+      for (std::size_t j = 0; j < best.size(); ++j) s.ids[j] = best[j].id;
+      if (best.size() > n / 16) {
+        s.values.resize(n);
+        ISOTOPE_RETURN_IF_ERROR(g.list->values(g.seed, s.values));
+        for (std::size_t j = 0; j < best.size(); ++j) s.cand_values[j] = s.values[s.ids[j]];
+      } else {
+        s.seeds.assign(best.size(), g.seed);
+        ISOTOPE_RETURN_IF_ERROR(g.list->values_at(s.seeds.data(), s.ids.data(), best.size(), s.cand_values.data()));
+      }
+      for (std::size_t j = 0; j < best.size(); ++j)
+        best[j].v += g.delta * static_cast<float>(s.cand_values[j] < g.threshold);
+      if (best.size() > k) {
+        std::nth_element(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(k - 1), best.end(), better);
+        best.resize(k);
+      }
+    }
+    std::sort(best.begin(), best.end(), better);
+    return draw_sorted(best, p, rng, s, token);
+  }
+
+  // Whole vocabulary.
+  const std::uint16_t* values = nullptr;
+  if (g.active()) {
+    s.values.resize(n);
+    ISOTOPE_RETURN_IF_ERROR(g.list->values(g.seed, s.values));
+    values = s.values.data();
+  }
+  double total = 0.0;
+  ISOTOPE_RETURN_IF_ERROR(full_weights(logits, values, g, 1.0f / p.temperature, s, &total));
+  if (!(total > 0.0) || !std::isfinite(total)) return kBadLogits;
+  if (p.top_p >= 1.0f) return draw_full(n, total, rng, s, token);
+
+  // Nucleus over the whole vocabulary: take the K heaviest tokens, growing K
+  // until they hold at least top_p of the mass, then draw among them.
+  auto& c = s.cands;
+  for (std::size_t K = std::min<std::size_t>(n, 1024);; K = std::min(n, K * 8)) {
+    c.resize(n);
+    for (std::size_t i = 0; i < n; ++i) c[i] = Cand{s.w[i], static_cast<std::uint32_t>(i)};
+    if (K < n) {
+      std::nth_element(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(K - 1), c.end(), better);
+      c.resize(K);
+    }
+    std::sort(c.begin(), c.end(), better);
+    double mass = 0.0;
+    std::size_t keep = c.size();
+    for (std::size_t j = 0; j < c.size(); ++j) {
+      mass += c[j].v;
+      if (mass >= static_cast<double>(p.top_p) * total) {
+        keep = j + 1;
+        break;
+      }
+    }
+    if (mass >= static_cast<double>(p.top_p) * total || K == n) {
+      c.resize(keep);
+      const double r = rng.next_double() * mass;
+      double cum = 0.0;
+      for (const Cand& x : c) {
+        cum += x.v;
+        if (r < cum) {
+          *token = x.id;
+          return Status::OK();
+        }
+      }
+      *token = c.back().id;
+      return Status::OK();
+    }
+  }
+}
+
+Scratch& plain_scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+}  // namespace
+
+Status sample_plain(std::span<const float> logits, const SamplingParams& params, Rng& rng, std::uint32_t* token) {
+  if (token == nullptr) return {Code::invalid_argument, "token output is null"};
+  GreenSource none;
+  return sample_core(logits, none, params, rng, plain_scratch(), token);
+}
+
+// ---------------------------------------------------------------- Watermarker
+
+struct Watermarker::Impl {
+  std::unique_ptr<GreenList> list;
+  Profile profile;
+  std::uint32_t vocab = 0;
+  Scratch scratch;
+
+  // Fills `g` for the window ending `context`; false when the context is too short.
+  bool source(std::span<const std::uint32_t> context, GreenSource* g) const {
+    const std::size_t h = profile.context_width;
+    if (context.size() < h) return false;
+    g->list = list.get();
+    g->seed = list->seed(context.subspan(context.size() - h));
+    g->delta = static_cast<float>(profile.delta);
+    g->threshold = list->threshold();
+    return true;
+  }
+};
+
+Watermarker::Watermarker() = default;
+Watermarker::~Watermarker() = default;
+
+Status Watermarker::create(const Key& key, const Profile& profile, std::uint32_t vocab_size,
+                           std::unique_ptr<Watermarker>* out) {
+  if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  if (vocab_size == 0 || vocab_size > static_cast<std::uint32_t>(std::numeric_limits<std::int32_t>::max()))
+    return {Code::invalid_argument, "vocabulary size must be between 1 and 2^31-1"};
+  std::unique_ptr<Watermarker> w(new Watermarker());
+  w->impl_ = std::make_unique<Impl>();
+  ISOTOPE_RETURN_IF_ERROR(GreenList::create(key, profile, &w->impl_->list));
+  w->impl_->profile = profile;
+  w->impl_->vocab = vocab_size;
+  *out = std::move(w);
+  return Status::OK();
+}
+
+const Profile& Watermarker::profile() const noexcept { return impl_->profile; }
+std::uint32_t Watermarker::vocab_size() const noexcept { return impl_->vocab; }
+
+static Status check_vocab(std::size_t got, std::uint32_t want) {
+  if (got != want)
+    return {Code::vocab_mismatch, "logits array has " + std::to_string(got) + " entries, the watermark was set up for a vocabulary of " + std::to_string(want)};
+  return Status::OK();
+}
+
+Status Watermarker::apply(std::span<const std::uint32_t> context, std::span<float> logits) {
+  ISOTOPE_RETURN_IF_ERROR(check_vocab(logits.size(), impl_->vocab));
+  GreenSource g;
+  if (!impl_->source(context, &g)) return Status::OK();
+  auto& values = impl_->scratch.values;
+  values.resize(logits.size());
+  ISOTOPE_RETURN_IF_ERROR(g.list->values(g.seed, values));
+  kernels::add_bias(logits.data(), values.data(), g.threshold, g.delta, logits.size());
+  return Status::OK();
+}
+
+Status Watermarker::apply_candidates(std::span<const std::uint32_t> context, std::span<TokenLogit> cand) {
+  const std::uint32_t V = impl_->vocab;
+  for (const TokenLogit& c : cand)
+    if (c.id < 0 || static_cast<std::uint32_t>(c.id) >= V)
+      return {Code::vocab_mismatch, "candidate token id " + std::to_string(c.id) + " is outside the vocabulary"};
+  GreenSource g;
+  if (cand.empty() || !impl_->source(context, &g)) return Status::OK();
+  Scratch& s = impl_->scratch;
+  if (cand.size() > V / 16) {
+    // Many candidates (often the whole vocabulary, data[id].id == id): one keystream pass.
+    s.values.resize(V);
+    ISOTOPE_RETURN_IF_ERROR(g.list->values(g.seed, s.values));
+    for (TokenLogit& c : cand) c.logit += g.delta * static_cast<float>(s.values[static_cast<std::uint32_t>(c.id)] < g.threshold);
+    return Status::OK();
+  }
+  s.ids.resize(cand.size());
+  s.cand_values.resize(cand.size());
+  s.seeds.assign(cand.size(), g.seed);
+  for (std::size_t j = 0; j < cand.size(); ++j) s.ids[j] = static_cast<std::uint32_t>(cand[j].id);
+  ISOTOPE_RETURN_IF_ERROR(g.list->values_at(s.seeds.data(), s.ids.data(), cand.size(), s.cand_values.data()));
+  for (std::size_t j = 0; j < cand.size(); ++j) cand[j].logit += g.delta * static_cast<float>(s.cand_values[j] < g.threshold);
+  return Status::OK();
+}
+
+Status Watermarker::sample(std::span<const std::uint32_t> context, std::span<const float> logits,
+                           const SamplingParams& params, Rng& rng, std::uint32_t* token) {
+  if (token == nullptr) return {Code::invalid_argument, "token output is null"};
+  ISOTOPE_RETURN_IF_ERROR(check_vocab(logits.size(), impl_->vocab));
+  GreenSource g;
+  impl_->source(context, &g);  // too short a context: plain sampling
+  return sample_core(logits, g, params, rng, impl_->scratch, token);
+}
+
+Status Watermarker::green_mask(std::span<const std::uint32_t> context, std::span<std::uint8_t> mask) {
+  ISOTOPE_RETURN_IF_ERROR(check_vocab(mask.size(), impl_->vocab));
+  GreenSource g;
+  if (!impl_->source(context, &g)) return {Code::invalid_argument, "context is shorter than the context width"};
+  auto& values = impl_->scratch.values;
+  values.resize(mask.size());
+  ISOTOPE_RETURN_IF_ERROR(g.list->values(g.seed, values));
+  for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = values[i] < g.threshold ? 1 : 0;
+  return Status::OK();
+}
+
+}  // namespace isotope
