@@ -39,6 +39,11 @@ class GreenList {
   Seed seed(std::span<const std::uint32_t> ctx) const noexcept;
   // Values of tokens 0..out.size()-1 in one sequential keystream pass.
   Status values(const Seed& seed, std::span<std::uint16_t> out);
+  // The same pass in pieces: stream_begin(seed) positions the keystream at
+  // token 0; each stream_next(out) gives the values of the next out.size()
+  // tokens. Every piece but the last must be a multiple of 8 tokens long.
+  Status stream_begin(const Seed& seed);
+  Status stream_next(std::span<std::uint16_t> out);
   // Value of one token: one AES block.
   Status value(const Seed& seed, std::uint32_t token, std::uint16_t* out);
   // Values of n (seed, token) pairs in one batched cipher call.

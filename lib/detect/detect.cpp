@@ -127,6 +127,7 @@ Status Scorer::add(std::span<const std::uint32_t> ids, const WindowSet* exclude,
   if (mask != nullptr) mask->assign(ids.size(), -1);
   m.counts.tokens += ids.size();
   m.counts.skipped_short += std::min(h, ids.size());
+  if (m.rules.dedup) m.seen.reserve(m.seen.size() + ids.size());
   for (std::size_t i = h; i < ids.size(); ++i) {
     const auto tuple = ids.subspan(i - h, h + 1);
     if (m.admit(tuple, exclude, require)) m.queue(tuple.first(h), ids[i], static_cast<std::uint32_t>(i));

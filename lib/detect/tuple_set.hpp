@@ -1,9 +1,11 @@
 // An exact hash set of fixed-width tuples of uint32 (open addressing, linear
 // probing). Internal: backs the dedup memory and the window sets.
+//
+// Each slot keeps a 32-bit tag (high hash bits, never 0; 0 marks an empty
+// slot) beside the tuple, so a probe compares tuples only when tags agree.
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <span>
 #include <vector>
 
@@ -11,82 +13,99 @@ namespace isotope::detail {
 
 class TupleSet {
  public:
-  explicit TupleSet(std::uint32_t width = 1) : width_(width == 0 ? 1 : width), real_width_(width) { rehash(64); }
+  explicit TupleSet(std::uint32_t width = 1) : width_(width) { rehash(64); }
 
-  std::uint32_t width() const noexcept { return real_width_; }
+  std::uint32_t width() const noexcept { return width_; }
   std::size_t size() const noexcept { return size_; }
+
+  // Makes room for n tuples in total without rehashing.
+  void reserve(std::size_t n) {
+    std::size_t cap = capacity_;
+    while (n * 4 > cap * 3) cap *= 2;
+    if (cap != capacity_) rehash(cap);
+  }
 
   // Inserts t (t.size() == width()); true if it was not there.
   bool insert(std::span<const std::uint32_t> t) {
     if ((size_ + 1) * 4 > capacity_ * 3) rehash(capacity_ * 2);
-    std::size_t i = hash(t) & (capacity_ - 1);
-    while (used_[i]) {
-      if (equal(i, t)) return false;
-      i = (i + 1) & (capacity_ - 1);
+    const std::uint64_t h = hash(t);
+    const std::uint32_t tag = tag_of(h);
+    std::size_t i = h & mask_;
+    while (tags_[i] != 0) {
+      if (tags_[i] == tag && equal(i, t)) return false;
+      i = (i + 1) & mask_;
     }
-    used_[i] = 1;
+    tags_[i] = tag;
     store(i, t);
     ++size_;
     return true;
   }
 
   bool contains(std::span<const std::uint32_t> t) const noexcept {
-    std::size_t i = hash(t) & (capacity_ - 1);
-    while (used_[i]) {
-      if (equal(i, t)) return true;
-      i = (i + 1) & (capacity_ - 1);
+    const std::uint64_t h = hash(t);
+    const std::uint32_t tag = tag_of(h);
+    std::size_t i = h & mask_;
+    while (tags_[i] != 0) {
+      if (tags_[i] == tag && equal(i, t)) return true;
+      i = (i + 1) & mask_;
     }
     return false;
   }
 
   void clear() {
+    tags_.clear();
     keys_.clear();
-    used_.clear();
     capacity_ = 0;
     size_ = 0;
     rehash(64);
   }
 
  private:
-  std::uint64_t hash(std::span<const std::uint32_t> t) const noexcept {
+  static std::uint32_t tag_of(std::uint64_t h) noexcept {
+    const auto t = static_cast<std::uint32_t>(h >> 32);
+    return t == 0 ? 1 : t;
+  }
+  static std::uint64_t hash(std::span<const std::uint32_t> t) noexcept {
     std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ t.size();
-    for (std::uint32_t x : t) {
-      h ^= x;
-      h *= 0xff51afd7ed558ccdULL;
-      h ^= h >> 32;
-    }
+    for (std::uint32_t x : t) h = (h ^ x) * 0xff51afd7ed558ccdULL;
+    h ^= h >> 31;
     h *= 0xc4ceb9fe1a85ec53ULL;
     return h ^ (h >> 29);
   }
   bool equal(std::size_t slot, std::span<const std::uint32_t> t) const noexcept {
-    return real_width_ == 0 || std::memcmp(&keys_[slot * width_], t.data(), t.size() * sizeof(std::uint32_t)) == 0;
+    const std::uint32_t* k = keys_.data() + slot * width_;
+    for (std::uint32_t j = 0; j < width_; ++j)
+      if (k[j] != t[j]) return false;
+    return true;
   }
   void store(std::size_t slot, std::span<const std::uint32_t> t) {
-    if (real_width_ > 0) std::memcpy(&keys_[slot * width_], t.data(), t.size() * sizeof(std::uint32_t));
+    std::uint32_t* k = keys_.data() + slot * width_;
+    for (std::uint32_t j = 0; j < width_; ++j) k[j] = t[j];
   }
   void rehash(std::size_t cap) {
     std::vector<std::uint32_t> old_keys = std::move(keys_);
-    std::vector<std::uint8_t> old_used = std::move(used_);
+    std::vector<std::uint32_t> old_tags = std::move(tags_);
     const std::size_t old_cap = capacity_;
     capacity_ = cap;
+    mask_ = cap - 1;
     keys_.assign(capacity_ * width_, 0);
-    used_.assign(capacity_, 0);
+    tags_.assign(capacity_, 0);
     for (std::size_t s = 0; s < old_cap; ++s) {
-      if (!old_used[s]) continue;
-      std::span<const std::uint32_t> t(&old_keys[s * width_], real_width_);
-      std::size_t i = hash(t) & (capacity_ - 1);
-      while (used_[i]) i = (i + 1) & (capacity_ - 1);
-      used_[i] = 1;
+      if (old_tags[s] == 0) continue;
+      std::span<const std::uint32_t> t(old_keys.data() + s * width_, width_);
+      std::size_t i = hash(t) & mask_;
+      while (tags_[i] != 0) i = (i + 1) & mask_;
+      tags_[i] = old_tags[s];
       store(i, t);
     }
   }
 
-  std::uint32_t width_;       // storage width (>= 1)
-  std::uint32_t real_width_;  // tuple width (0 allowed: the set holds at most the empty tuple)
+  std::uint32_t width_;
   std::size_t capacity_ = 0;
+  std::size_t mask_ = 0;
   std::size_t size_ = 0;
   std::vector<std::uint32_t> keys_;
-  std::vector<std::uint8_t> used_;
+  std::vector<std::uint32_t> tags_;
 };
 
 }  // namespace isotope::detail

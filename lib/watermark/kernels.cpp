@@ -3,6 +3,10 @@
 #include <cstring>
 #include <limits>
 
+// The helpers below pass 32-byte vectors by value; they are all inlined, so
+// the ABI note GCC gives for the baseline clone does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 #define ISOTOPE_CLONES __attribute__((target_clones("avx2", "default")))
 #else
@@ -12,110 +16,194 @@
 namespace isotope::kernels {
 namespace {
 
-constexpr int LANES = 16;
+// Explicit 8-wide vectors (GCC/Clang vector extensions): one AVX2 register,
+// or two SSE2 registers on the baseline clone.
+constexpr std::size_t W = 8;
+typedef float vf __attribute__((vector_size(32)));
+typedef std::int32_t vi __attribute__((vector_size(32)));
+typedef std::uint16_t vh __attribute__((vector_size(16)));
+typedef std::int16_t vs __attribute__((vector_size(16)));
 
-inline float bias_of(const std::uint16_t* v, std::size_t i, std::uint32_t T, float delta) {
-  // Arithmetic, not a branch: (v < T) is 0 or 1.
-  return delta * static_cast<float>(static_cast<std::uint32_t>(v[i]) < T);
+inline vf splat(float x) { return vf{x, x, x, x, x, x, x, x}; }
+inline vi splati(std::int32_t x) { return vi{x, x, x, x, x, x, x, x}; }
+inline vf loadf(const float* p) {
+  vf v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void storef(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+
+
+// exp(x) with a relative error below 2e-7 for -87 <= x <= 88: x = n ln2 + r,
+// |r| <= ln2/2, exp(r) by a degree-6 polynomial, 2^n built in the exponent
+// bits. Exactly 0 for x < -87, -inf and NaN.
+inline vf exp8(vf x) {
+  const vi under = ~(x >= splat(-87.0f));  // true for NaN too
+  vf xc = under ? splat(-87.0f) : x;
+  xc = xc > splat(88.0f) ? splat(88.0f) : xc;
+  const vf magic = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
+  const vf n = (xc * splat(1.44269504088896341f) + magic) - magic;
+  const vf r = (xc - n * splat(0.693145751953125f)) - n * splat(1.42860682030941723212e-6f);
+  vf p = splat(1.0f / 720.0f);
+  p = p * r + splat(1.0f / 120.0f);
+  p = p * r + splat(1.0f / 24.0f);
+  p = p * r + splat(1.0f / 6.0f);
+  p = p * r + splat(0.5f);
+  p = p * r + splat(1.0f);
+  p = p * r + splat(1.0f);
+  const vi e = (__builtin_convertvector(n, vi) + splati(127)) << 23;
+  vf scale;
+  std::memcpy(&scale, &e, sizeof scale);
+  const vf y = p * scale;
+  return under ? splat(0.0f) : y;
 }
 
-// exp(x) for x <= 0 (x > 0 is fine up to 88) with a relative error below
-// 2e-7: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial, 2^n by
-// building the float's exponent. Branch-free; 0 for x < -87.
-inline float exp_approx(float x) {
-  const float lo = -87.0f;
-  const bool under = !(x >= lo);  // also true for -inf and NaN
-  float xc = under ? lo : x;
-  xc = xc > 88.0f ? 88.0f : xc;
-  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  const float n = (xc * 1.44269504088896341f + magic) - magic;
-  const float r = (xc - n * 0.693145751953125f) - n * 1.42860682030941723212e-6f;
-  float p = 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const std::int32_t e = (static_cast<std::int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &e, sizeof scale);
-  const float y = p * scale;
-  return under ? 0.0f : y;
+inline float exp1(float x) {
+  float in[W] = {x};
+  vf v;
+  std::memcpy(&v, in, sizeof v);
+  return exp8(v)[0];
+}
+
+// True if any lane is set: OR-fold the lanes with shuffles.
+inline bool any_lane(vi m) {
+#if defined(__clang__)
+  m |= __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
+  m |= __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
+  m |= __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
+#else
+  m |= __builtin_shuffle(m, vi{4, 5, 6, 7, 0, 1, 2, 3});
+  m |= __builtin_shuffle(m, vi{2, 3, 0, 1, 6, 7, 4, 5});
+  m |= __builtin_shuffle(m, vi{1, 0, 3, 2, 5, 4, 7, 6});
+#endif
+  return m[0] != 0;
+}
+
+inline vf vmax(vf acc, vf b) {
+  const vi take = (b > acc) | (b != b);  // NaN sticks, so the caller sees it
+  return take ? b : acc;
 }
 
 }  // namespace
 
 ISOTOPE_CLONES
-float biased_max(const float* l, const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n) noexcept {
-  float acc[LANES];
-  for (float& a : acc) a = -std::numeric_limits<float>::infinity();
+float biased_max(const float* l, const float* bias, std::size_t n) noexcept {
+  const float ninf = -std::numeric_limits<float>::infinity();
+  vf acc0 = splat(ninf), acc1 = splat(ninf);
   std::size_t i = 0;
-  if (v == nullptr) {
-    for (; i + LANES <= n; i += LANES)
-      for (int j = 0; j < LANES; ++j) {
-        const float b = l[i + j];
-        acc[j] = (b > acc[j] || b != b) ? b : acc[j];  // NaN sticks, so the caller sees it
-      }
+  if (bias == nullptr) {
+    for (; i + 2 * W <= n; i += 2 * W) {
+      acc0 = vmax(acc0, loadf(l + i));
+      acc1 = vmax(acc1, loadf(l + i + W));
+    }
   } else {
-    for (; i + LANES <= n; i += LANES)
-      for (int j = 0; j < LANES; ++j) {
-        const float b = l[i + j] + bias_of(v, i + j, T, delta);
-        acc[j] = (b > acc[j] || b != b) ? b : acc[j];
-      }
+    for (; i + 2 * W <= n; i += 2 * W) {
+      acc0 = vmax(acc0, loadf(l + i) + loadf(bias + i));
+      acc1 = vmax(acc1, loadf(l + i + W) + loadf(bias + i + W));
+    }
   }
-  float m = -std::numeric_limits<float>::infinity();
+  float m = ninf;
   for (; i < n; ++i) {
-    const float b = l[i] + (v == nullptr ? 0.0f : bias_of(v, i, T, delta));
+    const float b = bias == nullptr ? l[i] : l[i] + bias[i];
     m = (b > m || b != b) ? b : m;
   }
-  for (float a : acc) m = (a > m || a != a) ? a : m;
+  for (std::size_t j = 0; j < W; ++j) {
+    const float a = acc0[j], b = acc1[j];
+    m = (a > m || a != a) ? a : m;
+    m = (b > m || b != b) ? b : m;
+  }
   return m;
 }
 
 ISOTOPE_CLONES
-void biased_exp(const float* l, const std::uint16_t* v, std::uint32_t T, float delta, float m, float inv_t,
-                std::size_t n, float* w, float* block_sums) noexcept {
+void biased_exp(const float* l, const float* bias, float m, float inv_t, std::size_t n, float* w,
+                float* block_sums) noexcept {
+  const vf vm = splat(m), vt = splat(inv_t);
   for (std::size_t start = 0, b = 0; start < n; start += BLOCK, ++b) {
     const std::size_t end = start + BLOCK < n ? start + BLOCK : n;
-    float acc[LANES] = {};
+    vf acc = splat(0.0f);
     std::size_t i = start;
-    if (v == nullptr) {
-      for (; i + LANES <= end; i += LANES)
-        for (int j = 0; j < LANES; ++j) {
-          const float e = exp_approx((l[i + j] - m) * inv_t);
-          w[i + j] = e;
-          acc[j] += e;
-        }
+    if (bias == nullptr) {
+      for (; i + W <= end; i += W) {
+        const vf e = exp8((loadf(l + i) - vm) * vt);
+        storef(w + i, e);
+        acc += e;
+      }
     } else {
-      for (; i + LANES <= end; i += LANES)
-        for (int j = 0; j < LANES; ++j) {
-          const float e = exp_approx((l[i + j] + bias_of(v, i + j, T, delta) - m) * inv_t);
-          w[i + j] = e;
-          acc[j] += e;
-        }
+      for (; i + W <= end; i += W) {
+        const vf e = exp8((loadf(l + i) + loadf(bias + i) - vm) * vt);
+        storef(w + i, e);
+        acc += e;
+      }
     }
     float s = 0.0f;
     for (; i < end; ++i) {
-      const float e = exp_approx((l[i] + (v == nullptr ? 0.0f : bias_of(v, i, T, delta)) - m) * inv_t);
+      const float e = exp1(((bias == nullptr ? l[i] : l[i] + bias[i]) - m) * inv_t);
       w[i] = e;
       s += e;
     }
-    for (float a : acc) s += a;
+    for (std::size_t j = 0; j < W; ++j) s += acc[j];
     block_sums[b] = s;
   }
 }
 
 ISOTOPE_CLONES
-void add_bias(float* l, const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n) noexcept {
-  for (std::size_t i = 0; i < n; ++i) l[i] += bias_of(v, i, T, delta);
+float block_softmax(const float* l, const float* bias, float inv_t, std::size_t n, float* w,
+                    float* block_max) noexcept {
+  const float m = biased_max(l, bias, n);
+  *block_max = m;
+  if (!(m > -std::numeric_limits<float>::infinity())) {  // all -inf, or NaN: no weight here
+    for (std::size_t i = 0; i < n; ++i) w[i] = 0.0f;
+    return 0.0f;
+  }
+  float sum = 0.0f;
+  biased_exp(l, bias, m, inv_t, n, w, &sum);
+  return sum;
 }
 
 ISOTOPE_CLONES
-float max16(const float* l) noexcept {
-  float m = l[0];
-  for (int j = 1; j < LANES; ++j) m = l[j] > m ? l[j] : m;
-  return m;
+void green_bias(const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n, float* bias) noexcept {
+  // A mask, not a branch: unsigned v < T as a signed 16-bit compare of both
+  // sides shifted by 0x8000 (T <= 65535), widened to 32 bits, ANDed with delta.
+  const auto t = static_cast<std::int16_t>(static_cast<std::uint16_t>(T ^ 0x8000u));
+  const vs vt = {t, t, t, t, t, t, t, t};
+  const std::uint16_t f = 0x8000;
+  const vh flip = {f, f, f, f, f, f, f, f};
+  vi d;
+  const vf dv = splat(delta);
+  std::memcpy(&d, &dv, sizeof d);
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) {
+    vh h;
+    std::memcpy(&h, v + i, sizeof h);
+    const vs green = reinterpret_cast<vs>(h ^ flip) < vt;  // -1 or 0 per lane
+    const vi r = __builtin_convertvector(green, vi) & d;
+    std::memcpy(bias + i, &r, sizeof r);
+  }
+  for (; i < n; ++i) bias[i] = static_cast<std::uint32_t>(v[i]) < T ? delta : 0.0f;
+}
+
+ISOTOPE_CLONES
+void add_bias(float* l, const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) l[i] += delta * static_cast<float>(static_cast<std::uint32_t>(v[i]) < T);
+}
+
+ISOTOPE_CLONES
+std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out) noexcept {
+  const vf t = splat(thr);
+  std::size_t cnt = 0, i = 0;
+  for (; i + W <= n; i += W) {
+    if (!any_lane(loadf(l + i) >= t)) continue;
+    for (std::size_t j = 0; j < W; ++j) {
+      out[cnt] = base + static_cast<std::uint32_t>(i + j);
+      cnt += l[i + j] >= thr ? 1 : 0;
+    }
+  }
+  for (; i < n; ++i) {
+    out[cnt] = base + static_cast<std::uint32_t>(i);
+    cnt += l[i] >= thr ? 1 : 0;
+  }
+  return cnt;
 }
 
 }  // namespace isotope::kernels

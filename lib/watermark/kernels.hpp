@@ -12,19 +12,27 @@ namespace isotope::kernels {
 
 inline constexpr std::size_t BLOCK = 1024;  // weights are summed per block of this many tokens
 
-// max over l[i] + delta * (v[i] < T); v == nullptr means no bias. NaN if any
-// input is NaN.
-float biased_max(const float* l, const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n) noexcept;
+// bias[i] = delta if v[i] < T (green), else 0.
+void green_bias(const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n, float* bias) noexcept;
 
-// w[i] = exp((l[i] + delta * (v[i] < T) - m) * inv_t), exactly 0 where the
-// exponent is below -87 (or -inf); block_sums[b] = sum of block b's weights.
-void biased_exp(const float* l, const std::uint16_t* v, std::uint32_t T, float delta, float m, float inv_t,
-                std::size_t n, float* w, float* block_sums) noexcept;
+// max over b[i] = l[i] + bias[i] (bias == nullptr: no bias); NaN if any b is NaN.
+float biased_max(const float* l, const float* bias, std::size_t n) noexcept;
+
+// w[i] = exp((b[i] - m) * inv_t), exactly 0 where the exponent is below -87
+// (or -inf); block_sums[k] = sum of the weights of block k (BLOCK tokens).
+void biased_exp(const float* l, const float* bias, float m, float inv_t, std::size_t n, float* w,
+                float* block_sums) noexcept;
+
+// One block (n <= BLOCK) of the single-pass softmax: *block_max = max of b,
+// then w[i] = exp((b[i] - *block_max) * inv_t); returns the sum of w.
+float block_softmax(const float* l, const float* bias, float inv_t, std::size_t n, float* w,
+                    float* block_max) noexcept;
 
 // l[i] += delta * (v[i] < T)
 void add_bias(float* l, const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n) noexcept;
 
-// max of 16 consecutive values
-float max16(const float* l) noexcept;
+// Writes base + i for every i < n with l[i] >= thr into out (room for n);
+// returns how many. Tests 8 values at a time and compacts without branches.
+std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out) noexcept;
 
 }  // namespace isotope::kernels

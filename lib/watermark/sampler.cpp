@@ -76,11 +76,14 @@ struct GreenSource {
 struct Scratch {
   std::vector<std::uint16_t> values;  // green-list values of the whole vocabulary
   std::vector<float> w;               // weights
-  std::vector<float> block_sums;
+  std::vector<float> block_sums;      // per block, in the block's own units
+  std::vector<float> block_max;       // per block, max of the biased logits
+  std::vector<double> scale;          // per block, exp((block max - global max) / T)
   std::vector<Cand> heap;
   std::vector<Cand> cands;
   std::vector<Seed> seeds;
   std::vector<std::uint32_t> ids;
+  std::vector<std::uint32_t> hits;    // token ids found by collect_ge (never shrinks)
   std::vector<std::uint16_t> cand_values;
   std::vector<double> probs;
 };
@@ -139,17 +142,42 @@ Status draw_sorted(std::vector<Cand>& c, const SamplingParams& p, Rng& rng, Scra
   return Status::OK();
 }
 
-// Whole-vocabulary weights into s.w / s.block_sums; returns the total.
-Status full_weights(std::span<const float> logits, const std::uint16_t* values, const GreenSource& g, float inv_t,
-                    Scratch& s, double* total) {
+// Whole-vocabulary weights in one pass over the logits: block by block, the
+// green values come from the running keystream (so they stay in L1), the
+// block's biased max is found, and w = exp((b - block max) / T). A block's
+// weights are later scaled by s.scale[b] = exp((block max - global max) / T).
+// Returns the total weight.
+Status full_weights(std::span<const float> logits, GreenSource& g, float inv_t, Scratch& s, double* total) {
   const std::size_t n = logits.size();
-  const float m = kernels::biased_max(logits.data(), values, g.threshold, g.delta, n);
-  if (!(m > -std::numeric_limits<float>::infinity()) || std::isnan(m)) return kBadLogits;
+  const std::size_t nb = (n + kernels::BLOCK - 1) / kernels::BLOCK;
   s.w.resize(n);
-  s.block_sums.resize((n + kernels::BLOCK - 1) / kernels::BLOCK);
-  kernels::biased_exp(logits.data(), values, g.threshold, g.delta, m, inv_t, n, s.w.data(), s.block_sums.data());
+  s.block_sums.resize(nb);
+  s.block_max.resize(nb);
+  s.scale.resize(nb);
+  if (g.active()) ISOTOPE_RETURN_IF_ERROR(g.list->stream_begin(g.seed));
+  std::uint16_t vals[kernels::BLOCK];
+  float bias[kernels::BLOCK];
+  float M = -std::numeric_limits<float>::infinity();
+  for (std::size_t b = 0; b < nb; ++b) {
+    const std::size_t start = b * kernels::BLOCK;
+    const std::size_t len = std::min(kernels::BLOCK, n - start);
+    if (g.active()) {
+      ISOTOPE_RETURN_IF_ERROR(g.list->stream_next({vals, len}));
+      kernels::green_bias(vals, g.threshold, g.delta, len, bias);
+    }
+    s.block_sums[b] = kernels::block_softmax(logits.data() + start, g.active() ? bias : nullptr, inv_t, len,
+                                             s.w.data() + start, &s.block_max[b]);
+    if (std::isnan(s.block_max[b])) return kBadLogits;
+    M = std::max(M, s.block_max[b]);
+  }
+  if (!(M > -std::numeric_limits<float>::infinity())) return kBadLogits;
   double t = 0.0;
-  for (float b : s.block_sums) t += b;
+  for (std::size_t b = 0; b < nb; ++b) {
+    const double d = (static_cast<double>(s.block_max[b]) - M) * inv_t;
+    s.scale[b] = std::isfinite(d) ? std::exp(d) : 0.0;
+    t += s.scale[b] * s.block_sums[b];
+  }
+  if (!(t > 0.0) || !std::isfinite(t)) return kBadLogits;
   *total = t;
   return Status::OK();
 }
@@ -159,61 +187,53 @@ Status draw_full(std::size_t n, double total, Rng& rng, const Scratch& s, std::u
   double cum = 0.0;
   std::size_t b = 0;
   const std::size_t nb = s.block_sums.size();
-  while (b + 1 < nb && cum + s.block_sums[b] <= r) cum += s.block_sums[b++];
+  while (b + 1 < nb && cum + s.scale[b] * s.block_sums[b] <= r) {
+    cum += s.scale[b] * s.block_sums[b];
+    ++b;
+  }
+  while (b > 0 && !(s.scale[b] * s.block_sums[b] > 0.0)) --b;  // rounding left us past the last weight
   const std::size_t start = b * kernels::BLOCK;
   const std::size_t end = std::min(n, start + kernels::BLOCK);
+  const double target = (r - cum) / s.scale[b];  // in the block's own units
+  double in_block = 0.0;
   std::size_t last = n;
   for (std::size_t i = start; i < end; ++i) {
     if (s.w[i] <= 0.0f) continue;
     last = i;
-    cum += s.w[i];
-    if (r < cum) {
+    in_block += s.w[i];
+    if (target < in_block) {
       *token = static_cast<std::uint32_t>(i);
       return Status::OK();
     }
   }
-  if (last == n) {  // the block is empty after rounding: take the last token with weight
-    for (std::size_t i = n; i-- > 0;)
-      if (s.w[i] > 0.0f) {
-        last = i;
-        break;
-      }
-  }
   if (last == n) return kBadLogits;
-  *token = static_cast<std::uint32_t>(last);
+  *token = static_cast<std::uint32_t>(last);  // target landed on the rounding edge of the block
   return Status::OK();
 }
 
-// Keeps in s.heap the k best (raw) logits; with a green source, collects in
-// s.cands every token within delta of the running k-th best.
-void scan_top_k(std::span<const float> logits, std::size_t k, float delta, bool collect, Scratch& s) {
-  auto& heap = s.heap;  // min-heap on "better": front is the worst kept
+// Keeps in s.heap the k best logits (a min-heap on better(): the front is
+// the worst kept). Block by block, only the values at or above the current
+// k-th best are looked at.
+void scan_top_k(std::span<const float> logits, std::size_t k, Scratch& s) {
+  auto& heap = s.heap;
   heap.clear();
-  s.cands.clear();
-  auto worse = [](const Cand& a, const Cand& b) { return better(a, b); };
+  const auto worse = [](const Cand& a, const Cand& b) { return better(a, b); };
   const std::size_t n = logits.size();
-  float worst = -std::numeric_limits<float>::infinity();
-  auto visit = [&](std::size_t i) {
-    const Cand c{logits[i], static_cast<std::uint32_t>(i)};
-    if (collect && c.v >= worst - delta) s.cands.push_back(c);
-    if (heap.size() < k) {
-      heap.push_back(c);
-      std::push_heap(heap.begin(), heap.end(), worse);
-      if (heap.size() == k) worst = heap.front().v;
-    } else if (better(c, heap.front())) {
+  for (std::size_t i = 0; i < k; ++i) heap.push_back({logits[i], static_cast<std::uint32_t>(i)});
+  std::make_heap(heap.begin(), heap.end(), worse);
+  if (s.hits.size() < n) s.hits.resize(n);
+  for (std::size_t start = k; start < n; start += kernels::BLOCK) {
+    const std::size_t len = std::min(kernels::BLOCK, n - start);
+    const std::size_t hits = kernels::collect_ge(logits.data() + start, len, heap.front().v,
+                                                 static_cast<std::uint32_t>(start), s.hits.data());
+    for (std::size_t j = 0; j < hits; ++j) {
+      const Cand c{logits[s.hits[j]], s.hits[j]};
+      if (!better(c, heap.front())) continue;
       std::pop_heap(heap.begin(), heap.end(), worse);
       heap.back() = c;
       std::push_heap(heap.begin(), heap.end(), worse);
-      worst = heap.front().v;
     }
-  };
-  std::size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    // Skip a chunk that can neither enter the heap nor the candidate list.
-    if (heap.size() == k && kernels::max16(logits.data() + i) < worst - delta) continue;
-    for (std::size_t j = 0; j < 16; ++j) visit(i + j);
   }
-  for (; i < n; ++i) visit(i);
 }
 
 Status sample_core(std::span<const float> logits, GreenSource& g, const SamplingParams& p, Rng& rng, Scratch& s,
@@ -223,26 +243,27 @@ Status sample_core(std::span<const float> logits, GreenSource& g, const Sampling
   const std::size_t k = p.greedy ? 1 : (p.top_k == 0 ? n : std::min<std::size_t>(p.top_k, n));
 
   if (k < n) {
-    const float delta = g.active() ? g.delta : 0.0f;
-    scan_top_k(logits, k, delta, g.active(), s);
+    scan_top_k(logits, k, s);
     std::vector<Cand>& best = g.active() ? s.cands : s.heap;
     if (g.active()) {
-      // The k-th best raw logit bounds the biased top-k from below.
-      const float kth = s.heap.front().v;
-      std::erase_if(best, [&](const Cand& c) { return !(c.v >= kth - delta); });
-      s.ids.resize(best.size());
-      s.cand_values.resize(best.size());
-      for (std::size_t j = 0; j < best.size(); ++j) s.ids[j] = best[j].id;
-      if (best.size() > n / 16) {
+      // A token can enter the biased top-k only if its raw logit is within
+      // delta of the raw k-th best: only those need their green bits.
+      const float floor = s.heap.front().v - g.delta;
+      const std::uint32_t* ids = s.hits.data();
+      const std::size_t m = kernels::collect_ge(logits.data(), n, floor, 0, s.hits.data());
+      s.cand_values.resize(m);
+      if (m > n / 16) {
         s.values.resize(n);
         ISOTOPE_RETURN_IF_ERROR(g.list->values(g.seed, s.values));
-        for (std::size_t j = 0; j < best.size(); ++j) s.cand_values[j] = s.values[s.ids[j]];
+        for (std::size_t j = 0; j < m; ++j) s.cand_values[j] = s.values[ids[j]];
       } else {
-        s.seeds.assign(best.size(), g.seed);
-        ISOTOPE_RETURN_IF_ERROR(g.list->values_at(s.seeds.data(), s.ids.data(), best.size(), s.cand_values.data()));
+        if (s.seeds.size() < m) s.seeds.resize(m, g.seed);
+        std::fill_n(s.seeds.begin(), m, g.seed);
+        ISOTOPE_RETURN_IF_ERROR(g.list->values_at(s.seeds.data(), ids, m, s.cand_values.data()));
       }
-      for (std::size_t j = 0; j < best.size(); ++j)
-        best[j].v += g.delta * static_cast<float>(s.cand_values[j] < g.threshold);
+      best.resize(m);
+      for (std::size_t j = 0; j < m; ++j)
+        best[j] = {logits[ids[j]] + g.delta * static_cast<float>(s.cand_values[j] < g.threshold), ids[j]};
       if (best.size() > k) {
         std::nth_element(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(k - 1), best.end(), better);
         best.resize(k);
@@ -253,15 +274,8 @@ Status sample_core(std::span<const float> logits, GreenSource& g, const Sampling
   }
 
   // Whole vocabulary.
-  const std::uint16_t* values = nullptr;
-  if (g.active()) {
-    s.values.resize(n);
-    ISOTOPE_RETURN_IF_ERROR(g.list->values(g.seed, s.values));
-    values = s.values.data();
-  }
   double total = 0.0;
-  ISOTOPE_RETURN_IF_ERROR(full_weights(logits, values, g, 1.0f / p.temperature, s, &total));
-  if (!(total > 0.0) || !std::isfinite(total)) return kBadLogits;
+  ISOTOPE_RETURN_IF_ERROR(full_weights(logits, g, 1.0f / p.temperature, s, &total));
   if (p.top_p >= 1.0f) return draw_full(n, total, rng, s, token);
 
   // Nucleus over the whole vocabulary: take the K heaviest tokens, growing K
@@ -269,7 +283,8 @@ Status sample_core(std::span<const float> logits, GreenSource& g, const Sampling
   auto& c = s.cands;
   for (std::size_t K = std::min<std::size_t>(n, 1024);; K = std::min(n, K * 8)) {
     c.resize(n);
-    for (std::size_t i = 0; i < n; ++i) c[i] = Cand{s.w[i], static_cast<std::uint32_t>(i)};
+    for (std::size_t i = 0; i < n; ++i)
+      c[i] = Cand{static_cast<float>(s.w[i] * s.scale[i / kernels::BLOCK]), static_cast<std::uint32_t>(i)};
     if (K < n) {
       std::nth_element(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(K - 1), c.end(), better);
       c.resize(K);
