@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libssl-dev libsodium-dev libsentencepiece-dev
-          libcli11-dev catch2 nlohmann-json3-dev libbenchmark-dev)
+          libcli11-dev catch2 nlohmann-json3-dev libbenchmark-dev sentencepiece)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

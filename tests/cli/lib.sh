@@ -1,0 +1,58 @@
+# Helpers sourced by the CLI test scripts. Usage in a script:
+#   source "$(dirname "$0")/lib.sh" "$1"
+set -uo pipefail
+ISOTOPE="${1:?usage: bash test_X.sh PATH_TO_ISOTOPE}"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+FAILS=0
+CHECKS=0
+
+# expect_exit CODE COMMAND... : runs COMMAND, captures stdout/stderr in
+# $WORK/out and $WORK/err, fails unless the exit status is CODE.
+expect_exit() {
+  local want="$1"; shift
+  CHECKS=$((CHECKS + 1))
+  "$@" > "$WORK/out" 2> "$WORK/err"
+  local got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "FAIL: expected exit $want, got $got: $*" >&2
+    sed 's/^/  stderr: /' "$WORK/err" | head -5 >&2
+    FAILS=$((FAILS + 1))
+    return 1
+  fi
+  return 0
+}
+
+# expect_in FILE PATTERN : grep -E PATTERN in FILE.
+expect_in() {
+  CHECKS=$((CHECKS + 1))
+  if ! grep -qE -- "$2" "$1"; then
+    echo "FAIL: /$2/ not found in $1:" >&2
+    head -5 "$1" | sed 's/^/  /' >&2
+    FAILS=$((FAILS + 1))
+  fi
+}
+
+expect_not_in() {
+  CHECKS=$((CHECKS + 1))
+  if grep -qE -- "$2" "$1"; then
+    echo "FAIL: /$2/ unexpectedly found in $1" >&2
+    FAILS=$((FAILS + 1))
+  fi
+}
+
+# A crash (signal) shows as an exit status above 128.
+no_crash() {
+  CHECKS=$((CHECKS + 1))
+  "$@" > "$WORK/out" 2> "$WORK/err"
+  local got=$?
+  if [ "$got" -ge 128 ] || [ "$got" -eq 0 ]; then
+    echo "FAIL: expected a clean error, got exit $got: $*" >&2
+    FAILS=$((FAILS + 1))
+  fi
+}
+
+finish() {
+  echo "$((CHECKS - FAILS)) passed, $FAILS failed"
+  [ "$FAILS" -eq 0 ]
+}
