@@ -66,7 +66,7 @@ void register_lm(CLI::App& root, Runner* run) {
   train->add_option("-o,--output", o->out, "Model file to write")->required();
   train->add_option("--tokenizer", o->tokenizer, "sentencepiece model (default: the bundled tokenizer)");
   train->add_option("--order", o->ngram.order, "n of the n-gram model (1-6)")->capture_default_str();
-  train->add_option("--discount", o->ngram.discount, "Kneser-Ney absolute discount in (0, 1)")->capture_default_str();
+  train->add_option("--discount", o->ngram.discount, "Kneser-Ney absolute discount, in [1e-6, 1)")->capture_default_str();
   train->add_flag("-q,--quiet", o->quiet, "No progress messages");
   train->callback([o, run] { *run = [o] { return run_train(*o); }; });
 
