@@ -206,4 +206,36 @@ std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t b
   return cnt;
 }
 
+ISOTOPE_CLONES
+std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
+                           float* group_max) noexcept {
+  const vf t = splat(thr);
+  std::size_t cnt = 0, g = 0, i = 0;
+  for (; i + GROUP <= n; i += GROUP, ++g) {
+    vf m = loadf(l + i);
+    for (std::size_t j = 0; j < GROUP; j += W) {
+      const vf x = loadf(l + i + j);
+      m = x > m ? x : m;
+      if (!any_lane(x >= t)) continue;
+      for (std::size_t q = 0; q < W; ++q) {
+        out[cnt] = base + static_cast<std::uint32_t>(i + j + q);
+        cnt += l[i + j + q] >= thr ? 1 : 0;
+      }
+    }
+    float gm = m[0];
+    for (std::size_t q = 1; q < W; ++q) gm = m[q] > gm ? m[q] : gm;
+    group_max[g] = gm;
+  }
+  if (i < n) {
+    float gm = l[i];
+    for (; i < n; ++i) {
+      gm = l[i] > gm ? l[i] : gm;
+      out[cnt] = base + static_cast<std::uint32_t>(i);
+      cnt += l[i] >= thr ? 1 : 0;
+    }
+    group_max[g] = gm;
+  }
+  return cnt;
+}
+
 }  // namespace isotope::kernels

@@ -35,4 +35,12 @@ void add_bias(float* l, const std::uint16_t* v, std::uint32_t T, float delta, st
 // returns how many. Tests 8 values at a time and compacts without branches.
 std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out) noexcept;
 
+inline constexpr std::size_t GROUP = 64;  // collect_ge_max reports one max per GROUP values
+
+// collect_ge that also writes group_max[g] = max of l[g*GROUP .. (g+1)*GROUP)
+// (the last group may be shorter), so a later pass with a higher threshold
+// can skip whole groups.
+std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
+                           float* group_max) noexcept;
+
 }  // namespace isotope::kernels

@@ -84,6 +84,7 @@ struct Scratch {
   std::vector<Seed> seeds;
   std::vector<std::uint32_t> ids;
   std::vector<std::uint32_t> hits;    // token ids found by collect_ge (never shrinks)
+  std::vector<float> group_max;       // max raw logit of each group of kernels::GROUP tokens
   std::vector<std::uint16_t> cand_values;
   std::vector<double> probs;
 };
@@ -222,11 +223,17 @@ void scan_top_k(std::span<const float> logits, std::size_t k, Scratch& s) {
   for (std::size_t i = 0; i < k; ++i) heap.push_back({logits[i], static_cast<std::uint32_t>(i)});
   std::make_heap(heap.begin(), heap.end(), worse);
   if (s.hits.size() < n) s.hits.resize(n);
-  for (std::size_t start = k; start < n; start += kernels::BLOCK) {
+  s.group_max.resize((n + kernels::GROUP - 1) / kernels::GROUP);
+  // The first k values seed the heap; the scan still starts at 0 so that
+  // every group's maximum is recorded.
+  for (std::size_t start = 0; start < n; start += kernels::BLOCK) {
     const std::size_t len = std::min(kernels::BLOCK, n - start);
-    const std::size_t hits = kernels::collect_ge(logits.data() + start, len, heap.front().v,
-                                                 static_cast<std::uint32_t>(start), s.hits.data());
+    // BLOCK is a multiple of GROUP, so group g of this block is global group start / GROUP + g.
+    const std::size_t hits =
+        kernels::collect_ge_max(logits.data() + start, len, heap.front().v, static_cast<std::uint32_t>(start),
+                                s.hits.data(), s.group_max.data() + start / kernels::GROUP);
     for (std::size_t j = 0; j < hits; ++j) {
+      if (s.hits[j] < k) continue;  // already in the heap
       const Cand c{logits[s.hits[j]], s.hits[j]};
       if (!better(c, heap.front())) continue;
       std::pop_heap(heap.begin(), heap.end(), worse);
@@ -250,7 +257,13 @@ Status sample_core(std::span<const float> logits, GreenSource& g, const Sampling
       // delta of the raw k-th best: only those need their green bits.
       const float floor = s.heap.front().v - g.delta;
       const std::uint32_t* ids = s.hits.data();
-      const std::size_t m = kernels::collect_ge(logits.data(), n, floor, 0, s.hits.data());
+      std::size_t m = 0;
+      for (std::size_t gi = 0; gi < s.group_max.size(); ++gi) {
+        if (!(s.group_max[gi] >= floor)) continue;
+        const std::size_t start = gi * kernels::GROUP;
+        m += kernels::collect_ge(logits.data() + start, std::min(kernels::GROUP, n - start), floor,
+                                 static_cast<std::uint32_t>(start), s.hits.data() + m);
+      }
       s.cand_values.resize(m);
       if (m > n / 16) {
         s.values.resize(n);
