@@ -128,7 +128,12 @@ Status Scorer::add(std::span<const std::uint32_t> ids, const WindowSet* exclude,
   m.counts.tokens += ids.size();
   m.counts.skipped_short += std::min(h, ids.size());
   if (m.rules.dedup) m.seen.reserve(m.seen.size() + ids.size());
+  // The dedup memory is a large hash table: ask for the slot of the tuple a
+  // few positions ahead so that its cache miss overlaps with this work.
+  constexpr std::size_t AHEAD = 8;
   for (std::size_t i = h; i < ids.size(); ++i) {
+    if (m.rules.dedup && i + AHEAD < ids.size())
+      m.seen.prefetch(detail::TupleSet::hash(ids.subspan(i + AHEAD - h, h + 1)));
     const auto tuple = ids.subspan(i - h, h + 1);
     if (m.admit(tuple, exclude, require)) m.queue(tuple.first(h), ids[i], static_cast<std::uint32_t>(i));
   }

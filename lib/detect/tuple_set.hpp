@@ -26,9 +26,13 @@ class TupleSet {
   }
 
   // Inserts t (t.size() == width()); true if it was not there.
-  bool insert(std::span<const std::uint32_t> t) {
-    if ((size_ + 1) * 4 > capacity_ * 3) rehash(capacity_ * 2);
-    const std::uint64_t h = hash(t);
+  bool insert(std::span<const std::uint32_t> t) { return insert(t, hash(t)); }
+
+  // The same with h = hash(t) computed beforehand, e.g. to prefetch().
+  bool insert(std::span<const std::uint32_t> t, std::uint64_t h) {
+    if ((size_ + 1) * 4 > capacity_ * 3) {
+      rehash(capacity_ * 2);
+    }
     const std::uint32_t tag = tag_of(h);
     std::size_t i = h & mask_;
     while (tags_[i] != 0) {
@@ -39,6 +43,20 @@ class TupleSet {
     store(i, t);
     ++size_;
     return true;
+  }
+
+  // Starts loading the slot where a tuple of hash h would be probed first.
+  void prefetch(std::uint64_t h) const noexcept {
+    __builtin_prefetch(tags_.data() + (h & mask_));
+    __builtin_prefetch(keys_.data() + (h & mask_) * width_);
+  }
+
+  static std::uint64_t hash(std::span<const std::uint32_t> t) noexcept {
+    std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ t.size();
+    for (std::uint32_t x : t) h = (h ^ x) * 0xff51afd7ed558ccdULL;
+    h ^= h >> 31;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
   }
 
   bool contains(std::span<const std::uint32_t> t) const noexcept {
@@ -64,13 +82,6 @@ class TupleSet {
   static std::uint32_t tag_of(std::uint64_t h) noexcept {
     const auto t = static_cast<std::uint32_t>(h >> 32);
     return t == 0 ? 1 : t;
-  }
-  static std::uint64_t hash(std::span<const std::uint32_t> t) noexcept {
-    std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ t.size();
-    for (std::uint32_t x : t) h = (h ^ x) * 0xff51afd7ed558ccdULL;
-    h ^= h >> 31;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 29);
   }
   bool equal(std::size_t slot, std::span<const std::uint32_t> t) const noexcept {
     const std::uint32_t* k = keys_.data() + slot * width_;
