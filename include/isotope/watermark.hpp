@@ -29,7 +29,7 @@ class Rng {
   double next_double() noexcept;
 
  private:
-  std::uint64_t s_[4];
+  std::uint64_t s_[4]{};
 };
 
 // One candidate of a (possibly truncated, unsorted) candidate array, as in
