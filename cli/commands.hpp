@@ -14,5 +14,10 @@ void register_generate(CLI::App& root, Runner* run);
 void register_detect(CLI::App& root, Runner* run);
 void register_lm(CLI::App& root, Runner* run);
 void register_demo(CLI::App& root, Runner* run);
+void register_signer(CLI::App& root, Runner* run);
+void register_verify(CLI::App& root, Runner* run);
+void register_report(CLI::App& root, Runner* run);
+void register_audit(CLI::App& root, Runner* run);
+void register_combine(CLI::App& root, Runner* run);
 
 }  // namespace isotope::cli

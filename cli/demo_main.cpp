@@ -1,14 +1,19 @@
 // isotope demo: the whole story on the embedded defaults, in under a minute.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "corpus.hpp"
+#include "isotope/audit.hpp"
 #include "isotope/generate.hpp"
 #include "isotope/io.hpp"
 
@@ -19,6 +24,10 @@ struct DemoOptions {
   std::uint32_t tokens = 400;
   std::uint64_t seed = 1;
   std::string model, tokenizer;
+  double rho = 0.05;                     // share of watermarked text in the student's training data
+  std::uint64_t human_tokens = 1000000;  // human text in each student's training data
+  std::uint32_t control = 20;
+  bool skip_audit = false;
 };
 
 // A temporary folder removed on every exit path.
@@ -53,6 +62,219 @@ void line(const std::string& label, const DetectionResult& r) {
   std::snprintf(buf, sizeof buf, "  %-34s %4llu scored, %5.1f%% green  ->  p = %s", label.c_str(),
                 static_cast<unsigned long long>(r.scored), 100.0 * r.green_fraction, format_p(r.log10_p).c_str());
   std::cout << buf << '\n';
+}
+
+
+using Docs = std::vector<std::vector<std::uint32_t>>;
+
+// Text round trip: what a student or an auditor sees is text, re-tokenized.
+std::vector<std::uint32_t> retokenize(const Tokenizer& tok, std::span<const std::uint32_t> ids) {
+  std::string text;
+  check(tok.decode(ids, &text));
+  std::vector<std::uint32_t> out;
+  check(tok.encode(text, &out));
+  return out;
+}
+
+// Human training text: paragraphs of the bundled training corpus, taken in
+// turn from each file, until `budget` tokens.
+Docs human_documents(const Tokenizer& tok, std::uint64_t budget) {
+  const std::string dir = data_dir() + "/corpus";
+  std::vector<std::vector<std::string>> files;
+  for (const char* name : {"bible.txt", "jargon.txt", "wordnet.txt", "devil.txt"}) {
+    const std::string path = dir + "/" + name;
+    if (!std::filesystem::exists(path))
+      fail(Status(Code::io, "the demo needs the bundled training text, but '" + path +
+                                "' is missing (set ISOTOPE_DATA_DIR to the folder holding corpus/)"));
+    files.push_back(read_documents(path));
+  }
+  Docs docs;
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; total < budget; ++i) {
+    bool any = false;
+    for (const auto& f : files) {
+      if (i >= f.size() || total >= budget) continue;
+      any = true;
+      std::vector<std::uint32_t> ids;
+      check(tok.encode(f[i], &ids));
+      total += ids.size();
+      docs.push_back(std::move(ids));
+    }
+    if (!any) break;
+  }
+  return docs;
+}
+
+std::vector<std::string> demo_prompts() {
+  const std::string path = data_dir() + "/prompts.jsonl";
+  if (!std::filesystem::exists(path))
+    fail(Status(Code::io, "the demo needs the bundled prompts, but '" + path + "' is missing"));
+  std::vector<std::string> out;
+  const std::string data = read_text(path);
+  std::istringstream in(data);
+  std::string l;
+  std::size_t lineno = 0;
+  while (std::getline(in, l)) {
+    ++lineno;
+    if (l.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const nlohmann::json j = parse_jsonl_line(l, path, lineno);
+    const nlohmann::json* p = string_field(j, "prompt", path, lineno);
+    if (p != nullptr) out.push_back(p->get<std::string>());
+  }
+  if (out.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no prompts"));
+  return out;
+}
+
+void audit_line(const std::string& label, const AuditResult& r, const ControlResult& c) {
+  char buf[240];
+  std::snprintf(buf, sizeof buf, "  %-30s %6llu scored, %5.1f%% green -> log10 p = %7.1f | random keys: min %5.1f, KS p = %.2f",
+                label.c_str(), static_cast<unsigned long long>(r.detection.scored), 100.0 * r.detection.green_fraction,
+                r.detection.log10_p, *std::min_element(c.log10_p.begin(), c.log10_p.end()), c.ks_p);
+  std::cout << buf << '\n';
+}
+
+bool run_radioactivity(const DemoOptions& o, const Key& key, const Profile& profile, const Tokenizer& tok,
+                       const NgramModel& teacher) {
+  if (!(o.rho > 0.0 && o.rho < 1.0)) fail_usage("--rho must lie in (0, 1)");
+  const auto t0 = std::chrono::steady_clock::now();
+  auto secs = [&] {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.1f s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    return std::string(b);
+  };
+  std::cout << "\nPart two: radioactivity. Did a student model learn from the provider's watermarked outputs?\n\n";
+  const Docs human = human_documents(tok, o.human_tokens);
+  std::uint64_t human_total = 0;
+  for (const auto& d : human) human_total += d.size();
+  const std::uint64_t teacher_budget =
+      static_cast<std::uint64_t>(std::llround(o.rho / (1.0 - o.rho) * static_cast<double>(human_total)));
+
+  // The teacher answers prompts made of the first tokens of other human paragraphs.
+  const Docs prompt_source = human_documents(tok, human_total + 400000);
+  std::unique_ptr<Watermarker> wm;
+  check(Watermarker::create(key, profile, teacher.vocab_size(), &wm));
+  SamplingParams sampling;
+  Rng rng_wm(o.seed + 10), rng_plain(o.seed + 11);
+  Docs wm_out, plain_out;
+  std::uint64_t produced = 0;
+  for (std::size_t i = human.size(); produced < teacher_budget; ++i) {
+    const auto& src = prompt_source[human.size() + (i - human.size()) % (prompt_source.size() - human.size())];
+    const std::span<const std::uint32_t> prompt(src.data(), std::min<std::size_t>(src.size(), 6));
+    std::vector<std::uint32_t> a, b;
+    check(generate(teacher, wm.get(), prompt, 200, sampling, rng_wm, &a));
+    check(generate(teacher, nullptr, prompt, 200, sampling, rng_plain, &b));
+    wm_out.push_back(retokenize(tok, a));
+    plain_out.push_back(retokenize(tok, b));
+    produced += wm_out.back().size();
+  }
+  std::cout << "4. The provider's model answers " << wm_out.size() << " prompts (" << produced
+            << " tokens), once watermarked and once plain (" << secs() << ").\n";
+
+  // Two students: the same human text, plus the teacher's watermarked or plain answers.
+  auto train = [&](const Docs& extra) {
+    Docs all = human;
+    all.insert(all.end(), extra.begin(), extra.end());
+    std::unique_ptr<NgramModel> m;
+    check(NgramModel::train(all, tok.vocab_size(), NgramOptions{}, tok.sha256_hex(), &m));
+    return m;
+  };
+  const auto student_wm = train(wm_out);
+  const auto student_plain = train(plain_out);
+  char pct[32];
+  std::snprintf(pct, sizeof pct, "%.0f%%", 100.0 * o.rho);
+  std::cout << "5. Two students (order-3 n-gram models) are trained on " << human_total << " tokens of human text plus\n"
+            << "   the teacher's answers (" << pct << " of their training tokens): student A on the watermarked answers,\n"
+            << "   student B on the plain ones (" << secs() << ").\n";
+
+  // Closed model: the auditor only sees the students' answers to its prompts.
+  const std::vector<std::string> prompts = demo_prompts();
+  auto answers = [&](const NgramModel& m, std::uint64_t seed) {
+    std::vector<AuditRecord> recs;
+    Rng rng(seed);
+    for (const auto& p : prompts) {
+      AuditRecord r;
+      check(tok.encode(p, &r.prompt));
+      std::vector<std::uint32_t> out;
+      check(generate(m, nullptr, r.prompt, 400, sampling, rng, &out));
+      r.response = retokenize(tok, out);
+      recs.push_back(std::move(r));
+    }
+    return recs;
+  };
+  const auto ans_wm = answers(*student_wm, o.seed + 20);
+  const auto ans_plain = answers(*student_plain, o.seed + 21);
+  std::cout << "6. The auditor sends " << prompts.size() << " prompts to each student and keeps the answers (" << secs()
+            << ").\n";
+
+  ControlSeed cseed{};
+  for (std::size_t i = 0; i < cseed.size(); ++i) cseed[i] = static_cast<std::uint8_t>(o.seed * 31 + i);
+  struct Row {
+    std::string label;
+    AuditResult r;
+    ControlResult c;
+  };
+  std::vector<Row> rows;
+  auto score = [&](const std::string& label, const Audit& a) {
+    Row row{label, {}, {}};
+    check(a.run(key, &row.r));
+    check(a.control(cseed, o.control, &row.c));
+    rows.push_back(std::move(row));
+  };
+  for (int which = 0; which < 2; ++which) {
+    const auto& recs = which == 0 ? ans_wm : ans_plain;
+    const std::string who = which == 0 ? "A (watermarked)" : "B (plain)";
+    std::unique_ptr<Audit> f, nf;
+    check(Audit::closed(profile, recs, &wm_out, {}, &f));
+    check(Audit::closed(profile, recs, nullptr, {}, &nf));
+    score(who + ", closed+filter", *f);
+    score(who + ", closed", *nf);
+  }
+  // Open model: feed the provider's watermarked answers to each student and
+  // score its top-1 predictions.
+  const std::size_t n_read = std::min<std::size_t>(wm_out.size(), 120);
+  const Docs reading(wm_out.begin(), wm_out.begin() + static_cast<std::ptrdiff_t>(n_read));
+  for (int which = 0; which < 2; ++which) {
+    std::unique_ptr<Audit> a;
+    check(Audit::open_with_model(profile, reading, which == 0 ? *student_wm : *student_plain, {}, &a));
+    score(which == 0 ? "A (watermarked), open" : "B (plain), open", *a);
+  }
+  std::cout << "7. Audits under the provider's key, each repeated under " << o.control << " random keys (" << secs()
+            << "):\n";
+  for (const Row& r : rows) audit_line(r.label, r.r, r.c);
+
+  const double a_filter = rows[0].r.detection.log10_p, a_open = rows[4].r.detection.log10_p;
+  // Expected: A flagged far beyond chance in both settings; B and every
+  // random key not flagged (1e-4), and random-key p-values look uniform.
+  bool ok = a_filter <= -10.0 && a_open <= -6.0;
+  double worst_clean = 0.0, worst_control = 0.0, min_ks = 1.0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const bool clean = i == 2 || i == 3 || i == 5;
+    if (clean) worst_clean = std::min(worst_clean, rows[i].r.detection.log10_p);
+    for (double lp : rows[i].c.log10_p) worst_control = std::min(worst_control, lp);
+    min_ks = std::min(min_ks, rows[i].c.ks_p);
+  }
+  ok = ok && worst_clean > -4.0 && min_ks > 0.001;
+  std::cout << "\nWhat this shows:\n"
+            << "  - Student A never saw the key, yet " << pct << " of watermarked training text left a trace: its answers\n"
+            << "    land on green tokens more often than chance (closed audit, " << odds_phrase(a_filter)
+            << " with the filter),\n"
+            << "    and its own predictions on the provider's text do too (open audit, " << odds_phrase(a_open) << ").\n"
+            << "  - The filter keeps only contexts the provider's watermarked answers contain, where the trace lives;\n"
+            << "    without it the same answers give a weaker, still clear result.\n"
+            << "  - Student B learned from the same teacher without the watermark and looks like chance (smallest\n"
+            << "    log10 p ";
+  char b2[32];
+  std::snprintf(b2, sizeof b2, "%.1f", worst_clean);
+  std::cout << b2 << "), and so does every audit under a random key (smallest of " << rows.size() * o.control
+            << ": log10 p ";
+  std::snprintf(b2, sizeof b2, "%.1f", worst_control);
+  std::cout << b2 << "; uniformity check p >= ";
+  std::snprintf(b2, sizeof b2, "%.2f", min_ks);
+  std::cout << b2 << "): the test is calibrated,\n"
+            << "    so a small p-value means training on watermarked outputs, not a quirk of the data.\n"
+            << "  - Every (context, token) pair is counted once, and contexts inside the prompts are ignored: without\n"
+            << "    these rules a model that repeats itself or its prompt would look watermarked (docs/audit.md).\n";
+  return ok;
 }
 
 int run_demo(const DemoOptions& o) {
@@ -122,12 +344,14 @@ int run_demo(const DemoOptions& o) {
             << "  - The watermarked text is " << odds_phrase(r_marked.log10_p)
             << " by that law; the plain text and the wrong key look like chance.\n"
             << "  - The key never left the provider: anyone can check it against the commitment published earlier.\n";
+  bool ok2 = true;
+  if (!o.skip_audit) ok2 = run_radioactivity(o, key, profile, *tok, *model);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.1f", secs);
-  std::cout << "\nDone in " << buf << " s. " << (ok ? "All three results came out as expected." : "UNEXPECTED RESULT: see above.")
+  std::cout << "\nDone in " << buf << " s. " << (ok && ok2 ? "Every result came out as expected." : "UNEXPECTED RESULT: see above.")
             << '\n';
-  return ok ? EXIT_OK : EXIT_FAILURE_INTERNAL;
+  return ok && ok2 ? EXIT_OK : EXIT_FAILURE_INTERNAL;
 }
 }  // namespace
 
@@ -138,6 +362,12 @@ void register_demo(CLI::App& root, Runner* run) {
   sub->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   sub->add_option("-m,--model", o->model, "n-gram model file (default: the bundled model)");
   sub->add_option("--tokenizer", o->tokenizer, "sentencepiece model (default: the bundled tokenizer)");
+  sub->add_option("--rho", o->rho, "Part two: share of watermarked text in the student's training tokens")
+      ->capture_default_str();
+  sub->add_option("--human-tokens", o->human_tokens, "Part two: human training tokens per student")
+      ->capture_default_str();
+  sub->add_option("--control", o->control, "Part two: random control keys per audit")->capture_default_str();
+  sub->add_flag("--no-audit", o->skip_audit, "Stop after part one (watermark and detection)");
   sub->callback([o, run] { *run = [o] { return run_demo(*o); }; });
 }
 

@@ -6,29 +6,26 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "detect.hpp"
+#include "evidence.hpp"
 
 namespace isotope::cli {
 
 namespace {
 struct DetectOptions {
-  std::string key, tokenizer;
+  std::string key, tokenizer, report, sign;
   std::vector<std::string> inputs;
   bool json = false, jsonl = false, mask = false, no_dedup = false;
   double threshold = 1e-4;
+  std::uint32_t controls = 10;
   ProfileOptions profile;
 };
 
-struct Context {
-  const DetectOptions& o;
-  Profile profile;
-  Key key;
-  std::unique_ptr<Tokenizer> tok;
-};
-
-void explain(const std::string& name, const DetectionResult& r, const Context& c) {
-  const bool flagged = is_flagged(r, c.o.threshold);
-  std::cout << name << ": " << (flagged ? "WATERMARKED" : "no watermark found") << " (p = " << format_p(r.log10_p)
-            << ", threshold " << c.o.threshold << ")\n";
+void explain(const DetectItem& item, const DetectOptions& o, const Profile& profile) {
+  const DetectionResult& r = item.result;
+  const bool flagged = is_flagged(r, o.threshold);
+  std::cout << item.name << ": " << (flagged ? "WATERMARKED" : "no watermark found") << " (p = " << format_p(r.log10_p)
+            << ", threshold " << o.threshold << ")\n";
   std::cout << "  " << r.tokens << " tokens; " << r.scored << " scored";
   const std::uint64_t skipped = r.skipped_short + r.skipped_duplicate + r.skipped_prompt;
   if (skipped > 0) {
@@ -40,7 +37,7 @@ void explain(const std::string& name, const DetectionResult& r, const Context& c
   std::snprintf(pct, sizeof pct, "%.1f%% vs %.1f%%", 100.0 * r.green_fraction, 100.0 * r.gamma);
   std::cout << "; " << r.green << " green (" << pct << " expected by chance).\n";
   if (r.scored == 0) {
-    std::cout << "  Too short to say anything: no token had a full context of " << c.profile.context_width
+    std::cout << "  Too short to say anything: no token had a full context of " << profile.context_width
               << " previous tokens that was not a repeat.\n";
   } else if (flagged) {
     std::cout << "  Text written without this key scores this high with probability " << format_p(r.log10_p) << " ("
@@ -49,80 +46,52 @@ void explain(const std::string& name, const DetectionResult& r, const Context& c
     std::cout << "  A score like this is unremarkable for text written without this key ("
               << odds_phrase(r.log10_p) << ").\n";
   }
-  if (c.o.no_dedup)
+  if (o.no_dedup)
     std::cout << "  WARNING: repeated (context, token) pairs were counted (--no-dedup): this p-value is NOT valid.\n";
-}
-
-void report(const std::string& name, const DetectionResult& r, const TokenMask* mask, bool prompt_exclusion,
-            const Context& c, std::ostream& json_out) {
-  if (!c.o.json) {
-    explain(name, r, c);
-    return;
-  }
-  nlohmann::json j = detection_json(r, c.profile, c.tok->sha256_hex(), c.o.threshold, {.dedup = !c.o.no_dedup},
-                                    prompt_exclusion);
-  j["input"] = name;
-  if (mask != nullptr) j["mask"] = *mask;
-  json_out << j.dump() << '\n';
-}
-
-DetectionResult score(const Context& c, const std::string& text, const std::string* prompt, TokenMask* mask,
-                      const std::string& where) {
-  std::vector<std::uint32_t> ids;
-  check(c.tok->encode(text, &ids), where);
-  if (ids.empty()) fail(Status(Code::empty_input, "no text to score"), where);
-  std::unique_ptr<Scorer> s;
-  check(Scorer::create(c.key, c.profile, &s, {.dedup = !c.o.no_dedup}));
-  WindowSet prompt_windows(c.profile.context_width);
-  if (prompt != nullptr) {
-    std::vector<std::uint32_t> pids;
-    check(c.tok->encode(*prompt, &pids), where);
-    prompt_windows.add_windows_of(pids);
-  }
-  check(s->add(ids, prompt != nullptr ? &prompt_windows : nullptr, nullptr, mask), where);
-  return s->result();
 }
 
 int run_detect(const DetectOptions& o) {
   if (!(o.threshold > 0.0 && o.threshold < 1.0)) fail_usage("--threshold must lie in (0, 1)");
-  Context c{o, o.profile.get(), load_key(o.key), load_tokenizer(o.tokenizer)};
-  std::vector<std::string> inputs = o.inputs;
-  if (inputs.empty()) inputs.push_back("-");
-  std::ostringstream json_out;
-  for (const std::string& in : inputs) {
-    const std::string data = read_text(in);
-    const std::string name = in == "-" ? "<stdin>" : in;
-    if (!o.jsonl) {
-      TokenMask mask;
-      const DetectionResult r = score(c, data, nullptr, o.mask ? &mask : nullptr, name);
-      report(name, r, o.mask ? &mask : nullptr, false, c, json_out);
-      continue;
-    }
-    std::istringstream lines(data);
-    std::string line;
-    std::size_t lineno = 0, records = 0;
-    while (std::getline(lines, line)) {
-      ++lineno;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      const nlohmann::json j = parse_jsonl_line(line, name, lineno);
-      const nlohmann::json* text = string_field(j, "response", name, lineno);
-      const nlohmann::json* prompt = string_field(j, "prompt", name, lineno);
-      if (text == nullptr) {
-        text = string_field(j, "text", name, lineno);
-        prompt = nullptr;
-      }
-      if (text == nullptr) fail_input(name + ":" + std::to_string(lineno) + ": no \"text\" or \"response\" field");
-      const std::string where = name + ":" + std::to_string(lineno);
-      TokenMask mask;
-      const std::string prompt_text = prompt != nullptr ? prompt->get<std::string>() : std::string();
-      const DetectionResult r =
-          score(c, text->get<std::string>(), prompt != nullptr ? &prompt_text : nullptr, o.mask ? &mask : nullptr, where);
-      report(where, r, o.mask ? &mask : nullptr, prompt != nullptr, c, json_out);
-      ++records;
-    }
-    if (records == 0) fail_input("'" + name + "' holds no JSON lines");
+  if (!o.sign.empty() && o.report.empty()) fail_usage("--sign is used with --report");
+  if (!o.report.empty() && o.sign.empty()) fail_usage("--report needs --sign SIGNKEY (make one with 'isotope signer new')");
+  const Profile profile = o.profile.get();
+  const Key key = load_key(o.key);
+  const std::unique_ptr<Tokenizer> tok = load_tokenizer(o.tokenizer);
+  std::vector<std::string> paths = o.inputs;
+  if (paths.empty()) paths.push_back("-");
+  std::vector<NamedText> texts;
+  for (const std::string& in : paths) texts.push_back({in == "-" ? "<stdin>" : in, read_text(in)});
+
+  DetectSpec spec;
+  spec.threshold = o.threshold;
+  spec.dedup = !o.no_dedup;
+  spec.jsonl = o.jsonl;
+  spec.mask = o.mask;
+  const std::vector<DetectItem> items = detect_compute(spec, profile, key, *tok, texts);
+
+  std::ostringstream out;
+  for (const DetectItem& item : items) {
+    if (o.json) out << item.json.dump() << '\n';
+    else explain(item, o, profile);
   }
-  std::cout << json_out.str() << std::flush;
+  std::cout << out.str() << std::flush;
+
+  if (!o.report.empty()) {
+    DetectSpec rspec = spec;
+    rspec.mask = false;
+    rspec.evidence = true;
+    rspec.controls = o.controls;
+    ReportContent rc;
+    rc.command = "detect";
+    rc.profile = profile_json(profile);
+    rc.commitment_hex = key.commitment_hex();
+    for (const NamedText& t : texts) rc.inputs.push_back(input_of_data("text", t.name, t.data));
+    rc.inputs.push_back(input_of_file("tokenizer", tok->path()));
+    rc.options = rspec.to_json();
+    rc.result = detect_report_result(detect_compute(rspec, profile, key, *tok, texts));
+    const std::string signer = write_signed_report(o.report, o.sign, rc);
+    std::cerr << "isotope: wrote signed report '" << o.report << "' (signer " << signer << ")\n";
+  }
   return EXIT_OK;
 }
 }  // namespace
@@ -141,6 +110,12 @@ void register_detect(CLI::App& root, Runner* run) {
   sub->add_flag("--mask", o->mask, "With --json: add the per-token mask (1 green, 0 not green, -1 not scored)");
   sub->add_flag("--no-dedup", o->no_dedup,
                 "Count repeated (context, token) pairs: for demonstrating why dedup exists; the p-value is then not valid");
+  sub->add_option("--report", o->report,
+                  "Also write a signed, reproducible evidence report (canonical JSON) to this file");
+  sub->add_option("--sign", o->sign, "Signing key for --report (see 'isotope signer new')");
+  sub->add_option("--controls", o->controls, "Random-key controls in the report (0-1000)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
   o->profile.add_to(sub);
   sub->callback([o, run] { *run = [o] { return run_detect(*o); }; });
 }

@@ -19,7 +19,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("isotope ") + isotope::version_string());
   app.footer(
       "Exit codes: 0 success, 1 internal error, 2 usage error, 3 file error, 4 key error,\n"
-      "5 invalid input text or JSON, 6 bad model or tokenizer file, 7 profile or tokenizer mismatch.");
+      "5 invalid input text or JSON, 6 bad model or tokenizer file, 7 profile or tokenizer mismatch;\n"
+      "reports (verify, report): 10 malformed report, 11 bad signature, 12 key does not match the commitment,\n"
+      "13 input file mismatch, 14 recomputed result differs, 15 recomputation not available.");
 
   Runner run;
   register_keygen(app, &run);
@@ -28,6 +30,11 @@ int main(int argc, char** argv) {
   register_detect(app, &run);
   register_lm(app, &run);
   register_demo(app, &run);
+  register_signer(app, &run);
+  register_verify(app, &run);
+  register_report(app, &run);
+  register_audit(app, &run);
+  register_combine(app, &run);
 
   try {
     app.parse(argc, argv);

@@ -5,7 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libssl-dev libsodium-dev libsentencepiece-dev
-          libcli11-dev catch2 nlohmann-json3-dev libbenchmark-dev sentencepiece)
+          libcli11-dev catch2 nlohmann-json3-dev libbenchmark-dev sentencepiece
+          chromium
+          # the Python module, its tests and the neural experiment (Debian's python3)
+          python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest python3-torch
+          libopenblas0-pthread libtcmalloc-minimal4)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,5 +24,6 @@ fi
 
 build="${ISOTOPE_BUILD_DIR:-build}"
 jobs="$(nproc 2>/dev/null || echo 2)"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE="${ISOTOPE_BUILD_TYPE:-Release}" ${ISOTOPE_CMAKE_ARGS:-} >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE="${ISOTOPE_BUILD_TYPE:-Release}" -DPython3_EXECUTABLE=/usr/bin/python3 \
+  ${ISOTOPE_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build" -j"$jobs"

@@ -1,0 +1,758 @@
+// isotope._core — the compiled part of the Python module: a thin layer over
+// the C++ API. Every Status that is not ok becomes a Python exception
+// (ValueError, TypeError, OSError, PermissionError, ...) whose message is the
+// Status message and whose `code` attribute is the Status code's name.
+// Long loops run with the GIL released.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "isotope/audit.hpp"
+#include "isotope/detect.hpp"
+#include "isotope/io.hpp"
+#include "isotope/key.hpp"
+#include "isotope/lm.hpp"
+#include "isotope/profile.hpp"
+#include "isotope/status.hpp"
+#include "isotope/tokenizer.hpp"
+#include "isotope/watermark.hpp"
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+
+namespace isotope::python {
+namespace {
+
+// ---- errors ----------------------------------------------------------------
+
+// Carries a Status out of C++ code; translated to a Python exception below.
+struct StatusError {
+  Status status;
+};
+
+[[noreturn]] void raise(Status st) { throw StatusError{std::move(st)}; }
+void check(const Status& st) {
+  if (!st.ok()) raise(st);
+}
+
+PyObject* exception_type(Code c) {
+  switch (c) {
+    case Code::io: return PyExc_OSError;
+    case Code::key_permissions: return PyExc_PermissionError;
+    case Code::out_of_memory: return PyExc_MemoryError;
+    case Code::crypto:
+    case Code::internal: return PyExc_RuntimeError;
+    default: return PyExc_ValueError;
+  }
+}
+
+void set_python_error(const Status& st) {
+  PyObject* type = exception_type(st.code());
+  PyObject* exc = PyObject_CallFunction(type, "s", st.message().c_str());
+  if (exc == nullptr) return;  // the failed call left its own error set
+  PyObject* code = PyUnicode_FromString(code_name(st.code()));
+  if (code != nullptr) {
+    PyObject_SetAttrString(exc, "code", code);
+    Py_DECREF(code);
+  }
+  PyErr_SetObject(type, exc);
+  Py_DECREF(exc);
+}
+
+[[noreturn]] void value_error(const std::string& m) { throw py::value_error(m); }
+[[noreturn]] void type_error(const std::string& m) { throw py::type_error(m); }
+
+std::string type_name(py::handle h) { return py::str(py::type::handle_of(h).attr("__name__")); }
+
+// ---- argument conversion -----------------------------------------------------
+
+bool is_path(py::handle h) {
+  if (py::isinstance<py::str>(h)) return true;
+  return py::hasattr(h, "__fspath__");
+}
+
+std::string path_string(py::handle h) {
+  py::object p = py::module_::import("os").attr("fspath")(h);
+  if (!py::isinstance<py::str>(p)) type_error("paths must be str or os.PathLike giving str");
+  return p.cast<std::string>();
+}
+
+Key copy_key(const Key& k) {
+  Key out;
+  check(Key::from_bytes(k.data(), KEY_BYTES, &out));
+  return out;
+}
+
+// An isotope.Key, or the path of a key file (read with the permission check).
+Key key_arg(py::handle h) {
+  if (py::isinstance<Key>(h)) {
+    const Key& k = h.cast<const Key&>();
+    if (!k.valid()) value_error("this isotope.Key holds no key");
+    return copy_key(k);
+  }
+  if (is_path(h)) {
+    Key k;
+    check(key_read_file(path_string(h), &k));
+    return k;
+  }
+  type_error("key must be an isotope.Key or the path of a key file, not " + type_name(h));
+}
+
+Profile profile_arg(py::handle h) {
+  if (h.is_none()) return Profile{};
+  if (py::isinstance<Profile>(h)) return h.cast<Profile>();
+  type_error("profile must be an isotope.Profile or None, not " + type_name(h));
+}
+
+py::object numpy() { return py::module_::import("numpy"); }
+
+// Accepts anything numpy.asarray takes (lists, numpy arrays, CPU torch
+// tensors) whose values are integers; returns it as int64 with `ndim` axes.
+py::array_t<std::int64_t, py::array::c_style> int_array(py::handle h, int ndim, const char* what) {
+  py::object obj = py::reinterpret_borrow<py::object>(h);
+  if (py::hasattr(obj, "detach") && py::hasattr(obj, "cpu")) obj = obj.attr("detach")().attr("cpu")();  // torch
+  py::array a = numpy().attr("asarray")(obj);
+  if (a.ndim() != ndim)
+    value_error(std::string(what) + " must have " + std::to_string(ndim) + " dimension" + (ndim == 1 ? "" : "s") +
+                ", got " + std::to_string(a.ndim()));
+  const char kind = a.dtype().kind();
+  if (a.size() > 0 && kind != 'i' && kind != 'u')
+    type_error(std::string(what) + " must hold integer token ids, got dtype " + std::string(py::str(a.dtype())));
+  if (kind == 'u' && a.itemsize() == 8) {
+    // uint64 above 2^63 would wrap when cast; check before.
+    py::object too_big = numpy().attr("any")(numpy().attr("greater")(a, py::int_(std::numeric_limits<std::uint32_t>::max())));
+    if (too_big.cast<bool>()) value_error(std::string(what) + ": token ids must be below 2^32");
+  }
+  return py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
+}
+
+std::vector<std::uint32_t> to_ids(const std::int64_t* p, std::size_t n, const char* what) {
+  std::vector<std::uint32_t> ids(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (p[i] < 0 || p[i] > static_cast<std::int64_t>(std::numeric_limits<std::uint32_t>::max()))
+      value_error(std::string(what) + ": token id " + std::to_string(p[i]) + " at position " + std::to_string(i) +
+                  " is not in [0, 2^32)");
+    ids[i] = static_cast<std::uint32_t>(p[i]);
+  }
+  return ids;
+}
+
+std::vector<std::uint32_t> ids_arg(py::handle h, const char* what = "ids") {
+  auto a = int_array(h, 1, what);
+  return to_ids(a.data(), static_cast<std::size_t>(a.size()), what);
+}
+
+std::vector<std::vector<std::uint32_t>> ids_list_arg(py::handle h, const char* what) {
+  std::vector<std::vector<std::uint32_t>> out;
+  for (py::handle item : py::reinterpret_borrow<py::iterable>(h)) out.push_back(ids_arg(item, what));
+  return out;
+}
+
+std::string text_arg(py::handle h, const char* what) {
+  if (py::isinstance<py::str>(h)) return h.cast<std::string>();
+  if (py::isinstance<py::bytes>(h)) {
+    std::string s = h.cast<std::string>();
+    if (!is_valid_utf8(s)) raise(Status(Code::invalid_utf8, std::string(what) + " is not valid UTF-8"));
+    return s;
+  }
+  type_error(std::string(what) + " must be str or UTF-8 bytes, not " + type_name(h));
+}
+
+// A 1-D float32 array viewed without a copy when it already is one.
+py::array_t<float, py::array::c_style> float_row(py::handle h, const char* what) {
+  py::object obj = py::reinterpret_borrow<py::object>(h);
+  if (py::hasattr(obj, "detach") && py::hasattr(obj, "cpu")) obj = obj.attr("detach")().attr("cpu")().attr("float")();
+  py::array a = numpy().attr("asarray")(obj);
+  if (a.ndim() != 1) value_error(std::string(what) + " must have 1 dimension, got " + std::to_string(a.ndim()));
+  if (a.dtype().kind() != 'f') type_error(std::string(what) + " must hold floating-point logits, got dtype " +
+                                          std::string(py::str(a.dtype())));
+  return py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a);
+}
+
+std::shared_ptr<Tokenizer> load_tokenizer(const std::string& path) {
+  std::unique_ptr<Tokenizer> t;
+  check(Tokenizer::load(path.empty() ? default_tokenizer_path() : path, &t));
+  return std::shared_ptr<Tokenizer>(std::move(t));
+}
+
+std::shared_ptr<Tokenizer> tokenizer_arg(py::handle h) {
+  if (h.is_none()) return load_tokenizer("");
+  if (py::isinstance<Tokenizer>(h)) return h.cast<std::shared_ptr<Tokenizer>>();
+  if (is_path(h)) return load_tokenizer(path_string(h));
+  type_error("tokenizer must be an isotope.Tokenizer, a path or None, not " + type_name(h));
+}
+
+// ---- result dictionaries (the field names and values of the CLI's JSON) -----
+
+py::dict profile_dict(const Profile& p) {
+  return py::dict("scheme"_a = p.scheme, "version"_a = p.version, "gamma"_a = p.gamma, "delta"_a = p.delta,
+                  "context_width"_a = p.context_width, "prf"_a = p.prf, "name"_a = p.name());
+}
+
+bool flagged(const DetectionResult& r, double threshold) {
+  return r.scored > 0 && r.log10_p <= std::log10(threshold);
+}
+
+py::dict detection_dict(const DetectionResult& r, const Profile& p, double threshold, bool dedup,
+                        bool prompt_exclusion) {
+  py::dict d;
+  d["tokens"] = r.tokens;
+  d["scored"] = r.scored;
+  d["green"] = r.green;
+  d["green_fraction"] = r.green_fraction;
+  d["gamma_effective"] = r.gamma;
+  d["z"] = r.z;
+  d["log10_p"] = r.log10_p;
+  d["p_value"] = r.p_value;
+  d["threshold"] = threshold;
+  d["watermarked"] = flagged(r, threshold);
+  d["skipped"] = py::dict("short_context"_a = r.skipped_short, "duplicate"_a = r.skipped_duplicate,
+                          "prompt"_a = r.skipped_prompt, "filter"_a = r.skipped_filter);
+  d["rules"] = py::dict("dedup"_a = dedup, "prompt_exclusion"_a = prompt_exclusion);
+  d["profile"] = profile_dict(p);
+  return d;
+}
+
+void check_threshold(double t) {
+  if (!(t > 0.0 && t < 1.0)) value_error("threshold must lie in (0, 1)");
+}
+
+// ---- Detector ----------------------------------------------------------------
+
+class Detector {
+ public:
+  Detector(py::handle key, py::handle profile, py::handle tokenizer, double threshold, bool dedup)
+      : key_(key_arg(key)), profile_(profile_arg(profile)), threshold_(threshold), dedup_(dedup) {
+    check(profile_.validate());
+    check_threshold(threshold);
+    if (!tokenizer.is_none()) tok_ = tokenizer_arg(tokenizer);
+  }
+
+  py::dict detect(py::handle text, py::handle prompt, bool mask) {
+    const Tokenizer& tok = tokenizer();
+    const std::string t = text_arg(text, "text");
+    std::vector<std::uint32_t> ids, pids;
+    const bool has_prompt = !prompt.is_none();
+    const std::string p = has_prompt ? text_arg(prompt, "prompt") : std::string();
+    {
+      py::gil_scoped_release nogil;
+      check(tok.encode(t, &ids));
+      if (has_prompt) check(tok.encode(p, &pids));
+    }
+    if (ids.empty()) raise(Status(Code::empty_input, "no text to score"));
+    py::dict d = score(ids, has_prompt ? &pids : nullptr, mask);
+    d["tokenizer_sha256"] = tok.sha256_hex();
+    return d;
+  }
+
+  py::dict detect_ids(py::handle ids, py::handle prompt_ids, bool mask) {
+    const std::vector<std::uint32_t> v = ids_arg(ids, "ids");
+    if (prompt_ids.is_none()) return score(v, nullptr, mask);
+    const std::vector<std::uint32_t> p = ids_arg(prompt_ids, "prompt_ids");
+    return score(v, &p, mask);
+  }
+
+  const Profile& profile() const { return profile_; }
+  double threshold() const { return threshold_; }
+  std::shared_ptr<Tokenizer> tokenizer_ptr() {
+    tokenizer();
+    return tok_;
+  }
+
+ private:
+  const Tokenizer& tokenizer() {
+    if (!tok_) tok_ = load_tokenizer("");
+    return *tok_;
+  }
+
+  py::dict score(const std::vector<std::uint32_t>& ids, const std::vector<std::uint32_t>* prompt, bool want_mask) {
+    DetectionResult r;
+    TokenMask mask;
+    {
+      py::gil_scoped_release nogil;
+      std::unique_ptr<Scorer> s;
+      check(Scorer::create(key_, profile_, &s, {.dedup = dedup_}));
+      WindowSet pw(profile_.context_width);
+      if (prompt != nullptr) pw.add_windows_of(*prompt);
+      check(s->add(ids, prompt != nullptr ? &pw : nullptr, nullptr, want_mask ? &mask : nullptr));
+      r = s->result();
+    }
+    py::dict d = detection_dict(r, profile_, threshold_, dedup_, prompt != nullptr);
+    if (want_mask) d["mask"] = py::cast(mask);
+    return d;
+  }
+
+  Key key_;
+  Profile profile_;
+  double threshold_;
+  bool dedup_;
+  std::shared_ptr<Tokenizer> tok_;
+};
+
+// ---- the watermark inside a decoding loop ------------------------------------
+
+SamplingParams sampling(float temperature, std::uint32_t top_k, float top_p, bool greedy) {
+  SamplingParams p;
+  p.temperature = temperature;
+  p.top_k = top_k;
+  p.top_p = top_p;
+  p.greedy = greedy;
+  return p;
+}
+
+// One Watermarker per processor, made for the vocabulary of the scores it is
+// given (and remade when that changes). A mutex keeps concurrent callers from
+// sharing its scratch space while the GIL is released.
+class Processor {
+ public:
+  Processor(py::handle key, py::handle profile, std::uint32_t vocab_size)
+      : key_(key_arg(key)), profile_(profile_arg(profile)), fixed_vocab_(vocab_size) {
+    check(profile_.validate());
+    if (vocab_size > 0) check(Watermarker::create(key_, profile_, vocab_size, &wm_));
+  }
+
+  const Profile& profile() const { return profile_; }
+  std::uint32_t vocab_size() const { return wm_ ? wm_->vocab_size() : fixed_vocab_; }
+
+  // Biases scores (batch, vocab) in place; the last element stride must be 1.
+  void apply(py::handle input_ids, py::array scores) {
+    if (scores.ndim() != 2) value_error("scores must have shape (batch, vocab), got " + std::to_string(scores.ndim()) +
+                                        " dimensions");
+    if (!scores.dtype().is(py::dtype::of<float>()))
+      type_error("this call biases float32 scores in place; got dtype " + std::string(py::str(scores.dtype())));
+    if (!scores.writeable()) value_error("scores is read-only");
+    if (scores.strides(1) != static_cast<py::ssize_t>(sizeof(float)))
+      value_error("scores rows must be contiguous (element stride 4 bytes)");
+    auto ids = int_array(input_ids, 2, "input_ids");
+    const auto B = static_cast<std::size_t>(scores.shape(0));
+    const auto V = static_cast<std::size_t>(scores.shape(1));
+    if (static_cast<std::size_t>(ids.shape(0)) != B)
+      value_error("input_ids has " + std::to_string(ids.shape(0)) + " rows but scores has " + std::to_string(B));
+    const auto S = static_cast<std::size_t>(ids.shape(1));
+    const std::size_t h = std::min<std::size_t>(profile_.context_width, S);
+    std::vector<std::vector<std::uint32_t>> ctx(B);
+    for (std::size_t b = 0; b < B; ++b) ctx[b] = to_ids(ids.data() + b * S + (S - h), h, "input_ids");
+    char* base = static_cast<char*>(scores.mutable_data());
+    const py::ssize_t row_stride = scores.strides(0);
+    py::gil_scoped_release nogil;
+    std::lock_guard<std::mutex> lock(mu_);
+    ensure(V);
+    for (std::size_t b = 0; b < B; ++b) {
+      float* row = reinterpret_cast<float*>(base + static_cast<py::ssize_t>(b) * row_stride);
+      check(wm_->apply(ctx[b], std::span<float>(row, V)));
+    }
+  }
+
+  // Green masks (batch, vocab) of uint8, 1 = green; all 0 for rows whose
+  // context is shorter than h (those are left unchanged by apply too).
+  py::array_t<std::uint8_t> green_masks(py::handle input_ids, std::uint32_t vocab) {
+    auto ids = int_array(input_ids, 2, "input_ids");
+    const auto B = static_cast<std::size_t>(ids.shape(0));
+    const auto S = static_cast<std::size_t>(ids.shape(1));
+    const std::size_t h = profile_.context_width;
+    py::array_t<std::uint8_t> out({B, static_cast<std::size_t>(vocab)});
+    std::uint8_t* o = out.mutable_data();
+    std::memset(o, 0, B * vocab);
+    if (S < h) return out;
+    std::vector<std::vector<std::uint32_t>> ctx(B);
+    for (std::size_t b = 0; b < B; ++b) ctx[b] = to_ids(ids.data() + b * S + (S - h), h, "input_ids");
+    py::gil_scoped_release nogil;
+    std::lock_guard<std::mutex> lock(mu_);
+    ensure(vocab);
+    for (std::size_t b = 0; b < B; ++b) check(wm_->green_mask(ctx[b], std::span<std::uint8_t>(o + b * vocab, vocab)));
+    return out;
+  }
+
+  std::uint32_t sample(py::handle context, py::handle logits, float temperature, std::uint32_t top_k, float top_p,
+                       bool greedy, Rng& rng) {
+    const std::vector<std::uint32_t> ctx = ids_arg(context, "input_ids");
+    auto l = float_row(logits, "scores");
+    const SamplingParams params = sampling(temperature, top_k, top_p, greedy);
+    std::uint32_t token = 0;
+    py::gil_scoped_release nogil;
+    std::lock_guard<std::mutex> lock(mu_);
+    ensure(static_cast<std::size_t>(l.size()));
+    check(wm_->sample(ctx, std::span<const float>(l.data(), static_cast<std::size_t>(l.size())), params, rng, &token));
+    return token;
+  }
+
+ private:
+  void ensure(std::size_t V) {
+    if (V == 0 || V > std::numeric_limits<std::uint32_t>::max())
+      raise(Status(Code::vocab_mismatch, "scores must have between 1 and 2^32-1 columns, got " + std::to_string(V)));
+    if (fixed_vocab_ != 0 && V != fixed_vocab_)
+      raise(Status(Code::vocab_mismatch, "scores have " + std::to_string(V) +
+                                             " columns but this processor was made for a vocabulary of " +
+                                             std::to_string(fixed_vocab_)));
+    if (!wm_ || wm_->vocab_size() != V) check(Watermarker::create(key_, profile_, static_cast<std::uint32_t>(V), &wm_));
+  }
+
+  Key key_;
+  Profile profile_;
+  std::uint32_t fixed_vocab_;
+  std::unique_ptr<Watermarker> wm_;
+  std::mutex mu_;
+};
+
+// ---- audits --------------------------------------------------------------------
+
+ControlSeed seed_arg(py::handle h) {
+  ControlSeed seed{};
+  std::string bytes;
+  if (py::isinstance<py::bytes>(h)) {
+    bytes = h.cast<std::string>();
+  } else if (py::isinstance<py::str>(h)) {
+    const std::string hex = h.cast<std::string>();
+    if (hex.size() != 2 * CONTROL_SEED_BYTES || hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+      value_error("control_seed must be " + std::to_string(2 * CONTROL_SEED_BYTES) + " hexadecimal digits");
+    py::object b = py::module_::import("builtins").attr("bytes").attr("fromhex")(hex);
+    bytes = b.cast<std::string>();
+  } else {
+    type_error("control_seed must be bytes or a hex string, not " + type_name(h));
+  }
+  if (bytes.size() != CONTROL_SEED_BYTES)
+    value_error("control_seed must be " + std::to_string(CONTROL_SEED_BYTES) + " bytes");
+  std::memcpy(seed.data(), bytes.data(), CONTROL_SEED_BYTES);
+  return seed;
+}
+
+struct AuditSettings {
+  double threshold = 1e-4;
+  std::uint32_t control = 20;
+  ControlSeed seed{};
+};
+
+py::dict run_audit(const Audit& audit, const Key& key, const AuditSettings& s) {
+  AuditResult r;
+  ControlResult c;
+  {
+    py::gil_scoped_release nogil;
+    check(audit.run(key, &r));
+    if (s.control > 0) check(audit.control(s.seed, s.control, &c));
+  }
+  const bool open = r.mode == AuditMode::open;
+  py::dict d;
+  d["type"] = "isotope-audit";
+  d["format_version"] = 1;
+  d["tool_version"] = version_string();
+  d["mode"] = audit_mode_name(r.mode);
+  py::dict det = detection_dict(r.detection, audit.profile(), s.threshold, r.rules.dedup,
+                                open ? false : r.rules.prompt_exclusion);
+  det["rules"]["filter"] = r.filter;
+  for (auto item : det) d[item.first] = item.second;
+  d["valid"] = r.valid();
+  d["flagged"] = r.valid() && flagged(r.detection, s.threshold);
+  d["records"] = r.records;
+  d["filter"] = py::dict("enabled"_a = r.filter, "teacher_windows"_a = r.filter_windows);
+  d["key_commitment"] = key.commitment_hex();
+  d["control"] = py::dict("keys"_a = s.control, "seed"_a = to_hex(s.seed),
+                          "derivation"_a =
+                              "BLAKE2b-256 keyed with the seed over \"isotope/v1/audit-control-key\" || uint64le(i)",
+                          "log10_p"_a = c.log10_p, "below_0_05"_a = c.below_0_05, "ks_p"_a = c.ks_p);
+  return d;
+}
+
+AuditSettings audit_settings(double threshold, std::uint32_t control, py::handle control_seed) {
+  check_threshold(threshold);
+  if (control > 100000) value_error("control: at most 100000 control keys");
+  AuditSettings s;
+  s.threshold = threshold;
+  s.control = control;
+  s.seed = seed_arg(control_seed);
+  return s;
+}
+
+py::dict audit_closed(py::handle key, py::handle profile, py::handle records, py::handle teacher, bool dedup,
+                      bool prompt_exclusion, double threshold, std::uint32_t control, py::handle control_seed) {
+  const Key k = key_arg(key);
+  const Profile p = profile_arg(profile);
+  const AuditSettings s = audit_settings(threshold, control, control_seed);
+  std::vector<AuditRecord> recs;
+  for (py::handle item : py::reinterpret_borrow<py::iterable>(records)) {
+    auto pair = py::reinterpret_borrow<py::sequence>(item);
+    if (pair.size() != 2) value_error("each record must be a (prompt_ids, response_ids) pair");
+    recs.push_back({ids_arg(pair[0], "prompt ids"), ids_arg(pair[1], "response ids")});
+  }
+  std::vector<std::vector<std::uint32_t>> t;
+  if (!teacher.is_none()) t = ids_list_arg(teacher, "teacher ids");
+  std::unique_ptr<Audit> a;
+  {
+    py::gil_scoped_release nogil;
+    check(Audit::closed(p, std::move(recs), teacher.is_none() ? nullptr : &t,
+                        {.dedup = dedup, .prompt_exclusion = prompt_exclusion}, &a));
+  }
+  return run_audit(*a, k, s);
+}
+
+py::dict audit_open(py::handle key, py::handle profile, py::handle teacher, py::handle predictions,
+                    std::uint32_t vocab_size, bool dedup, double threshold, std::uint32_t control,
+                    py::handle control_seed) {
+  const Key k = key_arg(key);
+  const Profile p = profile_arg(profile);
+  const AuditSettings s = audit_settings(threshold, control, control_seed);
+  auto t = ids_list_arg(teacher, "teacher ids");
+  auto preds = ids_list_arg(predictions, "predictions");
+  std::unique_ptr<Audit> a;
+  {
+    py::gil_scoped_release nogil;
+    check(Audit::open(p, std::move(t), std::move(preds), vocab_size, {.dedup = dedup, .prompt_exclusion = true}, &a));
+  }
+  return run_audit(*a, k, s);
+}
+
+py::dict audit_open_model(py::handle key, py::handle profile, py::handle teacher, const NgramModel& model, bool dedup,
+                          double threshold, std::uint32_t control, py::handle control_seed) {
+  const Key k = key_arg(key);
+  const Profile p = profile_arg(profile);
+  const AuditSettings s = audit_settings(threshold, control, control_seed);
+  auto t = ids_list_arg(teacher, "teacher ids");
+  std::unique_ptr<Audit> a;
+  {
+    py::gil_scoped_release nogil;
+    check(Audit::open_with_model(p, std::move(t), model, {.dedup = dedup, .prompt_exclusion = true}, &a));
+  }
+  return run_audit(*a, k, s);
+}
+
+// Row-wise argmax of a (seq, vocab) float array, lowest id on ties (as the
+// library's LanguageModel::next_argmax); NaN rows are an error.
+py::array_t<std::uint32_t> argmax_rows(py::handle logits) {
+  py::object obj = py::reinterpret_borrow<py::object>(logits);
+  if (py::hasattr(obj, "detach") && py::hasattr(obj, "cpu")) obj = obj.attr("detach")().attr("cpu")().attr("float")();
+  py::array a0 = numpy().attr("asarray")(obj);
+  if (a0.ndim() != 2) value_error("logits must have shape (seq, vocab), got " + std::to_string(a0.ndim()) + " dimensions");
+  if (a0.dtype().kind() != 'f') type_error("logits must be floating point, got dtype " + std::string(py::str(a0.dtype())));
+  auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a0);
+  const auto n = static_cast<std::size_t>(a.shape(0));
+  const auto V = static_cast<std::size_t>(a.shape(1));
+  if (V == 0) value_error("logits have no columns");
+  py::array_t<std::uint32_t> out(n);
+  std::uint32_t* o = out.mutable_data();
+  const float* d = a.data();
+  bool nan = false;
+  {
+    py::gil_scoped_release nogil;
+    for (std::size_t i = 0; i < n; ++i) {
+      const float* row = d + i * V;
+      std::size_t best = 0;
+      for (std::size_t j = 1; j < V; ++j)
+        if (row[j] > row[best]) best = j;
+      for (std::size_t j = 0; j < V; ++j) nan |= std::isnan(row[j]);
+      o[i] = static_cast<std::uint32_t>(best);
+    }
+  }
+  if (nan) value_error("logits contain NaN");
+  return out;
+}
+
+// ---- n-gram model -------------------------------------------------------------
+
+std::shared_ptr<NgramModel> load_model(py::handle path) {
+  std::unique_ptr<NgramModel> m;
+  check(NgramModel::load(path.is_none() ? default_model_path() : path_string(path), &m));
+  return std::shared_ptr<NgramModel>(std::move(m));
+}
+
+}  // namespace
+}  // namespace isotope::python
+
+PYBIND11_MODULE(_core, m) {
+  using namespace isotope;
+  using namespace isotope::python;
+  m.doc() = "isotope: keyed watermarks for language-model outputs (compiled core; import isotope instead)";
+
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const StatusError& e) {
+      set_python_error(e.status);
+    }
+  });
+
+  m.attr("__version__") = version_string();
+  m.attr("KEY_BYTES") = KEY_BYTES;
+  m.def("data_dir", &data_dir, "Folder of the bundled data ($ISOTOPE_DATA_DIR if set)");
+  m.def("default_tokenizer_path", &default_tokenizer_path);
+  m.def("default_model_path", &default_model_path);
+
+  // Key: no way to read its bytes back from Python, and no repr of them.
+  py::class_<Key>(m, "Key", "A 32-byte watermark key held in guarded memory. Its bytes are never shown.")
+      .def_static(
+          "generate",
+          [] {
+            Key k;
+            check(Key::generate(&k));
+            return k;
+          },
+          "A fresh key from libsodium's CSPRNG.")
+      .def_static(
+          "from_bytes",
+          [](const py::bytes& b) {
+            const std::string s = b;
+            Key k;
+            check(Key::from_bytes(reinterpret_cast<const std::uint8_t*>(s.data()), s.size(), &k));
+            return k;
+          },
+          "data"_a, "A key from exactly 32 bytes (test vectors, re-implementations).")
+      .def_property_readonly("commitment", &Key::commitment_hex,
+                             "The key's public commitment (64 hex digits), safe to publish")
+      .def(
+          "save",
+          [](const Key& k, py::handle path, bool overwrite) { check(key_write_file(path_string(path), k, overwrite)); },
+          "path"_a, "overwrite"_a = false, "Writes a key file with mode 0600 (atomically).")
+      .def("__repr__", [](const Key& k) {
+        return k.valid() ? "<isotope.Key commitment=" + k.commitment_hex().substr(0, 16) + "...>"
+                         : std::string("<isotope.Key (empty)>");
+      });
+  m.def(
+      "load_key", [](py::handle path) { return key_arg(path); }, "path"_a,
+      "Reads a key file; refuses (PermissionError) one that group or others can read.");
+
+  py::class_<Profile>(m, "Profile", "A named, versioned parameter set of the watermark")
+      .def(py::init([](double gamma, double delta, std::uint32_t context_width) {
+             Profile p;
+             p.gamma = gamma;
+             p.delta = delta;
+             p.context_width = context_width;
+             check(p.validate());
+             return p;
+           }),
+           "gamma"_a = 0.25, "delta"_a = 3.0, "context_width"_a = 2)
+      .def_readonly("scheme", &Profile::scheme)
+      .def_readonly("gamma", &Profile::gamma)
+      .def_readonly("delta", &Profile::delta)
+      .def_readonly("context_width", &Profile::context_width)
+      .def_readonly("prf", &Profile::prf)
+      .def_readonly("version", &Profile::version)
+      .def_property_readonly("name", &Profile::name)
+      .def_property_readonly("gamma_effective", &Profile::gamma_effective)
+      .def("to_dict", &profile_dict)
+      .def("__eq__", [](const Profile& a, const Profile& b) { return a == b; })
+      .def("__hash__", [](const Profile& p) { return py::hash(py::str(p.name())); })
+      .def("__repr__", [](const Profile& p) { return "<isotope.Profile " + p.name() + ">"; });
+
+  py::class_<Tokenizer, std::shared_ptr<Tokenizer>>(m, "Tokenizer", "The provider's sentencepiece tokenizer")
+      .def(py::init([](py::handle path) { return path.is_none() ? load_tokenizer("") : load_tokenizer(path_string(path)); }),
+           "path"_a = py::none(), "Loads a sentencepiece model (None: the bundled one).")
+      .def(
+          "encode",
+          [](const Tokenizer& t, py::handle text) {
+            const std::string s = text_arg(text, "text");
+            std::vector<std::uint32_t> ids;
+            {
+              py::gil_scoped_release nogil;
+              check(t.encode(s, &ids));
+            }
+            return ids;
+          },
+          "text"_a)
+      .def(
+          "decode",
+          [](const Tokenizer& t, py::handle ids) {
+            const auto v = ids_arg(ids, "ids");
+            for (std::uint32_t id : v)
+              if (id >= t.vocab_size())
+                raise(Status(Code::vocab_mismatch, "token id " + std::to_string(id) +
+                                                       " is not below the vocabulary size " +
+                                                       std::to_string(t.vocab_size())));
+            std::string s;
+            check(t.decode(v, &s));
+            return s;
+          },
+          "ids"_a)
+      .def_property_readonly("vocab_size", &Tokenizer::vocab_size)
+      .def_property_readonly("sha256", &Tokenizer::sha256_hex)
+      .def_property_readonly("path", &Tokenizer::path)
+      .def("__repr__", [](const Tokenizer& t) {
+        return "<isotope.Tokenizer " + t.path() + " vocab=" + std::to_string(t.vocab_size()) + ">";
+      });
+
+  py::class_<Detector>(m, "Detector",
+                       "Scores text or token ids for the watermark of a key. Results are dicts with the fields "
+                       "of `isotope detect --json`.")
+      .def(py::init<py::handle, py::handle, py::handle, double, bool>(), "key"_a, "profile"_a = py::none(),
+           "tokenizer"_a = py::none(), "threshold"_a = 1e-4, "dedup"_a = true)
+      .def("detect", &Detector::detect, "text"_a, "prompt"_a = py::none(), "mask"_a = false,
+           "Tokenizes `text` with the provider's tokenizer and scores it; windows of `prompt` are excluded.")
+      .def("detect_ids", &Detector::detect_ids, "ids"_a, "prompt_ids"_a = py::none(), "mask"_a = false,
+           "Scores token ids (list, numpy array or CPU tensor).")
+      .def_property_readonly("profile", &Detector::profile)
+      .def_property_readonly("threshold", &Detector::threshold)
+      .def_property_readonly("tokenizer", &Detector::tokenizer_ptr);
+
+  py::class_<Rng>(m, "Rng", "The library's deterministic generator (xoshiro256**): a seed reproduces a generation.")
+      .def(py::init<std::uint64_t>(), "seed"_a = 0)
+      .def("next_u64", &Rng::next_u64)
+      .def("next_double", &Rng::next_double);
+
+  m.def(
+      "sample_plain",
+      [](py::handle logits, float temperature, std::uint32_t top_k, float top_p, bool greedy, Rng& rng) {
+        auto l = float_row(logits, "logits");
+        const SamplingParams params = sampling(temperature, top_k, top_p, greedy);
+        std::uint32_t token = 0;
+        py::gil_scoped_release nogil;
+        check(sample_plain(std::span<const float>(l.data(), static_cast<std::size_t>(l.size())), params, rng, &token));
+        return token;
+      },
+      "logits"_a, "temperature"_a = 1.0f, "top_k"_a = 0, "top_p"_a = 1.0f, "greedy"_a = false, "rng"_a,
+      "The library's plain sampler (no watermark).");
+
+  py::class_<Processor>(m, "_Processor")
+      .def(py::init<py::handle, py::handle, std::uint32_t>(), "key"_a, "profile"_a = py::none(), "vocab_size"_a = 0)
+      .def_property_readonly("profile", &Processor::profile)
+      .def_property_readonly("vocab_size", &Processor::vocab_size)
+      .def("apply", &Processor::apply, "input_ids"_a, "scores"_a)
+      .def("green_masks", &Processor::green_masks, "input_ids"_a, "vocab_size"_a)
+      .def("sample", &Processor::sample, "context"_a, "logits"_a, "temperature"_a = 1.0f, "top_k"_a = 0,
+           "top_p"_a = 1.0f, "greedy"_a = false, "rng"_a);
+
+  py::class_<NgramModel, std::shared_ptr<NgramModel>>(m, "NgramModel",
+                                                      "The reference n-gram language model over token ids")
+      .def(py::init(&load_model), "path"_a = py::none(), "Loads a model file (None: the bundled default model).")
+      .def_property_readonly("vocab_size", &NgramModel::vocab_size)
+      .def_property_readonly("order", &NgramModel::order)
+      .def_property_readonly("tokenizer_sha256", &NgramModel::tokenizer_sha256)
+      .def(
+          "next_logits",
+          [](const NgramModel& model, py::handle context) {
+            const auto ctx = ids_arg(context, "context");
+            py::array_t<float> out(model.vocab_size());
+            float* o = out.mutable_data();
+            py::gil_scoped_release nogil;
+            check(model.next_logits(ctx, std::span<float>(o, model.vocab_size())));
+            return out;
+          },
+          "context"_a, "Next-token logits (float32, vocab_size) after `context`.")
+      .def(
+          "predict_top1",
+          [](const NgramModel& model, py::handle ids) {
+            const auto v = ids_arg(ids, "ids");
+            std::vector<std::uint32_t> out;
+            {
+              py::gil_scoped_release nogil;
+              check(predict_top1(model, v, &out));
+            }
+            return out;
+          },
+          "ids"_a, "Teacher-forced top-1 predictions: entry i is the argmax after ids[0..i).");
+
+  m.def("_audit_closed", &audit_closed, "key"_a, "profile"_a, "records"_a, "teacher"_a, "dedup"_a,
+        "prompt_exclusion"_a, "threshold"_a, "control"_a, "control_seed"_a);
+  m.def("_audit_open", &audit_open, "key"_a, "profile"_a, "teacher"_a, "predictions"_a, "vocab_size"_a, "dedup"_a,
+        "threshold"_a, "control"_a, "control_seed"_a);
+  m.def("_audit_open_model", &audit_open_model, "key"_a, "profile"_a, "teacher"_a, "model"_a, "dedup"_a,
+        "threshold"_a, "control"_a, "control_seed"_a);
+  m.def("argmax_rows", &argmax_rows, "logits"_a,
+        "Row-wise argmax of (seq, vocab) logits as uint32, lowest id on ties.");
+}

@@ -1,0 +1,274 @@
+#include "audit.hpp"
+
+#include <sodium.h>
+
+#include <cmath>
+#include <memory>
+#include <sstream>
+
+#include "common.hpp"
+#include "corpus.hpp"
+#include "isotope/io.hpp"
+#include "isotope/tokenizer.hpp"
+
+namespace isotope::cli {
+
+void to_json(nlohmann::json& j, const AuditOptions& o) {
+  j = {{"mode", o.mode},
+       {"key", o.key},
+       {"suspect", o.suspect},
+       {"teacher", o.teacher},
+       {"model", o.model},
+       {"predictions", o.predictions},
+       {"tokenizer", o.tokenizer},
+       {"profile", {{"gamma", o.profile.gamma}, {"delta", o.profile.delta}, {"context_width", o.profile.context_width}}},
+       {"control", o.control},
+       {"control_seed", o.control_seed},
+       {"threshold", o.threshold},
+       {"no_dedup", o.no_dedup},
+       {"no_prompt_exclusion", o.no_prompt_exclusion}};
+}
+
+void from_json(const nlohmann::json& j, AuditOptions& o) {
+  if (!j.is_object()) fail_input("audit options are not a JSON object");
+  try {
+    AuditOptions d;
+    o.mode = j.value("mode", d.mode);
+    o.key = j.value("key", d.key);
+    o.suspect = j.value("suspect", d.suspect);
+    o.teacher = j.value("teacher", d.teacher);
+    o.model = j.value("model", d.model);
+    o.predictions = j.value("predictions", d.predictions);
+    o.tokenizer = j.value("tokenizer", d.tokenizer);
+    o.profile = d.profile;
+    if (auto it = j.find("profile"); it != j.end()) {
+      o.profile.gamma = it->value("gamma", d.profile.gamma);
+      o.profile.delta = it->value("delta", d.profile.delta);
+      o.profile.context_width = it->value("context_width", d.profile.context_width);
+    }
+    o.control = j.value("control", d.control);
+    o.control_seed = j.value("control_seed", d.control_seed);
+    o.threshold = j.value("threshold", d.threshold);
+    o.no_dedup = j.value("no_dedup", d.no_dedup);
+    o.no_prompt_exclusion = j.value("no_prompt_exclusion", d.no_prompt_exclusion);
+  } catch (const nlohmann::json::exception& e) {
+    fail_input(std::string("audit options: ") + e.what());
+  }
+}
+
+namespace {
+
+bool blank(const std::string& line) { return line.find_first_not_of(" \t\r") == std::string::npos; }
+
+std::vector<std::uint32_t> encode(const Tokenizer& tok, const std::string& text, const std::string& where) {
+  std::vector<std::uint32_t> ids;
+  check(tok.encode(text, &ids), where);
+  return ids;
+}
+
+std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& tok) {
+  const std::string data = read_text(path);
+  std::vector<AuditRecord> records;
+  std::istringstream in(data);
+  std::string line;
+  std::size_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (blank(line)) continue;
+    const nlohmann::json j = parse_jsonl_line(line, path, lineno);
+    const std::string where = path + ":" + std::to_string(lineno);
+    const nlohmann::json* response = string_field(j, "response", path, lineno);
+    if (response == nullptr) fail_input(where + ": no \"response\" field (each line is {\"prompt\": ..., \"response\": ...})");
+    const nlohmann::json* prompt = string_field(j, "prompt", path, lineno);
+    AuditRecord r;
+    if (prompt != nullptr) r.prompt = encode(tok, prompt->get<std::string>(), where);
+    r.response = encode(tok, response->get<std::string>(), where);
+    records.push_back(std::move(r));
+  }
+  if (records.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no suspect records"));
+  return records;
+}
+
+std::vector<std::vector<std::uint32_t>> read_teacher(const std::string& path, const Tokenizer& tok) {
+  const std::vector<std::string> docs = read_documents(path);
+  if (docs.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no teacher texts"));
+  std::vector<std::vector<std::uint32_t>> out;
+  out.reserve(docs.size());
+  for (std::size_t i = 0; i < docs.size(); ++i) out.push_back(encode(tok, docs[i], path + " (text " + std::to_string(i + 1) + ")"));
+  return out;
+}
+
+ControlSeed parse_seed(const std::string& hex) {
+  ControlSeed seed{};
+  std::size_t len = 0;
+  if (hex.size() != 2 * CONTROL_SEED_BYTES ||
+      sodium_hex2bin(seed.data(), seed.size(), hex.c_str(), hex.size(), nullptr, &len, nullptr) != 0 ||
+      len != CONTROL_SEED_BYTES)
+    fail_usage("--control-seed must be " + std::to_string(2 * CONTROL_SEED_BYTES) + " hexadecimal digits");
+  return seed;
+}
+
+nlohmann::json file_json(const std::string& path) {
+  std::string hex;
+  std::uint64_t size = 0;
+  check(sha256_file_hex(path, &hex, &size), "cannot hash '" + path + "'");
+  return {{"path", path}, {"sha256", hex}, {"bytes", size}};
+}
+
+}  // namespace
+
+std::vector<std::vector<std::uint32_t>> parse_predictions(const std::string& data, const std::string& file,
+                                                          const std::vector<std::vector<std::uint32_t>>& teacher,
+                                                          std::uint32_t vocab_size) {
+  std::vector<std::vector<std::uint32_t>> preds;
+  std::istringstream in(data);
+  std::string line;
+  std::size_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (blank(line)) continue;
+    const std::string where = file + ":" + std::to_string(lineno);
+    const nlohmann::json j = parse_jsonl_line(line, file, lineno);
+    auto it = j.find("predictions");
+    if (it == j.end() || !it->is_array()) fail_input(where + ": no \"predictions\" array");
+    const std::size_t r = preds.size();
+    if (r >= teacher.size())
+      fail_input(where + ": more prediction lines than teacher texts (" + std::to_string(teacher.size()) + ")");
+    if (it->size() != teacher[r].size())
+      fail_input(where + ": " + std::to_string(it->size()) + " predictions, but teacher text " + std::to_string(r + 1) +
+                 " has " + std::to_string(teacher[r].size()) + " tokens (need one prediction per token)");
+    std::vector<std::uint32_t> p;
+    p.reserve(it->size());
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      const nlohmann::json& v = (*it)[i];
+      if (!v.is_number_unsigned())
+        fail_input(where + ": entry " + std::to_string(i) + " is not a non-negative integer token id");
+      const std::uint64_t id = v.get<std::uint64_t>();
+      if (id >= vocab_size)
+        fail(Status(Code::vocab_mismatch, where + ": entry " + std::to_string(i) + ": token id " + std::to_string(id) +
+                                              " is not below the tokenizer's vocabulary size " +
+                                              std::to_string(vocab_size)));
+      p.push_back(static_cast<std::uint32_t>(id));
+    }
+    preds.push_back(std::move(p));
+  }
+  if (preds.size() != teacher.size())
+    fail_input("'" + file + "' has " + std::to_string(preds.size()) + " prediction lines, but the teacher data hold " +
+               std::to_string(teacher.size()) + " texts (need one line per teacher text, in order)");
+  return preds;
+}
+
+nlohmann::json compute_audit(const AuditOptions& o, const ProgressFn& progress) {
+  if (o.key.empty()) fail_usage("a key file is required (--key)");
+  const Key key = load_key(o.key);
+  return compute_audit(o, key, progress);
+}
+
+nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const ProgressFn& progress,
+                             std::vector<std::vector<std::uint32_t>>* predictions_out) {
+  auto say = [&](const std::string& m) {
+    if (progress) progress(m);
+  };
+  if (o.mode != "closed" && o.mode != "open") fail_usage("--mode must be 'closed' or 'open', not '" + o.mode + "'");
+  const bool open = o.mode == "open";
+  if (!(o.threshold > 0.0 && o.threshold < 1.0)) fail_usage("--threshold must lie in (0, 1)");
+  if (o.control > 100000) fail_usage("--control: at most 100000 control keys");
+  if (open) {
+    if (o.teacher.empty()) fail_usage("--mode open needs --teacher (the watermarked texts to feed the suspect)");
+    if (o.model.empty() == o.predictions.empty())
+      fail_usage("--mode open needs exactly one of --model (a suspect n-gram model) and --predictions (PREDS.jsonl)");
+    if (!o.suspect.empty()) fail_usage("--suspect is for the closed audit; the open audit reads --teacher");
+    if (o.no_prompt_exclusion) fail_usage("--no-prompt-exclusion applies to the closed audit only");
+  } else {
+    if (o.suspect.empty()) fail_usage("the closed audit needs --suspect (the suspect's responses, JSONL)");
+    if (!o.model.empty() || !o.predictions.empty())
+      fail_usage("--model and --predictions are for --mode open");
+  }
+  Profile profile = o.profile;
+  check(profile.validate(), "invalid watermark profile");
+  ControlSeed seed{};
+  if (o.control_seed.empty()) {
+    if (sodium_init() < 0) fail(Status(Code::crypto, "libsodium failed to initialise"));
+    randombytes_buf(seed.data(), seed.size());
+  } else {
+    seed = parse_seed(o.control_seed);
+  }
+
+  auto tok = load_tokenizer(o.tokenizer);
+  const AuditRules rules{.dedup = !o.no_dedup, .prompt_exclusion = !o.no_prompt_exclusion};
+  std::unique_ptr<Audit> audit;
+  nlohmann::json inputs = {{"tokenizer", file_json(tok->path())}};
+  if (!open) {
+    say("reading the suspect's responses from '" + o.suspect + "'");
+    std::vector<AuditRecord> records = read_suspect(o.suspect, *tok);
+    inputs["suspect"] = file_json(o.suspect);
+    std::vector<std::vector<std::uint32_t>> teacher;
+    if (!o.teacher.empty()) {
+      say("reading the teacher data for the filter from '" + o.teacher + "'");
+      teacher = read_teacher(o.teacher, *tok);
+      inputs["teacher"] = file_json(o.teacher);
+    }
+    check(Audit::closed(profile, std::move(records), o.teacher.empty() ? nullptr : &teacher, rules, &audit));
+  } else {
+    say("reading the teacher texts from '" + o.teacher + "'");
+    std::vector<std::vector<std::uint32_t>> teacher = read_teacher(o.teacher, *tok);
+    inputs["teacher"] = file_json(o.teacher);
+    if (!o.model.empty()) {
+      auto model = load_model(o.model, *tok);
+      inputs["model"] = file_json(o.model);
+      std::uint64_t total = 0;
+      for (const auto& t : teacher) total += t.size();
+      say("feeding " + std::to_string(total) + " teacher tokens to the suspect model (teacher forcing)");
+      std::size_t last = 0;
+      check(Audit::open_with_model(profile, std::move(teacher), *model, rules, &audit,
+                                   [&](std::size_t done, std::size_t all) {
+                                     if (done * 10 / all != last) {
+                                       last = done * 10 / all;
+                                       say("  " + std::to_string(done) + " of " + std::to_string(all) + " texts");
+                                     }
+                                   }));
+    } else {
+      say("reading the suspect's predictions from '" + o.predictions + "'");
+      const std::string data = read_text(o.predictions);
+      auto preds = parse_predictions(data, o.predictions, teacher, tok->vocab_size());
+      inputs["predictions"] = file_json(o.predictions);
+      check(Audit::open(profile, std::move(teacher), std::move(preds), tok->vocab_size(), rules, &audit));
+    }
+  }
+
+  if (predictions_out != nullptr) *predictions_out = audit->predictions();
+  say("scoring under the provider's key");
+  AuditResult r;
+  check(audit->run(key, &r));
+  ControlResult c;
+  if (o.control > 0) {
+    say("scoring under " + std::to_string(o.control) + " random control keys");
+    check(audit->control(seed, o.control, &c));
+  }
+
+  nlohmann::json j = detection_json(r.detection, profile, tok->sha256_hex(), o.threshold, {.dedup = r.rules.dedup},
+                                    open ? false : r.rules.prompt_exclusion);
+  j["rules"]["filter"] = r.filter;
+  nlohmann::json out = {{"type", "isotope-audit"}, {"format_version", 1}, {"tool_version", version_string()},
+                        {"mode", audit_mode_name(r.mode)}};
+  out.update(j);
+  out["valid"] = r.valid();
+  out["flagged"] = r.valid() && is_flagged(r.detection, o.threshold);
+  out["records"] = r.records;
+  out["filter"] = {{"enabled", r.filter}, {"teacher_windows", r.filter_windows}};
+  out["key_commitment"] = key.commitment_hex();
+  out["inputs"] = inputs;
+  std::vector<double> lp = c.log10_p;
+  out["control"] = {{"keys", o.control},
+                    {"seed", to_hex(seed)},
+                    {"derivation", "BLAKE2b-256 keyed with the seed over \"isotope/v1/audit-control-key\" || uint64le(i)"},
+                    {"log10_p", lp},
+                    {"below_0_05", c.below_0_05},
+                    {"ks_p", c.ks_p}};
+  AuditOptions recorded = o;
+  recorded.control_seed = to_hex(seed);
+  out["options"] = recorded;
+  return out;
+}
+
+}  // namespace isotope::cli

@@ -1,0 +1,54 @@
+// The audit computation behind `isotope audit`, callable by other commands
+// (`isotope verify` recomputes a report's numbers through it).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "isotope/audit.hpp"
+#include "isotope/key.hpp"
+#include "isotope/profile.hpp"
+
+namespace isotope::cli {
+
+// Everything that determines an audit's numbers. JSON-serialisable, so that a
+// report can record it and a verifier can replay it.
+struct AuditOptions {
+  std::string mode = "closed";  // "closed" or "open"
+  std::string key;              // key file (the key itself is passed separately to compute_audit)
+  std::string suspect;          // closed: JSONL of {"prompt", "response"}
+  std::string teacher;          // closed: optional filter data; open: the texts fed to the suspect
+  std::string model;            // open: suspect n-gram model file
+  std::string predictions;      // open: PREDS.jsonl computed elsewhere
+  std::string tokenizer;        // the provider's tokenizer (empty: the bundled one)
+  Profile profile;
+  std::uint32_t control = 20;   // random control keys
+  std::string control_seed;     // 64 hex digits; empty: a fresh one is drawn and recorded
+  double threshold = 1e-4;      // flag when p <= threshold
+  bool no_dedup = false;        // demonstration only: the p-value is then not valid
+  bool no_prompt_exclusion = false;
+};
+
+void to_json(nlohmann::json& j, const AuditOptions& o);
+void from_json(const nlohmann::json& j, AuditOptions& o);  // throws Failure on bad input
+
+using ProgressFn = std::function<void(const std::string&)>;
+
+// Runs the audit described by `o` under `key` and returns the result object
+// (docs/audit.md lists its fields). Throws Failure (common.hpp) on bad input.
+// With the same inputs, options, key and control seed, the numbers are identical.
+// In open mode, `predictions_out` (if non-null) receives the suspect's predictions.
+nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const ProgressFn& progress = {},
+                             std::vector<std::vector<std::uint32_t>>* predictions_out = nullptr);
+// The same, loading the key from o.key.
+nlohmann::json compute_audit(const AuditOptions& o, const ProgressFn& progress = {});
+
+// Parses PREDS.jsonl text: one line per teacher record, {"predictions": [ids]};
+// checks the line count, each line's length and every id against vocab_size.
+std::vector<std::vector<std::uint32_t>> parse_predictions(const std::string& data, const std::string& file,
+                                                          const std::vector<std::vector<std::uint32_t>>& teacher,
+                                                          std::uint32_t vocab_size);
+
+}  // namespace isotope::cli

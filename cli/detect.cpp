@@ -1,0 +1,160 @@
+#include "detect.hpp"
+
+#include <sstream>
+
+#include "evidence.hpp"
+#include "isotope/evidence.hpp"
+#include "isotope/io.hpp"
+
+namespace isotope::cli {
+
+nlohmann::json DetectSpec::to_json() const {
+  return {{"threshold", threshold}, {"dedup", dedup},          {"jsonl", jsonl},
+          {"controls", controls},   {"curve_points", curve_points}, {"sample_tokens", sample_tokens}};
+}
+
+DetectSpec DetectSpec::from_json(const nlohmann::json& j) {
+  DetectSpec s;
+  try {
+    s.threshold = j.at("threshold").get<double>();
+    s.dedup = j.at("dedup").get<bool>();
+    s.jsonl = j.at("jsonl").get<bool>();
+    s.controls = j.at("controls").get<std::uint32_t>();
+    s.curve_points = j.at("curve_points").get<std::uint32_t>();
+    s.sample_tokens = j.at("sample_tokens").get<std::uint32_t>();
+  } catch (const nlohmann::json::exception&) {
+    throw Failure{EXIT_REPORT_MALFORMED,
+                  "the report's \"options\" must hold threshold, dedup, jsonl, controls, curve_points and "
+                  "sample_tokens"};
+  }
+  if (s.controls > 1000 || s.curve_points > 10000 || s.sample_tokens > 10000)
+    throw Failure{EXIT_REPORT_MALFORMED, "the report's options are out of range"};
+  s.evidence = true;
+  return s;
+}
+
+namespace {
+
+struct Scored {
+  DetectionResult result;
+  TokenMask mask;
+};
+
+Scored score_ids(const Key& key, const Profile& profile, const DetectSpec& spec, const std::vector<std::uint32_t>& ids,
+                 const WindowSet* prompt_windows, const std::string& where) {
+  std::unique_ptr<Scorer> s;
+  check(Scorer::create(key, profile, &s, {.dedup = spec.dedup}));
+  Scored out;
+  check(s->add(ids, prompt_windows, nullptr, &out.mask), where);
+  out.result = s->result();
+  return out;
+}
+
+// The first tokens as pieces of text with their green bits.
+nlohmann::json sample_json(const Tokenizer& tok, const std::vector<std::uint32_t>& ids, const TokenMask& mask,
+                           std::uint32_t max_tokens, const std::string& where) {
+  nlohmann::json a = nlohmann::json::array();
+  const std::size_t n = std::min<std::size_t>(ids.size(), max_tokens);
+  std::string prev;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string cur;
+    check(tok.decode(std::span<const std::uint32_t>(ids.data(), i + 1), &cur), where);
+    std::string piece;
+    if (cur.size() >= prev.size() && cur.compare(0, prev.size(), prev) == 0) {
+      piece = cur.substr(prev.size());
+    } else {
+      check(tok.decode(std::span<const std::uint32_t>(ids.data() + i, 1), &piece), where);
+    }
+    prev = std::move(cur);
+    // Pieces must stay valid UTF-8 on their own.
+    if (!is_valid_utf8(piece)) piece = "\xEF\xBF\xBD";
+    a.push_back({{"text", piece}, {"green", static_cast<int>(mask[i])}});
+  }
+  return a;
+}
+
+DetectItem score_text(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer& tok,
+                      const std::string& name, const std::string& text, const std::string* prompt) {
+  std::vector<std::uint32_t> ids;
+  check(tok.encode(text, &ids), name);
+  if (ids.empty()) fail(Status(Code::empty_input, "no text to score"), name);
+  WindowSet prompt_windows(profile.context_width);
+  if (prompt != nullptr) {
+    std::vector<std::uint32_t> pids;
+    check(tok.encode(*prompt, &pids), name);
+    prompt_windows.add_windows_of(pids);
+  }
+  const WindowSet* excl = prompt != nullptr ? &prompt_windows : nullptr;
+  Scored real = score_ids(key, profile, spec, ids, excl, name);
+  DetectItem item;
+  item.name = name;
+  item.result = real.result;
+  item.prompt_exclusion = prompt != nullptr;
+  item.json = detection_json(real.result, profile, tok.sha256_hex(), spec.threshold, {.dedup = spec.dedup},
+                             item.prompt_exclusion);
+  item.json["input"] = name;
+  if (spec.mask && !spec.evidence) item.json["mask"] = real.mask;
+  if (!spec.evidence) return item;
+
+  const double g = real.result.gamma;
+  const Curve curve = score_curve(real.mask, g, spec.curve_points);
+  nlohmann::json controls_final = nlohmann::json::array(), controls_curves = nlohmann::json::array();
+  const auto commitment = key.commitment();
+  for (std::uint32_t i = 0; i < spec.controls; ++i) {
+    Key ck;
+    check(control_key(commitment, i, &ck));
+    Scored c = score_ids(ck, profile, spec, ids, excl, name);
+    controls_final.push_back(c.result.log10_p);
+    controls_curves.push_back(score_curve(c.mask, g, spec.curve_points).log10_p);
+  }
+  item.json["curve"] = {{"scored", curve.scored}, {"log10_p", curve.log10_p}, {"controls_log10_p", controls_curves}};
+  item.json["controls"] = {{"count", spec.controls}, {"log10_p", controls_final}};
+  item.json["sample"] = sample_json(tok, ids, real.mask, spec.sample_tokens, name);
+  return item;
+}
+
+}  // namespace
+
+std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& profile, const Key& key,
+                                       const Tokenizer& tok, const std::vector<NamedText>& inputs) {
+  if (!(spec.threshold > 0.0 && spec.threshold < 1.0)) fail_usage("--threshold must lie in (0, 1)");
+  std::vector<DetectItem> items;
+  for (const NamedText& in : inputs) {
+    if (!is_valid_utf8(in.data)) fail_input("'" + in.name + "' is not valid UTF-8 text");
+    if (!spec.jsonl) {
+      items.push_back(score_text(spec, profile, key, tok, in.name, in.data, nullptr));
+      continue;
+    }
+    std::istringstream lines(in.data);
+    std::string line;
+    std::size_t lineno = 0, records = 0;
+    while (std::getline(lines, line)) {
+      ++lineno;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      const nlohmann::json j = parse_jsonl_line(line, in.name, lineno);
+      const nlohmann::json* text = string_field(j, "response", in.name, lineno);
+      const nlohmann::json* prompt = string_field(j, "prompt", in.name, lineno);
+      if (text == nullptr) {
+        text = string_field(j, "text", in.name, lineno);
+        prompt = nullptr;
+      }
+      if (text == nullptr)
+        fail_input(in.name + ":" + std::to_string(lineno) + ": no \"text\" or \"response\" field");
+      const std::string where = in.name + ":" + std::to_string(lineno);
+      const std::string prompt_text = prompt != nullptr ? prompt->get<std::string>() : std::string();
+      items.push_back(score_text(spec, profile, key, tok, where, text->get<std::string>(),
+                                 prompt != nullptr ? &prompt_text : nullptr));
+      ++records;
+    }
+    if (records == 0) fail_input("'" + in.name + "' holds no JSON lines");
+  }
+  return items;
+}
+
+nlohmann::json detect_report_result(const std::vector<DetectItem>& items) {
+  nlohmann::json texts = nlohmann::json::array();
+  for (const DetectItem& it : items) texts.push_back(it.json);
+  return {{"texts", texts}};
+}
+
+}  // namespace isotope::cli

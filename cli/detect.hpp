@@ -1,0 +1,50 @@
+// The computation behind `isotope detect`, shared by the command and by
+// `isotope verify` (which recomputes a detect report's result from it).
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+
+namespace isotope::cli {
+
+// Every option that changes a detect result (the profile aside).
+struct DetectSpec {
+  double threshold = 1e-4;
+  bool dedup = true;
+  bool jsonl = false;          // inputs are JSONL records
+  bool mask = false;           // add the per-token mask (--json output only)
+  // Report-only extras: random-key controls, the p-value curve, a text sample.
+  bool evidence = false;
+  std::uint32_t controls = 10;       // control keys (see isotope::control_key)
+  std::uint32_t curve_points = 50;   // checkpoints of the curve
+  std::uint32_t sample_tokens = 80;  // tokens of the sample
+
+  nlohmann::json to_json() const;  // the report's "options"
+  // Reads a report's "options"; throws Failure(EXIT_REPORT_MALFORMED) if it cannot.
+  static DetectSpec from_json(const nlohmann::json& j);
+};
+
+// One scored text (a file, or one record of a JSONL file).
+struct DetectItem {
+  std::string name;  // "FILE", "<stdin>" or "FILE:LINE"
+  DetectionResult result;
+  bool prompt_exclusion = false;
+  nlohmann::json json;  // the --json object (with "input"; with the evidence extras if spec.evidence)
+};
+
+// A named input text.
+struct NamedText {
+  std::string name;
+  std::string data;
+};
+
+std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& profile, const Key& key,
+                                       const Tokenizer& tok, const std::vector<NamedText>& inputs);
+
+// The "result" member of a detect report.
+nlohmann::json detect_report_result(const std::vector<DetectItem>& items);
+
+}  // namespace isotope::cli

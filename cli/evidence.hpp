@@ -1,0 +1,60 @@
+// Shared pieces of the evidence commands (signer, verify, report) and of the
+// --report/--sign options of detect and audit.
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+
+namespace isotope::cli {
+
+// Exit codes of `isotope verify` and `isotope report` (docs/evidence.md);
+// they follow the general ones of common.hpp.
+enum EvidenceExit : int {
+  EXIT_REPORT_MALFORMED = 10,     // not JSON, not canonical, or not of the schema
+  EXIT_BAD_SIGNATURE = 11,        // signature invalid, or not by the expected signer
+  EXIT_COMMITMENT_MISMATCH = 12,  // the revealed key is not the committed one
+  EXIT_INPUT_MISMATCH = 13,       // an input file is missing, changed or extra
+  EXIT_RESULT_MISMATCH = 14,      // recomputation gives other numbers
+  EXIT_CANNOT_RECOMPUTE = 15,     // recomputation of this kind of report is not available
+};
+
+// One input of a report: what it was for, its name as given, its SHA-256 and size.
+struct ReportInput {
+  std::string role;  // "text", "tokenizer", "model", "prompts", ...
+  std::string name;
+  std::string sha256;
+  std::uint64_t size = 0;
+};
+ReportInput input_of_data(const std::string& role, const std::string& name, const std::string& data);
+// Hashes a file on disk (throws Failure on I/O errors).
+ReportInput input_of_file(const std::string& role, const std::string& path);
+nlohmann::json inputs_json(const std::vector<ReportInput>& inputs);
+
+// {"name": "isotope", "version": ..., "build": ...}
+nlohmann::json tool_json();
+// Now, as "YYYY-MM-DDTHH:MM:SSZ".
+std::string utc_now();
+
+// Everything a report holds but its signature and tool/time stamps.
+struct ReportContent {
+  std::string command;  // "detect" or "audit"
+  nlohmann::json profile;
+  std::string commitment_hex;
+  std::vector<ReportInput> inputs;
+  nlohmann::json options;  // every option that changes the result
+  nlohmann::json result;   // the command's result JSON
+};
+// Builds the report, signs it with the key in `sign_key_path`, writes it to
+// `path` atomically (mode 0644). Returns the signer's public key (hex).
+std::string write_signed_report(const std::string& path, const std::string& sign_key_path, const ReportContent& c);
+
+// Reads a report file, checks it (canonical form, schema, signature) and
+// throws Failure with EXIT_REPORT_MALFORMED / EXIT_BAD_SIGNATURE if it fails.
+// `signer_path` (may be empty) names the expected signer's public key file.
+nlohmann::json load_checked_report(const std::string& path, const std::string& signer_path,
+                                   std::string* signer_hex);
+
+}  // namespace isotope::cli

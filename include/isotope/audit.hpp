@@ -1,0 +1,124 @@
+// isotope — auditing a suspect model for the watermark ("radioactivity",
+// Sander et al. 2024): was it trained on the provider's watermarked outputs?
+//
+// Two settings:
+//  - closed model: only the suspect's answers to prompts are available. Every
+//    (window, token) tuple of the answers is scored once in the whole audit;
+//    tuples whose window occurs in that answer's prompt are skipped; with a
+//    filter, only windows that occur in the provider's own watermarked data
+//    are kept.
+//  - open model ("reading mode"): the provider's watermarked texts are fed to
+//    the suspect with teacher forcing; the suspect's top-1 prediction at every
+//    position is scored against the window taken from the input text, once
+//    per (window, prediction) in the whole audit, skipping windows already
+//    seen earlier in the same text.
+// A random-key control repeats the scoring under keys derived from a recorded
+// seed: under keys the suspect never saw, p-values are uniform.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "isotope/detect.hpp"
+#include "isotope/key.hpp"
+#include "isotope/lm.hpp"
+#include "isotope/profile.hpp"
+#include "isotope/status.hpp"
+
+namespace isotope {
+
+enum class AuditMode { closed, open };
+const char* audit_mode_name(AuditMode m) noexcept;  // "closed" / "open"
+
+// One prompt sent to the suspect and its answer, tokenized with the provider's tokenizer.
+struct AuditRecord {
+  std::vector<std::uint32_t> prompt;
+  std::vector<std::uint32_t> response;
+};
+
+// The validity rules. Switching one off is only for showing why it exists:
+// the p-value is then not valid (AuditResult::valid() is false).
+struct AuditRules {
+  bool dedup = true;             // each (window, token) tuple scored once in the whole audit
+  bool prompt_exclusion = true;  // closed: skip tuples whose window occurs in the record's prompt
+};
+
+struct AuditResult {
+  AuditMode mode = AuditMode::closed;
+  DetectionResult detection;        // counts, skipped_* per rule, exact p-value
+  std::uint64_t records = 0;        // suspect records (closed) or teacher texts (open)
+  bool filter = false;              // closed: the teacher-window filter was applied
+  std::uint64_t filter_windows = 0; // distinct windows in the filter
+  AuditRules rules;
+  bool valid() const noexcept { return rules.dedup && rules.prompt_exclusion; }
+};
+
+inline constexpr std::size_t CONTROL_SEED_BYTES = 32;
+using ControlSeed = std::array<std::uint8_t, CONTROL_SEED_BYTES>;
+
+// Control key number `index`: BLAKE2b-256 keyed with the control seed over the
+// domain string "isotope/v1/audit-control-key" followed by `index` as a
+// little-endian uint64 (docs/audit.md). Deterministic.
+Status audit_control_key(const ControlSeed& seed, std::uint64_t index, Key* out);
+
+struct ControlResult {
+  std::vector<double> log10_p;  // one per control key, in index order
+  std::uint64_t below_0_05 = 0; // how many p-values fell below 0.05
+  double ks_p = 1.0;            // Kolmogorov–Smirnov p-value against U(0, 1)
+};
+
+// Teacher-forced top-1 predictions of `model` over `ids`: (*out)[i] is the
+// model's argmax after seeing ids[0..i) (entry 0: the empty context).
+Status predict_top1(const LanguageModel& model, std::span<const std::uint32_t> ids,
+                    std::vector<std::uint32_t>* out);
+
+// Prepared audit: the token data (and, in open mode, the suspect's
+// predictions) are fixed once; scoring under any key is then cheap, so the
+// same data serve the real key and every control key.
+class Audit {
+ public:
+  ~Audit();
+  Audit(const Audit&) = delete;
+  Audit& operator=(const Audit&) = delete;
+
+  // Closed model. `teacher`, if non-null, holds the provider's watermarked
+  // texts: only tuples whose window occurs in them are scored (the filter).
+  static Status closed(const Profile& profile, std::vector<AuditRecord> records,
+                       const std::vector<std::vector<std::uint32_t>>* teacher, AuditRules rules,
+                       std::unique_ptr<Audit>* out);
+  // Open model from predictions computed elsewhere: predictions[r][i] is the
+  // suspect's top-1 token after tokens 0..i-1 of teacher[r]; every id must be
+  // below vocab_size, and each predictions[r] exactly as long as teacher[r].
+  static Status open(const Profile& profile, std::vector<std::vector<std::uint32_t>> teacher,
+                     std::vector<std::vector<std::uint32_t>> predictions, std::uint32_t vocab_size,
+                     AuditRules rules, std::unique_ptr<Audit>* out);
+  // Open model, predictions taken from `suspect` (predict_top1 over every text).
+  // `progress`, if set, is called with (texts done, texts in all).
+  static Status open_with_model(const Profile& profile, std::vector<std::vector<std::uint32_t>> teacher,
+                                const LanguageModel& suspect, AuditRules rules, std::unique_ptr<Audit>* out,
+                                const std::function<void(std::size_t, std::size_t)>& progress = {});
+
+  AuditMode mode() const noexcept;
+  const Profile& profile() const noexcept;
+  std::size_t records() const noexcept;
+  // Open mode: the predictions in use (empty in closed mode).
+  const std::vector<std::vector<std::uint32_t>>& predictions() const noexcept;
+
+  // The audit under one key. `limit`, if non-zero, stops after that many
+  // records (for power curves over the amount of suspect data).
+  Status run(const Key& key, AuditResult* out, std::size_t limit = 0) const;
+  // The same scoring under n control keys derived from `seed`.
+  Status control(const ControlSeed& seed, std::uint32_t n, ControlResult* out,
+                 const std::function<void(std::uint32_t, std::uint32_t)>& progress = {}) const;
+
+ private:
+  Audit();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace isotope

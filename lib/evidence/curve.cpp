@@ -1,0 +1,48 @@
+// Pieces of a report's result: control keys and the p-value curve.
+#include <sodium.h>
+
+#include <string_view>
+
+#include "isotope/evidence.hpp"
+#include "isotope/stats.hpp"
+
+namespace isotope {
+
+Status control_key(const std::array<std::uint8_t, COMMITMENT_BYTES>& commitment, std::uint32_t index, Key* out) {
+  if (out == nullptr) return {Code::invalid_argument, "control_key: null output"};
+  if (sodium_init() < 0) return {Code::crypto, "libsodium could not be initialised"};
+  constexpr std::string_view domain = "isotope/v1/control-key";
+  std::uint8_t msg[domain.size() + 4];
+  for (std::size_t i = 0; i < domain.size(); ++i) msg[i] = static_cast<std::uint8_t>(domain[i]);
+  for (std::size_t i = 0; i < 4; ++i) msg[domain.size() + i] = static_cast<std::uint8_t>(index >> (8 * i));
+  std::uint8_t k[KEY_BYTES];
+  crypto_generichash(k, sizeof k, msg, sizeof msg, commitment.data(), commitment.size());
+  Status st = Key::from_bytes(k, sizeof k, out);
+  sodium_memzero(k, sizeof k);
+  return st;
+}
+
+Curve score_curve(const TokenMask& mask, double gamma_effective, std::size_t points) {
+  Curve c;
+  std::uint64_t n_total = 0;
+  for (std::int8_t m : mask) n_total += m >= 0 ? 1 : 0;
+  if (n_total == 0 || points == 0) return c;
+  const std::uint64_t m = points < n_total ? points : n_total;
+  std::uint64_t k = 1, next = (n_total + m - 1) / m;  // ceil(1 * N / m)
+  std::uint64_t n = 0, s = 0;
+  for (std::int8_t bit : mask) {
+    if (bit < 0) continue;
+    ++n;
+    s += bit > 0 ? 1 : 0;
+    if (n == next) {
+      c.scored.push_back(n);
+      c.log10_p.push_back(binomial_upper_tail(s, n, gamma_effective).log10_p);
+      ++k;
+      if (k > m) break;
+      next = (k * n_total + m - 1) / m;
+    }
+  }
+  return c;
+}
+
+}  // namespace isotope

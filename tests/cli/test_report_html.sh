@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The HTML page of a report: self-contained, escaped, and rendered by headless
+# Chromium (screenshot taken, chart present in the DOM).
+set -uo pipefail
+ISOTOPE="$1"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$ISOTOPE" keygen -o wm.key -q >/dev/null || fail keygen
+"$ISOTOPE" signer new -o sign.key -q >/dev/null || fail "signer new"
+"$ISOTOPE" generate -k wm.key -n 200 --seed 5 -q -o 'wm<b>&.txt' || fail generate
+"$ISOTOPE" detect -k wm.key 'wm<b>&.txt' --report r.json --sign sign.key >/dev/null 2>&1 || fail "detect --report"
+"$ISOTOPE" report html r.json -o r.html || fail "report html"
+"$ISOTOPE" report html r.json --signer sign.key.pub -o - >/dev/null || fail "report html --signer"
+
+grep -q '<svg id="pvalue-chart"' r.html || fail "no chart"
+grep -q 'wm&lt;b&gt;&amp;.txt' r.html || fail "file name not escaped"
+grep -q 'wm<b>' r.html && fail "unescaped text in the page"
+grep -qiE '<script|https?://[a-z]' r.html && fail "the page has scripts or external links"
+grep -q '@page{size:A4' r.html || fail "no A4 print style"
+grep -q 'class="g"' r.html || fail "no green tokens in the sample"
+grep -q 'isotope verify' r.html || fail "no verification instructions"
+
+# A tampered report gets no page.
+sed 's/"green":/"green":1/' r.json >bad.json
+"$ISOTOPE" report html bad.json -o bad.html >/dev/null 2>&1
+[ $? -eq 11 ] || fail "page made for a report with a bad signature"
+
+browser=""
+for b in chromium chromium-browser; do command -v "$b" >/dev/null 2>&1 && browser="$b" && break; done
+if [ -z "$browser" ]; then
+  if [ -n "${ISOTOPE_REQUIRE_CHROMIUM:-}" ]; then fail "chromium is not installed"; fi
+  echo "SKIP: chromium is not installed (scripts/setup.sh installs it)"
+  exit 0
+fi
+flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking
+       --disable-component-update --disable-sync --window-size=1240,1754)
+timeout 120 "$browser" "${flags[@]}" --user-data-dir="$tmp/profile1" --screenshot="$tmp/shot.png" \
+  "file://$tmp/r.html" >chromium.log 2>&1 || { cat chromium.log; fail "chromium screenshot"; }
+[ -s shot.png ] || fail "no screenshot"
+[ "$(stat -c %s shot.png)" -gt 20000 ] || fail "screenshot too small to hold the page"
+[ "$(head -c 8 shot.png | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "screenshot is not a PNG"
+timeout 120 "$browser" "${flags[@]}" --user-data-dir="$tmp/profile2" --dump-dom "file://$tmp/r.html" \
+  >dom.html 2>chromium.log || { cat chromium.log; fail "chromium dump-dom"; }
+grep -q '<svg id="pvalue-chart"' dom.html || fail "chart not in the rendered DOM"
+grep -q 'class="real"' dom.html || fail "no curve for the real key"
+grep -q 'The answer' dom.html || fail "no answer in the rendered DOM"
+echo ok
