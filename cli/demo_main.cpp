@@ -1,4 +1,5 @@
 // isotope demo: the whole story on the embedded defaults, in under a minute.
+#include <sodium.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -265,16 +266,30 @@ bool run_radioactivity(const DemoOptions& o, const Key& key, const Profile& prof
             << "    log10 p ";
   char b2[32];
   std::snprintf(b2, sizeof b2, "%.1f", worst_clean);
-  std::cout << b2 << "), and so does every audit under a random key (smallest of " << rows.size() * o.control
-            << ": log10 p ";
+  std::cout << b2 << "), and so do the audits under random keys: the smallest of " << rows.size() * o.control
+            << " is log10 p ";
   std::snprintf(b2, sizeof b2, "%.1f", worst_control);
-  std::cout << b2 << "; uniformity check p >= ";
+  std::cout << b2 << ",\n    about what that many draws give by chance (uniformity check p >= ";
   std::snprintf(b2, sizeof b2, "%.2f", min_ks);
-  std::cout << b2 << "): the test is calibrated,\n"
+  std::cout << b2 << "). The test is calibrated,\n"
             << "    so a small p-value means training on watermarked outputs, not a quirk of the data.\n"
             << "  - Every (context, token) pair is counted once, and contexts inside the prompts are ignored: without\n"
             << "    these rules a model that repeats itself or its prompt would look watermarked (docs/audit.md).\n";
   return ok;
+}
+
+// A key derived from the demo's seed (libsodium's deterministic generator).
+Key demo_key(std::uint64_t seed, std::uint8_t which) {
+  unsigned char s[randombytes_SEEDBYTES] = {'i', 's', 'o', 't', 'o', 'p', 'e', '-', 'd', 'e', 'm', 'o'};
+  for (int i = 0; i < 8; ++i) s[16 + i] = static_cast<unsigned char>(seed >> (8 * i));
+  s[24] = which;
+  unsigned char bytes[KEY_BYTES];
+  randombytes_buf_deterministic(bytes, sizeof bytes, s);
+  Key k;
+  const Status st = Key::from_bytes(bytes, sizeof bytes, &k);
+  sodium_memzero(bytes, sizeof bytes);
+  check(st);
+  return k;
 }
 
 int run_demo(const DemoOptions& o) {
@@ -284,18 +299,16 @@ int run_demo(const DemoOptions& o) {
   std::cout << "isotope demo: watermark, detect, and see why the evidence holds.\n"
             << "Profile: " << profile.name() << "\n\n";
 
-  // 1. Keys.
+  // 1. Keys. Derived from the seed so that the whole demo is reproducible.
   const std::string key_path = dir.path + "/provider.key";
-  {
-    Key k;
-    check(Key::generate(&k));
-    check(key_write_file(key_path, k));
-  }
+  check(key_write_file(key_path, demo_key(o.seed, 1)));
   const Key key = load_key(key_path);
-  Key other;
-  check(Key::generate(&other));
+  const Key other = demo_key(o.seed, 2);
   std::cout << "1. The provider makes a secret key (" << key_path << ", mode 0600) and publishes its commitment:\n"
-            << "   " << key.commitment_hex() << "\n\n";
+            << "   " << key.commitment_hex() << "\n"
+            << "   (The demo derives its keys from --seed " << o.seed
+            << " so that every run is the same; 'isotope keygen' draws them from\n"
+            << "   the system's random generator.)\n\n";
 
   // 2. Generation.
   auto tok = load_tokenizer(o.tokenizer);
