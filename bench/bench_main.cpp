@@ -21,6 +21,7 @@
 
 #include "isotope/detect.hpp"
 #include "isotope/key.hpp"
+#include "isotope/stats.hpp"
 #include "isotope/watermark.hpp"
 
 namespace {
@@ -123,8 +124,16 @@ void BM_PlainPassIds(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(ids.size()));
 }
 
+// The exact p-value itself: n = 10^6 scored tokens, k a few sd above the mean.
+void BM_BinomialTail(benchmark::State& state) {
+  const auto n = static_cast<std::uint64_t>(state.range(0));
+  const auto k = n / 4 + static_cast<std::uint64_t>(4.0 * std::sqrt(static_cast<double>(n) * 0.1875));
+  for (auto _ : state) benchmark::DoNotOptimize(isotope::binomial_upper_tail(k, n, 0.25).log10_p);
+}
+
 }  // namespace
 
+BENCHMARK(BM_BinomialTail)->Arg(1000)->Arg(1000000)->Arg(1000000000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SamplePlain)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SampleWatermarked)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SamplePlainTopK)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);

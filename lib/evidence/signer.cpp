@@ -1,8 +1,6 @@
 // Ed25519 signing keys for reports: guarded memory and key files.
-#include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -10,6 +8,7 @@
 #include <string_view>
 
 #include "isotope/evidence.hpp"
+#include "common/secret_file.hpp"
 #include "isotope/io.hpp"
 
 namespace isotope {
@@ -25,26 +24,10 @@ static_assert(SEED_BYTES == 32);
 // Header, newline, 64 hex digits, newline.
 constexpr std::size_t SECRET_FILE_SIZE = SECRET_HEADER.size() + 1 + 2 * SEED_BYTES + 1;
 
-Status ensure_sodium() {
-  static const int rc = sodium_init();
-  if (rc < 0) return {Code::crypto, "libsodium could not be initialised"};
-  return Status::OK();
-}
 
 bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
-std::string mode_octal(mode_t mode) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
 
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 // Checks "HEADER\n" + 64 lowercase hex + optional "\n" and returns where the
 // hex digits start, or an error message.
@@ -101,7 +84,7 @@ SigningKey& SigningKey::operator=(SigningKey&& other) noexcept {
 
 Status SigningKey::generate(SigningKey* out) {
   if (out == nullptr) return {Code::invalid_argument, "SigningKey::generate: null output"};
-  ISOTOPE_RETURN_IF_ERROR(ensure_sodium());
+  ISOTOPE_RETURN_IF_ERROR(detail::ensure_sodium());
   auto* seed = static_cast<std::uint8_t*>(sodium_malloc(SEED_BYTES));
   if (seed == nullptr) return {Code::out_of_memory, "cannot allocate guarded memory for a signing key"};
   randombytes_buf(seed, SEED_BYTES);
@@ -114,7 +97,7 @@ Status SigningKey::generate(SigningKey* out) {
 Status SigningKey::from_seed(const std::uint8_t* seed, std::size_t len, SigningKey* out) {
   if (out == nullptr) return {Code::invalid_argument, "SigningKey::from_seed: null output"};
   if (seed == nullptr || len != SEED_BYTES) return {Code::invalid_argument, "a signing key seed is 32 bytes"};
-  ISOTOPE_RETURN_IF_ERROR(ensure_sodium());
+  ISOTOPE_RETURN_IF_ERROR(detail::ensure_sodium());
   auto* sk = static_cast<std::uint8_t*>(sodium_malloc(SIGN_SECRET_KEY_BYTES));
   if (sk == nullptr) return {Code::out_of_memory, "cannot allocate guarded memory for a signing key"};
   SigningKey k;
@@ -169,30 +152,10 @@ Status signer_write_files(const std::string& path, const SigningKey& key, bool o
 
 Status signer_read_secret(const std::string& path, SigningKey* out) {
   if (out == nullptr) return {Code::invalid_argument, "signer_read_secret: null output"};
-  ISOTOPE_RETURN_IF_ERROR(ensure_sodium());
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return {Code::io, "cannot open signing key file '" + path + "': " + std::strerror(errno)};
-  FdCloser closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return {Code::io, "cannot stat '" + path + "': " + std::strerror(errno)};
-  if (!S_ISREG(st.st_mode)) return {Code::io, "signing key file '" + path + "' is not a regular file"};
-  if ((st.st_mode & 077) != 0)
-    return {Code::key_permissions, "signing key file '" + path + "' has mode " + mode_octal(st.st_mode) +
-                                       ", which lets group or others access it; refusing to read it. "
-                                       "Fix with: chmod 600 " + path};
+  ISOTOPE_RETURN_IF_ERROR(detail::ensure_sodium());
   char buf[SECRET_FILE_SIZE + 1];
   std::size_t got = 0;
-  while (got < sizeof buf) {
-    const ssize_t n = ::read(fd, buf + got, sizeof buf - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const std::string err = std::strerror(errno);
-      sodium_memzero(buf, sizeof buf);
-      return {Code::io, "cannot read '" + path + "': " + err};
-    }
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
+  ISOTOPE_RETURN_IF_ERROR(detail::read_secret_file(path, "signing key file", buf, sizeof buf, &got));
   std::string_view hex;
   std::string why;
   if (!parse_two_line(std::string_view(buf, got), SECRET_HEADER, &hex, &why)) {

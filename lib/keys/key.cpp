@@ -1,16 +1,15 @@
 // Watermark keys: guarded memory, key files, public commitments.
 #include "isotope/key.hpp"
 
-#include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <string_view>
 
+#include "common/secret_file.hpp"
 #include "isotope/io.hpp"
 
 namespace isotope {
@@ -21,33 +20,15 @@ constexpr std::string_view COMMITMENT_DOMAIN = "isotope/v1/key-commitment";
 // Header line, newline, 64 hex digits, newline.
 constexpr std::size_t KEY_FILE_SIZE = KEY_FILE_HEADER.size() + 1 + 2 * KEY_BYTES + 1;
 
-Status ensure_sodium() {
-  // sodium_init() is thread-safe and idempotent: 0 the first time, 1 after.
-  static const int rc = sodium_init();
-  if (rc < 0) return {Code::crypto, "libsodium could not be initialised"};
-  return Status::OK();
-}
 
 // Allocates guarded memory for a key; nullptr on failure.
 std::uint8_t* alloc_key_bytes() {
   return static_cast<std::uint8_t*>(sodium_malloc(KEY_BYTES));
 }
 
-std::string mode_octal(mode_t mode) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
 
 bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
-// Closes a file descriptor when it goes out of scope.
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 }  // namespace
 
@@ -74,7 +55,7 @@ Key& Key::operator=(Key&& other) noexcept {
 
 Status Key::generate(Key* out) {
   if (out == nullptr) return {Code::invalid_argument, "Key::generate: null output"};
-  ISOTOPE_RETURN_IF_ERROR(ensure_sodium());
+  ISOTOPE_RETURN_IF_ERROR(detail::ensure_sodium());
   std::uint8_t* p = alloc_key_bytes();
   if (p == nullptr) return {Code::out_of_memory, "cannot allocate guarded memory for a key"};
   randombytes_buf(p, KEY_BYTES);
@@ -88,7 +69,7 @@ Status Key::from_bytes(const std::uint8_t* bytes, std::size_t len, Key* out) {
   if (out == nullptr) return {Code::invalid_argument, "Key::from_bytes: null output"};
   if (bytes == nullptr || len != KEY_BYTES)
     return {Code::invalid_argument, "a key is exactly " + std::to_string(KEY_BYTES) + " bytes"};
-  ISOTOPE_RETURN_IF_ERROR(ensure_sodium());
+  ISOTOPE_RETURN_IF_ERROR(detail::ensure_sodium());
   std::uint8_t* p = alloc_key_bytes();
   if (p == nullptr) return {Code::out_of_memory, "cannot allocate guarded memory for a key"};
   std::memcpy(p, bytes, KEY_BYTES);
@@ -100,7 +81,7 @@ Status Key::from_bytes(const std::uint8_t* bytes, std::size_t len, Key* out) {
 
 std::array<std::uint8_t, COMMITMENT_BYTES> Key::commitment() const {
   std::array<std::uint8_t, COMMITMENT_BYTES> out{};
-  if (bytes_ == nullptr || ensure_sodium().code() != Code::ok) return out;
+  if (bytes_ == nullptr || detail::ensure_sodium().code() != Code::ok) return out;
   crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(COMMITMENT_DOMAIN.data()),
                      COMMITMENT_DOMAIN.size(), bytes_, KEY_BYTES);
   return out;
@@ -140,34 +121,10 @@ Status key_write_file(const std::string& path, const Key& key, bool overwrite) {
 
 Status key_read_file(const std::string& path, Key* out) {
   if (out == nullptr) return {Code::invalid_argument, "key_read_file: null output"};
-  ISOTOPE_RETURN_IF_ERROR(ensure_sodium());
-  // Open first and check the opened file, so the mode checked is the mode of
-  // the file read. O_NONBLOCK keeps a FIFO from blocking; it is rejected below.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return {Code::io, "cannot open key file '" + path + "': " + std::strerror(errno)};
-  FdCloser closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return {Code::io, "cannot stat key file '" + path + "': " + std::strerror(errno)};
-  if (!S_ISREG(st.st_mode)) return {Code::io, "key file '" + path + "' is not a regular file"};
-  if ((st.st_mode & 077) != 0)
-    return {Code::key_permissions, "key file '" + path + "' has mode " + mode_octal(st.st_mode) +
-                                       ", which lets group or others access it; refusing to read it. "
-                                       "Fix with: chmod 600 " + path};
-
-  // Read at most one byte more than the largest valid file.
+  ISOTOPE_RETURN_IF_ERROR(detail::ensure_sodium());
   char buf[KEY_FILE_SIZE + 1];
   std::size_t got = 0;
-  while (got < sizeof buf) {
-    const ssize_t n = ::read(fd, buf + got, sizeof buf - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const std::string err = std::strerror(errno);
-      sodium_memzero(buf, sizeof buf);
-      return {Code::io, "cannot read key file '" + path + "': " + err};
-    }
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
+  ISOTOPE_RETURN_IF_ERROR(detail::read_secret_file(path, "key file", buf, sizeof buf, &got));
 
   auto fail = [&](const std::string& why) {
     sodium_memzero(buf, sizeof buf);

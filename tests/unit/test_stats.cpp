@@ -4,7 +4,6 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -293,8 +292,8 @@ TEST_CASE("binomial z", "[stats][binomial]") {
   CHECK(binomial_z(n / 4 + 1, n, 0.25) == Approx(1.0 / std::sqrt(static_cast<double>(n) * 0.1875)).epsilon(1e-12));
 }
 
-TEST_CASE("binomial tail: runtime", "[stats][binomial][timing]") {
-  using clock = std::chrono::steady_clock;
+TEST_CASE("binomial tail: large n stays finite and ordered", "[stats][binomial]") {
+  // Speed is measured by isotope_bench (BM_BinomialTail), not here.
   struct Case {
     std::uint64_t n;
     double p;
@@ -305,14 +304,13 @@ TEST_CASE("binomial tail: runtime", "[stats][binomial][timing]") {
                        Case{std::uint64_t{1} << 40, 0.25, 50.0}}) {
     const double nd = static_cast<double>(c.n);
     const auto k = static_cast<std::uint64_t>(nd * c.p + c.z * std::sqrt(nd * c.p * (1 - c.p)));
-    const int reps = 20;
-    double sink = 0;
-    const auto t0 = clock::now();
-    for (int r = 0; r < reps; ++r) sink += binomial_upper_tail(k + static_cast<std::uint64_t>(r), c.n, c.p).log10_p;
-    const double us = std::chrono::duration<double, std::micro>(clock::now() - t0).count() / reps;
-    WARN("binomial_upper_tail n=" << c.n << " k=mean+" << c.z << "sd: " << us << " us/call");
-    CHECK(std::isfinite(sink));
-    CHECK(us < 20000.0);  // loose bound: sanitizer and debug builds must pass too
+    double previous = 1.0;
+    for (std::uint64_t r = 0; r < 20; ++r) {
+      const Tail t = binomial_upper_tail(k + r, c.n, c.p);
+      CHECK(std::isfinite(t.log10_p));
+      CHECK(t.log10_p <= previous);  // the tail shrinks as k grows
+      previous = t.log10_p;
+    }
   }
 }
 

@@ -1,0 +1,24 @@
+// Reading small secret files (watermark keys, signing keys). Internal.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "isotope/status.hpp"
+
+namespace isotope::detail {
+
+// sodium_init() once; Code::crypto if libsodium cannot start.
+Status ensure_sodium();
+
+// Reads at most `cap` bytes of the file at `path` into `buf` (*got = bytes
+// read; reading `cap` bytes means the file may be longer). The file is
+// opened first and the opened file checked, so the mode checked is the mode
+// of the file read: not a regular file gives Code::io, a file that group or
+// others may access gives Code::key_permissions with the fix in the message.
+// `what` names the file in messages ("key file", "signing key file"). On
+// failure `buf` is wiped.
+Status read_secret_file(const std::string& path, std::string_view what, char* buf, std::size_t cap,
+                        std::size_t* got);
+
+}  // namespace isotope::detail
