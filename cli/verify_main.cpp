@@ -120,6 +120,7 @@ int run_verify(const VerifyOptions& o) {
 
   // 3. Recompute.
   nlohmann::json recomputed;
+  std::vector<JsonDifference> diffs;
   if (command == "detect") {
     const DetectSpec spec = DetectSpec::from_json(doc["options"]);
     const Profile profile = profile_from_report(doc["profile"]);
@@ -137,11 +138,16 @@ int run_verify(const VerifyOptions& o) {
     recomputed = detect_report_result(detect_compute(spec, profile, key, *tok, texts));
   } else if (command == "audit") {
     recomputed = recompute_audit_result(doc, key, matched);
+    // The audit ran with the profile in its options; the top-level profile
+    // (shown on the page) must be that one.
+    const nlohmann::json used = profile_json(doc["options"].get<AuditOptions>().profile);
+    if (doc["profile"] != used) diffs.push_back({"profile", doc["profile"].dump(), used.dump()});
   } else {
     throw Failure{EXIT_CANNOT_RECOMPUTE, "recomputation of '" + command + "' reports is not available"};
   }
-  std::vector<JsonDifference> diffs;
-  check(json_differences(doc["result"].dump(), recomputed.dump(), "result", &diffs));
+  std::vector<JsonDifference> result_diffs;
+  check(json_differences(doc["result"].dump(), recomputed.dump(), "result", &result_diffs));
+  diffs.insert(diffs.end(), result_diffs.begin(), result_diffs.end());
   if (!diffs.empty()) {
     const std::size_t shown = std::min<std::size_t>(diffs.size(), 40);
     for (std::size_t i = 0; i < shown; ++i)
@@ -149,7 +155,7 @@ int run_verify(const VerifyOptions& o) {
                 << ", recomputed " << diffs[i].actual << '\n';
     if (shown < diffs.size()) std::cerr << "isotope: ... and " << diffs.size() - shown << " more\n";
     throw Failure{EXIT_RESULT_MISMATCH, std::to_string(diffs.size()) +
-                                            " field(s) of the result differ from the recomputation"};
+                                            " field(s) differ from the recomputation"};
   }
   std::cout << "  Recomputed the result from the key and the inputs: every number matches exactly.\n";
   std::cout << "VERIFIED\n";
