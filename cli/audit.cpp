@@ -8,6 +8,8 @@
 
 #include "common.hpp"
 #include "corpus.hpp"
+#include "evidence.hpp"
+#include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
 #include "isotope/tokenizer.hpp"
 
@@ -27,6 +29,9 @@ void to_json(nlohmann::json& j, const AuditOptions& o) {
        {"threshold", o.threshold},
        {"no_dedup", o.no_dedup},
        {"no_prompt_exclusion", o.no_prompt_exclusion}};
+  // Left out when 0, as in options recorded before these existed.
+  if (o.curve_points != 0) j["curve_points"] = o.curve_points;
+  if (o.sample_tokens != 0) j["sample_tokens"] = o.sample_tokens;
 }
 
 void from_json(const nlohmann::json& j, AuditOptions& o) {
@@ -51,6 +56,8 @@ void from_json(const nlohmann::json& j, AuditOptions& o) {
     o.threshold = j.value("threshold", d.threshold);
     o.no_dedup = j.value("no_dedup", d.no_dedup);
     o.no_prompt_exclusion = j.value("no_prompt_exclusion", d.no_prompt_exclusion);
+    o.curve_points = j.value("curve_points", std::uint32_t{0});
+    o.sample_tokens = j.value("sample_tokens", std::uint32_t{0});
   } catch (const nlohmann::json::exception& e) {
     fail_input(std::string("audit options: ") + e.what());
   }
@@ -115,6 +122,16 @@ nlohmann::json file_json(const std::string& path) {
   return {{"path", path}, {"sha256", hex}, {"bytes", size}};
 }
 
+// The records' masks one after the other, in scoring order.
+TokenMask concatenated(const std::vector<TokenMask>& masks) {
+  std::size_t n = 0;
+  for (const TokenMask& m : masks) n += m.size();
+  TokenMask all;
+  all.reserve(n);
+  for (const TokenMask& m : masks) all.insert(all.end(), m.begin(), m.end());
+  return all;
+}
+
 }  // namespace
 
 std::vector<std::vector<std::uint32_t>> parse_predictions(const std::string& data, const std::string& file,
@@ -173,6 +190,8 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   const bool open = o.mode == "open";
   if (!(o.threshold > 0.0 && o.threshold < 1.0)) fail_usage("--threshold must lie in (0, 1)");
   if (o.control > 100000) fail_usage("--control: at most 100000 control keys");
+  if (o.curve_points > 10000 || o.sample_tokens > 10000)
+    fail_usage("curve_points and sample_tokens: at most 10000 each");
   if (open) {
     if (o.teacher.empty()) fail_usage("--mode open needs --teacher (the watermarked texts to feed the suspect)");
     if (o.model.empty() == o.predictions.empty())
@@ -198,10 +217,12 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   const AuditRules rules{.dedup = !o.no_dedup, .prompt_exclusion = !o.no_prompt_exclusion};
   std::unique_ptr<Audit> audit;
   nlohmann::json inputs = {{"tokenizer", file_json(tok->path())}};
+  std::vector<std::uint32_t> sample_ids;  // the tokens of the first record (the sample)
   if (!open) {
     say("reading the suspect's responses from '" + o.suspect + "'");
     std::vector<AuditRecord> records = read_suspect(o.suspect, *tok);
     inputs["suspect"] = file_json(o.suspect);
+    sample_ids = records.front().response;
     std::vector<std::vector<std::uint32_t>> teacher;
     if (!o.teacher.empty()) {
       say("reading the teacher data for the filter from '" + o.teacher + "'");
@@ -213,6 +234,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
     say("reading the teacher texts from '" + o.teacher + "'");
     std::vector<std::vector<std::uint32_t>> teacher = read_teacher(o.teacher, *tok);
     inputs["teacher"] = file_json(o.teacher);
+    sample_ids = teacher.front();
     if (!o.model.empty()) {
       auto model = load_model(o.model, *tok);
       inputs["model"] = file_json(o.model);
@@ -239,11 +261,20 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   if (predictions_out != nullptr) *predictions_out = audit->predictions();
   say("scoring under the provider's key");
   AuditResult r;
-  check(audit->run(key, &r));
+  const bool want_masks = o.curve_points > 0 || o.sample_tokens > 0;
+  std::vector<TokenMask> masks;
+  check(audit->run(key, &r, 0, want_masks ? &masks : nullptr));
+  const double gamma = r.detection.gamma;
   ControlResult c;
+  nlohmann::json control_curves = nlohmann::json::array();
   if (o.control > 0) {
     say("scoring under " + std::to_string(o.control) + " random control keys");
-    check(audit->control(seed, o.control, &c));
+    Audit::ControlMasksFn on_masks;
+    if (o.curve_points > 0)
+      on_masks = [&](std::uint32_t, const std::vector<TokenMask>& ms) {
+        control_curves.push_back(score_curve(concatenated(ms), gamma, o.curve_points).log10_p);
+      };
+    check(audit->control(seed, o.control, &c, {}, on_masks));
   }
 
   nlohmann::json j = detection_json(r.detection, profile, tok->sha256_hex(), o.threshold, {.dedup = r.rules.dedup},
@@ -265,6 +296,16 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
                     {"log10_p", lp},
                     {"below_0_05", c.below_0_05},
                     {"ks_p", c.ks_p}};
+  if (o.curve_points > 0) {
+    const Curve curve = score_curve(concatenated(masks), gamma, o.curve_points);
+    out["curve"] = {{"scored", curve.scored}, {"log10_p", curve.log10_p}, {"controls_log10_p", control_curves}};
+  }
+  if (o.sample_tokens > 0) {
+    // Closed: the first response. Open: the first teacher text, each token
+    // marked by the outcome of the suspect's prediction at its position.
+    out["sample"] = sample_json(*tok, sample_ids, masks.front(), o.sample_tokens,
+                                open ? "teacher text 1" : "suspect record 1");
+  }
   AuditOptions recorded = o;
   recorded.control_seed = to_hex(seed);
   out["options"] = recorded;

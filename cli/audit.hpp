@@ -29,6 +29,11 @@ struct AuditOptions {
   double threshold = 1e-4;      // flag when p <= threshold
   bool no_dedup = false;        // demonstration only: the p-value is then not valid
   bool no_prompt_exclusion = false;
+  // Display extras of the result: checkpoints of the p-value curve and tokens
+  // of the text sample (0: none). Options recorded without them (reports made
+  // before they existed) read as 0, so such reports recompute as they were.
+  std::uint32_t curve_points = 50;
+  std::uint32_t sample_tokens = 80;
 };
 
 void to_json(nlohmann::json& j, const AuditOptions& o);

@@ -50,29 +50,6 @@ Scored score_ids(const Key& key, const Profile& profile, const DetectSpec& spec,
   return out;
 }
 
-// The first tokens as pieces of text with their green bits.
-nlohmann::json sample_json(const Tokenizer& tok, const std::vector<std::uint32_t>& ids, const TokenMask& mask,
-                           std::uint32_t max_tokens, const std::string& where) {
-  nlohmann::json a = nlohmann::json::array();
-  const std::size_t n = std::min<std::size_t>(ids.size(), max_tokens);
-  std::string prev;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::string cur;
-    check(tok.decode(std::span<const std::uint32_t>(ids.data(), i + 1), &cur), where);
-    std::string piece;
-    if (cur.size() >= prev.size() && cur.compare(0, prev.size(), prev) == 0) {
-      piece = cur.substr(prev.size());
-    } else {
-      check(tok.decode(std::span<const std::uint32_t>(ids.data() + i, 1), &piece), where);
-    }
-    prev = std::move(cur);
-    // Pieces must stay valid UTF-8 on their own.
-    if (!is_valid_utf8(piece)) piece = "\xEF\xBF\xBD";
-    a.push_back({{"text", piece}, {"green", static_cast<int>(mask[i])}});
-  }
-  return a;
-}
-
 DetectItem score_text(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer& tok,
                       const std::string& name, const std::string& text, const std::string* prompt) {
   std::vector<std::uint32_t> ids;

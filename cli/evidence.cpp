@@ -1,11 +1,35 @@
 #include "evidence.hpp"
 
+#include <algorithm>
 #include <ctime>
+#include <span>
 
 #include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
 
 namespace isotope::cli {
+
+nlohmann::json sample_json(const Tokenizer& tok, const std::vector<std::uint32_t>& ids, const TokenMask& mask,
+                           std::uint32_t max_tokens, const std::string& where) {
+  nlohmann::json a = nlohmann::json::array();
+  const std::size_t n = std::min<std::size_t>(ids.size(), max_tokens);
+  std::string prev;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string cur;
+    check(tok.decode(std::span<const std::uint32_t>(ids.data(), i + 1), &cur), where);
+    std::string piece;
+    if (cur.size() >= prev.size() && cur.compare(0, prev.size(), prev) == 0) {
+      piece = cur.substr(prev.size());
+    } else {
+      check(tok.decode(std::span<const std::uint32_t>(ids.data() + i, 1), &piece), where);
+    }
+    prev = std::move(cur);
+    // Pieces must stay valid UTF-8 on their own.
+    if (!is_valid_utf8(piece)) piece = "\xEF\xBF\xBD";
+    a.push_back({{"text", piece}, {"green", static_cast<int>(mask[i])}});
+  }
+  return a;
+}
 
 ReportInput input_of_data(const std::string& role, const std::string& name, const std::string& data) {
   return {role, name, sha256_hex(data), data.size()};

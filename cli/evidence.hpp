@@ -33,6 +33,12 @@ ReportInput input_of_data(const std::string& role, const std::string& name, cons
 ReportInput input_of_file(const std::string& role, const std::string& path);
 nlohmann::json inputs_json(const std::vector<ReportInput>& inputs);
 
+// The first `max_tokens` tokens of `ids` as pieces of text with their entries
+// of `mask` (one per id: 1 green, 0 red, -1 not scored): the "sample" of a
+// report, [{"text": PIECE, "green": 1|0|-1}, ...]. Pieces are valid UTF-8.
+nlohmann::json sample_json(const Tokenizer& tok, const std::vector<std::uint32_t>& ids, const TokenMask& mask,
+                           std::uint32_t max_tokens, const std::string& where);
+
 // {"name": "isotope", "version": ..., "build": ...}
 nlohmann::json tool_json();
 // Now, as "YYYY-MM-DDTHH:MM:SSZ".

@@ -287,8 +287,9 @@ std::string report_html(const json& doc, const std::string& report_name) {
     h << "Was the text below written by a model that carried <b>our watermark</b>: a secret key whose public "
          "fingerprint (commitment) is <span class=\"hash\">"
       << html_escape(commitment) << "</span>?</p><p>The watermark makes a model prefer a secret, key-dependent "
-                                    "quarter of all words (&ldquo;green&rdquo; tokens) at every step. Text written "
-                                    "without the key contains green tokens at the chance rate only.";
+      << html_escape(fmt("%g", 100.0 * num(doc["profile"], "gamma", 0.25)))
+      << "% of all words (&ldquo;green&rdquo; tokens) at every step. Text written "
+         "without the key contains green tokens at that chance rate only.";
   } else {
     h << "Was the suspect model trained on text produced by our watermarked model, whose secret key has the "
          "public fingerprint (commitment) <span class=\"hash\">"
@@ -298,35 +299,54 @@ std::string report_html(const json& doc, const std::string& report_name) {
   }
   h << "</p></section>\n";
 
-  // The answer.
-  std::size_t flagged = 0;
+  // The answer. A result computed with a validity rule switched off answers nothing.
+  const auto item_valid = [](const json& it) {
+    if (it.contains("valid") && it["valid"].is_boolean() && !it["valid"].get<bool>()) return false;
+    if (it.contains("rules") && it["rules"].is_object()) {
+      const json& r = it["rules"];
+      if (r.contains("dedup") && r["dedup"].is_boolean() && !r["dedup"].get<bool>()) return false;
+    }
+    return true;
+  };
+  std::size_t flagged = 0, invalid = 0;
   double best = 0;
   for (const json* it : items) {
+    if (!item_valid(*it)) {
+      ++invalid;
+      continue;
+    }
     const double lp = num(*it, "log10_p", 0);
     if (flag(*it, "watermarked") || flag(*it, "flagged") || (num(*it, "scored", 0) > 0 && lp <= std::log10(threshold))) ++flagged;
     best = std::min(best, lp);
   }
   const bool yes = flagged > 0;
   h << "<section id=\"answer\" class=\"answer " << (yes ? "yes" : "no") << "\"><h2>The answer</h2><p class=\"big\">";
-  if (command == "detect") {
-    if (items.size() == 1)
-      h << (yes ? "Yes: the text carries the watermark of the committed key."
-                : "No: the text does not show the watermark at the chosen threshold.");
-    else
-      h << "The watermark of the committed key was found in " << flagged << " of " << items.size() << " texts.";
+  if (invalid == items.size()) {
+    h << "No valid answer: a rule that keeps the p-value valid (counting each context and token once, or ignoring "
+         "contexts inside the prompts) was switched off when this result was computed, so its p-value proves "
+         "nothing either way.</p></section>\n";
   } else {
-    h << (yes ? "Yes: the suspect model's outputs carry the trace of our watermark."
-              : "No: the suspect model's outputs do not show the watermark's trace at the chosen threshold.");
+    if (command == "detect") {
+      if (items.size() == 1)
+        h << (yes ? "Yes: the text carries the watermark of the committed key."
+                  : "No: the text does not show the watermark at the chosen threshold.");
+      else
+        h << "The watermark of the committed key was found in " << flagged << " of " << items.size() << " texts.";
+    } else {
+      h << (yes ? "Yes: the suspect model's outputs carry the trace of our watermark."
+                : "No: the suspect model's outputs do not show the watermark's trace at the chosen threshold.");
+    }
+    h << "</p><p>";
+    const std::string who =
+        command == "detect" ? "text written without this key" : "a model never trained on our outputs";
+    if (yes)
+      h << "The odds are " << odds_html(best) << " that " << who << " scores this high (p = " << p_html(best)
+        << "). The decision rule, fixed in advance, was p &le; " << html_escape(fmt("%g", threshold)) << ".";
+    else
+      h << "A score like this is unremarkable for " << who << " (odds " << odds_html(best) << ", p = "
+        << p_html(best) << "); the decision rule was p &le; " << html_escape(fmt("%g", threshold)) << ".";
+    h << "</p></section>\n";
   }
-  h << "</p><p>";
-  const std::string who = command == "detect" ? "text written without this key" : "a model never trained on our outputs";
-  if (yes)
-    h << "The odds are " << odds_html(best) << " that " << who << " scores this high (p = " << p_html(best)
-      << "). The decision rule, fixed in advance, was p &le; " << html_escape(fmt("%g", threshold)) << ".";
-  else
-    h << "A score like this is unremarkable for " << who << " (odds " << odds_html(best) << ", p = " << p_html(best)
-      << "); the decision rule was p &le; " << html_escape(fmt("%g", threshold)) << ".";
-  h << "</p></section>\n";
 
   // Each item.
   for (std::size_t i = 0; i < items.size() && i < 20; ++i) {
@@ -352,7 +372,16 @@ std::string report_html(const json& doc, const std::string& report_name) {
     }
     h << controls_sentence(r);
     h << "<h3>Counts</h3>" << counts_html(r);
-    if (r.contains("sample")) h << "<h3>Sample of the text, with green tokens highlighted</h3>" << sample_html(r["sample"]);
+    if (r.contains("sample")) {
+      if (command != "audit")
+        h << "<h3>Sample of the text, with green tokens highlighted</h3>";
+      else if (str(r, "mode") == "open")
+        h << "<h3>Sample of our watermarked text as read by the suspect</h3><p>Each token is highlighted when the "
+             "suspect's own prediction at that position was green.</p>";
+      else
+        h << "<h3>Sample of the suspect's answers, with green tokens highlighted</h3>";
+      h << sample_html(r["sample"]);
+    }
     h << "</section>\n";
   }
   if (items.size() > 20) h << "<p>(" << items.size() - 20 << " more texts are in the JSON report.)</p>";

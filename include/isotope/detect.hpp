@@ -82,8 +82,11 @@ class Scorer {
              const WindowSet* require = nullptr, TokenMask* mask = nullptr);
   // Scores externally predicted tokens: predicted[i] is scored with the window
   // ids[i-h..i) (reading mode of the open-model audit). Same rules as add().
+  // `mask`, if non-null, receives one entry per position of `ids`: the outcome
+  // of the prediction scored there (1 green, 0 red, -1 not scored).
   Status add_predictions(std::span<const std::uint32_t> ids, std::span<const std::uint32_t> predicted,
-                         const WindowSet* exclude = nullptr, const WindowSet* require = nullptr);
+                         const WindowSet* exclude = nullptr, const WindowSet* require = nullptr,
+                         TokenMask* mask = nullptr);
 
   // Counts so far with the exact p-value.
   DetectionResult result() const;

@@ -134,19 +134,24 @@ Status Audit::open_with_model(const Profile& profile, std::vector<std::vector<st
   return open(profile, std::move(teacher), std::move(preds), suspect.vocab_size(), rules, out);
 }
 
-Status Audit::run(const Key& key, AuditResult* out, std::size_t limit) const {
+Status Audit::run(const Key& key, AuditResult* out, std::size_t limit, std::vector<TokenMask>* masks) const {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   const Impl& m = *impl_;
   std::unique_ptr<Scorer> s;
   ISOTOPE_RETURN_IF_ERROR(Scorer::create(key, m.profile, &s, {.dedup = m.rules.dedup}));
   const std::size_t n = limit == 0 ? m.count() : std::min(limit, m.count());
+  std::vector<TokenMask> ms;
+  if (masks != nullptr) ms.resize(n);
+  auto mask_of = [&](std::size_t r) { return masks != nullptr ? &ms[r] : nullptr; };
   if (m.mode == AuditMode::closed) {
     for (std::size_t r = 0; r < n; ++r)
-      ISOTOPE_RETURN_IF_ERROR(
-          s->add(m.records[r].response, m.rules.prompt_exclusion ? &m.prompt_windows[r] : nullptr, m.filter.get()));
+      ISOTOPE_RETURN_IF_ERROR(s->add(m.records[r].response, m.rules.prompt_exclusion ? &m.prompt_windows[r] : nullptr,
+                                     m.filter.get(), mask_of(r)));
   } else {
-    for (std::size_t r = 0; r < n; ++r) ISOTOPE_RETURN_IF_ERROR(s->add_predictions(m.teacher[r], m.predictions[r]));
+    for (std::size_t r = 0; r < n; ++r)
+      ISOTOPE_RETURN_IF_ERROR(s->add_predictions(m.teacher[r], m.predictions[r], nullptr, nullptr, mask_of(r)));
   }
+  if (masks != nullptr) *masks = std::move(ms);
   AuditResult res;
   res.mode = m.mode;
   res.detection = s->result();
@@ -159,7 +164,8 @@ Status Audit::run(const Key& key, AuditResult* out, std::size_t limit) const {
 }
 
 Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* out,
-                      const std::function<void(std::uint32_t, std::uint32_t)>& progress) const {
+                      const std::function<void(std::uint32_t, std::uint32_t)>& progress,
+                      const ControlMasksFn& masks) const {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   ControlResult c;
   c.log10_p.reserve(n);
@@ -169,7 +175,9 @@ Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* o
     Key k;
     ISOTOPE_RETURN_IF_ERROR(audit_control_key(seed, i, &k));
     AuditResult r;
-    ISOTOPE_RETURN_IF_ERROR(run(k, &r));
+    std::vector<TokenMask> ms;
+    ISOTOPE_RETURN_IF_ERROR(run(k, &r, 0, masks ? &ms : nullptr));
+    if (masks) masks(i, ms);
     c.log10_p.push_back(r.detection.log10_p);
     ps.push_back(r.detection.p_value);
     if (r.detection.p_value < 0.05) ++c.below_0_05;

@@ -141,13 +141,14 @@ Status Scorer::add(std::span<const std::uint32_t> ids, const WindowSet* exclude,
 }
 
 Status Scorer::add_predictions(std::span<const std::uint32_t> ids, std::span<const std::uint32_t> predicted,
-                               const WindowSet* exclude, const WindowSet* require) {
+                               const WindowSet* exclude, const WindowSet* require, TokenMask* mask) {
   Impl& m = *impl_;
   ISOTOPE_RETURN_IF_ERROR(m.check_exclude(exclude, require));
   if (predicted.size() != ids.size())
     return {Code::invalid_argument, "need one prediction per input token (" + std::to_string(ids.size()) +
                                         "), got " + std::to_string(predicted.size())};
   const std::size_t h = m.profile.context_width;
+  if (mask != nullptr) mask->assign(ids.size(), -1);
   m.counts.tokens += ids.size();
   m.counts.skipped_short += std::min(h, ids.size());
   m.text_windows.clear();
@@ -164,7 +165,7 @@ Status Scorer::add_predictions(std::span<const std::uint32_t> ids, std::span<con
     tuple[h] = predicted[i];
     if (m.admit(tuple, exclude, require)) m.queue(window, predicted[i], static_cast<std::uint32_t>(i));
   }
-  return m.flush(nullptr);
+  return m.flush(mask);
 }
 
 DetectionResult Scorer::result() const {

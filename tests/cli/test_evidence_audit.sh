@@ -18,6 +18,16 @@ data="${ISOTOPE_DATA_DIR:?}"
 "$ISOTOPE" verify r.json --signer sign.key.pub -q >/dev/null || fail "verify"
 "$ISOTOPE" verify r.json --key wm.key --inputs suspect.jsonl -q >out.txt 2>&1 || { cat out.txt; fail "verify --key"; }
 grep -q VERIFIED out.txt || fail "not VERIFIED"
+# The curve ends at the final p-values of the real key and of every control.
+python3 - <<'PY' || fail "the audit's curve does not end at its final p-values"
+import json
+r = json.load(open("r.json"))["result"]
+c = r["curve"]
+assert c["scored"] and c["scored"][-1] == r["scored"], "scored"
+assert c["log10_p"][-1] == r["log10_p"], "real key"
+assert [x[-1] for x in c["controls_log10_p"]] == r["control"]["log10_p"], "controls"
+assert len(r["sample"]) > 0 and any(t["green"] == 1 for t in r["sample"]), "sample"
+PY
 sed '3s/e/a/' suspect.jsonl >changed.jsonl
 "$ISOTOPE" verify r.json --key wm.key --inputs changed.jsonl -q >/dev/null 2>&1
 [ $? -eq 13 ] || fail "changed suspect file not detected"

@@ -23,6 +23,23 @@ grep -q '@page{size:A4' r.html || fail "no A4 print style"
 grep -q 'class="g"' r.html || fail "no green tokens in the sample"
 grep -q 'isotope verify' r.html || fail "no verification instructions"
 
+# An audit report's page: the accumulation chart and the sample of the suspect's text.
+"$ISOTOPE" generate -k wm.key -n 60 --seed 6 -q -o suspect.txt || fail "generate (suspect)"
+python3 -c 'import json,sys; print(json.dumps({"prompt": "Tell me a story.", "response": open("suspect.txt").read()}))' \
+  >suspect.jsonl || fail "suspect.jsonl"
+"$ISOTOPE" audit -k wm.key --suspect suspect.jsonl --control 3 -q --report a.json --sign sign.key >/dev/null ||
+  fail "audit --report"
+"$ISOTOPE" report html a.json -o a.html || fail "report html (audit)"
+grep -q '<svg id="pvalue-chart"' a.html || fail "no chart on the audit page"
+grep -q 'class="real"' a.html || fail "no curve for the real key on the audit page"
+grep -q 'class="g"' a.html || fail "no green tokens in the audit sample"
+# With a validity rule switched off, the page gives no answer.
+"$ISOTOPE" audit -k wm.key --suspect suspect.jsonl --control 3 -q --no-dedup --report inv.json --sign sign.key \
+  >/dev/null || fail "audit --no-dedup --report"
+"$ISOTOPE" report html inv.json -o inv.html || fail "report html (invalid audit)"
+grep -q 'No valid answer' inv.html || fail "an invalid audit's page gives an answer"
+grep -q 'Yes: the suspect' inv.html && fail "an invalid audit's page says yes"
+
 # A tampered report gets no page.
 sed 's/"green":/"green":1/' r.json >bad.json
 "$ISOTOPE" report html bad.json -o bad.html >/dev/null 2>&1
@@ -47,4 +64,7 @@ timeout 120 "$browser" "${flags[@]}" --user-data-dir="$tmp/profile2" --dump-dom 
 grep -q '<svg id="pvalue-chart"' dom.html || fail "chart not in the rendered DOM"
 grep -q 'class="real"' dom.html || fail "no curve for the real key"
 grep -q 'The answer' dom.html || fail "no answer in the rendered DOM"
+timeout 120 "$browser" "${flags[@]}" --user-data-dir="$tmp/profile3" --dump-dom "file://$tmp/a.html" \
+  >adom.html 2>chromium.log || { cat chromium.log; fail "chromium dump-dom (audit)"; }
+grep -q '<svg id="pvalue-chart"' adom.html || fail "chart not in the rendered DOM of the audit page"
 echo ok

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "isotope/audit.hpp"
+#include "isotope/evidence.hpp"
 #include "isotope/generate.hpp"
 #include "isotope/io.hpp"
 #include "isotope/lm.hpp"
@@ -280,4 +281,64 @@ TEST_CASE("Fisher combination matches the reference values", "[audit]") {
     INFO("inputs " << c.at("log10_ps").dump());
     CHECK(t.log10_p == Approx(want).epsilon(1e-9).margin(1e-12));
   }
+}
+
+TEST_CASE("audit masks agree with the counts; their curves end at the final p-values", "[audit]") {
+  const Key key = fixed_key(17);
+  auto tok = tokenizer();
+  const auto paras = human_paragraphs(*tok, 12);
+  auto concat = [](const std::vector<TokenMask>& ms) {
+    TokenMask all;
+    for (const auto& m : ms) all.insert(all.end(), m.begin(), m.end());
+    return all;
+  };
+  auto check_masks = [&](const Audit& a, const std::vector<std::vector<std::uint32_t>>& texts) {
+    AuditResult r;
+    std::vector<TokenMask> masks;
+    REQUIRE(a.run(key, &r, 0, &masks).ok());
+    REQUIRE(masks.size() == texts.size());
+    std::uint64_t scored = 0, green = 0;
+    for (std::size_t i = 0; i < masks.size(); ++i) {
+      CHECK(masks[i].size() == texts[i].size());
+      for (auto m : masks[i]) {
+        scored += m >= 0 ? 1 : 0;
+        green += m == 1 ? 1 : 0;
+      }
+    }
+    CHECK(scored == r.detection.scored);
+    CHECK(green == r.detection.green);
+    const Curve curve = score_curve(concat(masks), r.detection.gamma, 20);
+    REQUIRE(!curve.log10_p.empty());
+    CHECK(curve.scored.back() == r.detection.scored);
+    CHECK(curve.log10_p.back() == r.detection.log10_p);
+
+    ControlSeed s{};
+    s[0] = 9;
+    ControlResult c;
+    std::vector<double> last;
+    std::uint32_t calls = 0;
+    REQUIRE(a.control(s, 4, &c, {}, [&](std::uint32_t index, const std::vector<TokenMask>& ms) {
+                 CHECK(index == calls++);
+                 last.push_back(score_curve(concat(ms), r.detection.gamma, 20).log10_p.back());
+               }).ok());
+    CHECK(calls == 4);
+    CHECK(last == c.log10_p);
+  };
+
+  std::vector<AuditRecord> recs;
+  for (const auto& para : paras)
+    recs.push_back({{para.begin(), para.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(3, para.size()))}, para});
+  std::unique_ptr<Audit> a;
+  REQUIRE(Audit::closed(Profile{}, recs, nullptr, {}, &a).ok());
+  check_masks(*a, paras);
+
+  std::vector<std::vector<std::uint32_t>> preds;
+  for (const auto& para : paras) {
+    REQUIRE(!para.empty());
+    std::vector<std::uint32_t> p(para.size());
+    for (std::size_t i = 0; i < p.size(); ++i) p[i] = para[(i * 7 + 3) % para.size()];
+    preds.push_back(p);
+  }
+  REQUIRE(Audit::open(Profile{}, paras, preds, tok->vocab_size(), {}, &a).ok());
+  check_masks(*a, paras);
 }

@@ -164,6 +164,24 @@ TEST_CASE("reading mode scores predictions with the input's windows", "[detect]"
   for (std::size_t i : {2u, 3u, 4u, 5u, 7u}) green += is_green(key, p, std::span(ids).subspan(i - 2, 2), pred[i]);
   CHECK(r.green == green);
   CHECK(s->add_predictions(ids, std::vector<std::uint32_t>(3)).code() == Code::invalid_argument);
+
+  // The mask: one entry per position, agreeing with the counts.
+  std::unique_ptr<Scorer> sm;
+  REQUIRE(Scorer::create(key, p, &sm).ok());
+  TokenMask mask;
+  REQUIRE(sm->add_predictions(ids, pred, nullptr, nullptr, &mask).ok());
+  const auto rm = sm->result();
+  CHECK(rm.green == r.green);
+  REQUIRE(mask.size() == ids.size());
+  std::uint64_t scored = 0, green_in_mask = 0;
+  for (std::size_t i = 0; i < mask.size(); ++i) {
+    scored += mask[i] >= 0 ? 1 : 0;
+    green_in_mask += mask[i] == 1 ? 1 : 0;
+    if (i < 2 || i == 6) CHECK(mask[i] == -1);
+    else CHECK(mask[i] == (is_green(key, p, std::span(ids).subspan(i - 2, 2), pred[i]) ? 1 : 0));
+  }
+  CHECK(scored == rm.scored);
+  CHECK(green_in_mask == rm.green);
 }
 
 TEST_CASE("watermarked generations are detected; plain ones and other keys are not", "[detect][model]") {
