@@ -185,7 +185,25 @@ void green_bias(const std::uint16_t* v, std::uint32_t T, float delta, std::size_
 
 ISOTOPE_CLONES
 void add_bias(float* l, const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n) noexcept {
-  for (std::size_t i = 0; i < n; ++i) l[i] += delta * static_cast<float>(static_cast<std::uint32_t>(v[i]) < T);
+  // Same mask as green_bias, added in place: l + delta or l + 0.
+  const auto t = static_cast<std::int16_t>(static_cast<std::uint16_t>(T ^ 0x8000u));
+  const vs vt = {t, t, t, t, t, t, t, t};
+  const std::uint16_t f = 0x8000;
+  const vh flip = {f, f, f, f, f, f, f, f};
+  vi d;
+  const vf dv = splat(delta);
+  std::memcpy(&d, &dv, sizeof d);
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) {
+    vh h;
+    std::memcpy(&h, v + i, sizeof h);
+    const vs green = reinterpret_cast<vs>(h ^ flip) < vt;
+    const vi r = __builtin_convertvector(green, vi) & d;
+    vf b;
+    std::memcpy(&b, &r, sizeof b);
+    storef(l + i, loadf(l + i) + b);
+  }
+  for (; i < n; ++i) l[i] += static_cast<std::uint32_t>(v[i]) < T ? delta : 0.0f;
 }
 
 ISOTOPE_CLONES
