@@ -141,7 +141,7 @@ int run_verify(const VerifyOptions& o) {
     // The audit ran with the profile in its options; the top-level profile
     // (shown on the page) must be that one.
     const nlohmann::json used = profile_json(doc["options"].get<AuditOptions>().profile);
-    if (doc["profile"] != used) diffs.push_back({"profile", doc["profile"].dump(), used.dump()});
+    check(json_differences(doc["profile"].dump(), used.dump(), "profile", &diffs));
   } else {
     throw Failure{EXIT_CANNOT_RECOMPUTE, "recomputation of '" + command + "' reports is not available"};
   }
