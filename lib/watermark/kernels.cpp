@@ -79,6 +79,32 @@ inline bool any_lane(vi m) {
   return m[0] != 0;
 }
 
+// delta for the green values among 8 (value < T), else 0. A mask, not a
+// branch: unsigned v < T as a signed 16-bit compare of both sides shifted by
+// 0x8000 (T <= 65535), widened to 32 bits and ANDed with delta's bits.
+struct GreenMask {
+  vs t;
+  vh flip;
+  vi d;
+  GreenMask(std::uint32_t T, float delta) {
+    const auto ts = static_cast<std::int16_t>(static_cast<std::uint16_t>(T ^ 0x8000u));
+    const std::uint16_t f = 0x8000;
+    t = vs{ts, ts, ts, ts, ts, ts, ts, ts};
+    flip = vh{f, f, f, f, f, f, f, f};
+    const vf dv = splat(delta);
+    std::memcpy(&d, &dv, sizeof d);
+  }
+  vf bias8(const std::uint16_t* v) const {
+    vh h;
+    std::memcpy(&h, v, sizeof h);
+    const vs green = reinterpret_cast<vs>(h ^ flip) < t;  // -1 or 0 per lane
+    const vi r = __builtin_convertvector(green, vi) & d;
+    vf out;
+    std::memcpy(&out, &r, sizeof out);
+    return out;
+  }
+};
+
 inline vf vmax(vf acc, vf b) {
   const vi take = (b > acc) | (b != b);  // NaN sticks, so the caller sees it
   return take ? b : acc;
@@ -163,46 +189,17 @@ float block_softmax(const float* l, const float* bias, float inv_t, std::size_t 
 
 ISOTOPE_CLONES
 void green_bias(const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n, float* bias) noexcept {
-  // A mask, not a branch: unsigned v < T as a signed 16-bit compare of both
-  // sides shifted by 0x8000 (T <= 65535), widened to 32 bits, ANDed with delta.
-  const auto t = static_cast<std::int16_t>(static_cast<std::uint16_t>(T ^ 0x8000u));
-  const vs vt = {t, t, t, t, t, t, t, t};
-  const std::uint16_t f = 0x8000;
-  const vh flip = {f, f, f, f, f, f, f, f};
-  vi d;
-  const vf dv = splat(delta);
-  std::memcpy(&d, &dv, sizeof d);
+  const GreenMask mask(T, delta);
   std::size_t i = 0;
-  for (; i + W <= n; i += W) {
-    vh h;
-    std::memcpy(&h, v + i, sizeof h);
-    const vs green = reinterpret_cast<vs>(h ^ flip) < vt;  // -1 or 0 per lane
-    const vi r = __builtin_convertvector(green, vi) & d;
-    std::memcpy(bias + i, &r, sizeof r);
-  }
+  for (; i + W <= n; i += W) storef(bias + i, mask.bias8(v + i));
   for (; i < n; ++i) bias[i] = static_cast<std::uint32_t>(v[i]) < T ? delta : 0.0f;
 }
 
 ISOTOPE_CLONES
 void add_bias(float* l, const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n) noexcept {
-  // Same mask as green_bias, added in place: l + delta or l + 0.
-  const auto t = static_cast<std::int16_t>(static_cast<std::uint16_t>(T ^ 0x8000u));
-  const vs vt = {t, t, t, t, t, t, t, t};
-  const std::uint16_t f = 0x8000;
-  const vh flip = {f, f, f, f, f, f, f, f};
-  vi d;
-  const vf dv = splat(delta);
-  std::memcpy(&d, &dv, sizeof d);
+  const GreenMask mask(T, delta);  // the same bias as green_bias, added in place
   std::size_t i = 0;
-  for (; i + W <= n; i += W) {
-    vh h;
-    std::memcpy(&h, v + i, sizeof h);
-    const vs green = reinterpret_cast<vs>(h ^ flip) < vt;
-    const vi r = __builtin_convertvector(green, vi) & d;
-    vf b;
-    std::memcpy(&b, &r, sizeof b);
-    storef(l + i, loadf(l + i) + b);
-  }
+  for (; i + W <= n; i += W) storef(l + i, loadf(l + i) + mask.bias8(v + i));
   for (; i < n; ++i) l[i] += static_cast<std::uint32_t>(v[i]) < T ? delta : 0.0f;
 }
 
