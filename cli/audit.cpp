@@ -65,7 +65,6 @@ void from_json(const nlohmann::json& j, AuditOptions& o) {
 
 namespace {
 
-bool blank(const std::string& line) { return line.find_first_not_of(" \t\r") == std::string::npos; }
 
 std::vector<std::uint32_t> encode(const Tokenizer& tok, const std::string& text, const std::string& where) {
   std::vector<std::uint32_t> ids;
@@ -76,13 +75,7 @@ std::vector<std::uint32_t> encode(const Tokenizer& tok, const std::string& text,
 std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& tok) {
   const std::string data = read_text(path);
   std::vector<AuditRecord> records;
-  std::istringstream in(data);
-  std::string line;
-  std::size_t lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (blank(line)) continue;
-    const nlohmann::json j = parse_jsonl_line(line, path, lineno);
+  for_each_jsonl(data, path, [&](const nlohmann::json& j, std::size_t lineno) {
     const std::string where = path + ":" + std::to_string(lineno);
     const nlohmann::json* response = string_field(j, "response", path, lineno);
     if (response == nullptr) fail_input(where + ": no \"response\" field (each line is {\"prompt\": ..., \"response\": ...})");
@@ -91,7 +84,7 @@ std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& 
     if (prompt != nullptr) r.prompt = encode(tok, prompt->get<std::string>(), where);
     r.response = encode(tok, response->get<std::string>(), where);
     records.push_back(std::move(r));
-  }
+  });
   if (records.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no suspect records"));
   return records;
 }
@@ -138,14 +131,8 @@ std::vector<std::vector<std::uint32_t>> parse_predictions(const std::string& dat
                                                           const std::vector<std::vector<std::uint32_t>>& teacher,
                                                           std::uint32_t vocab_size) {
   std::vector<std::vector<std::uint32_t>> preds;
-  std::istringstream in(data);
-  std::string line;
-  std::size_t lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (blank(line)) continue;
+  for_each_jsonl(data, file, [&](const nlohmann::json& j, std::size_t lineno) {
     const std::string where = file + ":" + std::to_string(lineno);
-    const nlohmann::json j = parse_jsonl_line(line, file, lineno);
     auto it = j.find("predictions");
     if (it == j.end() || !it->is_array()) fail_input(where + ": no \"predictions\" array");
     const std::size_t r = preds.size();
@@ -168,7 +155,7 @@ std::vector<std::vector<std::uint32_t>> parse_predictions(const std::string& dat
       p.push_back(static_cast<std::uint32_t>(id));
     }
     preds.push_back(std::move(p));
-  }
+  });
   if (preds.size() != teacher.size())
     fail_input("'" + file + "' has " + std::to_string(preds.size()) + " prediction lines, but the teacher data hold " +
                std::to_string(teacher.size()) + " texts (need one line per teacher text, in order)");

@@ -112,6 +112,19 @@ nlohmann::json parse_jsonl_line(const std::string& line, const std::string& file
   return j;
 }
 
+bool is_blank(const std::string& line) noexcept { return line.find_first_not_of(" \t\r") == std::string::npos; }
+
+void for_each_jsonl(const std::string& data, const std::string& file,
+                    const std::function<void(const nlohmann::json&, std::size_t)>& fn) {
+  std::istringstream in(data);
+  std::string line;
+  std::size_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (!is_blank(line)) fn(parse_jsonl_line(line, file, lineno), lineno);
+  }
+}
+
 const nlohmann::json* string_field(const nlohmann::json& obj, const char* name, const std::string& file,
                                    std::size_t lineno) {
   auto it = obj.find(name);

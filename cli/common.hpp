@@ -3,6 +3,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -63,6 +64,12 @@ void write_output(const std::string& path, const std::string& data);
 
 // One JSONL line as an object; a clear input error names file and line.
 nlohmann::json parse_jsonl_line(const std::string& line, const std::string& file, std::size_t lineno);
+// True for an empty line or one of spaces, tabs and a CR only.
+bool is_blank(const std::string& line) noexcept;
+// Calls fn(object, lineno) for every non-blank line of the JSONL text `data`
+// read from `file`, in order; a line that is not a JSON object is an input error.
+void for_each_jsonl(const std::string& data, const std::string& file,
+                    const std::function<void(const nlohmann::json&, std::size_t)>& fn);
 // Field `name` as a valid UTF-8 string, or nullptr if absent.
 const nlohmann::json* string_field(const nlohmann::json& obj, const char* name, const std::string& file,
                                    std::size_t lineno);

@@ -10,33 +10,27 @@ static bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-static bool blank(const std::string& line) { return line.find_first_not_of(" \t\r") == std::string::npos; }
 
 std::vector<std::string> read_documents(const std::string& path) {
   const std::string data = read_text(path);
   std::vector<std::string> docs;
-  std::istringstream in(data);
-  std::string line;
   if (ends_with(path, ".jsonl") || ends_with(path, ".json")) {
-    std::size_t lineno = 0;
-    while (std::getline(in, line)) {
-      ++lineno;
-      if (blank(line)) continue;
-      const nlohmann::json j = parse_jsonl_line(line, path, lineno);
+    for_each_jsonl(data, path, [&](const nlohmann::json& j, std::size_t lineno) {
       const nlohmann::json* text = string_field(j, "response", path, lineno);
       if (text == nullptr) text = string_field(j, "text", path, lineno);
       if (text == nullptr) fail_input(path + ":" + std::to_string(lineno) + ": no \"response\" or \"text\" field");
       docs.push_back(text->get<std::string>());
-    }
+    });
     return docs;
   }
-  std::string doc;
+  std::istringstream in(data);
+  std::string line, doc;
   auto flush = [&] {
     if (!doc.empty()) docs.push_back(std::move(doc));
     doc.clear();
   };
   while (std::getline(in, line)) {
-    if (blank(line)) {
+    if (is_blank(line)) {
       flush();
       continue;
     }

@@ -112,16 +112,10 @@ std::vector<std::string> demo_prompts() {
     fail(Status(Code::io, "the demo needs the bundled prompts, but '" + path + "' is missing"));
   std::vector<std::string> out;
   const std::string data = read_text(path);
-  std::istringstream in(data);
-  std::string l;
-  std::size_t lineno = 0;
-  while (std::getline(in, l)) {
-    ++lineno;
-    if (l.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const nlohmann::json j = parse_jsonl_line(l, path, lineno);
+  for_each_jsonl(data, path, [&](const nlohmann::json& j, std::size_t lineno) {
     const nlohmann::json* p = string_field(j, "prompt", path, lineno);
     if (p != nullptr) out.push_back(p->get<std::string>());
-  }
+  });
   if (out.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no prompts"));
   return out;
 }

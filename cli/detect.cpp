@@ -102,13 +102,8 @@ std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& pr
       items.push_back(score_text(spec, profile, key, tok, in.name, in.data, nullptr));
       continue;
     }
-    std::istringstream lines(in.data);
-    std::string line;
-    std::size_t lineno = 0, records = 0;
-    while (std::getline(lines, line)) {
-      ++lineno;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      const nlohmann::json j = parse_jsonl_line(line, in.name, lineno);
+    std::size_t records = 0;
+    for_each_jsonl(in.data, in.name, [&](const nlohmann::json& j, std::size_t lineno) {
       const nlohmann::json* text = string_field(j, "response", in.name, lineno);
       const nlohmann::json* prompt = string_field(j, "prompt", in.name, lineno);
       if (text == nullptr) {
@@ -122,7 +117,7 @@ std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& pr
       items.push_back(score_text(spec, profile, key, tok, where, text->get<std::string>(),
                                  prompt != nullptr ? &prompt_text : nullptr));
       ++records;
-    }
+    });
     if (records == 0) fail_input("'" + in.name + "' holds no JSON lines");
   }
   return items;

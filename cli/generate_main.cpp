@@ -55,14 +55,9 @@ int run_generate(const GenerateOptions& o) {
   }
 
   const std::string data = read_text(o.prompts);
-  std::istringstream in(data);
   std::ostringstream out;
-  std::string line;
-  std::size_t lineno = 0, count = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const nlohmann::json j = parse_jsonl_line(line, o.prompts, lineno);
+  std::size_t count = 0;
+  for_each_jsonl(data, o.prompts, [&](const nlohmann::json& j, std::size_t lineno) {
     const nlohmann::json* p = string_field(j, "prompt", o.prompts, lineno);
     if (p == nullptr) fail_input(o.prompts + ":" + std::to_string(lineno) + ": no \"prompt\" field");
     const std::string prompt = p->get<std::string>();
@@ -70,7 +65,7 @@ int run_generate(const GenerateOptions& o) {
     out << rec.dump() << '\n';
     ++count;
     if (!o.quiet && count % 50 == 0) note(false, "generated " + std::to_string(count) + " responses");
-  }
+  });
   if (count == 0) fail_input("'" + o.prompts + "' holds no prompts");
   write_output(o.out, out.str());
   note(o.quiet || o.out.empty() || o.out == "-", "wrote " + std::to_string(count) + " responses to '" + o.out + "'");
