@@ -23,6 +23,23 @@ expect_exit() {
   return 0
 }
 
+# expect_rc CODE COMMAND... : expect_exit, and a failing command must say
+# "error" on stderr.
+expect_rc() {
+  local want="$1"
+  expect_exit "$@" || return 1
+  if [ "$want" != 0 ] && ! grep -q "error" "$WORK/err"; then
+    echo "FAIL: no error message: ${*:2}" >&2
+    FAILS=$((FAILS + 1))
+  fi
+}
+
+# die MESSAGE : records a failure and goes on.
+die() {
+  echo "FAIL: $*" >&2
+  FAILS=$((FAILS + 1))
+}
+
 # expect_in FILE PATTERN : grep -E PATTERN in FILE.
 expect_in() {
   CHECKS=$((CHECKS + 1))

@@ -1,19 +1,9 @@
 #!/usr/bin/env bash
 # isotope audit (closed model): a student trained on watermarked answers is
 # flagged, the wrong key is not, results are reproducible, bad inputs fail cleanly.
-set -u
-ISOTOPE="$1"
+source "$(dirname "$0")/lib.sh" "$1"
 SRC="${ISOTOPE_SOURCE_DIR:?}"
-T="$(mktemp -d)"
-trap 'rm -rf "$T"' EXIT
-fails=0
-die() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect_rc() {  # expect_rc CODE CMD...
-  local want="$1"; shift
-  "$@" >"$T/out" 2>"$T/err"; local rc=$?
-  [ "$rc" = "$want" ] || die "expected exit $want, got $rc: $* ($(head -c 300 "$T/err"))"
-  grep -q "error" "$T/err" || [ "$want" = 0 ] || die "no error message: $*"
-}
+T="$WORK"
 field() { /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'j': j}))" "$@"; }
 
 "$ISOTOPE" keygen -q -o "$T/k1" >/dev/null || die keygen
@@ -63,5 +53,4 @@ expect_rc 2 "$ISOTOPE" audit -q --key "$T/k1" --suspect "$T/suspect.jsonl" --mod
 chmod 644 "$T/k2"
 expect_rc 4 "$ISOTOPE" audit -q --key "$T/k2" --suspect "$T/suspect.jsonl"
 
-[ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
-echo "ok"
+finish

@@ -1,18 +1,9 @@
 #!/usr/bin/env bash
 # isotope combine: Fisher's method against reference values, and refusal of
 # results that are not independent.
-set -u
-ISOTOPE="$1"
+source "$(dirname "$0")/lib.sh" "$1"
 SRC="${ISOTOPE_SOURCE_DIR:?}"
-T="$(mktemp -d)"
-trap 'rm -rf "$T"' EXIT
-fails=0
-die() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect_rc() {
-  local want="$1"; shift
-  "$@" >"$T/out" 2>"$T/err"; local rc=$?
-  [ "$rc" = "$want" ] || die "expected exit $want, got $rc: $* ($(head -c 300 "$T/err"))"
-}
+T="$WORK"
 # result NAME LOG10P KEY SUSPECT_SHA [VALID]
 result() {
   /usr/bin/python3 - "$T/$1" "$2" "$3" "$4" "${5:-true}" <<'PY'
@@ -61,5 +52,4 @@ expect_rc 5 "$ISOTOPE" combine "$T/a.json" "$T/o.json"
 expect_rc 0 "$ISOTOPE" combine "$T/a.json" "$T/e.json"      # shared data under different keys: independent
 grep -q "Note:" "$T/out" || die "no note on shared data under different keys"
 
-[ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
-echo "ok"
+finish

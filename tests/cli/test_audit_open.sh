@@ -1,19 +1,9 @@
 #!/usr/bin/env bash
 # isotope audit --mode open: reading mode with a model and with PREDS.jsonl,
 # identical numbers both ways, and every kind of bad PREDS.jsonl refused.
-set -u
-ISOTOPE="$1"
+source "$(dirname "$0")/lib.sh" "$1"
 SRC="${ISOTOPE_SOURCE_DIR:?}"
-T="$(mktemp -d)"
-trap 'rm -rf "$T"' EXIT
-fails=0
-die() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-expect_rc() {
-  local want="$1"; shift
-  "$@" >"$T/out" 2>"$T/err"; local rc=$?
-  [ "$rc" = "$want" ] || die "expected exit $want, got $rc: $* ($(head -c 300 "$T/err"))"
-  [ "$want" = 0 ] || grep -q "error" "$T/err" || die "no error message: $*"
-}
+T="$WORK"
 field() { /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'j': j}))" "$@"; }
 
 "$ISOTOPE" keygen -q -o "$T/k1" >/dev/null || die keygen
@@ -71,5 +61,4 @@ expect_rc 2 "${P[@]}"
 echo "not a model" >"$T/bad.lm"
 expect_rc 6 "${P[@]}" --model "$T/bad.lm"
 
-[ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
-echo "ok"
+finish
