@@ -52,7 +52,9 @@ struct Scorer::Impl {
   std::vector<std::uint16_t> values;
 
   // The rules, in order: prompt, filter, dedup. True if the tuple is to be scored.
-  bool admit(std::span<const std::uint32_t> tuple, const WindowSet* exclude, const WindowSet* require) {
+  // `hash`, if given, is TupleSet::hash(tuple), computed by the caller.
+  bool admit(std::span<const std::uint32_t> tuple, const WindowSet* exclude, const WindowSet* require,
+             const std::uint64_t* hash = nullptr) {
     const auto window = tuple.first(tuple.size() - 1);
     if (exclude != nullptr && exclude->contains(window)) {
       ++counts.skipped_prompt;
@@ -62,7 +64,7 @@ struct Scorer::Impl {
       ++counts.skipped_filter;
       return false;
     }
-    if (rules.dedup && !seen.insert(tuple)) {
+    if (rules.dedup && !(hash != nullptr ? seen.insert(tuple, *hash) : seen.insert(tuple))) {
       ++counts.skipped_duplicate;
       return false;
     }
@@ -130,12 +132,21 @@ Status Scorer::add(std::span<const std::uint32_t> ids, const WindowSet* exclude,
   if (m.rules.dedup) m.seen.reserve(m.seen.size() + ids.size());
   // The dedup memory is a large hash table: ask for the slot of the tuple a
   // few positions ahead so that its cache miss overlaps with this work.
+  // Each hash is computed once: AHEAD positions early, kept in a ring.
   constexpr std::size_t AHEAD = 8;
+  std::uint64_t ring[AHEAD] = {};
+  const auto hash_at = [&](std::size_t i) { return detail::TupleSet::hash(ids.subspan(i - h, h + 1)); };
+  if (m.rules.dedup)
+    for (std::size_t i = h; i < ids.size() && i < h + AHEAD; ++i) ring[i % AHEAD] = hash_at(i);
   for (std::size_t i = h; i < ids.size(); ++i) {
-    if (m.rules.dedup && i + AHEAD < ids.size())
-      m.seen.prefetch(detail::TupleSet::hash(ids.subspan(i + AHEAD - h, h + 1)));
     const auto tuple = ids.subspan(i - h, h + 1);
-    if (m.admit(tuple, exclude, require)) m.queue(tuple.first(h), ids[i], static_cast<std::uint32_t>(i));
+    const std::uint64_t hash = ring[i % AHEAD];
+    if (m.rules.dedup && i + AHEAD < ids.size()) {
+      ring[i % AHEAD] = hash_at(i + AHEAD);  // (i + AHEAD) % AHEAD == i % AHEAD: the slot just read
+      m.seen.prefetch(ring[i % AHEAD]);
+    }
+    if (m.admit(tuple, exclude, require, m.rules.dedup ? &hash : nullptr))
+      m.queue(tuple.first(h), ids[i], static_cast<std::uint32_t>(i));
   }
   return m.flush(mask);
 }
