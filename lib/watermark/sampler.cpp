@@ -212,6 +212,23 @@ Status draw_full(std::size_t n, double total, Rng& rng, const Scratch& s, std::u
   return Status::OK();
 }
 
+// Green values of m tokens of the window in g, into s.cand_values: one
+// keystream pass over the vocabulary when they are many, else one batched
+// cipher call for just those tokens.
+Status candidate_values(const GreenSource& g, std::size_t vocab, const std::uint32_t* ids, std::size_t m,
+                        Scratch& s) {
+  s.cand_values.resize(m);
+  if (m > vocab / 16) {
+    s.values.resize(vocab);
+    ISOTOPE_RETURN_IF_ERROR(g.list->values(g.seed, s.values));
+    for (std::size_t j = 0; j < m; ++j) s.cand_values[j] = s.values[ids[j]];
+    return Status::OK();
+  }
+  if (s.seeds.size() < m) s.seeds.resize(m);
+  std::fill_n(s.seeds.begin(), m, g.seed);
+  return g.list->values_at(s.seeds.data(), ids, m, s.cand_values.data());
+}
+
 // Keeps in s.heap the k best logits (a min-heap on better(): the front is
 // the worst kept). Block by block, only the values at or above the current
 // k-th best are looked at.
@@ -264,16 +281,7 @@ Status sample_core(std::span<const float> logits, GreenSource& g, const Sampling
         m += kernels::collect_ge(logits.data() + start, std::min(kernels::GROUP, n - start), floor,
                                  static_cast<std::uint32_t>(start), s.hits.data() + m);
       }
-      s.cand_values.resize(m);
-      if (m > n / 16) {
-        s.values.resize(n);
-        ISOTOPE_RETURN_IF_ERROR(g.list->values(g.seed, s.values));
-        for (std::size_t j = 0; j < m; ++j) s.cand_values[j] = s.values[ids[j]];
-      } else {
-        if (s.seeds.size() < m) s.seeds.resize(m, g.seed);
-        std::fill_n(s.seeds.begin(), m, g.seed);
-        ISOTOPE_RETURN_IF_ERROR(g.list->values_at(s.seeds.data(), ids, m, s.cand_values.data()));
-      }
+      ISOTOPE_RETURN_IF_ERROR(candidate_values(g, n, ids, m, s));
       best.resize(m);
       for (std::size_t j = 0; j < m; ++j)
         best[j] = {logits[ids[j]] + g.delta * static_cast<float>(s.cand_values[j] < g.threshold), ids[j]};
@@ -407,18 +415,9 @@ Status Watermarker::apply_candidates(std::span<const std::uint32_t> context, std
   GreenSource g;
   if (cand.empty() || !impl_->source(context, &g)) return Status::OK();
   Scratch& s = impl_->scratch;
-  if (cand.size() > V / 16) {
-    // Many candidates (often the whole vocabulary, data[id].id == id): one keystream pass.
-    s.values.resize(V);
-    ISOTOPE_RETURN_IF_ERROR(g.list->values(g.seed, s.values));
-    for (TokenLogit& c : cand) c.logit += g.delta * static_cast<float>(s.values[static_cast<std::uint32_t>(c.id)] < g.threshold);
-    return Status::OK();
-  }
   s.ids.resize(cand.size());
-  s.cand_values.resize(cand.size());
-  s.seeds.assign(cand.size(), g.seed);
   for (std::size_t j = 0; j < cand.size(); ++j) s.ids[j] = static_cast<std::uint32_t>(cand[j].id);
-  ISOTOPE_RETURN_IF_ERROR(g.list->values_at(s.seeds.data(), s.ids.data(), cand.size(), s.cand_values.data()));
+  ISOTOPE_RETURN_IF_ERROR(candidate_values(g, V, s.ids.data(), cand.size(), s));
   for (std::size_t j = 0; j < cand.size(); ++j) cand[j].logit += g.delta * static_cast<float>(s.cand_values[j] < g.threshold);
   return Status::OK();
 }
