@@ -65,7 +65,6 @@ void from_json(const nlohmann::json& j, AuditOptions& o) {
 
 namespace {
 
-
 std::vector<std::uint32_t> encode(const Tokenizer& tok, const std::string& text, const std::string& where) {
   std::vector<std::uint32_t> ids;
   check(tok.encode(text, &ids), where);
