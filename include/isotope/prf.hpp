@@ -48,6 +48,8 @@ class GreenList {
   Status value(const Seed& seed, std::uint32_t token, std::uint16_t* out);
   // Values of n (seed, token) pairs in one batched cipher call.
   Status values_at(const Seed* seeds, const std::uint32_t* tokens, std::size_t n, std::uint16_t* out);
+  // Values of n tokens of one context, in one batched cipher call.
+  Status values_at(const Seed& seed, const std::uint32_t* tokens, std::size_t n, std::uint16_t* out);
 
  private:
   GreenList() = default;

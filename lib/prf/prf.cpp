@@ -195,22 +195,46 @@ Status GreenList::value(const Seed& seed, std::uint32_t token, std::uint16_t* ou
   return Status::OK();
 }
 
-Status GreenList::values_at(const Seed* seeds, const std::uint32_t* tokens, std::size_t n, std::uint16_t* out) {
-  Impl& im = *impl_;
-  std::uint8_t* buf = im.batch.get();
+namespace {
+// Counter blocks seed + j, j = tokens[i] / 8, for one seed or one seed per token.
+struct OneSeed {
+  std::uint64_t hi, lo;
+  explicit OneSeed(const Seed& s) noexcept : hi(load_be64(s.data())), lo(load_be64(s.data() + 8)) {}
+  void block(std::size_t /*i*/, std::uint64_t j, std::uint8_t* out) const noexcept {
+    const std::uint64_t lo2 = lo + j;
+    store_be64(out, hi + (lo2 < lo ? 1u : 0u));
+    store_be64(out + 8, lo2);
+  }
+};
+struct SeedPerToken {
+  const Seed* seeds;
+  void block(std::size_t i, std::uint64_t j, std::uint8_t* out) const noexcept { counter_block(seeds[i], j, out); }
+};
+}  // namespace
+
+template <class Seeds>
+static Status batch_values(EVP_CIPHER_CTX* ecb, std::uint8_t* buf, const Seeds& seeds, const std::uint32_t* tokens,
+                           std::size_t n, std::uint16_t* out) {
   for (std::size_t done = 0; done < n;) {
     const std::size_t m = n - done < BATCH_BLOCKS ? n - done : BATCH_BLOCKS;
-    for (std::size_t i = 0; i < m; ++i)
-      counter_block(seeds[done + i], tokens[done + i] / VALUES_PER_BLOCK, buf + BLOCK * i);
+    for (std::size_t i = 0; i < m; ++i) seeds.block(done + i, tokens[done + i] / VALUES_PER_BLOCK, buf + BLOCK * i);
     int outl = 0;
     const int len = static_cast<int>(m * BLOCK);
-    if (EVP_EncryptUpdate(im.ecb, buf, &outl, buf, len) != 1 || outl != len)
+    if (EVP_EncryptUpdate(ecb, buf, &outl, buf, len) != 1 || outl != len)
       return {Code::crypto, "AES-128 batch encryption failed (OpenSSL)"};
     for (std::size_t i = 0; i < m; ++i)
       out[done + i] = load_le16(buf + BLOCK * i + 2 * (tokens[done + i] % VALUES_PER_BLOCK));
     done += m;
   }
   return Status::OK();
+}
+
+Status GreenList::values_at(const Seed* seeds, const std::uint32_t* tokens, std::size_t n, std::uint16_t* out) {
+  return batch_values(impl_->ecb, impl_->batch.get(), SeedPerToken{seeds}, tokens, n, out);
+}
+
+Status GreenList::values_at(const Seed& seed, const std::uint32_t* tokens, std::size_t n, std::uint16_t* out) {
+  return batch_values(impl_->ecb, impl_->batch.get(), OneSeed(seed), tokens, n, out);
 }
 
 }  // namespace isotope

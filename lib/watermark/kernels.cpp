@@ -13,6 +13,11 @@
 #define ISOTOPE_CLONES
 #endif
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ISOTOPE_X86_DISPATCH 1
+#include <immintrin.h>
+#endif
+
 namespace isotope::kernels {
 namespace {
 
@@ -104,6 +109,25 @@ struct GreenMask {
     return out;
   }
 };
+
+// The maximum of the 8 lanes (NaN-free input), by halving with shuffles.
+inline float hmax(vf m) {
+#if defined(__clang__)
+  vf t = __builtin_shufflevector(m, m, 4, 5, 6, 7, 0, 1, 2, 3);
+  m = t > m ? t : m;
+  t = __builtin_shufflevector(m, m, 2, 3, 0, 1, 6, 7, 4, 5);
+  m = t > m ? t : m;
+  t = __builtin_shufflevector(m, m, 1, 0, 3, 2, 5, 4, 7, 6);
+#else
+  vf t = __builtin_shuffle(m, vi{4, 5, 6, 7, 0, 1, 2, 3});
+  m = t > m ? t : m;
+  t = __builtin_shuffle(m, vi{2, 3, 0, 1, 6, 7, 4, 5});
+  m = t > m ? t : m;
+  t = __builtin_shuffle(m, vi{1, 0, 3, 2, 5, 4, 7, 6});
+#endif
+  m = t > m ? t : m;
+  return m[0];
+}
 
 inline vf vmax(vf acc, vf b) {
   const vi take = (b > acc) | (b != b);  // NaN sticks, so the caller sees it
@@ -203,33 +227,43 @@ void add_bias(float* l, const std::uint16_t* v, std::uint32_t T, float delta, st
   for (; i < n; ++i) l[i] += static_cast<std::uint32_t>(v[i]) < T ? delta : 0.0f;
 }
 
-ISOTOPE_CLONES
-std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out) noexcept {
+namespace {
+
+std::size_t collect_ge_portable(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
+                       bool* nan) noexcept {
   const vf t = splat(thr);
+  vi bad = splati(0);
   std::size_t cnt = 0, i = 0;
   for (; i + W <= n; i += W) {
-    if (!any_lane(loadf(l + i) >= t)) continue;
+    const vf x = loadf(l + i);
+    bad |= x != x;
+    if (!any_lane(x >= t)) continue;
     for (std::size_t j = 0; j < W; ++j) {
       out[cnt] = base + static_cast<std::uint32_t>(i + j);
       cnt += l[i + j] >= thr ? 1 : 0;
     }
   }
+  bool b = any_lane(bad);
   for (; i < n; ++i) {
+    b = b || l[i] != l[i];
     out[cnt] = base + static_cast<std::uint32_t>(i);
     cnt += l[i] >= thr ? 1 : 0;
   }
+  if (b) *nan = true;
   return cnt;
 }
 
-ISOTOPE_CLONES
-std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
-                           float* group_max) noexcept {
+std::size_t collect_ge_max_portable(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
+                           float* group_max, bool* nan) noexcept {
+  static_assert(GROUP % W == 0, "a group is a whole number of vectors");
   const vf t = splat(thr);
+  vi bad = splati(0);
   std::size_t cnt = 0, g = 0, i = 0;
   for (; i + GROUP <= n; i += GROUP, ++g) {
     vf m = loadf(l + i);
     for (std::size_t j = 0; j < GROUP; j += W) {
       const vf x = loadf(l + i + j);
+      bad |= x != x;
       m = x > m ? x : m;
       if (!any_lane(x >= t)) continue;
       for (std::size_t q = 0; q < W; ++q) {
@@ -237,20 +271,240 @@ std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32
         cnt += l[i + j + q] >= thr ? 1 : 0;
       }
     }
-    float gm = m[0];
-    for (std::size_t q = 1; q < W; ++q) gm = m[q] > gm ? m[q] : gm;
-    group_max[g] = gm;
+    group_max[g] = hmax(m);
   }
+  bool b = any_lane(bad);
   if (i < n) {
     float gm = l[i];
     for (; i < n; ++i) {
+      b = b || l[i] != l[i];
       gm = l[i] > gm ? l[i] : gm;
       out[cnt] = base + static_cast<std::uint32_t>(i);
       cnt += l[i] >= thr ? 1 : 0;
     }
     group_max[g] = gm;
   }
+  if (b) *nan = true;
   return cnt;
+}
+
+std::size_t collect_range_portable(const float* l, std::size_t n, float lo, float hi, std::uint32_t base,
+                          std::uint32_t* out) noexcept {
+  const vf vlo = splat(lo), vhi = splat(hi);
+  std::size_t cnt = 0, i = 0;
+  for (; i + W <= n; i += W) {
+    const vf x = loadf(l + i);
+    if (!any_lane((x >= vlo) & ~(x >= vhi))) continue;
+    for (std::size_t j = 0; j < W; ++j) {
+      out[cnt] = base + static_cast<std::uint32_t>(i + j);
+      cnt += (l[i + j] >= lo && !(l[i + j] >= hi)) ? 1 : 0;
+    }
+  }
+  for (; i < n; ++i) {
+    out[cnt] = base + static_cast<std::uint32_t>(i);
+    cnt += (l[i] >= lo && !(l[i] >= hi)) ? 1 : 0;
+  }
+  return cnt;
+}
+
+std::size_t collect_band_portable(const float* l, std::size_t n, const float* group_max, float lo, float hi,
+                                  std::uint32_t* out) {
+  std::size_t cnt = 0;
+  for (std::size_t g = 0, start = 0; start < n; ++g, start += GROUP) {
+    if (!(group_max[g] >= lo)) continue;
+    const std::size_t len = start + GROUP <= n ? GROUP : n - start;
+    cnt += collect_range_portable(l + start, len, lo, hi, static_cast<std::uint32_t>(start), out + cnt);
+  }
+  return cnt;
+}
+
+#if defined(ISOTOPE_X86_DISPATCH)
+// AVX2 versions of the collect kernels: the scan is a compare per 8 values
+// and one movemask per 32, so it runs at the speed of memory; the rare hits
+// are written by walking the mask bits.
+#define ISOTOPE_AVX2 __attribute__((target("avx2,bmi")))
+
+ISOTOPE_AVX2 inline std::size_t put_bits(unsigned mask, std::uint32_t first, std::uint32_t* out, std::size_t cnt) {
+  while (mask != 0) {
+    out[cnt++] = first + static_cast<std::uint32_t>(__builtin_ctz(mask));
+    mask &= mask - 1;
+  }
+  return cnt;
+}
+
+ISOTOPE_AVX2 inline float hmax_avx2(__m256 m) {
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+  return _mm_cvtss_f32(h);
+}
+
+ISOTOPE_AVX2 std::size_t collect_ge_avx2(const float* l, std::size_t n, float thr, std::uint32_t base,
+                                         std::uint32_t* out, bool* nan) {
+  const __m256 t = _mm256_set1_ps(thr);
+  __m256 bad = _mm256_setzero_ps();
+  std::size_t cnt = 0, i = 0;
+  for (; i + 4 * W <= n; i += 4 * W) {
+    const __m256 x0 = _mm256_loadu_ps(l + i), x1 = _mm256_loadu_ps(l + i + 8);
+    const __m256 x2 = _mm256_loadu_ps(l + i + 16), x3 = _mm256_loadu_ps(l + i + 24);
+    bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_cmp_ps(x0, x1, _CMP_UNORD_Q), _mm256_cmp_ps(x2, x3, _CMP_UNORD_Q)));
+    const __m256 c0 = _mm256_cmp_ps(x0, t, _CMP_GE_OQ), c1 = _mm256_cmp_ps(x1, t, _CMP_GE_OQ);
+    const __m256 c2 = _mm256_cmp_ps(x2, t, _CMP_GE_OQ), c3 = _mm256_cmp_ps(x3, t, _CMP_GE_OQ);
+    if (_mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(c0, c1), _mm256_or_ps(c2, c3))) == 0) continue;
+    const auto at = base + static_cast<std::uint32_t>(i);
+    cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c0)), at, out, cnt);
+    cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c1)), at + 8, out, cnt);
+    cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c2)), at + 16, out, cnt);
+    cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c3)), at + 24, out, cnt);
+  }
+  bool b = _mm256_movemask_ps(bad) != 0;
+  for (; i < n; ++i) {
+    b = b || l[i] != l[i];
+    if (l[i] >= thr) out[cnt++] = base + static_cast<std::uint32_t>(i);
+  }
+  if (b) *nan = true;
+  return cnt;
+}
+
+// r[i] = max of the lanes of a[i], for 8 vectors at once (a transposing max tree).
+ISOTOPE_AVX2 inline __m256 hmax8_avx2(const __m256* a) {
+  __m256 t[4], u[2];
+  for (int j = 0; j < 4; ++j)
+    t[j] = _mm256_max_ps(_mm256_unpacklo_ps(a[2 * j], a[2 * j + 1]), _mm256_unpackhi_ps(a[2 * j], a[2 * j + 1]));
+  for (int j = 0; j < 2; ++j)
+    u[j] = _mm256_max_ps(_mm256_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm256_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm256_max_ps(_mm256_permute2f128_ps(u[0], u[1], 0x20), _mm256_permute2f128_ps(u[0], u[1], 0x31));
+}
+
+ISOTOPE_AVX2 std::size_t collect_ge_max_avx2(const float* l, std::size_t n, float thr, std::uint32_t base,
+                                             std::uint32_t* out, float* group_max, bool* nan) {
+  static_assert(GROUP == 2 * W, "a group is two vectors");
+  constexpr std::size_t CHUNK = W * GROUP;  // 8 groups, whose maxima are stored as one vector
+  const __m256 t = _mm256_set1_ps(thr);
+  __m256 bad = _mm256_setzero_ps();
+  std::size_t cnt = 0, i = 0;
+  for (; i + CHUNK <= n; i += CHUNK) {
+    __m256 m[W];
+    for (std::size_t j = 0; j < W; j += 2) {  // two groups (32 values) per step
+      const float* p = l + i + j * GROUP;
+      const __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + 8);
+      const __m256 x2 = _mm256_loadu_ps(p + 16), x3 = _mm256_loadu_ps(p + 24);
+      bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_cmp_ps(x0, x1, _CMP_UNORD_Q), _mm256_cmp_ps(x2, x3, _CMP_UNORD_Q)));
+      m[j] = _mm256_max_ps(x0, x1);
+      m[j + 1] = _mm256_max_ps(x2, x3);
+      const __m256 c0 = _mm256_cmp_ps(x0, t, _CMP_GE_OQ), c1 = _mm256_cmp_ps(x1, t, _CMP_GE_OQ);
+      const __m256 c2 = _mm256_cmp_ps(x2, t, _CMP_GE_OQ), c3 = _mm256_cmp_ps(x3, t, _CMP_GE_OQ);
+      if (_mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(c0, c1), _mm256_or_ps(c2, c3))) == 0) continue;
+      const auto at = base + static_cast<std::uint32_t>(i + j * GROUP);
+      cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c0)), at, out, cnt);
+      cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c1)), at + 8, out, cnt);
+      cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c2)), at + 16, out, cnt);
+      cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c3)), at + 24, out, cnt);
+    }
+    _mm256_storeu_ps(group_max + i / GROUP, hmax8_avx2(m));
+  }
+  bool b = _mm256_movemask_ps(bad) != 0;
+  for (std::size_t g = i / GROUP; i < n; ++g) {
+    float gm = l[i];
+    for (const std::size_t end = i + GROUP < n ? i + GROUP : n; i < end; ++i) {
+      b = b || l[i] != l[i];
+      gm = l[i] > gm ? l[i] : gm;
+      if (l[i] >= thr) out[cnt++] = base + static_cast<std::uint32_t>(i);
+    }
+    group_max[g] = gm;
+  }
+  if (b) *nan = true;
+  return cnt;
+}
+
+ISOTOPE_AVX2 std::size_t collect_range_avx2(const float* l, std::size_t n, float lo, float hi, std::uint32_t base,
+                                            std::uint32_t* out) {
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  std::size_t cnt = 0, i = 0;
+  for (; i + W <= n; i += W) {
+    const __m256 x = _mm256_loadu_ps(l + i);
+    const __m256 in = _mm256_andnot_ps(_mm256_cmp_ps(x, vhi, _CMP_GE_OQ), _mm256_cmp_ps(x, vlo, _CMP_GE_OQ));
+    cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(in)), base + static_cast<std::uint32_t>(i), out, cnt);
+  }
+  for (; i < n; ++i)
+    if (l[i] >= lo && !(l[i] >= hi)) out[cnt++] = base + static_cast<std::uint32_t>(i);
+  return cnt;
+}
+
+// Group g (GROUP values) of collect_band.
+ISOTOPE_AVX2 inline std::size_t band_group_avx2(const float* l, std::size_t g, __m256 vlo, __m256 vhi,
+                                                std::uint32_t* out, std::size_t cnt) {
+  const float* p = l + g * GROUP;
+  const auto at = static_cast<std::uint32_t>(g * GROUP);
+  const __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + W);
+  const __m256 in0 = _mm256_andnot_ps(_mm256_cmp_ps(x0, vhi, _CMP_GE_OQ), _mm256_cmp_ps(x0, vlo, _CMP_GE_OQ));
+  const __m256 in1 = _mm256_andnot_ps(_mm256_cmp_ps(x1, vhi, _CMP_GE_OQ), _mm256_cmp_ps(x1, vlo, _CMP_GE_OQ));
+  cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(in0)), at, out, cnt);
+  return put_bits(static_cast<unsigned>(_mm256_movemask_ps(in1)), at + W, out, cnt);
+}
+
+ISOTOPE_AVX2 std::size_t collect_band_avx2(const float* l, std::size_t n, const float* group_max, float lo,
+                                           float hi, std::uint32_t* out) {
+  static_assert(GROUP == 2 * W, "a group is two vectors");
+  const std::size_t full = n / GROUP;  // groups of exactly GROUP values
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  std::size_t cnt = 0;
+  std::size_t g = 0;
+  for (; g + W <= full; g += W) {
+    auto mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(group_max + g), vlo, _CMP_GE_OQ)));
+    while (mask != 0) {
+      cnt = band_group_avx2(l, g + static_cast<std::size_t>(__builtin_ctz(mask)), vlo, vhi, out, cnt);
+      mask &= mask - 1;
+    }
+  }
+  for (; g < full; ++g)
+    if (group_max[g] >= lo) cnt = band_group_avx2(l, g, vlo, vhi, out, cnt);
+  if (full * GROUP < n && group_max[full] >= lo)
+    cnt += collect_range_portable(l + full * GROUP, n - full * GROUP, lo, hi, static_cast<std::uint32_t>(full * GROUP),
+                                  out + cnt);
+  return cnt;
+}
+
+bool have_avx2() {
+  __builtin_cpu_init();  // this may run before libgcc's own constructor
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi");
+}
+const bool kHaveAvx2 = have_avx2();
+#endif
+
+}  // namespace
+
+std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
+                       bool* nan) noexcept {
+#if defined(ISOTOPE_X86_DISPATCH)
+  if (kHaveAvx2) return collect_ge_avx2(l, n, thr, base, out, nan);
+#endif
+  return collect_ge_portable(l, n, thr, base, out, nan);
+}
+
+std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
+                           float* group_max, bool* nan) noexcept {
+#if defined(ISOTOPE_X86_DISPATCH)
+  if (kHaveAvx2) return collect_ge_max_avx2(l, n, thr, base, out, group_max, nan);
+#endif
+  return collect_ge_max_portable(l, n, thr, base, out, group_max, nan);
+}
+
+std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std::uint32_t base,
+                          std::uint32_t* out) noexcept {
+#if defined(ISOTOPE_X86_DISPATCH)
+  if (kHaveAvx2) return collect_range_avx2(l, n, lo, hi, base, out);
+#endif
+  return collect_range_portable(l, n, lo, hi, base, out);
+}
+
+std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,
+                         std::uint32_t* out) noexcept {
+#if defined(ISOTOPE_X86_DISPATCH)
+  if (kHaveAvx2) return collect_band_avx2(l, n, group_max, lo, hi, out);
+#endif
+  return collect_band_portable(l, n, group_max, lo, hi, out);
 }
 
 }  // namespace isotope::kernels

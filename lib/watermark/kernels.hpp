@@ -33,14 +33,27 @@ void add_bias(float* l, const std::uint16_t* v, std::uint32_t T, float delta, st
 
 // Writes base + i for every i < n with l[i] >= thr into out (room for n);
 // returns how many. Tests 8 values at a time and compacts without branches.
-std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out) noexcept;
+// *nan is set to true if some l[i] is NaN (and left alone otherwise).
+std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
+                       bool* nan) noexcept;
 
-inline constexpr std::size_t GROUP = 64;  // collect_ge_max reports one max per GROUP values
+inline constexpr std::size_t GROUP = 16;  // collect_ge_max reports one max per GROUP values
 
 // collect_ge that also writes group_max[g] = max of l[g*GROUP .. (g+1)*GROUP)
 // (the last group may be shorter), so a later pass with a higher threshold
 // can skip whole groups.
 std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
-                           float* group_max) noexcept;
+                           float* group_max, bool* nan) noexcept;
+
+// Writes base + i for every i < n with l[i] >= lo and not l[i] >= hi into
+// out (room for n); returns how many. hi = NaN sets no upper bound (+inf
+// values included).
+std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std::uint32_t base,
+                          std::uint32_t* out) noexcept;
+
+// collect_range over the whole array l (n values), visiting only the groups
+// whose maximum (group_max, as written by collect_ge_max) is at least lo.
+std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,
+                         std::uint32_t* out) noexcept;
 
 }  // namespace isotope::kernels

@@ -7,9 +7,10 @@
 // Full-vocabulary sampling: one keystream pass gives the green bits of every
 // token; one pass finds the max of the biased logits; one pass computes the
 // weights and their per-block sums; the draw finds its block, then its token.
-// Top-k (and greedy = top-1): a single scan keeps the k best raw logits and,
-// on the side, every token within delta of the running k-th best; only those
-// can enter the biased top-k, so only their green bits are computed.
+// Top-k (and greedy = top-1): a single scan keeps the k best raw logits (and,
+// with the watermark, the maximum of every small group of logits); then only
+// the tokens that can still enter the biased top-k are looked up, best raw
+// logit first, and only their green bits are computed (top_k_biased).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -81,7 +82,6 @@ struct Scratch {
   std::vector<double> scale;          // per block, exp((block max - global max) / T)
   std::vector<Cand> heap;
   std::vector<Cand> cands;
-  std::vector<Seed> seeds;
   std::vector<std::uint32_t> ids;
   std::vector<std::uint32_t> hits;    // token ids found by collect_ge (never shrinks)
   std::vector<float> group_max;       // max raw logit of each group of kernels::GROUP tokens
@@ -224,15 +224,15 @@ Status candidate_values(const GreenSource& g, std::size_t vocab, const std::uint
     for (std::size_t j = 0; j < m; ++j) s.cand_values[j] = s.values[ids[j]];
     return Status::OK();
   }
-  if (s.seeds.size() < m) s.seeds.resize(m);
-  std::fill_n(s.seeds.begin(), m, g.seed);
-  return g.list->values_at(s.seeds.data(), ids, m, s.cand_values.data());
+  return g.list->values_at(g.seed, ids, m, s.cand_values.data());
 }
 
 // Keeps in s.heap the k best logits (a min-heap on better(): the front is
 // the worst kept). Block by block, only the values at or above the current
-// k-th best are looked at.
-void scan_top_k(std::span<const float> logits, std::size_t k, Scratch& s) {
+// k-th best are looked at. With `groups`, also records in s.group_max the
+// maximum of every group of kernels::GROUP logits (for top_k_biased).
+// False if a logit is NaN.
+bool scan_top_k(std::span<const float> logits, std::size_t k, bool groups, Scratch& s) {
   auto& heap = s.heap;
   heap.clear();
   const auto worse = [](const Cand& a, const Cand& b) { return better(a, b); };
@@ -240,15 +240,19 @@ void scan_top_k(std::span<const float> logits, std::size_t k, Scratch& s) {
   for (std::size_t i = 0; i < k; ++i) heap.push_back({logits[i], static_cast<std::uint32_t>(i)});
   std::make_heap(heap.begin(), heap.end(), worse);
   if (s.hits.size() < n) s.hits.resize(n);
-  s.group_max.resize((n + kernels::GROUP - 1) / kernels::GROUP);
+  if (groups) s.group_max.resize((n + kernels::GROUP - 1) / kernels::GROUP);
+  bool nan = false;
   // The first k values seed the heap; the scan still starts at 0 so that
-  // every group's maximum is recorded.
+  // every logit is checked for NaN and every group's maximum is recorded.
   for (std::size_t start = 0; start < n; start += kernels::BLOCK) {
     const std::size_t len = std::min(kernels::BLOCK, n - start);
+    const auto base = static_cast<std::uint32_t>(start);
     // BLOCK is a multiple of GROUP, so group g of this block is global group start / GROUP + g.
     const std::size_t hits =
-        kernels::collect_ge_max(logits.data() + start, len, heap.front().v, static_cast<std::uint32_t>(start),
-                                s.hits.data(), s.group_max.data() + start / kernels::GROUP);
+        groups ? kernels::collect_ge_max(logits.data() + start, len, heap.front().v, base, s.hits.data(),
+                                         s.group_max.data() + start / kernels::GROUP, &nan)
+               : kernels::collect_ge(logits.data() + start, len, heap.front().v, base, s.hits.data(), &nan);
+    if (nan) return false;
     for (std::size_t j = 0; j < hits; ++j) {
       if (s.hits[j] < k) continue;  // already in the heap
       const Cand c{logits[s.hits[j]], s.hits[j]};
@@ -258,6 +262,71 @@ void scan_top_k(std::span<const float> logits, std::size_t k, Scratch& s) {
       std::push_heap(heap.begin(), heap.end(), worse);
     }
   }
+  return true;
+}
+
+// The k best biased logits, into s.cands (unsorted), after scan_top_k(groups
+// = true). With T the k-th best raw logit, the biased k-th best L is at
+// least T, so a token whose raw logit is below T - delta can never enter;
+// but most of those above T - delta cannot either. Tokens are taken in bands
+// of falling raw logit: each band's green bits are computed, the k best
+// biased logits so far are kept, and the search stops as soon as even a
+// green token of the next band (raw < lo, so biased <= lo + delta) would fall
+// strictly below the current k-th best. The first band's lower edge is a
+// guess at L - delta from the spread of the raw top k; if it was too high, a
+// second band ends just below (current k-th best) - delta, and then the
+// search always stops. For Gaussian logits this computes a few hundred green
+// bits instead of the ~1.5% of the vocabulary that lies within delta of T.
+Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSource& g, Scratch& s) {
+  const std::size_t n = logits.size();
+  const float T = s.heap.front().v;
+  const float ninf = -std::numeric_limits<float>::infinity();
+  // floor: the largest float with floor + delta < T (rounded as the sampler
+  // rounds); every token below it is out of reach.
+  float floor = T - g.delta;
+  while (std::isfinite(T) && !(floor + g.delta < T)) floor = std::nextafter(floor, ninf);
+  float lo = floor;  // fewer than k finite logits: one band with all that could enter
+  if (std::isfinite(T)) {
+    // If the counts above T fall off like exp(-(y - T) / tau) (tau = mean
+    // excess of the raw top k over T), the biased k-th best is about
+    // T + tau ln(1 - gamma + gamma e^(delta / tau)). Only speed depends on it.
+    double sum = 0.0;
+    for (const Cand& c : s.heap) sum += static_cast<double>(c.v) - T;
+    const double tau = sum / static_cast<double>(k);
+    const double gamma = static_cast<double>(g.threshold) / 65536.0;
+    if (tau > 0.0 && gamma > 0.0 && std::isfinite(tau)) {
+      const double x = static_cast<double>(g.delta) / tau;
+      const double lift = x > 30.0 ? g.delta + tau * std::log(gamma) : tau * std::log1p(gamma * std::expm1(x));
+      const double guess = static_cast<double>(T) + lift - g.delta - tau;  // one tau to spare
+      if (guess < static_cast<double>(T)) lo = std::max(static_cast<float>(guess), floor);
+    }
+  }
+  auto& best = s.cands;
+  best.clear();
+  float hi = std::numeric_limits<float>::quiet_NaN();  // no upper bound for the first band
+  for (;;) {
+    const std::size_t m = kernels::collect_band(logits.data(), n, s.group_max.data(), lo, hi, s.hits.data());
+    ISOTOPE_RETURN_IF_ERROR(candidate_values(g, n, s.hits.data(), m, s));
+    for (std::size_t j = 0; j < m; ++j) {
+      const std::uint32_t id = s.hits[j];
+      const float b = logits[id] + g.delta * static_cast<float>(s.cand_values[j] < g.threshold);
+      if (b >= T) best.push_back({b, id});  // below T it cannot be among the k best
+    }
+    if (best.size() > k) {
+      std::nth_element(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(k - 1), best.end(), better);
+      best.resize(k);
+    }
+    if (!(lo > floor) || best.size() < k) break;
+    const Cand kth = *std::max_element(best.begin(), best.end(), better);  // the worst kept
+    if (lo + g.delta < kth.v) break;
+    // The final k-th best is at least kth.v, so the next band can end just
+    // below kth.v - delta: after it the test above cannot fail.
+    hi = lo;
+    float next = kth.v - g.delta;
+    while (!(next + g.delta < kth.v)) next = std::nextafter(next, ninf);
+    lo = std::max(next, floor);
+  }
+  return Status::OK();
 }
 
 Status sample_core(std::span<const float> logits, GreenSource& g, const SamplingParams& p, Rng& rng, Scratch& s,
@@ -267,29 +336,9 @@ Status sample_core(std::span<const float> logits, GreenSource& g, const Sampling
   const std::size_t k = p.greedy ? 1 : (p.top_k == 0 ? n : std::min<std::size_t>(p.top_k, n));
 
   if (k < n) {
-    scan_top_k(logits, k, s);
+    if (!scan_top_k(logits, k, g.active(), s)) return kBadLogits;
     std::vector<Cand>& best = g.active() ? s.cands : s.heap;
-    if (g.active()) {
-      // A token can enter the biased top-k only if its raw logit is within
-      // delta of the raw k-th best: only those need their green bits.
-      const float floor = s.heap.front().v - g.delta;
-      const std::uint32_t* ids = s.hits.data();
-      std::size_t m = 0;
-      for (std::size_t gi = 0; gi < s.group_max.size(); ++gi) {
-        if (!(s.group_max[gi] >= floor)) continue;
-        const std::size_t start = gi * kernels::GROUP;
-        m += kernels::collect_ge(logits.data() + start, std::min(kernels::GROUP, n - start), floor,
-                                 static_cast<std::uint32_t>(start), s.hits.data() + m);
-      }
-      ISOTOPE_RETURN_IF_ERROR(candidate_values(g, n, ids, m, s));
-      best.resize(m);
-      for (std::size_t j = 0; j < m; ++j)
-        best[j] = {logits[ids[j]] + g.delta * static_cast<float>(s.cand_values[j] < g.threshold), ids[j]};
-      if (best.size() > k) {
-        std::nth_element(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(k - 1), best.end(), better);
-        best.resize(k);
-      }
-    }
+    if (g.active()) ISOTOPE_RETURN_IF_ERROR(top_k_biased(logits, k, g, s));
     std::sort(best.begin(), best.end(), better);
     return draw_sorted(best, p, rng, s, token);
   }

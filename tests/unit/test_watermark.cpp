@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -120,8 +121,10 @@ TEST_CASE("watermarked sampling equals plain sampling of the biased logits", "[w
       configs[4].temperature = 0.7f;
       configs[4].top_k = 40;
       configs[4].top_p = 0.95f;
-      for (const auto& p : configs) {
+      for (std::size_t ci = 0; ci < 5; ++ci) {
+        const auto& p = configs[ci];
         for (std::uint64_t seed = 0; seed < 5; ++seed) {
+          INFO("V " << V << ", trial " << trial << ", configuration " << ci << ", seed " << seed);
           Rng r1(seed), r2(seed);
           std::uint32_t a = 0, b = 0;
           REQUIRE(wm->sample(ctx, logits, p, r1, &a).ok());
@@ -131,6 +134,82 @@ TEST_CASE("watermarked sampling equals plain sampling of the biased logits", "[w
       }
     }
   }
+}
+
+TEST_CASE("top-k with the watermark equals top-k of the biased logits on hard shapes", "[watermark]") {
+  // Top-k looks up green bits only for tokens that can still enter the
+  // biased top k; these shapes stress that search: ties, masks, infinities,
+  // huge magnitudes, peaked and sorted logits, extreme deltas.
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::uint32_t V = 6000;
+  std::vector<std::pair<const char*, std::vector<float>>> shapes;
+  auto quantized = random_logits(V, 1);
+  for (float& x : quantized) x = std::round(x * 2.0f) / 2.0f;
+  shapes.emplace_back("quantized", quantized);
+  auto peaked = random_logits(V, 2);
+  for (std::uint32_t i = 0; i < 64; ++i) peaked[(i * 977u) % V] = 12.0f + static_cast<float>(i % 7);
+  shapes.emplace_back("peaked", peaked);
+  std::vector<float> masked(V, -inf);
+  for (std::uint32_t i = 0; i < 30; ++i) masked[(i * 131u) % V] = static_cast<float>(i % 5);
+  shapes.emplace_back("30 finite", masked);
+  shapes.emplace_back("all equal", std::vector<float>(V, 1.0f));
+  auto sorted = random_logits(V, 3);
+  std::sort(sorted.begin(), sorted.end());
+  shapes.emplace_back("sorted", sorted);
+  auto rsorted = sorted;
+  std::reverse(rsorted.begin(), rsorted.end());
+  shapes.emplace_back("reverse sorted", rsorted);
+  auto huge = random_logits(V, 4);
+  for (float& x : huge) x *= 1e30f;
+  shapes.emplace_back("huge", huge);
+  auto tiny = random_logits(V, 5);
+  for (float& x : tiny) x *= 1e-3f;
+  shapes.emplace_back("narrow", tiny);
+  auto with_inf = random_logits(V, 6);
+  with_inf[10] = inf;
+  with_inf[4000] = inf;
+  shapes.emplace_back("two +inf", with_inf);
+  auto ragged = random_logits(V - 7, 7);  // not a multiple of any vector width
+  shapes.emplace_back("odd length", ragged);
+
+  for (double delta : {0.0, 0.5, 3.0, 20.0}) {
+    Profile prof;
+    prof.delta = delta;
+    for (const auto& [name, logits] : shapes) {
+      auto wm = make_wm(static_cast<std::uint32_t>(logits.size()), prof);
+      for (std::uint32_t k : {1u, 2u, 50u, 300u}) {
+        for (std::uint32_t c = 0; c < 4; ++c) {
+          INFO("shape " << name << ", delta " << delta << ", k " << k << ", context " << c);
+          const std::uint32_t ctx[] = {c, 17};
+          auto biased = logits;
+          REQUIRE(wm->apply(ctx, biased).ok());
+          SamplingParams p;
+          p.top_k = k;
+          Rng r1(c), r2(c);
+          std::uint32_t a = 0, b = 0;
+          const Status sa = wm->sample(ctx, logits, p, r1, &a);
+          const Status sb = sample_plain(biased, p, r2, &b);
+          REQUIRE(sa.code() == sb.code());
+          if (sa.ok()) REQUIRE(a == b);
+          p.greedy = true;
+          REQUIRE(wm->sample(ctx, logits, p, r1, &a).code() == sample_plain(biased, p, r2, &b).code());
+          if (sa.ok()) REQUIRE(a == b);
+        }
+      }
+    }
+  }
+
+  // NaN anywhere is refused on the top-k path too, with or without the watermark.
+  auto nan = random_logits(V, 8);
+  nan[V - 1] = std::numeric_limits<float>::quiet_NaN();
+  auto wm = make_wm(V);
+  const std::uint32_t ctx[] = {1, 2};
+  SamplingParams p;
+  p.top_k = 50;
+  Rng rng(0);
+  std::uint32_t tok = 0;
+  CHECK(wm->sample(ctx, nan, p, rng, &tok).code() == Code::invalid_argument);
+  CHECK(sample_plain(nan, p, rng, &tok).code() == Code::invalid_argument);
 }
 
 TEST_CASE("greedy picks the argmax of the biased logits, lowest id on ties", "[watermark]") {
