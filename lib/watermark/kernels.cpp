@@ -13,6 +13,9 @@
 #define ISOTOPE_CLONES
 #endif
 
+// Helpers are inlined into each clone, so that they get its instruction set.
+#define ISOTOPE_INLINE inline __attribute__((always_inline))
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define ISOTOPE_X86_DISPATCH 1
 #include <immintrin.h>
@@ -42,7 +45,7 @@ inline void storef(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
 // exp(x) with a relative error below 2e-7 for -87 <= x <= 88: x = n ln2 + r,
 // |r| <= ln2/2, exp(r) by a degree-6 polynomial, 2^n built in the exponent
 // bits. Exactly 0 for x < -87, -inf and NaN.
-inline vf exp8(vf x) {
+ISOTOPE_INLINE vf exp8(vf x) {
   const vi under = ~(x >= splat(-87.0f));  // true for NaN too
   vf xc = under ? splat(-87.0f) : x;
   xc = xc > splat(88.0f) ? splat(88.0f) : xc;
@@ -63,7 +66,7 @@ inline vf exp8(vf x) {
   return under ? splat(0.0f) : y;
 }
 
-inline float exp1(float x) {
+ISOTOPE_INLINE float exp1(float x) {
   float in[W] = {x};
   vf v;
   std::memcpy(&v, in, sizeof v);
@@ -99,7 +102,7 @@ struct GreenMask {
     const vf dv = splat(delta);
     std::memcpy(&d, &dv, sizeof d);
   }
-  vf bias8(const std::uint16_t* v) const {
+  ISOTOPE_INLINE vf bias8(const std::uint16_t* v) const {
     vh h;
     std::memcpy(&h, v, sizeof h);
     const vs green = reinterpret_cast<vs>(h ^ flip) < t;  // -1 or 0 per lane
@@ -129,32 +132,43 @@ inline float hmax(vf m) {
   return m[0];
 }
 
-inline vf vmax(vf acc, vf b) {
+ISOTOPE_INLINE vf vmax(vf acc, vf b) {
   const vi take = (b > acc) | (b != b);  // NaN sticks, so the caller sees it
   return take ? b : acc;
 }
 
 }  // namespace
 
-ISOTOPE_CLONES
-float biased_max(const float* l, const float* bias, std::size_t n) noexcept {
+namespace {
+
+// Where the bias of a logit comes from: nowhere, or its green value.
+struct NoBias {};
+struct GreenBias {
+  const std::uint16_t* v;
+  GreenMask mask;
+  std::uint32_t T;
+  float delta;
+};
+ISOTOPE_INLINE vf biased8(const float* l, std::size_t i, const NoBias&) { return loadf(l + i); }
+ISOTOPE_INLINE vf biased8(const float* l, std::size_t i, const GreenBias& g) { return loadf(l + i) + g.mask.bias8(g.v + i); }
+ISOTOPE_INLINE float biased1(const float* l, std::size_t i, const NoBias&) { return l[i]; }
+ISOTOPE_INLINE float biased1(const float* l, std::size_t i, const GreenBias& g) {
+  return l[i] + (static_cast<std::uint32_t>(g.v[i]) < g.T ? g.delta : 0.0f);
+}
+
+// max of the biased logits; NaN if one is NaN.
+template <class Bias>
+ISOTOPE_INLINE float biased_max(const float* l, const Bias& bias, std::size_t n) {
   const float ninf = -std::numeric_limits<float>::infinity();
   vf acc0 = splat(ninf), acc1 = splat(ninf);
   std::size_t i = 0;
-  if (bias == nullptr) {
-    for (; i + 2 * W <= n; i += 2 * W) {
-      acc0 = vmax(acc0, loadf(l + i));
-      acc1 = vmax(acc1, loadf(l + i + W));
-    }
-  } else {
-    for (; i + 2 * W <= n; i += 2 * W) {
-      acc0 = vmax(acc0, loadf(l + i) + loadf(bias + i));
-      acc1 = vmax(acc1, loadf(l + i + W) + loadf(bias + i + W));
-    }
+  for (; i + 2 * W <= n; i += 2 * W) {
+    acc0 = vmax(acc0, biased8(l, i, bias));
+    acc1 = vmax(acc1, biased8(l, i + W, bias));
   }
   float m = ninf;
   for (; i < n; ++i) {
-    const float b = bias == nullptr ? l[i] : l[i] + bias[i];
+    const float b = biased1(l, i, bias);
     m = (b > m || b != b) ? b : m;
   }
   for (std::size_t j = 0; j < W; ++j) {
@@ -165,63 +179,79 @@ float biased_max(const float* l, const float* bias, std::size_t n) noexcept {
   return m;
 }
 
-ISOTOPE_CLONES
-void biased_exp(const float* l, const float* bias, float m, float inv_t, std::size_t n, float* w,
-                float* block_sums) noexcept {
+// w[i] = exp((biased l[i] - m) * inv_t); returns the sum of w.
+template <class Bias>
+ISOTOPE_INLINE float biased_exp(const float* l, const Bias& bias, float m, float inv_t, std::size_t n, float* w) {
   const vf vm = splat(m), vt = splat(inv_t);
-  for (std::size_t start = 0, b = 0; start < n; start += BLOCK, ++b) {
-    const std::size_t end = start + BLOCK < n ? start + BLOCK : n;
-    vf acc = splat(0.0f);
-    std::size_t i = start;
-    if (bias == nullptr) {
-      for (; i + W <= end; i += W) {
-        const vf e = exp8((loadf(l + i) - vm) * vt);
-        storef(w + i, e);
-        acc += e;
-      }
-    } else {
-      for (; i + W <= end; i += W) {
-        const vf e = exp8((loadf(l + i) + loadf(bias + i) - vm) * vt);
-        storef(w + i, e);
-        acc += e;
-      }
-    }
-    float s = 0.0f;
-    for (; i < end; ++i) {
-      const float e = exp1(((bias == nullptr ? l[i] : l[i] + bias[i]) - m) * inv_t);
-      w[i] = e;
-      s += e;
-    }
-    for (std::size_t j = 0; j < W; ++j) s += acc[j];
-    block_sums[b] = s;
+  vf acc = splat(0.0f);
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) {
+    const vf e = exp8((biased8(l, i, bias) - vm) * vt);
+    storef(w + i, e);
+    acc += e;
   }
+  float s = 0.0f;
+  for (; i < n; ++i) {
+    const float e = exp1((biased1(l, i, bias) - m) * inv_t);
+    w[i] = e;
+    s += e;
+  }
+  for (std::size_t j = 0; j < W; ++j) s += acc[j];
+  return s;
 }
 
-ISOTOPE_CLONES
-float block_softmax(const float* l, const float* bias, float inv_t, std::size_t n, float* w,
-                    float* block_max) noexcept {
+template <class Bias>
+ISOTOPE_INLINE float softmax_block(const float* l, const Bias& bias, float inv_t, std::size_t n, float* w, float* block_max) {
   const float m = biased_max(l, bias, n);
   *block_max = m;
   if (!(m > -std::numeric_limits<float>::infinity())) {  // all -inf, or NaN: no weight here
     for (std::size_t i = 0; i < n; ++i) w[i] = 0.0f;
     return 0.0f;
   }
-  float sum = 0.0f;
-  biased_exp(l, bias, m, inv_t, n, w, &sum);
-  return sum;
+  return biased_exp(l, bias, m, inv_t, n, w);
 }
 
+}  // namespace
+
 ISOTOPE_CLONES
-void green_bias(const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n, float* bias) noexcept {
-  const GreenMask mask(T, delta);
+float block_softmax(const float* l, const std::uint16_t* v, std::uint32_t T, float delta, float inv_t, std::size_t n,
+                    float* w, float* block_max) noexcept {
+  if (v == nullptr) return softmax_block(l, NoBias{}, inv_t, n, w, block_max);
+  // The biased logits go to w (their max found on the way), then the exp
+  // loop runs on w in place, exactly as tight as without the watermark.
+  const GreenBias g{v, GreenMask(T, delta), T, delta};
+  const float ninf = -std::numeric_limits<float>::infinity();
+  vf acc0 = splat(ninf), acc1 = splat(ninf);
   std::size_t i = 0;
-  for (; i + W <= n; i += W) storef(bias + i, mask.bias8(v + i));
-  for (; i < n; ++i) bias[i] = static_cast<std::uint32_t>(v[i]) < T ? delta : 0.0f;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    const vf b0 = biased8(l, i, g), b1 = biased8(l, i + W, g);
+    storef(w + i, b0);
+    storef(w + i + W, b1);
+    acc0 = vmax(acc0, b0);
+    acc1 = vmax(acc1, b1);
+  }
+  float m = ninf;
+  for (; i < n; ++i) {
+    const float b = biased1(l, i, g);
+    w[i] = b;
+    m = (b > m || b != b) ? b : m;
+  }
+  for (std::size_t j = 0; j < W; ++j) {
+    const float a = acc0[j], b = acc1[j];
+    m = (a > m || a != a) ? a : m;
+    m = (b > m || b != b) ? b : m;
+  }
+  *block_max = m;
+  if (!(m > ninf)) {  // all -inf, or NaN: no weight here
+    for (i = 0; i < n; ++i) w[i] = 0.0f;
+    return 0.0f;
+  }
+  return biased_exp(w, NoBias{}, m, inv_t, n, w);
 }
 
 ISOTOPE_CLONES
 void add_bias(float* l, const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n) noexcept {
-  const GreenMask mask(T, delta);  // the same bias as green_bias, added in place
+  const GreenMask mask(T, delta);  // the same bias as block_softmax adds
   std::size_t i = 0;
   for (; i + W <= n; i += W) storef(l + i, loadf(l + i) + mask.bias8(v + i));
   for (; i < n; ++i) l[i] += static_cast<std::uint32_t>(v[i]) < T ? delta : 0.0f;

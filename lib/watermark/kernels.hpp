@@ -1,9 +1,12 @@
-// Vectorisable kernels of the sampler: max, exp-and-sum, bias. Internal.
+// Vectorisable kernels of the sampler: softmax blocks, bias, top-k scans.
+// Internal.
 //
-// Every kernel is written without data-dependent branches so that GCC turns
-// it into SIMD code; each is compiled twice (AVX2 and baseline x86-64) and
-// picked at load time. Neither clone uses FMA, so both give identical bits
-// and a seeded generation is the same on every x86-64 machine.
+// The arithmetic kernels are written without data-dependent branches so that
+// GCC turns them into SIMD code; each is compiled twice (AVX2 and baseline
+// x86-64) and picked at load time. Neither clone uses FMA, so both give
+// identical bits and a seeded generation is the same on every x86-64 machine.
+// The scans (collect_*) have hand-written AVX2 versions, chosen at load time;
+// they only compare, so every version returns the same tokens.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -12,21 +15,13 @@ namespace isotope::kernels {
 
 inline constexpr std::size_t BLOCK = 1024;  // weights are summed per block of this many tokens
 
-// bias[i] = delta if v[i] < T (green), else 0.
-void green_bias(const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n, float* bias) noexcept;
-
-// max over b[i] = l[i] + bias[i] (bias == nullptr: no bias); NaN if any b is NaN.
-float biased_max(const float* l, const float* bias, std::size_t n) noexcept;
-
-// w[i] = exp((b[i] - m) * inv_t), exactly 0 where the exponent is below -87
-// (or -inf); block_sums[k] = sum of the weights of block k (BLOCK tokens).
-void biased_exp(const float* l, const float* bias, float m, float inv_t, std::size_t n, float* w,
-                float* block_sums) noexcept;
-
-// One block (n <= BLOCK) of the single-pass softmax: *block_max = max of b,
-// then w[i] = exp((b[i] - *block_max) * inv_t); returns the sum of w.
-float block_softmax(const float* l, const float* bias, float inv_t, std::size_t n, float* w,
-                    float* block_max) noexcept;
+// One block (n <= BLOCK) of the single-pass softmax over the biased logits
+// b[i] = l[i] + (delta if v[i] < T (green), else 0), or b[i] = l[i] when v is
+// null: *block_max = max of b (NaN if one is NaN), then w[i] = exp((b[i] -
+// *block_max) * inv_t), exactly 0 where the exponent is below -87 (or -inf);
+// returns the sum of w.
+float block_softmax(const float* l, const std::uint16_t* v, std::uint32_t T, float delta, float inv_t, std::size_t n,
+                    float* w, float* block_max) noexcept;
 
 // l[i] += delta * (v[i] < T)
 void add_bias(float* l, const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n) noexcept;

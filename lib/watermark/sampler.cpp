@@ -86,6 +86,7 @@ struct Scratch {
   std::vector<std::uint32_t> hits;    // token ids found by collect_ge (never shrinks)
   std::vector<float> group_max;       // max raw logit of each group of kernels::GROUP tokens
   std::vector<std::uint16_t> cand_values;
+  std::vector<float> hit_logits;      // logits of the tokens in s.hits
   std::vector<double> probs;
 };
 
@@ -157,17 +158,13 @@ Status full_weights(std::span<const float> logits, GreenSource& g, float inv_t, 
   s.scale.resize(nb);
   if (g.active()) ISOTOPE_RETURN_IF_ERROR(g.list->stream_begin(g.seed));
   std::uint16_t vals[kernels::BLOCK];
-  float bias[kernels::BLOCK];
   float M = -std::numeric_limits<float>::infinity();
   for (std::size_t b = 0; b < nb; ++b) {
     const std::size_t start = b * kernels::BLOCK;
     const std::size_t len = std::min(kernels::BLOCK, n - start);
-    if (g.active()) {
-      ISOTOPE_RETURN_IF_ERROR(g.list->stream_next({vals, len}));
-      kernels::green_bias(vals, g.threshold, g.delta, len, bias);
-    }
-    s.block_sums[b] = kernels::block_softmax(logits.data() + start, g.active() ? bias : nullptr, inv_t, len,
-                                             s.w.data() + start, &s.block_max[b]);
+    if (g.active()) ISOTOPE_RETURN_IF_ERROR(g.list->stream_next({vals, len}));
+    s.block_sums[b] = kernels::block_softmax(logits.data() + start, g.active() ? vals : nullptr, g.threshold, g.delta,
+                                             inv_t, len, s.w.data() + start, &s.block_max[b]);
     if (std::isnan(s.block_max[b])) return kBadLogits;
     M = std::max(M, s.block_max[b]);
   }
@@ -306,12 +303,17 @@ Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSou
   float hi = std::numeric_limits<float>::quiet_NaN();  // no upper bound for the first band
   for (;;) {
     const std::size_t m = kernels::collect_band(logits.data(), n, s.group_max.data(), lo, hi, s.hits.data());
+    s.hit_logits.resize(m);
+    for (std::size_t j = 0; j < m; ++j) s.hit_logits[j] = logits[s.hits[j]];  // still in cache
     ISOTOPE_RETURN_IF_ERROR(candidate_values(g, n, s.hits.data(), m, s));
+    std::size_t w = best.size();
+    best.resize(w + m);
     for (std::size_t j = 0; j < m; ++j) {
-      const std::uint32_t id = s.hits[j];
-      const float b = logits[id] + g.delta * static_cast<float>(s.cand_values[j] < g.threshold);
-      if (b >= T) best.push_back({b, id});  // below T it cannot be among the k best
+      const float b = s.hit_logits[j] + g.delta * static_cast<float>(s.cand_values[j] < g.threshold);
+      best[w] = {b, s.hits[j]};
+      w += b >= T ? 1 : 0;  // below T it cannot be among the k best
     }
+    best.resize(w);
     if (best.size() > k) {
       std::nth_element(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(k - 1), best.end(), better);
       best.resize(k);
