@@ -257,9 +257,9 @@ void add_bias(float* l, const std::uint16_t* v, std::uint32_t T, float delta, st
   for (; i < n; ++i) l[i] += static_cast<std::uint32_t>(v[i]) < T ? delta : 0.0f;
 }
 
-namespace {
+namespace portable {
 
-std::size_t collect_ge_portable(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
+std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
                        bool* nan) noexcept {
   const vf t = splat(thr);
   vi bad = splati(0);
@@ -283,7 +283,7 @@ std::size_t collect_ge_portable(const float* l, std::size_t n, float thr, std::u
   return cnt;
 }
 
-std::size_t collect_ge_max_portable(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
+std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
                            float* group_max, bool* nan) noexcept {
   static_assert(GROUP % W == 0, "a group is a whole number of vectors");
   const vf t = splat(thr);
@@ -318,7 +318,7 @@ std::size_t collect_ge_max_portable(const float* l, std::size_t n, float thr, st
   return cnt;
 }
 
-std::size_t collect_range_portable(const float* l, std::size_t n, float lo, float hi, std::uint32_t base,
+std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std::uint32_t base,
                           std::uint32_t* out) noexcept {
   const vf vlo = splat(lo), vhi = splat(hi);
   std::size_t cnt = 0, i = 0;
@@ -337,16 +337,20 @@ std::size_t collect_range_portable(const float* l, std::size_t n, float lo, floa
   return cnt;
 }
 
-std::size_t collect_band_portable(const float* l, std::size_t n, const float* group_max, float lo, float hi,
-                                  std::uint32_t* out) {
+std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,
+                         std::uint32_t* out) noexcept {
   std::size_t cnt = 0;
   for (std::size_t g = 0, start = 0; start < n; ++g, start += GROUP) {
     if (!(group_max[g] >= lo)) continue;
     const std::size_t len = start + GROUP <= n ? GROUP : n - start;
-    cnt += collect_range_portable(l + start, len, lo, hi, static_cast<std::uint32_t>(start), out + cnt);
+    cnt += collect_range(l + start, len, lo, hi, static_cast<std::uint32_t>(start), out + cnt);
   }
   return cnt;
 }
+
+}  // namespace portable
+
+namespace {
 
 #if defined(ISOTOPE_X86_DISPATCH)
 // AVX2 versions of the collect kernels: the scan is a compare per 8 values
@@ -378,9 +382,12 @@ ISOTOPE_AVX2 std::size_t collect_ge_avx2(const float* l, std::size_t n, float th
     const __m256 x0 = _mm256_loadu_ps(l + i), x1 = _mm256_loadu_ps(l + i + 8);
     const __m256 x2 = _mm256_loadu_ps(l + i + 16), x3 = _mm256_loadu_ps(l + i + 24);
     bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_cmp_ps(x0, x1, _CMP_UNORD_Q), _mm256_cmp_ps(x2, x3, _CMP_UNORD_Q)));
+    // One test for 32 values: is their maximum at or above thr? (A NaN may
+    // hide a value here, but then the caller discards the result.)
+    const __m256 mx = _mm256_max_ps(_mm256_max_ps(x0, x1), _mm256_max_ps(x2, x3));
+    if (_mm256_movemask_ps(_mm256_cmp_ps(mx, t, _CMP_GE_OQ)) == 0) continue;
     const __m256 c0 = _mm256_cmp_ps(x0, t, _CMP_GE_OQ), c1 = _mm256_cmp_ps(x1, t, _CMP_GE_OQ);
     const __m256 c2 = _mm256_cmp_ps(x2, t, _CMP_GE_OQ), c3 = _mm256_cmp_ps(x3, t, _CMP_GE_OQ);
-    if (_mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(c0, c1), _mm256_or_ps(c2, c3))) == 0) continue;
     const auto at = base + static_cast<std::uint32_t>(i);
     cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c0)), at, out, cnt);
     cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c1)), at + 8, out, cnt);
@@ -409,23 +416,24 @@ ISOTOPE_AVX2 inline __m256 hmax8_avx2(const __m256* a) {
 
 ISOTOPE_AVX2 std::size_t collect_ge_max_avx2(const float* l, std::size_t n, float thr, std::uint32_t base,
                                              std::uint32_t* out, float* group_max, bool* nan) {
-  static_assert(GROUP == 2 * W, "a group is two vectors");
+  // A group is the 32 values that collect_ge tests at once: the lane-wise max
+  // of its four vectors serves both the test and the group's maximum.
+  static_assert(GROUP == 4 * W, "a group is four vectors");
   constexpr std::size_t CHUNK = W * GROUP;  // 8 groups, whose maxima are stored as one vector
   const __m256 t = _mm256_set1_ps(thr);
   __m256 bad = _mm256_setzero_ps();
   std::size_t cnt = 0, i = 0;
   for (; i + CHUNK <= n; i += CHUNK) {
     __m256 m[W];
-    for (std::size_t j = 0; j < W; j += 2) {  // two groups (32 values) per step
+    for (std::size_t j = 0; j < W; ++j) {
       const float* p = l + i + j * GROUP;
       const __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + 8);
       const __m256 x2 = _mm256_loadu_ps(p + 16), x3 = _mm256_loadu_ps(p + 24);
       bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_cmp_ps(x0, x1, _CMP_UNORD_Q), _mm256_cmp_ps(x2, x3, _CMP_UNORD_Q)));
-      m[j] = _mm256_max_ps(x0, x1);
-      m[j + 1] = _mm256_max_ps(x2, x3);
+      m[j] = _mm256_max_ps(_mm256_max_ps(x0, x1), _mm256_max_ps(x2, x3));
+      if (_mm256_movemask_ps(_mm256_cmp_ps(m[j], t, _CMP_GE_OQ)) == 0) continue;
       const __m256 c0 = _mm256_cmp_ps(x0, t, _CMP_GE_OQ), c1 = _mm256_cmp_ps(x1, t, _CMP_GE_OQ);
       const __m256 c2 = _mm256_cmp_ps(x2, t, _CMP_GE_OQ), c3 = _mm256_cmp_ps(x3, t, _CMP_GE_OQ);
-      if (_mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(c0, c1), _mm256_or_ps(c2, c3))) == 0) continue;
       const auto at = base + static_cast<std::uint32_t>(i + j * GROUP);
       cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c0)), at, out, cnt);
       cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c1)), at + 8, out, cnt);
@@ -467,16 +475,16 @@ ISOTOPE_AVX2 inline std::size_t band_group_avx2(const float* l, std::size_t g, _
                                                 std::uint32_t* out, std::size_t cnt) {
   const float* p = l + g * GROUP;
   const auto at = static_cast<std::uint32_t>(g * GROUP);
-  const __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + W);
-  const __m256 in0 = _mm256_andnot_ps(_mm256_cmp_ps(x0, vhi, _CMP_GE_OQ), _mm256_cmp_ps(x0, vlo, _CMP_GE_OQ));
-  const __m256 in1 = _mm256_andnot_ps(_mm256_cmp_ps(x1, vhi, _CMP_GE_OQ), _mm256_cmp_ps(x1, vlo, _CMP_GE_OQ));
-  cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(in0)), at, out, cnt);
-  return put_bits(static_cast<unsigned>(_mm256_movemask_ps(in1)), at + W, out, cnt);
+  for (std::size_t j = 0; j < GROUP; j += W) {
+    const __m256 x = _mm256_loadu_ps(p + j);
+    const __m256 in = _mm256_andnot_ps(_mm256_cmp_ps(x, vhi, _CMP_GE_OQ), _mm256_cmp_ps(x, vlo, _CMP_GE_OQ));
+    cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(in)), at + static_cast<std::uint32_t>(j), out, cnt);
+  }
+  return cnt;
 }
 
 ISOTOPE_AVX2 std::size_t collect_band_avx2(const float* l, std::size_t n, const float* group_max, float lo,
                                            float hi, std::uint32_t* out) {
-  static_assert(GROUP == 2 * W, "a group is two vectors");
   const std::size_t full = n / GROUP;  // groups of exactly GROUP values
   const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   std::size_t cnt = 0;
@@ -491,7 +499,7 @@ ISOTOPE_AVX2 std::size_t collect_band_avx2(const float* l, std::size_t n, const 
   for (; g < full; ++g)
     if (group_max[g] >= lo) cnt = band_group_avx2(l, g, vlo, vhi, out, cnt);
   if (full * GROUP < n && group_max[full] >= lo)
-    cnt += collect_range_portable(l + full * GROUP, n - full * GROUP, lo, hi, static_cast<std::uint32_t>(full * GROUP),
+    cnt += portable::collect_range(l + full * GROUP, n - full * GROUP, lo, hi, static_cast<std::uint32_t>(full * GROUP),
                                   out + cnt);
   return cnt;
 }
@@ -510,7 +518,7 @@ std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t b
 #if defined(ISOTOPE_X86_DISPATCH)
   if (kHaveAvx2) return collect_ge_avx2(l, n, thr, base, out, nan);
 #endif
-  return collect_ge_portable(l, n, thr, base, out, nan);
+  return portable::collect_ge(l, n, thr, base, out, nan);
 }
 
 std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
@@ -518,7 +526,7 @@ std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32
 #if defined(ISOTOPE_X86_DISPATCH)
   if (kHaveAvx2) return collect_ge_max_avx2(l, n, thr, base, out, group_max, nan);
 #endif
-  return collect_ge_max_portable(l, n, thr, base, out, group_max, nan);
+  return portable::collect_ge_max(l, n, thr, base, out, group_max, nan);
 }
 
 std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std::uint32_t base,
@@ -526,7 +534,7 @@ std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std
 #if defined(ISOTOPE_X86_DISPATCH)
   if (kHaveAvx2) return collect_range_avx2(l, n, lo, hi, base, out);
 #endif
-  return collect_range_portable(l, n, lo, hi, base, out);
+  return portable::collect_range(l, n, lo, hi, base, out);
 }
 
 std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,
@@ -534,7 +542,7 @@ std::size_t collect_band(const float* l, std::size_t n, const float* group_max, 
 #if defined(ISOTOPE_X86_DISPATCH)
   if (kHaveAvx2) return collect_band_avx2(l, n, group_max, lo, hi, out);
 #endif
-  return collect_band_portable(l, n, group_max, lo, hi, out);
+  return portable::collect_band(l, n, group_max, lo, hi, out);
 }
 
 }  // namespace isotope::kernels

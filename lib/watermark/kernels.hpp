@@ -32,7 +32,7 @@ void add_bias(float* l, const std::uint16_t* v, std::uint32_t T, float delta, st
 std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
                        bool* nan) noexcept;
 
-inline constexpr std::size_t GROUP = 16;  // collect_ge_max reports one max per GROUP values
+inline constexpr std::size_t GROUP = 32;  // collect_ge_max reports one max per GROUP values
 
 // collect_ge that also writes group_max[g] = max of l[g*GROUP .. (g+1)*GROUP)
 // (the last group may be shorter), so a later pass with a higher threshold
@@ -50,5 +50,15 @@ std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std
 // whose maximum (group_max, as written by collect_ge_max) is at least lo.
 std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,
                          std::uint32_t* out) noexcept;
+
+// The same scans without AVX2 (used where the CPU lacks it; tests compare).
+namespace portable {
+std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out, bool* nan) noexcept;
+std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
+                           float* group_max, bool* nan) noexcept;
+std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std::uint32_t base, std::uint32_t* out) noexcept;
+std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,
+                         std::uint32_t* out) noexcept;
+}  // namespace portable
 
 }  // namespace isotope::kernels
