@@ -62,8 +62,12 @@ struct Cand {
   float v;
   std::uint32_t id;
 };
-// "a is better than b": higher value, then lower id.
-inline bool better(const Cand& a, const Cand& b) { return a.v > b.v || (a.v == b.v && a.id < b.id); }
+// "a is better than b": higher value, then lower id. A function object, so
+// that the standard algorithms inline it.
+struct Better {
+  bool operator()(const Cand& a, const Cand& b) const { return a.v > b.v || (a.v == b.v && a.id < b.id); }
+};
+constexpr Better better{};
 
 // Where green bits come from: nothing (plain sampling) or a keyed green list.
 struct GreenSource {
