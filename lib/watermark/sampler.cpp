@@ -4,12 +4,12 @@
 // added to the raw logits, then temperature, then top-k, then top-p; greedy is
 // the argmax of the biased logits. Ties are broken by the lower token id.
 //
-// Full-vocabulary sampling: one keystream pass gives the green bits of every
-// token; one pass finds the max of the biased logits; one pass computes the
-// weights and their per-block sums; the draw finds its block, then its token.
-// Top-k (and greedy = top-1): a single scan keeps the k best raw logits (and,
-// with the watermark, the maximum of every small group of logits); then only
-// the tokens that can still enter the biased top-k are looked up, best raw
+// Full-vocabulary sampling: block by block, the keystream gives the green
+// bits, one pass writes the biased logits and finds their max, one computes
+// the weights and their sum; the draw finds its block, then its token.
+// Top-k (and greedy = top-1): a single scan keeps the k best raw logits. With
+// the watermark it also keeps, on the side, the few tokens that might enter
+// the biased top k (scan_top_k_marked); only those are looked up, best raw
 // logit first, and only their green bits are computed (top_k_biased).
 #include <algorithm>
 #include <cmath>
@@ -88,7 +88,12 @@ struct Scratch {
   std::vector<Cand> cands;
   std::vector<std::uint32_t> ids;
   std::vector<std::uint32_t> hits;    // token ids found by collect_ge (never shrinks)
-  std::vector<float> group_max;       // max raw logit of each group of kernels::GROUP tokens
+  std::size_t warm = 0;               // scan_top_k_marked: tokens scanned as without the watermark,
+  std::vector<float> group_max;       // ... the max logit of each of their groups of kernels::GROUP,
+  std::vector<std::uint32_t> late_ids;  // ... the later tokens at or above a collection threshold
+  std::vector<float> late_logits;     // ... and their logits (the first `late` entries),
+  std::size_t late = 0;
+  float maxlow = 0.0f;                // ... and the highest threshold used (all later tokens above it are kept)
   std::vector<std::uint16_t> cand_values;
   std::vector<float> hit_logits;      // logits of the tokens in s.hits
   std::vector<double> probs;
@@ -228,54 +233,156 @@ Status candidate_values(const GreenSource& g, std::size_t vocab, const std::uint
   return g.list->values_at(g.seed, ids, m, s.cand_values.data());
 }
 
-// Keeps in s.heap the k best logits (a min-heap on better(): the front is
-// the worst kept). Block by block, only the values at or above the current
-// k-th best are looked at. With `groups`, also records in s.group_max the
-// maximum of every group of kernels::GROUP logits (for top_k_biased).
-// False if a logit is NaN.
-bool scan_top_k(std::span<const float> logits, std::size_t k, bool groups, Scratch& s) {
+// The heap of the top-k scan: s.heap is a min-heap on better() (the front
+// is the worst kept), seeded with the first k logits.
+void heap_start(std::span<const float> logits, std::size_t k, Scratch& s) {
   auto& heap = s.heap;
   heap.clear();
-  const auto worse = [](const Cand& a, const Cand& b) { return better(a, b); };
-  const std::size_t n = logits.size();
   for (std::size_t i = 0; i < k; ++i) heap.push_back({logits[i], static_cast<std::uint32_t>(i)});
-  std::make_heap(heap.begin(), heap.end(), worse);
-  if (s.hits.size() < n) s.hits.resize(n);
-  if (groups) s.group_max.resize((n + kernels::GROUP - 1) / kernels::GROUP);
+  std::make_heap(heap.begin(), heap.end(), [](const Cand& a, const Cand& b) { return better(a, b); });
+  if (s.hits.size() < logits.size()) s.hits.resize(logits.size());
+}
+
+// Puts token id (logit v) into the heap if it beats the front.
+inline void heap_offer(std::uint32_t id, float v, std::size_t k, Scratch& s) {
+  auto& heap = s.heap;
+  const auto worse = [](const Cand& a, const Cand& b) { return better(a, b); };
+  if (id < k) return;  // already in the heap
+  const Cand c{v, id};
+  if (!better(c, heap.front())) return;
+  std::pop_heap(heap.begin(), heap.end(), worse);
+  heap.back() = c;
+  std::push_heap(heap.begin(), heap.end(), worse);
+}
+
+// Scans logits [from, to) block by block into the heap, looking only at the
+// values at or above the current k-th best. With group_max, also records
+// the maximum of every group of kernels::GROUP logits there (group_max[g]
+// for the group starting at from + g * GROUP). False if a logit is NaN.
+bool scan_top_k(std::span<const float> logits, std::size_t k, std::size_t from, std::size_t to, float* group_max,
+                Scratch& s) {
   bool nan = false;
   // The first k values seed the heap; the scan still starts at 0 so that
-  // every logit is checked for NaN and every group's maximum is recorded.
-  for (std::size_t start = 0; start < n; start += kernels::BLOCK) {
-    const std::size_t len = std::min(kernels::BLOCK, n - start);
+  // every logit is checked for NaN.
+  for (std::size_t start = from; start < to; start += kernels::BLOCK) {
+    const std::size_t len = std::min(kernels::BLOCK, to - start);
+    const float thr = s.heap.front().v;
     const auto base = static_cast<std::uint32_t>(start);
-    // BLOCK is a multiple of GROUP, so group g of this block is global group start / GROUP + g.
-    const std::size_t hits =
-        groups ? kernels::collect_ge_max(logits.data() + start, len, heap.front().v, base, s.hits.data(),
-                                         s.group_max.data() + start / kernels::GROUP, &nan)
-               : kernels::collect_ge(logits.data() + start, len, heap.front().v, base, s.hits.data(), &nan);
+    // BLOCK is a multiple of GROUP, so group g of this block is group (start - from) / GROUP + g.
+    const std::size_t m =
+        group_max != nullptr
+            ? kernels::collect_ge_max(logits.data() + start, len, thr, base, s.hits.data(),
+                                      group_max + (start - from) / kernels::GROUP, &nan)
+            : kernels::collect_ge(logits.data() + start, len, thr, base, s.hits.data(), &nan);
     if (nan) return false;
-    for (std::size_t j = 0; j < hits; ++j) {
-      if (s.hits[j] < k) continue;  // already in the heap
-      const Cand c{logits[s.hits[j]], s.hits[j]};
-      if (!better(c, heap.front())) continue;
-      std::pop_heap(heap.begin(), heap.end(), worse);
-      heap.back() = c;
-      std::push_heap(heap.begin(), heap.end(), worse);
-    }
+    for (std::size_t j = 0; j < m; ++j) heap_offer(s.hits[j], logits[s.hits[j]], k, s);
   }
   return true;
 }
 
-// The k best biased logits, into s.cands (unsorted), after scan_top_k(groups
-// = true). With T the k-th best raw logit, the biased k-th best L is at
-// least T, so a token whose raw logit is below T - delta can never enter;
-// but most of those above T - delta cannot either. Tokens are taken in bands
-// of falling raw logit: each band's green bits are computed, the k best
-// biased logits so far are kept, and the search stops as soon as even a
-// green token of the next band (raw < lo, so biased <= lo + delta) would fall
-// strictly below the current k-th best. The first band's lower edge is a
-// guess at L - delta from the spread of the raw top k; if it was too high, a
-// second band ends just below (current k-th best) - delta, and then the
+// Mean excess of the heap's logits over its front.
+double heap_tau(const Scratch& s) {
+  const double T = s.heap.front().v;
+  double sum = 0.0;
+  for (const Cand& c : s.heap) sum += static_cast<double>(c.v) - T;
+  return sum / static_cast<double>(s.heap.size());
+}
+
+// If the counts above the k-th best logit T fall off like exp(-(y - T) /
+// tau), the biased k-th best L is about T + tau ln(1 - gamma + gamma
+// e^(delta / tau)). Returns that estimate of L - delta, less `spare` taus,
+// or NaN when it cannot tell. Only speed depends on it.
+double edge_guess(double T, double tau, const GreenSource& g, double spare) {
+  const double gamma = static_cast<double>(g.threshold) / 65536.0;
+  if (!(tau > 0.0 && gamma > 0.0 && std::isfinite(tau) && std::isfinite(T)))
+    return std::numeric_limits<double>::quiet_NaN();
+  const double x = static_cast<double>(g.delta) / tau;
+  const double lift = x > 30.0 ? g.delta + tau * std::log(gamma) : tau * std::log1p(gamma * std::expm1(x));
+  return T + lift - g.delta - spare * tau;
+}
+
+// The top-k scan of the watermarked sampler. The first s.warm tokens are
+// scanned as without the watermark, recording group maxima. From their top
+// k, the final k-th best and the lowest raw logit that can enter the biased
+// top k are extrapolated, and the rest of the vocabulary is scanned with a
+// collection threshold at most that low: every token there at or above it
+// is kept, with its logit, in s.late_ids / s.late_logits, so the search
+// that follows reads no logit twice. Every later token at or above s.maxlow
+// is in that list. False if a logit is NaN.
+bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const GreenSource& g, Scratch& s) {
+  const std::size_t n = logits.size();
+  s.warm = std::min(n, std::max<std::size_t>({k, 4096, n / 8}));
+  s.group_max.resize((s.warm + kernels::GROUP - 1) / kernels::GROUP);
+  s.late = 0;
+  s.maxlow = -std::numeric_limits<float>::infinity();
+  if (!scan_top_k(logits, k, 0, s.warm, s.group_max.data(), s)) return false;
+  if (s.warm == n) return true;
+  // The counts above y of the whole vocabulary: n / warm times those of the
+  // warm part, which fall off like exp(-(y - front) / tau).
+  const double front = s.heap.front().v, tau = heap_tau(s);
+  const double T = front + tau * std::log(static_cast<double>(n) / static_cast<double>(s.warm));
+  double low = edge_guess(T, tau, g, 1.0);
+  if (!(low == low)) low = front - g.delta;
+  low = std::max(low, front - g.delta);  // never below what can enter
+  const auto lowf = static_cast<float>(low);
+  if (s.late_ids.size() < n) {  // room for every token; never shrinks
+    s.late_ids.resize(n);
+    s.late_logits.resize(n);
+  }
+  bool nan = false;
+  for (std::size_t start = s.warm; start < n; start += kernels::BLOCK) {
+    const std::size_t len = std::min(kernels::BLOCK, n - start);
+    const float thr = std::min(lowf, s.heap.front().v);
+    s.maxlow = std::max(s.maxlow, thr);
+    std::uint32_t* ids = s.late_ids.data() + s.late;
+    const std::size_t m =
+        kernels::collect_ge(logits.data() + start, len, thr, static_cast<std::uint32_t>(start), ids, &nan);
+    if (nan) return false;
+    float* vals = s.late_logits.data() + s.late;
+    for (std::size_t j = 0; j < m; ++j) vals[j] = logits[ids[j]];
+    for (std::size_t j = 0; j < m; ++j)
+      if (vals[j] >= s.heap.front().v) heap_offer(ids[j], vals[j], k, s);
+    s.late += m;
+  }
+  return true;
+}
+
+// Every token with lo <= logit and not logit >= hi (hi = NaN: no upper
+// bound), after scan_top_k_marked: ids into s.hits, logits into
+// s.hit_logits; returns how many.
+std::size_t gather_band(std::span<const float> logits, float lo, float hi, Scratch& s) {
+  const std::size_t n = logits.size();
+  std::size_t m = kernels::collect_band(logits.data(), s.warm, s.group_max.data(), lo, hi, s.hits.data());
+  s.hit_logits.resize(n);
+  for (std::size_t j = 0; j < m; ++j) s.hit_logits[j] = logits[s.hits[j]];
+  // The rest: from the kept list down to maxlow, below that by a new scan.
+  const float from = std::max(lo, s.maxlow);
+  for (std::size_t j = 0; j < s.late; ++j) {
+    const float v = s.late_logits[j];
+    s.hits[m] = s.late_ids[j];
+    s.hit_logits[m] = v;
+    m += (v >= from && !(v >= hi)) ? 1 : 0;
+  }
+  if (lo < s.maxlow && s.warm < n) {
+    const float top = (hi >= s.maxlow || hi != hi) ? s.maxlow : hi;
+    const std::size_t r = kernels::collect_range(logits.data() + s.warm, n - s.warm, lo, top,
+                                                 static_cast<std::uint32_t>(s.warm), s.hits.data() + m);
+    for (std::size_t j = m; j < m + r; ++j) s.hit_logits[j] = logits[s.hits[j]];
+    m += r;
+  }
+  return m;
+}
+
+// The k best biased logits, into s.cands (unsorted), after
+// scan_top_k_marked. With T the k-th best raw logit, the biased k-th best L
+// is at least T, so a token whose raw logit is below T - delta can never
+// enter; but most of those above T - delta cannot either. Tokens are taken
+// in bands of falling raw logit: each band's green bits are computed, the k
+// best biased logits so far are kept, and the search stops as soon as even
+// a green token of the next band (raw < lo, so biased <= lo + delta) would
+// fall strictly below the current k-th best. The first band's lower edge is
+// a guess at L - delta from the spread of the raw top k; if it was too high,
+// a second band ends just below (current k-th best) - delta, and then the
 // search always stops. For Gaussian logits this computes a few hundred green
 // bits instead of the ~1.5% of the vocabulary that lies within delta of T.
 Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSource& g, Scratch& s) {
@@ -287,28 +394,13 @@ Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSou
   float floor = T - g.delta;
   while (std::isfinite(T) && !(floor + g.delta < T)) floor = std::nextafter(floor, ninf);
   float lo = floor;  // fewer than k finite logits: one band with all that could enter
-  if (std::isfinite(T)) {
-    // If the counts above T fall off like exp(-(y - T) / tau) (tau = mean
-    // excess of the raw top k over T), the biased k-th best is about
-    // T + tau ln(1 - gamma + gamma e^(delta / tau)). Only speed depends on it.
-    double sum = 0.0;
-    for (const Cand& c : s.heap) sum += static_cast<double>(c.v) - T;
-    const double tau = sum / static_cast<double>(k);
-    const double gamma = static_cast<double>(g.threshold) / 65536.0;
-    if (tau > 0.0 && gamma > 0.0 && std::isfinite(tau)) {
-      const double x = static_cast<double>(g.delta) / tau;
-      const double lift = x > 30.0 ? g.delta + tau * std::log(gamma) : tau * std::log1p(gamma * std::expm1(x));
-      const double guess = static_cast<double>(T) + lift - g.delta - tau;  // one tau to spare
-      if (guess < static_cast<double>(T)) lo = std::max(static_cast<float>(guess), floor);
-    }
-  }
+  const double guess = edge_guess(T, heap_tau(s), g, 0.5);
+  if (guess < static_cast<double>(T)) lo = std::max(static_cast<float>(guess), floor);
   auto& best = s.cands;
   best.clear();
   float hi = std::numeric_limits<float>::quiet_NaN();  // no upper bound for the first band
   for (;;) {
-    const std::size_t m = kernels::collect_band(logits.data(), n, s.group_max.data(), lo, hi, s.hits.data());
-    s.hit_logits.resize(m);
-    for (std::size_t j = 0; j < m; ++j) s.hit_logits[j] = logits[s.hits[j]];  // still in cache
+    const std::size_t m = gather_band(logits, lo, hi, s);
     ISOTOPE_RETURN_IF_ERROR(candidate_values(g, n, s.hits.data(), m, s));
     std::size_t w = best.size();
     best.resize(w + m);
@@ -325,11 +417,13 @@ Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSou
     if (!(lo > floor) || best.size() < k) break;
     const Cand kth = *std::max_element(best.begin(), best.end(), better);  // the worst kept
     if (lo + g.delta < kth.v) break;
-    // The final k-th best is at least kth.v, so the next band can end just
-    // below kth.v - delta: after it the test above cannot fail.
+    // The final k-th best is at least kth.v, so a band ending just below
+    // kth.v - delta is the last one: after it the test above cannot fail.
+    // Bands that the kept list covers come first (they read no logits).
     hi = lo;
     float next = kth.v - g.delta;
     while (!(next + g.delta < kth.v)) next = std::nextafter(next, ninf);
+    if (lo > s.maxlow) next = std::max(next, s.maxlow);
     lo = std::max(next, floor);
   }
   return Status::OK();
@@ -342,7 +436,9 @@ Status sample_core(std::span<const float> logits, GreenSource& g, const Sampling
   const std::size_t k = p.greedy ? 1 : (p.top_k == 0 ? n : std::min<std::size_t>(p.top_k, n));
 
   if (k < n) {
-    if (!scan_top_k(logits, k, g.active(), s)) return kBadLogits;
+    heap_start(logits, k, s);
+    if (!(g.active() ? scan_top_k_marked(logits, k, g, s) : scan_top_k(logits, k, 0, n, nullptr, s)))
+      return kBadLogits;
     std::vector<Cand>& best = g.active() ? s.cands : s.heap;
     if (g.active()) ISOTOPE_RETURN_IF_ERROR(top_k_biased(logits, k, g, s));
     std::sort(best.begin(), best.end(), better);
