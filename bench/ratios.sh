@@ -11,7 +11,7 @@ reps="${2:-5}"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 "$build/isotope_bench" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
-  --benchmark_min_time=0.2 --benchmark_format=json > "$out"
+  --benchmark_min_time=0.2 --benchmark_enable_random_interleaving=true --benchmark_format=json > "$out"
 python3 - "$out" <<'PY'
 import json, sys
 rows = {b["run_name"]: b for b in json.load(open(sys.argv[1]))["benchmarks"] if b.get("aggregate_name") == "median"}

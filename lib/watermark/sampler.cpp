@@ -13,6 +13,7 @@
 // logit first, and only their green bits are computed (top_k_biased).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -69,6 +70,23 @@ struct Better {
 };
 constexpr Better better{};
 
+// A candidate as one integer whose ascending order is better()'s order: the
+// value's bits made order-preserving and inverted (higher value first), then
+// the id. Values must not be -0 (the sampler's biased logits never are).
+inline std::uint64_t order_key(float v, std::uint32_t id) {
+  std::uint32_t u = 0;
+  std::memcpy(&u, &v, sizeof u);
+  u = (u & 0x80000000u) != 0 ? ~u : (u | 0x80000000u);
+  return (static_cast<std::uint64_t>(~u) << 32) | id;
+}
+inline Cand from_key(std::uint64_t key) {
+  std::uint32_t u = ~static_cast<std::uint32_t>(key >> 32);
+  u = (u & 0x80000000u) != 0 ? (u & 0x7fffffffu) : ~u;
+  Cand c{0.0f, static_cast<std::uint32_t>(key)};
+  std::memcpy(&c.v, &u, sizeof u);
+  return c;
+}
+
 // Where green bits come from: nothing (plain sampling) or a keyed green list.
 struct GreenSource {
   GreenList* list = nullptr;
@@ -96,6 +114,7 @@ struct Scratch {
   float maxlow = 0.0f;                // ... and the highest threshold used (all later tokens above it are kept)
   std::vector<std::uint16_t> cand_values;
   std::vector<float> hit_logits;      // logits of the tokens in s.hits
+  std::vector<std::uint64_t> keys;    // top_k_biased: candidates as order_key()s
   std::vector<double> probs;
 };
 
@@ -373,7 +392,7 @@ std::size_t gather_band(std::span<const float> logits, float lo, float hi, Scrat
   return m;
 }
 
-// The k best biased logits, into s.cands (unsorted), after
+// The k best biased logits, into s.cands (sorted best first), after
 // scan_top_k_marked. With T the k-th best raw logit, the biased k-th best L
 // is at least T, so a token whose raw logit is below T - delta can never
 // enter; but most of those above T - delta cannot either. Tokens are taken
@@ -396,26 +415,38 @@ Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSou
   float lo = floor;  // fewer than k finite logits: one band with all that could enter
   const double guess = edge_guess(T, heap_tau(s), g, 0.5);
   if (guess < static_cast<double>(T)) lo = std::max(static_cast<float>(guess), floor);
-  auto& best = s.cands;
-  best.clear();
+  if (s.keys.size() < n + k) s.keys.resize(n + k);  // room for every token; never shrinks
+  std::uint64_t* keys = s.keys.data();
+  std::size_t nk = 0;  // the best candidates so far, sorted: keys[0, nk)
   float hi = std::numeric_limits<float>::quiet_NaN();  // no upper bound for the first band
   for (;;) {
     const std::size_t m = gather_band(logits, lo, hi, s);
     ISOTOPE_RETURN_IF_ERROR(candidate_values(g, n, s.hits.data(), m, s));
-    std::size_t w = best.size();
-    best.resize(w + m);
+    float* b = s.hit_logits.data();  // biased, in place
+    for (std::size_t j = 0; j < m; ++j) b[j] += g.delta * static_cast<float>(s.cand_values[j] < g.threshold);
+    // The k-th best is at least T, and at least any y with k candidates at
+    // or above it: only candidates at or above the highest such y among a
+    // few levels are sorted.
+    float y = T;
+    if (nk == 0 && m > 2 * k) {
+      for (int i = 7; i >= 1; --i) {
+        const float level = T + g.delta * static_cast<float>(i) / 8.0f;
+        std::size_t c = 0;
+        for (std::size_t j = 0; j < m; ++j) c += b[j] >= level ? 1 : 0;
+        if (c >= k) {
+          y = level;
+          break;
+        }
+      }
+    }
     for (std::size_t j = 0; j < m; ++j) {
-      const float b = s.hit_logits[j] + g.delta * static_cast<float>(s.cand_values[j] < g.threshold);
-      best[w] = {b, s.hits[j]};
-      w += b >= T ? 1 : 0;  // below T it cannot be among the k best
+      keys[nk] = order_key(b[j], s.hits[j]);
+      nk += b[j] >= y ? 1 : 0;  // below y it cannot be among the k best
     }
-    best.resize(w);
-    if (best.size() > k) {
-      std::nth_element(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(k - 1), best.end(), better);
-      best.resize(k);
-    }
-    if (!(lo > floor) || best.size() < k) break;
-    const Cand kth = *std::max_element(best.begin(), best.end(), better);  // the worst kept
+    std::sort(keys, keys + nk);
+    nk = std::min(nk, k);
+    if (!(lo > floor) || nk < k) break;
+    const Cand kth = from_key(keys[k - 1]);
     if (lo + g.delta < kth.v) break;
     // The final k-th best is at least kth.v, so a band ending just below
     // kth.v - delta is the last one: after it the test above cannot fail.
@@ -426,6 +457,8 @@ Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSou
     if (lo > s.maxlow) next = std::max(next, s.maxlow);
     lo = std::max(next, floor);
   }
+  s.cands.resize(nk);
+  for (std::size_t j = 0; j < nk; ++j) s.cands[j] = from_key(keys[j]);
   return Status::OK();
 }
 
@@ -439,10 +472,12 @@ Status sample_core(std::span<const float> logits, GreenSource& g, const Sampling
     heap_start(logits, k, s);
     if (!(g.active() ? scan_top_k_marked(logits, k, g, s) : scan_top_k(logits, k, 0, n, nullptr, s)))
       return kBadLogits;
-    std::vector<Cand>& best = g.active() ? s.cands : s.heap;
-    if (g.active()) ISOTOPE_RETURN_IF_ERROR(top_k_biased(logits, k, g, s));
-    std::sort(best.begin(), best.end(), better);
-    return draw_sorted(best, p, rng, s, token);
+    if (g.active()) {
+      ISOTOPE_RETURN_IF_ERROR(top_k_biased(logits, k, g, s));  // sorted
+      return draw_sorted(s.cands, p, rng, s, token);
+    }
+    std::sort(s.heap.begin(), s.heap.end(), better);
+    return draw_sorted(s.heap, p, rng, s, token);
   }
 
   // Whole vocabulary.
