@@ -199,6 +199,42 @@ TEST_CASE("top-k with the watermark equals top-k of the biased logits on hard sh
     }
   }
 
+  // A larger vocabulary, where the scan keeps candidates on the side after
+  // its first part: sorted logits make its extrapolation far too low or far
+  // too high (then the search has to rescan).
+  const std::uint32_t big = 40000;
+  std::vector<std::pair<const char*, std::vector<float>>> large;
+  large.emplace_back("gaussian", random_logits(big, 11));
+  auto lpeaked = random_logits(big, 12);
+  for (std::uint32_t i = 0; i < 64; ++i) lpeaked[(i * 7919u) % big] = 10.0f + static_cast<float>(i % 9);
+  large.emplace_back("peaked", lpeaked);
+  auto lsorted = random_logits(big, 13);
+  std::sort(lsorted.begin(), lsorted.end());
+  large.emplace_back("sorted", lsorted);
+  std::reverse(lsorted.begin(), lsorted.end());
+  large.emplace_back("reverse sorted", lsorted);
+  auto lquant = random_logits(big, 14);
+  for (float& x : lquant) x = std::round(x);
+  large.emplace_back("integers", lquant);
+  auto wm_big = make_wm(big);
+  for (const auto& [name, logits] : large) {
+    for (std::uint32_t k : {1u, 50u, 1000u}) {
+      for (std::uint32_t c = 0; c < 6; ++c) {
+        INFO("large shape " << name << ", k " << k << ", context " << c);
+        const std::uint32_t ctx[] = {c, 99};
+        auto biased = logits;
+        REQUIRE(wm_big->apply(ctx, biased).ok());
+        SamplingParams p;
+        p.top_k = k;
+        Rng r1(c), r2(c);
+        std::uint32_t a = 0, b = 0;
+        REQUIRE(wm_big->sample(ctx, logits, p, r1, &a).ok());
+        REQUIRE(sample_plain(biased, p, r2, &b).ok());
+        REQUIRE(a == b);
+      }
+    }
+  }
+
   // NaN anywhere is refused on the top-k path too, with or without the watermark.
   auto nan = random_logits(V, 8);
   nan[V - 1] = std::numeric_limits<float>::quiet_NaN();
