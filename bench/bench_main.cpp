@@ -3,6 +3,7 @@
 //
 //   BM_SamplePlain/V, BM_SampleWatermarked/V           full-vocabulary softmax sampling, temperature 1
 //   BM_SamplePlainTopK/V, BM_SampleWatermarkedTopK/V   the same with top-k 50
+//   BM_Paired/V/K                                      both, alternating in batches (K = top-k, 0 = none)
 //   BM_DetectIds                                       scoring 1M pre-tokenized ids with dedup
 //   BM_PlainPassIds                                    a plain pass over the same ids, for scale
 //
@@ -15,6 +16,8 @@
 // top-k boundary. Each iteration uses a new context window.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -90,6 +93,54 @@ void BM_SampleWatermarkedTopK(benchmark::State& s) { run_watermarked(s, 50); }
 void BM_SamplePlainTopKPeaked(benchmark::State& s) { run_plain(s, 50, true); }
 void BM_SampleWatermarkedTopKPeaked(benchmark::State& s) { run_watermarked(s, 50, true); }
 
+// Plain and watermarked sampling in alternating batches of 20 draws on the
+// same logits, so that both see the same state of a shared, noisy machine:
+// counters plain_us and watermarked_us are the medians of the per-draw batch
+// times, ratio is their quotient. Args: V, top-k (0: whole vocabulary).
+void BM_Paired(benchmark::State& state) {
+  const auto v = static_cast<std::uint32_t>(state.range(0));
+  const auto logits = make_logits(v);
+  std::unique_ptr<isotope::Watermarker> wm;
+  if (!isotope::Watermarker::create(bench_key(), isotope::Profile{}, v, &wm).ok()) {
+    state.SkipWithError("create failed");
+    return;
+  }
+  isotope::SamplingParams p;
+  p.top_k = static_cast<std::uint32_t>(state.range(1));
+  isotope::Rng rng(1);
+  std::uint32_t tok = 0;
+  std::uint32_t ctx[2] = {0, 1};
+  std::vector<double> plain, marked;
+  using clock = std::chrono::steady_clock;
+  constexpr int kBatch = 20;
+  for (auto _ : state) {
+    const auto t0 = clock::now();
+    for (int i = 0; i < kBatch; ++i) {
+      if (!isotope::sample_plain(logits, p, rng, &tok).ok()) state.SkipWithError("sample_plain failed");
+      benchmark::DoNotOptimize(tok);
+    }
+    const auto t1 = clock::now();
+    for (int i = 0; i < kBatch; ++i) {
+      ctx[0] = (ctx[0] + 1) % v;
+      ctx[1] = tok;
+      if (!wm->sample(ctx, logits, p, rng, &tok).ok()) state.SkipWithError("sample failed");
+      benchmark::DoNotOptimize(tok);
+    }
+    const auto t2 = clock::now();
+    plain.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count() / kBatch);
+    marked.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count() / kBatch);
+  }
+  const auto median = [](std::vector<double>& x) {
+    std::nth_element(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(x.size() / 2), x.end());
+    return x[x.size() / 2];
+  };
+  if (plain.empty()) return;
+  const double mp = median(plain), mw = median(marked);
+  state.counters["plain_us"] = mp;
+  state.counters["watermarked_us"] = mw;
+  state.counters["ratio"] = mw / mp;
+}
+
 std::vector<std::uint32_t> make_ids(std::size_t n) {
   std::mt19937_64 gen(7);
   std::uniform_int_distribution<std::uint32_t> d(0, 31999);
@@ -140,6 +191,7 @@ BENCHMARK(BM_SamplePlainTopK)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchm
 BENCHMARK(BM_SampleWatermarkedTopK)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SamplePlainTopKPeaked)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SampleWatermarkedTopKPeaked)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Paired)->ArgsProduct({{32000, 128256, 256000}, {0, 50}})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_DetectIds)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PlainPassIds)->Unit(benchmark::kMillisecond);
 

@@ -23,6 +23,16 @@ for v in (32000, 128256, 256000):
     pk, wk = t(f"BM_SamplePlainTopK/{v}"), t(f"BM_SampleWatermarkedTopK/{v}")
     pp, wp = t(f"BM_SamplePlainTopKPeaked/{v}"), t(f"BM_SampleWatermarkedTopKPeaked/{v}")
     print(f"| {v} | {p:.0f} us / {w:.0f} us / **{w/p:.2f}x** | {pk:.0f} us / {wk:.0f} us / **{wk/pk:.2f}x** | {wp/pp:.2f}x |")
+print()
+print("Paired (BM_Paired: alternating batches of 20 plain and 20 watermarked draws, medians):")
+print()
+print("| V | full vocabulary: plain / watermarked / ratio | top-k 50: plain / watermarked / ratio |")
+print("| ---: | --- | --- |")
+for v in (32000, 128256, 256000):
+    f, k = rows[f"BM_Paired/{v}/0"], rows[f"BM_Paired/{v}/50"]
+    print(f"| {v} | {f['plain_us']:.0f} us / {f['watermarked_us']:.0f} us / **{f['ratio']:.2f}x** "
+          f"| {k['plain_us']:.0f} us / {k['watermarked_us']:.0f} us / **{k['ratio']:.2f}x** |")
+print()
 d = rows["BM_DetectIds"]
 plain = rows["BM_PlainPassIds"]
 print()
