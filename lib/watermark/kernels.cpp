@@ -406,9 +406,9 @@ ISOTOPE_AVX2 std::size_t collect_ge_avx2(const float* l, std::size_t n, float th
 // r[i] = max of the lanes of a[i], for 8 vectors at once (a transposing max tree).
 ISOTOPE_AVX2 inline __m256 hmax8_avx2(const __m256* a) {
   __m256 t[4], u[2];
-  for (int j = 0; j < 4; ++j)
+  for (std::size_t j = 0; j < 4; ++j)
     t[j] = _mm256_max_ps(_mm256_unpacklo_ps(a[2 * j], a[2 * j + 1]), _mm256_unpackhi_ps(a[2 * j], a[2 * j + 1]));
-  for (int j = 0; j < 2; ++j)
+  for (std::size_t j = 0; j < 2; ++j)
     u[j] = _mm256_max_ps(_mm256_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(1, 0, 1, 0)),
                          _mm256_shuffle_ps(t[2 * j], t[2 * j + 1], _MM_SHUFFLE(3, 2, 3, 2)));
   return _mm256_max_ps(_mm256_permute2f128_ps(u[0], u[1], 0x20), _mm256_permute2f128_ps(u[0], u[1], 0x31));
