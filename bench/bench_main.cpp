@@ -9,11 +9,12 @@
 //
 // Logits are drawn from N(0, 2.5^2) with a fixed seed: the bulk of a real
 // model's next-token logits, but with a dense top (about 1.5% of the
-// vocabulary lies within delta = 3 of the 50th best logit), the hardest case
-// for top-k with the watermark, whose extra cost grows with that share. The
-// *Peaked variants add what real models have and a Gaussian lacks: 64 tokens
-// far above the bulk (10 + 2.5 * Exp(1)), so that few tokens are near the
-// top-k boundary. Each iteration uses a new context window.
+// vocabulary lies within delta = 3 of the 50th best logit). The *Peaked
+// variants add what real models have and a Gaussian lacks: 64 tokens far
+// above the bulk (10 + 2.5 * Exp(1)). The *Skewed variants add a frequency
+// prior (4 - 0.8 ln(1 + id / 100)): vocabularies are ordered by frequency,
+// so low ids score higher, which defeats any guess of the top-k made from
+// a part of the vocabulary. Each iteration uses a new context window.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -29,12 +30,16 @@
 
 namespace {
 
-std::vector<float> make_logits(std::size_t v, bool peaked = false) {
+enum class Shape { gaussian, peaked, skewed };
+
+std::vector<float> make_logits(std::size_t v, Shape shape = Shape::gaussian) {
   std::mt19937_64 gen(42);
   std::normal_distribution<float> d(0.0f, 2.5f);
   std::vector<float> l(v);
   for (float& x : l) x = d(gen);
-  if (peaked) {
+  if (shape == Shape::skewed)  // a frequency prior: lower ids (more frequent tokens) score higher
+    for (std::size_t i = 0; i < v; ++i) l[i] += 4.0f - 0.8f * std::log1p(static_cast<float>(i) / 100.0f);
+  if (shape == Shape::peaked) {
     std::uniform_int_distribution<std::size_t> pick(0, v - 1);
     std::exponential_distribution<float> tail(1.0f);
     for (int i = 0; i < 64; ++i) l[pick(gen)] = 10.0f + 2.5f * tail(gen);
@@ -50,8 +55,8 @@ isotope::Key bench_key() {
   return k;
 }
 
-void run_plain(benchmark::State& state, std::uint32_t top_k, bool peaked = false) {
-  const auto logits = make_logits(static_cast<std::size_t>(state.range(0)), peaked);
+void run_plain(benchmark::State& state, std::uint32_t top_k, Shape shape = Shape::gaussian) {
+  const auto logits = make_logits(static_cast<std::size_t>(state.range(0)), shape);
   isotope::SamplingParams p;
   p.top_k = top_k;
   isotope::Rng rng(1);
@@ -63,9 +68,9 @@ void run_plain(benchmark::State& state, std::uint32_t top_k, bool peaked = false
   state.SetItemsProcessed(state.iterations());
 }
 
-void run_watermarked(benchmark::State& state, std::uint32_t top_k, bool peaked = false) {
+void run_watermarked(benchmark::State& state, std::uint32_t top_k, Shape shape = Shape::gaussian) {
   const auto v = static_cast<std::uint32_t>(state.range(0));
-  const auto logits = make_logits(v, peaked);
+  const auto logits = make_logits(v, shape);
   const isotope::Key key = bench_key();
   std::unique_ptr<isotope::Watermarker> wm;
   if (!isotope::Watermarker::create(key, isotope::Profile{}, v, &wm).ok()) {
@@ -90,8 +95,10 @@ void BM_SamplePlain(benchmark::State& s) { run_plain(s, 0); }
 void BM_SampleWatermarked(benchmark::State& s) { run_watermarked(s, 0); }
 void BM_SamplePlainTopK(benchmark::State& s) { run_plain(s, 50); }
 void BM_SampleWatermarkedTopK(benchmark::State& s) { run_watermarked(s, 50); }
-void BM_SamplePlainTopKPeaked(benchmark::State& s) { run_plain(s, 50, true); }
-void BM_SampleWatermarkedTopKPeaked(benchmark::State& s) { run_watermarked(s, 50, true); }
+void BM_SamplePlainTopKPeaked(benchmark::State& s) { run_plain(s, 50, Shape::peaked); }
+void BM_SampleWatermarkedTopKPeaked(benchmark::State& s) { run_watermarked(s, 50, Shape::peaked); }
+void BM_SamplePlainTopKSkewed(benchmark::State& s) { run_plain(s, 50, Shape::skewed); }
+void BM_SampleWatermarkedTopKSkewed(benchmark::State& s) { run_watermarked(s, 50, Shape::skewed); }
 
 // Plain and watermarked sampling in alternating batches of 20 draws on the
 // same logits, so that both see the same state of a shared, noisy machine:
@@ -191,6 +198,8 @@ BENCHMARK(BM_SamplePlainTopK)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchm
 BENCHMARK(BM_SampleWatermarkedTopK)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SamplePlainTopKPeaked)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SampleWatermarkedTopKPeaked)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SamplePlainTopKSkewed)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SampleWatermarkedTopKSkewed)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Paired)->ArgsProduct({{32000, 128256, 256000}, {0, 50}})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_DetectIds)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PlainPassIds)->Unit(benchmark::kMillisecond);

@@ -16,13 +16,15 @@ python3 - "$out" <<'PY'
 import json, sys
 rows = {b["run_name"]: b for b in json.load(open(sys.argv[1]))["benchmarks"] if b.get("aggregate_name") == "median"}
 def t(name): return rows[name]["cpu_time"]
-print("| V | full vocabulary: plain / watermarked / ratio | top-k 50: plain / watermarked / ratio | top-k 50, peaked logits: ratio |")
-print("| ---: | --- | --- | --- |")
+print("| V | full vocabulary: plain / watermarked / ratio | top-k 50: plain / watermarked / ratio | top-k 50, peaked logits: ratio | top-k 50, skewed logits: ratio |")
+print("| ---: | --- | --- | --- | --- |")
 for v in (32000, 128256, 256000):
     p, w = t(f"BM_SamplePlain/{v}"), t(f"BM_SampleWatermarked/{v}")
     pk, wk = t(f"BM_SamplePlainTopK/{v}"), t(f"BM_SampleWatermarkedTopK/{v}")
     pp, wp = t(f"BM_SamplePlainTopKPeaked/{v}"), t(f"BM_SampleWatermarkedTopKPeaked/{v}")
-    print(f"| {v} | {p:.0f} us / {w:.0f} us / **{w/p:.2f}x** | {pk:.0f} us / {wk:.0f} us / **{wk/pk:.2f}x** | {wp/pp:.2f}x |")
+    ps, ws = t(f"BM_SamplePlainTopKSkewed/{v}"), t(f"BM_SampleWatermarkedTopKSkewed/{v}")
+    print(f"| {v} | {p:.0f} us / {w:.0f} us / **{w/p:.2f}x** | {pk:.0f} us / {wk:.0f} us / **{wk/pk:.2f}x** "
+          f"| {wp/pp:.2f}x | {ws/ps:.2f}x |")
 print()
 print("Paired (BM_Paired: alternating batches of 20 plain and 20 watermarked draws, medians):")
 print()

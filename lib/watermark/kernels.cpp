@@ -338,12 +338,12 @@ std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std
 }
 
 std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,
-                         std::uint32_t* out) noexcept {
+                         std::uint32_t base, std::uint32_t* out) noexcept {
   std::size_t cnt = 0;
   for (std::size_t g = 0, start = 0; start < n; ++g, start += GROUP) {
     if (!(group_max[g] >= lo)) continue;
     const std::size_t len = start + GROUP <= n ? GROUP : n - start;
-    cnt += collect_range(l + start, len, lo, hi, static_cast<std::uint32_t>(start), out + cnt);
+    cnt += collect_range(l + start, len, lo, hi, base + static_cast<std::uint32_t>(start), out + cnt);
   }
   return cnt;
 }
@@ -472,9 +472,9 @@ ISOTOPE_AVX2 std::size_t collect_range_avx2(const float* l, std::size_t n, float
 
 // Group g (GROUP values) of collect_band.
 ISOTOPE_AVX2 inline std::size_t band_group_avx2(const float* l, std::size_t g, __m256 vlo, __m256 vhi,
-                                                std::uint32_t* out, std::size_t cnt) {
+                                                std::uint32_t base, std::uint32_t* out, std::size_t cnt) {
   const float* p = l + g * GROUP;
-  const auto at = static_cast<std::uint32_t>(g * GROUP);
+  const auto at = base + static_cast<std::uint32_t>(g * GROUP);
   for (std::size_t j = 0; j < GROUP; j += W) {
     const __m256 x = _mm256_loadu_ps(p + j);
     const __m256 in = _mm256_andnot_ps(_mm256_cmp_ps(x, vhi, _CMP_GE_OQ), _mm256_cmp_ps(x, vlo, _CMP_GE_OQ));
@@ -484,7 +484,7 @@ ISOTOPE_AVX2 inline std::size_t band_group_avx2(const float* l, std::size_t g, _
 }
 
 ISOTOPE_AVX2 std::size_t collect_band_avx2(const float* l, std::size_t n, const float* group_max, float lo,
-                                           float hi, std::uint32_t* out) {
+                                           float hi, std::uint32_t base, std::uint32_t* out) {
   const std::size_t full = n / GROUP;  // groups of exactly GROUP values
   const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
   std::size_t cnt = 0;
@@ -492,15 +492,15 @@ ISOTOPE_AVX2 std::size_t collect_band_avx2(const float* l, std::size_t n, const 
   for (; g + W <= full; g += W) {
     auto mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(group_max + g), vlo, _CMP_GE_OQ)));
     while (mask != 0) {
-      cnt = band_group_avx2(l, g + static_cast<std::size_t>(__builtin_ctz(mask)), vlo, vhi, out, cnt);
+      cnt = band_group_avx2(l, g + static_cast<std::size_t>(__builtin_ctz(mask)), vlo, vhi, base, out, cnt);
       mask &= mask - 1;
     }
   }
   for (; g < full; ++g)
-    if (group_max[g] >= lo) cnt = band_group_avx2(l, g, vlo, vhi, out, cnt);
+    if (group_max[g] >= lo) cnt = band_group_avx2(l, g, vlo, vhi, base, out, cnt);
   if (full * GROUP < n && group_max[full] >= lo)
-    cnt += portable::collect_range(l + full * GROUP, n - full * GROUP, lo, hi, static_cast<std::uint32_t>(full * GROUP),
-                                  out + cnt);
+    cnt += portable::collect_range(l + full * GROUP, n - full * GROUP, lo, hi,
+                                   base + static_cast<std::uint32_t>(full * GROUP), out + cnt);
   return cnt;
 }
 
@@ -538,11 +538,11 @@ std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std
 }
 
 std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,
-                         std::uint32_t* out) noexcept {
+                         std::uint32_t base, std::uint32_t* out) noexcept {
 #if defined(ISOTOPE_X86_DISPATCH)
-  if (kHaveAvx2) return collect_band_avx2(l, n, group_max, lo, hi, out);
+  if (kHaveAvx2) return collect_band_avx2(l, n, group_max, lo, hi, base, out);
 #endif
-  return portable::collect_band(l, n, group_max, lo, hi, out);
+  return portable::collect_band(l, n, group_max, lo, hi, base, out);
 }
 
 }  // namespace isotope::kernels

@@ -49,7 +49,7 @@ std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std
 // collect_range over the whole array l (n values), visiting only the groups
 // whose maximum (group_max, as written by collect_ge_max) is at least lo.
 std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,
-                         std::uint32_t* out) noexcept;
+                         std::uint32_t base, std::uint32_t* out) noexcept;
 
 // The same scans without AVX2 (used where the CPU lacks it; tests compare).
 namespace portable {
@@ -58,7 +58,7 @@ std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32
                            float* group_max, bool* nan) noexcept;
 std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std::uint32_t base, std::uint32_t* out) noexcept;
 std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,
-                         std::uint32_t* out) noexcept;
+                         std::uint32_t base, std::uint32_t* out) noexcept;
 }  // namespace portable
 
 }  // namespace isotope::kernels

@@ -106,8 +106,8 @@ struct Scratch {
   std::vector<Cand> cands;
   std::vector<std::uint32_t> ids;
   std::vector<std::uint32_t> hits;    // token ids found by collect_ge (never shrinks)
-  std::size_t warm = 0;               // scan_top_k_marked: tokens scanned as without the watermark,
-  std::vector<float> group_max;       // ... the max logit of each of their groups of kernels::GROUP,
+  std::size_t stride = 1;             // scan_top_k_marked: one block in `stride` is scanned first ("warm"),
+  std::vector<float> group_max;       // ... the max logit of each group of kernels::GROUP tokens,
   std::vector<std::uint32_t> late_ids;  // ... the later tokens at or above a collection threshold
   std::vector<float> late_logits;     // ... and their logits (the first `late` entries),
   std::size_t late = 0;
@@ -274,28 +274,29 @@ inline void heap_offer(std::uint32_t id, float v, std::size_t k, Scratch& s) {
   std::push_heap(heap.begin(), heap.end(), worse);
 }
 
-// Scans logits [from, to) block by block into the heap, looking only at the
-// values at or above the current k-th best. With group_max, also records
-// the maximum of every group of kernels::GROUP logits there (group_max[g]
-// for the group starting at from + g * GROUP). False if a logit is NaN.
-bool scan_top_k(std::span<const float> logits, std::size_t k, std::size_t from, std::size_t to, float* group_max,
+// Scans logits [start, start + len) (len <= BLOCK) into the heap, looking
+// only at the values at or above the current k-th best. With group_max,
+// also records the maximum of every group of kernels::GROUP logits there
+// (group_max[g] for the group starting at start + g * GROUP). False if a
+// logit is NaN.
+bool scan_block(std::span<const float> logits, std::size_t k, std::size_t start, std::size_t len, float* group_max,
                 Scratch& s) {
   bool nan = false;
-  // The first k values seed the heap; the scan still starts at 0 so that
-  // every logit is checked for NaN.
-  for (std::size_t start = from; start < to; start += kernels::BLOCK) {
-    const std::size_t len = std::min(kernels::BLOCK, to - start);
-    const float thr = s.heap.front().v;
-    const auto base = static_cast<std::uint32_t>(start);
-    // BLOCK is a multiple of GROUP, so group g of this block is group (start - from) / GROUP + g.
-    const std::size_t m =
-        group_max != nullptr
-            ? kernels::collect_ge_max(logits.data() + start, len, thr, base, s.hits.data(),
-                                      group_max + (start - from) / kernels::GROUP, &nan)
-            : kernels::collect_ge(logits.data() + start, len, thr, base, s.hits.data(), &nan);
-    if (nan) return false;
-    for (std::size_t j = 0; j < m; ++j) heap_offer(s.hits[j], logits[s.hits[j]], k, s);
-  }
+  const float thr = s.heap.front().v;
+  const auto base = static_cast<std::uint32_t>(start);
+  const std::size_t m =
+      group_max != nullptr
+          ? kernels::collect_ge_max(logits.data() + start, len, thr, base, s.hits.data(), group_max, &nan)
+          : kernels::collect_ge(logits.data() + start, len, thr, base, s.hits.data(), &nan);
+  for (std::size_t j = 0; j < m; ++j) heap_offer(s.hits[j], logits[s.hits[j]], k, s);
+  return !nan;
+}
+
+// The whole top-k scan. The first k values seed the heap (heap_start); the
+// scan still reads them, so that every logit is checked for NaN.
+bool scan_top_k(std::span<const float> logits, std::size_t k, Scratch& s) {
+  for (std::size_t start = 0; start < logits.size(); start += kernels::BLOCK)
+    if (!scan_block(logits, k, start, std::min(kernels::BLOCK, logits.size() - start), nullptr, s)) return false;
   return true;
 }
 
@@ -320,42 +321,51 @@ double edge_guess(double T, double tau, const GreenSource& g, double spare) {
   return T + lift - g.delta - spare * tau;
 }
 
-// The top-k scan of the watermarked sampler. The first s.warm tokens are
-// scanned as without the watermark, recording group maxima. From their top
+// The top-k scan of the watermarked sampler; every block records the
+// maximum of each group of kernels::GROUP logits in s.group_max. One block
+// of kernels::BLOCK logits in every s.stride (the "warm" blocks, spread over
+// the vocabulary) is scanned first, as without the watermark. From their top
 // k, the final k-th best and the lowest raw logit that can enter the biased
-// top k are extrapolated, and the rest of the vocabulary is scanned with a
-// collection threshold at most that low: every token there at or above it
-// is kept, with its logit, in s.late_ids / s.late_logits, so the search
-// that follows reads no logit twice. Every later token at or above s.maxlow
-// is in that list. False if a logit is NaN.
+// top k are extrapolated, and the other blocks are scanned with a collection
+// threshold at most that low: every token there at or above it is kept,
+// with its logit, in s.late_ids / s.late_logits, so that the search which
+// follows usually reads no logit again. Every token of those blocks at or
+// above s.maxlow is in that list; below it, the group maxima lead to the
+// rest. False if a logit is NaN.
 bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const GreenSource& g, Scratch& s) {
-  const std::size_t n = logits.size();
-  s.warm = std::min(n, std::max<std::size_t>({k, 4096, n / 8}));
-  s.group_max.resize((s.warm + kernels::GROUP - 1) / kernels::GROUP);
+  const std::size_t n = logits.size(), B = kernels::BLOCK;
+  s.stride = (n <= 4 * B || k > B) ? 1 : 8;
+  s.group_max.resize((n + kernels::GROUP - 1) / kernels::GROUP);
   s.late = 0;
   s.maxlow = -std::numeric_limits<float>::infinity();
-  if (!scan_top_k(logits, k, 0, s.warm, s.group_max.data(), s)) return false;
-  if (s.warm == n) return true;
+  std::size_t warm = 0;
+  for (std::size_t start = 0; start < n; start += s.stride * B) {
+    const std::size_t len = std::min(B, n - start);
+    if (!scan_block(logits, k, start, len, s.group_max.data() + start / kernels::GROUP, s)) return false;
+    warm += len;
+  }
+  if (warm == n) return true;
   // The counts above y of the whole vocabulary: n / warm times those of the
-  // warm part, which fall off like exp(-(y - front) / tau).
+  // warm blocks, which fall off like exp(-(y - front) / tau).
   const double front = s.heap.front().v, tau = heap_tau(s);
-  const double T = front + tau * std::log(static_cast<double>(n) / static_cast<double>(s.warm));
+  const double T = front + tau * std::log(static_cast<double>(n) / static_cast<double>(warm));
   double low = edge_guess(T, tau, g, 1.0);
   if (!(low == low)) low = front - g.delta;
-  low = std::max(low, front - g.delta);  // never below what can enter
+  low = std::max(low, front - g.delta);  // nothing lower can enter
   const auto lowf = static_cast<float>(low);
   if (s.late_ids.size() < n) {  // room for every token; never shrinks
     s.late_ids.resize(n);
     s.late_logits.resize(n);
   }
   bool nan = false;
-  for (std::size_t start = s.warm; start < n; start += kernels::BLOCK) {
-    const std::size_t len = std::min(kernels::BLOCK, n - start);
+  for (std::size_t start = 0; start < n; start += B) {
+    if ((start / B) % s.stride == 0) continue;  // warm
+    const std::size_t len = std::min(B, n - start);
     const float thr = std::min(lowf, s.heap.front().v);
     s.maxlow = std::max(s.maxlow, thr);
     std::uint32_t* ids = s.late_ids.data() + s.late;
-    const std::size_t m =
-        kernels::collect_ge(logits.data() + start, len, thr, static_cast<std::uint32_t>(start), ids, &nan);
+    const std::size_t m = kernels::collect_ge_max(logits.data() + start, len, thr, static_cast<std::uint32_t>(start),
+                                                  ids, s.group_max.data() + start / kernels::GROUP, &nan);
     if (nan) return false;
     float* vals = s.late_logits.data() + s.late;
     for (std::size_t j = 0; j < m; ++j) vals[j] = logits[ids[j]];
@@ -370,11 +380,14 @@ bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const Green
 // bound), after scan_top_k_marked: ids into s.hits, logits into
 // s.hit_logits; returns how many.
 std::size_t gather_band(std::span<const float> logits, float lo, float hi, Scratch& s) {
-  const std::size_t n = logits.size();
-  std::size_t m = kernels::collect_band(logits.data(), s.warm, s.group_max.data(), lo, hi, s.hits.data());
+  const std::size_t n = logits.size(), B = kernels::BLOCK;
   s.hit_logits.resize(n);
+  std::size_t m = 0;
+  for (std::size_t start = 0; start < n; start += s.stride * B)  // warm blocks: by their group maxima
+    m += kernels::collect_band(logits.data() + start, std::min(B, n - start), s.group_max.data() + start / kernels::GROUP,
+                               lo, hi, static_cast<std::uint32_t>(start), s.hits.data() + m);
   for (std::size_t j = 0; j < m; ++j) s.hit_logits[j] = logits[s.hits[j]];
-  // The rest: from the kept list down to maxlow, below that by a new scan.
+  // The other blocks: from the kept list down to maxlow, below that by their group maxima.
   const float from = std::max(lo, s.maxlow);
   for (std::size_t j = 0; j < s.late; ++j) {
     const float v = s.late_logits[j];
@@ -382,12 +395,16 @@ std::size_t gather_band(std::span<const float> logits, float lo, float hi, Scrat
     s.hit_logits[m] = v;
     m += (v >= from && !(v >= hi)) ? 1 : 0;
   }
-  if (lo < s.maxlow && s.warm < n) {
+  if (lo < s.maxlow) {
     const float top = (hi >= s.maxlow || hi != hi) ? s.maxlow : hi;
-    const std::size_t r = kernels::collect_range(logits.data() + s.warm, n - s.warm, lo, top,
-                                                 static_cast<std::uint32_t>(s.warm), s.hits.data() + m);
-    for (std::size_t j = m; j < m + r; ++j) s.hit_logits[j] = logits[s.hits[j]];
-    m += r;
+    for (std::size_t start = 0; start < n; start += B) {
+      if ((start / B) % s.stride == 0) continue;
+      const std::size_t r =
+          kernels::collect_band(logits.data() + start, std::min(B, n - start), s.group_max.data() + start / kernels::GROUP,
+                                lo, top, static_cast<std::uint32_t>(start), s.hits.data() + m);
+      for (std::size_t j = m; j < m + r; ++j) s.hit_logits[j] = logits[s.hits[j]];
+      m += r;
+    }
   }
   return m;
 }
@@ -470,7 +487,7 @@ Status sample_core(std::span<const float> logits, GreenSource& g, const Sampling
 
   if (k < n) {
     heap_start(logits, k, s);
-    if (!(g.active() ? scan_top_k_marked(logits, k, g, s) : scan_top_k(logits, k, 0, n, nullptr, s)))
+    if (!(g.active() ? scan_top_k_marked(logits, k, g, s) : scan_top_k(logits, k, s)))
       return kBadLogits;
     if (g.active()) {
       ISOTOPE_RETURN_IF_ERROR(top_k_biased(logits, k, g, s));  // sorted
