@@ -136,6 +136,28 @@ TEST_CASE("watermarked sampling equals plain sampling of the biased logits", "[w
   }
 }
 
+namespace {
+
+// Top-k sampling and greedy decoding with the watermark give the same token
+// as the plain sampler on the biased logits (or the same error).
+void same_top_k(Watermarker& wm, const std::vector<float>& logits, std::uint32_t c, std::uint32_t k) {
+  const std::uint32_t ctx[] = {c, 17};
+  auto biased = logits;
+  REQUIRE(wm.apply(ctx, biased).ok());
+  for (bool greedy : {false, true}) {
+    SamplingParams p;
+    p.top_k = k;
+    p.greedy = greedy;
+    Rng r1(c), r2(c);
+    std::uint32_t a = 0, b = 0;
+    const Status sa = wm.sample(ctx, logits, p, r1, &a);
+    REQUIRE(sa.code() == sample_plain(biased, p, r2, &b).code());
+    if (sa.ok()) REQUIRE(a == b);
+  }
+}
+
+}  // namespace
+
 TEST_CASE("top-k with the watermark equals top-k of the biased logits on hard shapes", "[watermark]") {
   // Top-k looks up green bits only for tokens that can still enter the
   // biased top k; these shapes stress that search: ties, masks, infinities,
@@ -180,28 +202,15 @@ TEST_CASE("top-k with the watermark equals top-k of the biased logits on hard sh
       for (std::uint32_t k : {1u, 2u, 50u, 300u}) {
         for (std::uint32_t c = 0; c < 4; ++c) {
           INFO("shape " << name << ", delta " << delta << ", k " << k << ", context " << c);
-          const std::uint32_t ctx[] = {c, 17};
-          auto biased = logits;
-          REQUIRE(wm->apply(ctx, biased).ok());
-          SamplingParams p;
-          p.top_k = k;
-          Rng r1(c), r2(c);
-          std::uint32_t a = 0, b = 0;
-          const Status sa = wm->sample(ctx, logits, p, r1, &a);
-          const Status sb = sample_plain(biased, p, r2, &b);
-          REQUIRE(sa.code() == sb.code());
-          if (sa.ok()) REQUIRE(a == b);
-          p.greedy = true;
-          REQUIRE(wm->sample(ctx, logits, p, r1, &a).code() == sample_plain(biased, p, r2, &b).code());
-          if (sa.ok()) REQUIRE(a == b);
+          same_top_k(*wm, logits, c, k);
         }
       }
     }
   }
 
   // A larger vocabulary, where the scan keeps candidates on the side after
-  // its first part: sorted logits make its extrapolation far too low or far
-  // too high (then the search has to rescan).
+  // its first blocks: sorted or skewed logits make its extrapolation far too
+  // low or far too high (then the search follows the group maxima).
   const std::uint32_t big = 40000;
   std::vector<std::pair<const char*, std::vector<float>>> large;
   large.emplace_back("gaussian", random_logits(big, 11));
@@ -216,21 +225,15 @@ TEST_CASE("top-k with the watermark equals top-k of the biased logits on hard sh
   auto lquant = random_logits(big, 14);
   for (float& x : lquant) x = std::round(x);
   large.emplace_back("integers", lquant);
+  auto lskewed = random_logits(big, 15);
+  for (std::size_t i = 0; i < big; ++i) lskewed[i] += 4.0f - 0.8f * std::log1p(static_cast<float>(i) / 100.0f);
+  large.emplace_back("skewed", lskewed);
   auto wm_big = make_wm(big);
   for (const auto& [name, logits] : large) {
     for (std::uint32_t k : {1u, 50u, 1000u}) {
       for (std::uint32_t c = 0; c < 6; ++c) {
         INFO("large shape " << name << ", k " << k << ", context " << c);
-        const std::uint32_t ctx[] = {c, 99};
-        auto biased = logits;
-        REQUIRE(wm_big->apply(ctx, biased).ok());
-        SamplingParams p;
-        p.top_k = k;
-        Rng r1(c), r2(c);
-        std::uint32_t a = 0, b = 0;
-        REQUIRE(wm_big->sample(ctx, logits, p, r1, &a).ok());
-        REQUIRE(sample_plain(biased, p, r2, &b).ok());
-        REQUIRE(a == b);
+        same_top_k(*wm_big, logits, c, k);
       }
     }
   }
