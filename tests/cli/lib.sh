@@ -69,6 +69,23 @@ no_crash() {
   fi
 }
 
+# field FILE EXPR : prints EXPR evaluated on the JSON in FILE (as j).
+field() { /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'j': j}))" "$@"; }
+
+# audit_fixture : in $WORK, two keys k1 and k2, 40 teacher prompts
+# (tp.jsonl), the teacher's answers under k1 (teacher.jsonl) and a student
+# model trained on them with held-out text (student.lm).
+audit_fixture() {
+  local src="${ISOTOPE_SOURCE_DIR:?}"
+  "$ISOTOPE" keygen -q -o "$WORK/k1" >/dev/null || die keygen
+  "$ISOTOPE" keygen -q -o "$WORK/k2" >/dev/null || die keygen
+  head -n 40 "$src/corpora/prompts.jsonl" >"$WORK/tp.jsonl"
+  "$ISOTOPE" generate -q -k "$WORK/k1" --prompts "$WORK/tp.jsonl" -n 150 --seed 3 -o "$WORK/teacher.jsonl" ||
+    die "teacher"
+  "$ISOTOPE" lm train -q -c "$src/corpora/heldout/devil.txt" "$WORK/teacher.jsonl" -o "$WORK/student.lm" ||
+    die "train"
+}
+
 finish() {
   echo "$((CHECKS - FAILS)) passed, $FAILS failed"
   [ "$FAILS" -eq 0 ]

@@ -4,14 +4,8 @@
 source "$(dirname "$0")/lib.sh" "$1"
 SRC="${ISOTOPE_SOURCE_DIR:?}"
 T="$WORK"
-field() { /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'j': j}))" "$@"; }
-
-"$ISOTOPE" keygen -q -o "$T/k1" >/dev/null || die keygen
-"$ISOTOPE" keygen -q -o "$T/k2" >/dev/null || die keygen
-head -n 40 "$SRC/corpora/prompts.jsonl" >"$T/tp.jsonl"
+audit_fixture
 sed -n '101,160p' "$SRC/corpora/prompts.jsonl" >"$T/sp.jsonl"
-"$ISOTOPE" generate -q -k "$T/k1" --prompts "$T/tp.jsonl" -n 150 --seed 3 -o "$T/teacher.jsonl" || die "teacher"
-"$ISOTOPE" lm train -q -c "$SRC/corpora/heldout/devil.txt" "$T/teacher.jsonl" -o "$T/student.lm" || die "train"
 "$ISOTOPE" generate -q --no-watermark -m "$T/student.lm" --prompts "$T/sp.jsonl" -n 120 --seed 4 -o "$T/suspect.jsonl" || die "suspect"
 
 SEED=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f

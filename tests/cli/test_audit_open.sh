@@ -4,13 +4,7 @@
 source "$(dirname "$0")/lib.sh" "$1"
 SRC="${ISOTOPE_SOURCE_DIR:?}"
 T="$WORK"
-field() { /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'j': j}))" "$@"; }
-
-"$ISOTOPE" keygen -q -o "$T/k1" >/dev/null || die keygen
-"$ISOTOPE" keygen -q -o "$T/k2" >/dev/null || die keygen
-head -n 40 "$SRC/corpora/prompts.jsonl" >"$T/tp.jsonl"
-"$ISOTOPE" generate -q -k "$T/k1" --prompts "$T/tp.jsonl" -n 150 --seed 3 -o "$T/teacher.jsonl" || die "teacher"
-"$ISOTOPE" lm train -q -c "$SRC/corpora/heldout/devil.txt" "$T/teacher.jsonl" -o "$T/student.lm" || die "train"
+audit_fixture
 "$ISOTOPE" lm train -q -c "$SRC/corpora/heldout/devil.txt" -o "$T/clean.lm" || die "train clean"
 
 SEED=ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
