@@ -1,5 +1,6 @@
 // isotope verify: check a report's form and signature; with the revealed key
 // and the inputs, check the commitment and the inputs and recompute every number.
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -148,6 +149,11 @@ int run_verify(const VerifyOptions& o) {
   std::vector<JsonDifference> result_diffs;
   check(json_differences(doc["result"].dump(), recomputed.dump(), "result", &result_diffs));
   diffs.insert(diffs.end(), result_diffs.begin(), result_diffs.end());
+  // Causes before consequences: a changed count or option shows before the
+  // hundreds of curve points it moves (fewest array indices first).
+  std::stable_sort(diffs.begin(), diffs.end(), [](const JsonDifference& a, const JsonDifference& b) {
+    return std::count(a.path.begin(), a.path.end(), '[') < std::count(b.path.begin(), b.path.end(), '[');
+  });
   if (!diffs.empty()) {
     const std::size_t shown = std::min<std::size_t>(diffs.size(), 40);
     for (std::size_t i = 0; i < shown; ++i)
