@@ -72,13 +72,22 @@ no_crash() {
 # field FILE EXPR : prints EXPR evaluated on the JSON in FILE (as j).
 field() { /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'j': j}))" "$@"; }
 
-# audit_fixture : in $WORK, two keys k1 and k2, 40 teacher prompts
+# fixed_key FILE NAME : writes a watermark key derived from NAME (mode 0600),
+# so that statistical checks come out the same on every run (a fresh random
+# key would fail a "p > 0.001" check once in a thousand runs).
+fixed_key() {
+  local hex
+  hex=$(printf 'isotope test key %s' "$2" | sha256sum | cut -c1-64)
+  ( umask 077 && printf 'isotope-watermark-key v1\n%s\n' "$hex" > "$1" )
+}
+
+# audit_fixture : in $WORK, two fixed keys k1 and k2, 40 teacher prompts
 # (tp.jsonl), the teacher's answers under k1 (teacher.jsonl) and a student
 # model trained on them with held-out text (student.lm).
 audit_fixture() {
   local src="${ISOTOPE_SOURCE_DIR:?}"
-  "$ISOTOPE" keygen -q -o "$WORK/k1" >/dev/null || die keygen
-  "$ISOTOPE" keygen -q -o "$WORK/k2" >/dev/null || die keygen
+  fixed_key "$WORK/k1" audit-1
+  fixed_key "$WORK/k2" audit-2
   head -n 40 "$src/corpora/prompts.jsonl" >"$WORK/tp.jsonl"
   "$ISOTOPE" generate -q -k "$WORK/k1" --prompts "$WORK/tp.jsonl" -n 150 --seed 3 -o "$WORK/teacher.jsonl" ||
     die "teacher"

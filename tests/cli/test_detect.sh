@@ -1,7 +1,7 @@
 # generate + detect end to end, JSON fields, bad inputs.
 source "$(dirname "$0")/lib.sh" "$1"
-"$ISOTOPE" keygen -q -o "$WORK/k.key" > /dev/null
-"$ISOTOPE" keygen -q -o "$WORK/other.key" > /dev/null
+fixed_key "$WORK/k.key" detect-1
+fixed_key "$WORK/other.key" detect-2
 
 expect_exit 0 "$ISOTOPE" generate --key "$WORK/k.key" --prompt "The word" -n 400 --seed 7 -o "$WORK/marked.txt"
 expect_exit 0 "$ISOTOPE" generate --no-watermark --prompt "The word" -n 400 --seed 7 -o "$WORK/plain.txt"
