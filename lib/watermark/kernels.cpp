@@ -456,20 +456,6 @@ ISOTOPE_AVX2 std::size_t collect_ge_max_avx2(const float* l, std::size_t n, floa
   return cnt;
 }
 
-ISOTOPE_AVX2 std::size_t collect_range_avx2(const float* l, std::size_t n, float lo, float hi, std::uint32_t base,
-                                            std::uint32_t* out) {
-  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-  std::size_t cnt = 0, i = 0;
-  for (; i + W <= n; i += W) {
-    const __m256 x = _mm256_loadu_ps(l + i);
-    const __m256 in = _mm256_andnot_ps(_mm256_cmp_ps(x, vhi, _CMP_GE_OQ), _mm256_cmp_ps(x, vlo, _CMP_GE_OQ));
-    cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(in)), base + static_cast<std::uint32_t>(i), out, cnt);
-  }
-  for (; i < n; ++i)
-    if (l[i] >= lo && !(l[i] >= hi)) out[cnt++] = base + static_cast<std::uint32_t>(i);
-  return cnt;
-}
-
 // Group g (GROUP values) of collect_band.
 ISOTOPE_AVX2 inline std::size_t band_group_avx2(const float* l, std::size_t g, __m256 vlo, __m256 vhi,
                                                 std::uint32_t base, std::uint32_t* out, std::size_t cnt) {
@@ -527,14 +513,6 @@ std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32
   if (kHaveAvx2) return collect_ge_max_avx2(l, n, thr, base, out, group_max, nan);
 #endif
   return portable::collect_ge_max(l, n, thr, base, out, group_max, nan);
-}
-
-std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std::uint32_t base,
-                          std::uint32_t* out) noexcept {
-#if defined(ISOTOPE_X86_DISPATCH)
-  if (kHaveAvx2) return collect_range_avx2(l, n, lo, hi, base, out);
-#endif
-  return portable::collect_range(l, n, lo, hi, base, out);
 }
 
 std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,

@@ -41,13 +41,9 @@ std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32
                            float* group_max, bool* nan) noexcept;
 
 // Writes base + i for every i < n with l[i] >= lo and not l[i] >= hi into
-// out (room for n); returns how many. hi = NaN sets no upper bound (+inf
-// values included).
-std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std::uint32_t base,
-                          std::uint32_t* out) noexcept;
-
-// collect_range over the whole array l (n values), visiting only the groups
-// whose maximum (group_max, as written by collect_ge_max) is at least lo.
+// out (room for n), visiting only the groups of kernels::GROUP values whose
+// maximum (group_max, as written by collect_ge_max) is at least lo; returns
+// how many. hi = NaN sets no upper bound (+inf values included).
 std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,
                          std::uint32_t base, std::uint32_t* out) noexcept;
 
@@ -56,6 +52,7 @@ namespace portable {
 std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out, bool* nan) noexcept;
 std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
                            float* group_max, bool* nan) noexcept;
+// collect_band without the group maxima: every value is tested.
 std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std::uint32_t base, std::uint32_t* out) noexcept;
 std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,
                          std::uint32_t base, std::uint32_t* out) noexcept;
