@@ -252,26 +252,26 @@ Status candidate_values(const GreenSource& g, std::size_t vocab, const std::uint
   return g.list->values_at(g.seed, ids, m, s.cand_values.data());
 }
 
-// The heap of the top-k scan: s.heap is a min-heap on better() (the front
-// is the worst kept), seeded with the first k logits.
+// The heap of the top-k scan: s.heap is a min-heap on better() (the
+// standard heap functions keep the "largest" in front, so with better() as
+// their order the front is the worst kept), seeded with the first k logits.
 void heap_start(std::span<const float> logits, std::size_t k, Scratch& s) {
   auto& heap = s.heap;
   heap.clear();
   for (std::size_t i = 0; i < k; ++i) heap.push_back({logits[i], static_cast<std::uint32_t>(i)});
-  std::make_heap(heap.begin(), heap.end(), [](const Cand& a, const Cand& b) { return better(a, b); });
+  std::make_heap(heap.begin(), heap.end(), better);
   if (s.hits.size() < logits.size()) s.hits.resize(logits.size());
 }
 
 // Puts token id (logit v) into the heap if it beats the front.
 inline void heap_offer(std::uint32_t id, float v, std::size_t k, Scratch& s) {
   auto& heap = s.heap;
-  const auto worse = [](const Cand& a, const Cand& b) { return better(a, b); };
   if (id < k) return;  // already in the heap
   const Cand c{v, id};
   if (!better(c, heap.front())) return;
-  std::pop_heap(heap.begin(), heap.end(), worse);
+  std::pop_heap(heap.begin(), heap.end(), better);
   heap.back() = c;
-  std::push_heap(heap.begin(), heap.end(), worse);
+  std::push_heap(heap.begin(), heap.end(), better);
 }
 
 // Scans logits [start, start + len) (len <= BLOCK) into the heap, looking

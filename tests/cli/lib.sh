@@ -34,6 +34,10 @@ expect_rc() {
   fi
 }
 
+# fail MESSAGE : stops the script at once (for scripts whose later steps
+# need the earlier ones).
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
 # die MESSAGE : records a failure and goes on.
 die() {
   echo "FAIL: $*" >&2

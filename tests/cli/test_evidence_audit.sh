@@ -2,12 +2,9 @@
 # Audit reports: the recomputation in `isotope verify` reproduces an audit
 # result exactly and notices a changed input, and a re-signed report whose
 # displayed profile was changed.
-set -uo pipefail
-ISOTOPE="$1"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh" "$1"
+tmp="$WORK"
 cd "$tmp"
-fail() { echo "FAIL: $*" >&2; exit 1; }
 data="${ISOTOPE_DATA_DIR:?}"
 
 "$ISOTOPE" keygen -o wm.key -q >/dev/null || fail keygen

@@ -2,13 +2,10 @@
 # Signed detect reports: signer keys, round trip, and one distinct exit code
 # per kind of failure (malformed, bad signature, wrong key, changed input,
 # changed option).
-set -uo pipefail
-ISOTOPE="$1"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh" "$1"
+tmp="$WORK"
 cd "$tmp"
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect_rc() {  # expect_rc CODE COMMAND...
+must_exit() {  # must_exit CODE COMMAND...
   local want="$1"; shift
   "$@" >out.txt 2>err.txt
   local got=$?
@@ -35,25 +32,25 @@ grep -q "$("$ISOTOPE" commit wm.key)" r.json || fail "commitment not in the repo
 grep -q "$(sed -n 2p wm.key)" r.json && fail "the watermark key itself is in the report"
 
 # Round trip.
-expect_rc 0 "$ISOTOPE" verify r.json
+must_exit 0 "$ISOTOPE" verify r.json
 grep -q "$pub" out.txt || fail "verify does not say who signed"
-expect_rc 0 "$ISOTOPE" verify r.json --signer sign.key.pub
-expect_rc 0 "$ISOTOPE" verify r.json --key wm.key --inputs wm.txt plain.txt
+must_exit 0 "$ISOTOPE" verify r.json --signer sign.key.pub
+must_exit 0 "$ISOTOPE" verify r.json --key wm.key --inputs wm.txt plain.txt
 grep -q VERIFIED out.txt || fail "verify with key did not say VERIFIED"
 
 # Wrong signer, bad signature, malformed.
-expect_rc 11 "$ISOTOPE" verify r.json --signer intruder.key.pub
+must_exit 11 "$ISOTOPE" verify r.json --signer intruder.key.pub
 sed 's/"green":/"green":1/' r.json >tampered.json
-expect_rc 11 "$ISOTOPE" verify tampered.json
+must_exit 11 "$ISOTOPE" verify tampered.json
 sed 's/"/ "/' r.json >spaced.json
-expect_rc 10 "$ISOTOPE" verify spaced.json
+must_exit 10 "$ISOTOPE" verify spaced.json
 head -c 200 r.json >truncated.json
-expect_rc 10 "$ISOTOPE" verify truncated.json
+must_exit 10 "$ISOTOPE" verify truncated.json
 grep -q "not valid JSON" err.txt || fail "truncated report: no clear message"
 : >empty.json
-expect_rc 10 "$ISOTOPE" verify empty.json
+must_exit 10 "$ISOTOPE" verify empty.json
 printf '{"a":1}\n' >other.json
-expect_rc 10 "$ISOTOPE" verify other.json
+must_exit 10 "$ISOTOPE" verify other.json
 
 # Single-byte changes at many positions are all detected.
 size=$(stat -c %s r.json)
@@ -68,20 +65,20 @@ for pos in $(seq 0 97 $((size - 1))) $((size - 1)); do
 done
 
 # Wrong key: commitment mismatch.
-expect_rc 12 "$ISOTOPE" verify r.json --key other.key --inputs wm.txt plain.txt
+must_exit 12 "$ISOTOPE" verify r.json --key other.key --inputs wm.txt plain.txt
 # Changed input, missing input, extra input.
 cp wm.txt changed.txt && printf 'x' >>changed.txt
-expect_rc 13 "$ISOTOPE" verify r.json --key wm.key --inputs changed.txt plain.txt
+must_exit 13 "$ISOTOPE" verify r.json --key wm.key --inputs changed.txt plain.txt
 grep -q "wm.txt" err.txt || fail "input mismatch does not name the recorded input"
-expect_rc 13 "$ISOTOPE" verify r.json --key wm.key --inputs wm.txt
-expect_rc 13 "$ISOTOPE" verify r.json --key wm.key --inputs wm.txt plain.txt changed.txt
+must_exit 13 "$ISOTOPE" verify r.json --key wm.key --inputs wm.txt
+must_exit 13 "$ISOTOPE" verify r.json --key wm.key --inputs wm.txt plain.txt changed.txt
 # Changed option, re-signed: the signature holds, the recomputation does not.
 sed 's/"dedup":true/"dedup":false/' r.json >opt.json  # the first occurrence: options.dedup
 "$ISOTOPE" report sign opt.json --sign sign.key -o opt-signed.json || fail "report sign"
-expect_rc 0 "$ISOTOPE" verify opt-signed.json
-expect_rc 14 "$ISOTOPE" verify opt-signed.json --key wm.key --inputs wm.txt plain.txt
+must_exit 0 "$ISOTOPE" verify opt-signed.json
+must_exit 14 "$ISOTOPE" verify opt-signed.json --key wm.key --inputs wm.txt plain.txt
 grep -q "RESULT MISMATCH: result.texts\[0\].rules.dedup" err.txt || fail "result mismatch not reported field by field"
 sed 's/"threshold":1e-04/"threshold":0.5/' r.json >thr.json  # options.threshold
 "$ISOTOPE" report sign thr.json --sign sign.key -o thr-signed.json || fail "report sign (threshold)"
-expect_rc 14 "$ISOTOPE" verify thr-signed.json --key wm.key --inputs wm.txt plain.txt
+must_exit 14 "$ISOTOPE" verify thr-signed.json --key wm.key --inputs wm.txt plain.txt
 echo "ok"

@@ -1,12 +1,9 @@
 #!/usr/bin/env bash
 # The HTML page of a report: self-contained, escaped, and rendered by headless
 # Chromium (screenshot taken, chart present in the DOM).
-set -uo pipefail
-ISOTOPE="$1"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh" "$1"
+tmp="$WORK"
 cd "$tmp"
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$ISOTOPE" keygen -o wm.key -q >/dev/null || fail keygen
 "$ISOTOPE" signer new -o sign.key -q >/dev/null || fail "signer new"

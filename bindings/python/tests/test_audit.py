@@ -6,10 +6,7 @@ import pytest
 
 import isotope
 
-try:
-    import torch
-except Exception:  # pragma: no cover
-    torch = None
+import torch  # Debian's python3-torch, which scripts/setup.sh installs: missing, the test fails
 
 PROMPTS = ["And God said", "Thou shalt not", "And the LORD said unto", "In the beginning", "The heaven",
            "And Moses", "Blessed are", "And it came to pass"]
@@ -81,7 +78,6 @@ def test_open_round_trip_with_callable(key, model, answers):
     assert r["flagged"] and r["green"] == r["scored"]
 
 
-@pytest.mark.skipif(torch is None, reason="torch cannot be imported; install python3-torch")
 def test_open_with_torch_batch_output(key, model, answers):
     marked, _ = answers
     same_len = [a[:50] for a in marked]

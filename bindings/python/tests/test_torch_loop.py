@@ -9,14 +9,7 @@ import pytest
 
 import isotope
 
-try:
-    import torch
-    TORCH_ERROR = None
-except Exception as e:  # pragma: no cover - depends on the machine
-    torch = None
-    TORCH_ERROR = f"torch cannot be imported ({e}); install python3-torch"
-
-pytestmark = pytest.mark.skipif(torch is None, reason=TORCH_ERROR or "")
+import torch  # Debian's python3-torch, which scripts/setup.sh installs: missing, the test fails
 
 PROMPTS = ["And God said", "Thou shalt not", "And the LORD said unto", "In the beginning"]
 
