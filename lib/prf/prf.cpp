@@ -2,6 +2,8 @@
 // docs/spec.md describes the construction byte by byte.
 #include "isotope/prf.hpp"
 
+#include "prf/aes_fast.hpp"
+
 #include <openssl/evp.h>
 #include <sodium.h>
 
@@ -63,12 +65,28 @@ struct GreenList::Impl {
   std::uint8_t* sip_key = nullptr;  // sodium_malloc'd, SIPHASH_KEY_BYTES long
   EVP_CIPHER_CTX* ctr = nullptr;    // AES-128-CTR, re-IV'd per values() call
   EVP_CIPHER_CTX* ecb = nullptr;    // AES-128-ECB, no padding, for single blocks
+  std::uint8_t* round_keys = nullptr;  // sodium_malloc'd AES round keys, when aes_fast::available()
   std::unique_ptr<std::uint8_t[]> batch;  // BATCH_BLOCKS counter blocks for values_at()
+
+  // ECB encryption of n blocks in place: VAES where the CPU has it, else OpenSSL.
+  bool encrypt_blocks(std::uint8_t* blocks, std::size_t n) {
+    if (round_keys != nullptr) {
+      aes_fast::encrypt_blocks(round_keys, blocks, n);
+      return true;
+    }
+    int outl = 0;
+    const int len = static_cast<int>(n * BLOCK);
+    return EVP_EncryptUpdate(ecb, blocks, &outl, blocks, len) == 1 && outl == len;
+  }
 
   ~Impl() {
     if (sip_key != nullptr) {
       sodium_memzero(sip_key, SIPHASH_KEY_BYTES);
       sodium_free(sip_key);
+    }
+    if (round_keys != nullptr) {
+      sodium_memzero(round_keys, aes_fast::ROUND_KEY_BYTES);
+      sodium_free(round_keys);
     }
     EVP_CIPHER_CTX_free(ctr);  // also wipes the expanded AES key
     EVP_CIPHER_CTX_free(ecb);
@@ -109,6 +127,10 @@ Status GreenList::create(const Key& key, const Profile& profile, std::unique_ptr
                   EVP_EncryptInit_ex(im.ctr, EVP_aes_128_ctr(), nullptr, aes_key, zero_iv) == 1 &&
                   EVP_EncryptInit_ex(im.ecb, EVP_aes_128_ecb(), nullptr, aes_key, nullptr) == 1 &&
                   EVP_CIPHER_CTX_set_padding(im.ecb, 0) == 1;
+  if (ok && aes_fast::available()) {
+    im.round_keys = static_cast<std::uint8_t*>(sodium_malloc(aes_fast::ROUND_KEY_BYTES));
+    if (im.round_keys != nullptr) aes_fast::expand_key(aes_key, im.round_keys);  // else: OpenSSL serves
+  }
   sodium_memzero(aes_key, sizeof aes_key);
   if (!ok) return {Code::crypto, "AES-128 initialisation failed (OpenSSL)"};
 
@@ -187,10 +209,7 @@ Status GreenList::stream_next(std::span<std::uint16_t> out) {
 Status GreenList::value(const Seed& seed, std::uint32_t token, std::uint16_t* out) {
   std::uint8_t block[BLOCK];
   counter_block(seed, token / VALUES_PER_BLOCK, block);
-  int outl = 0;
-  if (EVP_EncryptUpdate(impl_->ecb, block, &outl, block, static_cast<int>(BLOCK)) != 1 ||
-      outl != static_cast<int>(BLOCK))
-    return {Code::crypto, "AES-128 block encryption failed (OpenSSL)"};
+  if (!impl_->encrypt_blocks(block, 1)) return {Code::crypto, "AES-128 block encryption failed (OpenSSL)"};
   *out = load_le16(block + 2 * (token % VALUES_PER_BLOCK));
   return Status::OK();
 }
@@ -212,16 +231,14 @@ struct SeedPerToken {
 };
 }  // namespace
 
-template <class Seeds>
-static Status batch_values(EVP_CIPHER_CTX* ecb, std::uint8_t* buf, const Seeds& seeds, const std::uint32_t* tokens,
-                           std::size_t n, std::uint16_t* out) {
+template <class Impl, class Seeds>
+static Status batch_values(Impl& im, const Seeds& seeds, const std::uint32_t* tokens, std::size_t n,
+                           std::uint16_t* out) {
+  std::uint8_t* buf = im.batch.get();
   for (std::size_t done = 0; done < n;) {
     const std::size_t m = n - done < BATCH_BLOCKS ? n - done : BATCH_BLOCKS;
     for (std::size_t i = 0; i < m; ++i) seeds.block(done + i, tokens[done + i] / VALUES_PER_BLOCK, buf + BLOCK * i);
-    int outl = 0;
-    const int len = static_cast<int>(m * BLOCK);
-    if (EVP_EncryptUpdate(ecb, buf, &outl, buf, len) != 1 || outl != len)
-      return {Code::crypto, "AES-128 batch encryption failed (OpenSSL)"};
+    if (!im.encrypt_blocks(buf, m)) return {Code::crypto, "AES-128 batch encryption failed (OpenSSL)"};
     for (std::size_t i = 0; i < m; ++i)
       out[done + i] = load_le16(buf + BLOCK * i + 2 * (tokens[done + i] % VALUES_PER_BLOCK));
     done += m;
@@ -230,11 +247,15 @@ static Status batch_values(EVP_CIPHER_CTX* ecb, std::uint8_t* buf, const Seeds& 
 }
 
 Status GreenList::values_at(const Seed* seeds, const std::uint32_t* tokens, std::size_t n, std::uint16_t* out) {
-  return batch_values(impl_->ecb, impl_->batch.get(), SeedPerToken{seeds}, tokens, n, out);
+  return batch_values(*impl_, SeedPerToken{seeds}, tokens, n, out);
 }
 
 Status GreenList::values_at(const Seed& seed, const std::uint32_t* tokens, std::size_t n, std::uint16_t* out) {
-  return batch_values(impl_->ecb, impl_->batch.get(), OneSeed(seed), tokens, n, out);
+  if (impl_->round_keys != nullptr && std::endian::native == std::endian::little) {
+    aes_fast::ctr_values(impl_->round_keys, seed.data(), tokens, n, out);
+    return Status::OK();
+  }
+  return batch_values(*impl_, OneSeed(seed), tokens, n, out);
 }
 
 }  // namespace isotope

@@ -1,5 +1,7 @@
 #include "watermark/kernels.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 
@@ -257,6 +259,26 @@ void add_bias(float* l, const std::uint16_t* v, std::uint32_t T, float delta, st
   for (; i < n; ++i) l[i] += static_cast<std::uint32_t>(v[i]) < T ? delta : 0.0f;
 }
 
+std::size_t portable::filter_range(const std::uint32_t* ids, const float* v, std::size_t n, float lo, float hi,
+                                   std::uint32_t* out_ids, float* out_v) noexcept {
+  std::size_t cnt = 0;
+  for (std::size_t j = 0; j < n; ++j) {
+    const float x = v[j];
+    out_ids[cnt] = ids[j];
+    out_v[cnt] = x;
+    cnt += (x >= lo && !(x >= hi)) ? 1 : 0;
+  }
+  return cnt;
+}
+
+ISOTOPE_CLONES
+std::size_t count_ge(const float* v, std::size_t n, float y) noexcept {
+  std::uint32_t cnt = 0;
+  for (std::size_t j = 0; j < n; ++j) cnt += v[j] >= y ? 1u : 0u;
+  return cnt;
+}
+
+
 namespace portable {
 
 std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
@@ -358,12 +380,42 @@ namespace {
 // are written by walking the mask bits.
 #define ISOTOPE_AVX2 __attribute__((target("avx2,bmi")))
 
+// Lane permutations that move the lanes selected by an 8-bit mask to the
+// front, in order: entry `mask` holds eight 3-bit lane numbers.
+constexpr std::array<std::uint32_t, 256> make_compress_table() {
+  std::array<std::uint32_t, 256> t{};
+  for (unsigned mask = 0; mask < 256; ++mask) {
+    std::uint32_t packed = 0;
+    unsigned out = 0;
+    for (unsigned lane = 0; lane < 8; ++lane)
+      if ((mask >> lane) & 1u) packed |= lane << (3 * out++);
+    t[mask] = packed;
+  }
+  return t;
+}
+constexpr std::array<std::uint32_t, 256> kCompress = make_compress_table();
+
+ISOTOPE_AVX2 inline __m256i compress_perm(unsigned mask) {
+  const __m256i shifts = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21);
+  return _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(kCompress[mask])), shifts),
+                          _mm256_set1_epi32(7));
+}
+
 ISOTOPE_AVX2 inline std::size_t put_bits(unsigned mask, std::uint32_t first, std::uint32_t* out, std::size_t cnt) {
   while (mask != 0) {
     out[cnt++] = first + static_cast<std::uint32_t>(__builtin_ctz(mask));
     mask &= mask - 1;
   }
   return cnt;
+}
+
+// Bit j of the result: value j of the 32 in x0..x3 is at or above t.
+ISOTOPE_AVX2 inline unsigned mask32(__m256 x0, __m256 x1, __m256 x2, __m256 x3, __m256 t) {
+  const auto m0 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(x0, t, _CMP_GE_OQ)));
+  const auto m1 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(x1, t, _CMP_GE_OQ)));
+  const auto m2 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(x2, t, _CMP_GE_OQ)));
+  const auto m3 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(x3, t, _CMP_GE_OQ)));
+  return m0 | (m1 << 8) | (m2 << 16) | (m3 << 24);
 }
 
 ISOTOPE_AVX2 inline float hmax_avx2(__m256 m) {
@@ -386,13 +438,7 @@ ISOTOPE_AVX2 std::size_t collect_ge_avx2(const float* l, std::size_t n, float th
     // hide a value here, but then the caller discards the result.)
     const __m256 mx = _mm256_max_ps(_mm256_max_ps(x0, x1), _mm256_max_ps(x2, x3));
     if (_mm256_movemask_ps(_mm256_cmp_ps(mx, t, _CMP_GE_OQ)) == 0) continue;
-    const __m256 c0 = _mm256_cmp_ps(x0, t, _CMP_GE_OQ), c1 = _mm256_cmp_ps(x1, t, _CMP_GE_OQ);
-    const __m256 c2 = _mm256_cmp_ps(x2, t, _CMP_GE_OQ), c3 = _mm256_cmp_ps(x3, t, _CMP_GE_OQ);
-    const auto at = base + static_cast<std::uint32_t>(i);
-    cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c0)), at, out, cnt);
-    cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c1)), at + 8, out, cnt);
-    cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c2)), at + 16, out, cnt);
-    cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c3)), at + 24, out, cnt);
+    cnt = put_bits(mask32(x0, x1, x2, x3, t), base + static_cast<std::uint32_t>(i), out, cnt);
   }
   bool b = _mm256_movemask_ps(bad) != 0;
   for (; i < n; ++i) {
@@ -432,13 +478,7 @@ ISOTOPE_AVX2 std::size_t collect_ge_max_avx2(const float* l, std::size_t n, floa
       bad = _mm256_or_ps(bad, _mm256_or_ps(_mm256_cmp_ps(x0, x1, _CMP_UNORD_Q), _mm256_cmp_ps(x2, x3, _CMP_UNORD_Q)));
       m[j] = _mm256_max_ps(_mm256_max_ps(x0, x1), _mm256_max_ps(x2, x3));
       if (_mm256_movemask_ps(_mm256_cmp_ps(m[j], t, _CMP_GE_OQ)) == 0) continue;
-      const __m256 c0 = _mm256_cmp_ps(x0, t, _CMP_GE_OQ), c1 = _mm256_cmp_ps(x1, t, _CMP_GE_OQ);
-      const __m256 c2 = _mm256_cmp_ps(x2, t, _CMP_GE_OQ), c3 = _mm256_cmp_ps(x3, t, _CMP_GE_OQ);
-      const auto at = base + static_cast<std::uint32_t>(i + j * GROUP);
-      cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c0)), at, out, cnt);
-      cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c1)), at + 8, out, cnt);
-      cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c2)), at + 16, out, cnt);
-      cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(c3)), at + 24, out, cnt);
+      cnt = put_bits(mask32(x0, x1, x2, x3, t), base + static_cast<std::uint32_t>(i + j * GROUP), out, cnt);
     }
     _mm256_storeu_ps(group_max + i / GROUP, hmax8_avx2(m));
   }
@@ -456,17 +496,99 @@ ISOTOPE_AVX2 std::size_t collect_ge_max_avx2(const float* l, std::size_t n, floa
   return cnt;
 }
 
+ISOTOPE_AVX2 std::size_t collect_range_avx2(const float* l, std::size_t n, float lo, float hi, std::uint32_t base,
+                                            std::uint32_t* out) {
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  std::size_t cnt = 0, i = 0;
+  for (; i + 4 * W <= n; i += 4 * W) {
+    const __m256 x0 = _mm256_loadu_ps(l + i), x1 = _mm256_loadu_ps(l + i + 8);
+    const __m256 x2 = _mm256_loadu_ps(l + i + 16), x3 = _mm256_loadu_ps(l + i + 24);
+    const __m256 mx = _mm256_max_ps(_mm256_max_ps(x0, x1), _mm256_max_ps(x2, x3));
+    if (_mm256_movemask_ps(_mm256_cmp_ps(mx, vlo, _CMP_GE_OQ)) == 0) continue;
+    const auto at = base + static_cast<std::uint32_t>(i);
+    const __m256 x[4] = {x0, x1, x2, x3};
+    for (std::size_t j = 0; j < 4; ++j) {
+      const __m256 in = _mm256_andnot_ps(_mm256_cmp_ps(x[j], vhi, _CMP_GE_OQ), _mm256_cmp_ps(x[j], vlo, _CMP_GE_OQ));
+      cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(in)), at + static_cast<std::uint32_t>(j * W), out, cnt);
+    }
+  }
+  return cnt + portable::collect_range(l + i, n - i, lo, hi, base + static_cast<std::uint32_t>(i), out + cnt);
+}
+
+ISOTOPE_AVX2 std::size_t filter_range_avx2(const std::uint32_t* ids, const float* v, std::size_t n, float lo,
+                                           float hi, std::uint32_t* out_ids, float* out_v) {
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  std::size_t cnt = 0, j = 0;
+  for (; j + W <= n; j += W) {  // writes 8 lanes at out + cnt, cnt <= j: within out's n
+    const __m256 x = _mm256_loadu_ps(v + j);
+    const __m256 in = _mm256_andnot_ps(_mm256_cmp_ps(x, vhi, _CMP_GE_OQ), _mm256_cmp_ps(x, vlo, _CMP_GE_OQ));
+    const auto mask = static_cast<unsigned>(_mm256_movemask_ps(in));
+    const __m256i perm = compress_perm(mask);
+    _mm256_storeu_ps(out_v + cnt, _mm256_permutevar8x32_ps(x, perm));
+    const __m256i id = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ids + j));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out_ids + cnt), _mm256_permutevar8x32_epi32(id, perm));
+    cnt += static_cast<std::size_t>(__builtin_popcount(mask));
+  }
+  for (; j < n; ++j) {
+    const float x = v[j];
+    out_ids[cnt] = ids[j];
+    out_v[cnt] = x;
+    cnt += (x >= lo && !(x >= hi)) ? 1 : 0;
+  }
+  return cnt;
+}
+
+// Sorts n distinct keys by rank: each key's place is the number of keys
+// below it, counted four at a time for four keys at once. No branches on
+// the data; n*n comparisons, which beats a comparison sort for the few
+// dozen keys here.
+ISOTOPE_AVX2 inline std::size_t hsum_epi64(__m256i v) {
+  const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  return static_cast<std::size_t>(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1));
+}
+
+ISOTOPE_AVX2 void sort_keys_avx2(std::uint64_t* keys, std::size_t n, std::uint64_t* tmp) {
+  // tmp: the keys with the top bit flipped (so that signed compares order
+  // them as unsigned), padded with the largest key to a multiple of 4.
+  constexpr std::uint64_t TOP = 0x8000000000000000ULL;
+  const std::size_t n4 = (n + 3) & ~static_cast<std::size_t>(3);
+  for (std::size_t i = 0; i < n; ++i) tmp[i] = keys[i] ^ TOP;
+  for (std::size_t i = n; i < n4; ++i) tmp[i] = ~TOP;
+  std::uint64_t* out = tmp + n4;
+  for (std::size_t i = 0; i < n4; i += 4) {
+    const __m256i k0 = _mm256_set1_epi64x(static_cast<long long>(tmp[i]));
+    const __m256i k1 = _mm256_set1_epi64x(static_cast<long long>(tmp[i + 1]));
+    const __m256i k2 = _mm256_set1_epi64x(static_cast<long long>(tmp[i + 2]));
+    const __m256i k3 = _mm256_set1_epi64x(static_cast<long long>(tmp[i + 3]));
+    __m256i b0 = _mm256_setzero_si256(), b1 = b0, b2 = b0, b3 = b0;
+    for (std::size_t j = 0; j < n4; j += 4) {
+      const __m256i kj = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tmp + j));
+      b0 = _mm256_sub_epi64(b0, _mm256_cmpgt_epi64(k0, kj));
+      b1 = _mm256_sub_epi64(b1, _mm256_cmpgt_epi64(k1, kj));
+      b2 = _mm256_sub_epi64(b2, _mm256_cmpgt_epi64(k2, kj));
+      b3 = _mm256_sub_epi64(b3, _mm256_cmpgt_epi64(k3, kj));
+    }
+    // Padding keys rank at n and above: their slots lie past the n sorted keys.
+    out[hsum_epi64(b0)] = tmp[i] ^ TOP;
+    out[hsum_epi64(b1)] = tmp[i + 1] ^ TOP;
+    out[hsum_epi64(b2)] = tmp[i + 2] ^ TOP;
+    out[hsum_epi64(b3)] = tmp[i + 3] ^ TOP;
+  }
+  std::memcpy(keys, out, n * sizeof *keys);
+}
+
 // Group g (GROUP values) of collect_band.
 ISOTOPE_AVX2 inline std::size_t band_group_avx2(const float* l, std::size_t g, __m256 vlo, __m256 vhi,
                                                 std::uint32_t base, std::uint32_t* out, std::size_t cnt) {
+  static_assert(GROUP == 4 * W, "a group is four vectors");
   const float* p = l + g * GROUP;
-  const auto at = base + static_cast<std::uint32_t>(g * GROUP);
-  for (std::size_t j = 0; j < GROUP; j += W) {
-    const __m256 x = _mm256_loadu_ps(p + j);
+  unsigned mask = 0;
+  for (std::size_t j = 0; j < 4; ++j) {
+    const __m256 x = _mm256_loadu_ps(p + j * W);
     const __m256 in = _mm256_andnot_ps(_mm256_cmp_ps(x, vhi, _CMP_GE_OQ), _mm256_cmp_ps(x, vlo, _CMP_GE_OQ));
-    cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(in)), at + static_cast<std::uint32_t>(j), out, cnt);
+    mask |= static_cast<unsigned>(_mm256_movemask_ps(in)) << (j * W);
   }
-  return cnt;
+  return put_bits(mask, base + static_cast<std::uint32_t>(g * GROUP), out, cnt);
 }
 
 ISOTOPE_AVX2 std::size_t collect_band_avx2(const float* l, std::size_t n, const float* group_max, float lo,
@@ -513,6 +635,30 @@ std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32
   if (kHaveAvx2) return collect_ge_max_avx2(l, n, thr, base, out, group_max, nan);
 #endif
   return portable::collect_ge_max(l, n, thr, base, out, group_max, nan);
+}
+
+std::size_t filter_range(const std::uint32_t* ids, const float* v, std::size_t n, float lo, float hi,
+                         std::uint32_t* out_ids, float* out_v) noexcept {
+#if defined(ISOTOPE_X86_DISPATCH)
+  if (kHaveAvx2) return filter_range_avx2(ids, v, n, lo, hi, out_ids, out_v);
+#endif
+  return portable::filter_range(ids, v, n, lo, hi, out_ids, out_v);
+}
+
+void sort_keys(std::uint64_t* keys, std::size_t n, std::uint64_t* tmp) noexcept {
+#if defined(ISOTOPE_X86_DISPATCH)
+  if (kHaveAvx2 && n <= SORT_BY_RANK_MAX) return sort_keys_avx2(keys, n, tmp);
+#endif
+  (void)tmp;
+  std::sort(keys, keys + n);
+}
+
+std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std::uint32_t base,
+                          std::uint32_t* out) noexcept {
+#if defined(ISOTOPE_X86_DISPATCH)
+  if (kHaveAvx2) return collect_range_avx2(l, n, lo, hi, base, out);
+#endif
+  return portable::collect_range(l, n, lo, hi, base, out);
 }
 
 std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,

@@ -47,13 +47,44 @@ std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32
 std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,
                          std::uint32_t base, std::uint32_t* out) noexcept;
 
+// Writes base + i for every i < n with l[i] >= lo and not l[i] >= hi into
+// out (room for n); returns how many. hi = NaN sets no upper bound.
+std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std::uint32_t base,
+                          std::uint32_t* out) noexcept;
+
+// Copies the entries j < n with lo <= v[j] and not v[j] >= hi (hi = NaN: no
+// upper bound), in order, to out_ids / out_v (room for n); returns how many.
+std::size_t filter_range(const std::uint32_t* ids, const float* v, std::size_t n, float lo, float hi,
+                         std::uint32_t* out_ids, float* out_v) noexcept;
+
+// Sorts keys[0, n) ascending; tmp has room for 2 * n + 4 keys. Up to
+// SORT_BY_RANK_MAX keys (which must be distinct) are sorted by rank, more
+// by std::sort.
+inline constexpr std::size_t SORT_BY_RANK_MAX = 128;
+void sort_keys(std::uint64_t* keys, std::size_t n, std::uint64_t* tmp) noexcept;
+
+// How many of v[0, n) are at or above y.
+std::size_t count_ge(const float* v, std::size_t n, float y) noexcept;
+
+// A candidate (value, token id) as one integer whose ascending order is
+// "higher value first, then lower id": the value's bits made
+// order-preserving and inverted, then the id. v must not be NaN or -0.
+inline std::uint64_t order_key(float v, std::uint32_t id) noexcept {
+  std::uint32_t u = 0;
+  __builtin_memcpy(&u, &v, sizeof u);
+  u = (u & 0x80000000u) != 0 ? ~u : (u | 0x80000000u);
+  return (static_cast<std::uint64_t>(~u) << 32) | id;
+}
+
+
 // The same scans without AVX2 (used where the CPU lacks it; tests compare).
 namespace portable {
 std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out, bool* nan) noexcept;
 std::size_t collect_ge_max(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
                            float* group_max, bool* nan) noexcept;
-// collect_band without the group maxima: every value is tested.
 std::size_t collect_range(const float* l, std::size_t n, float lo, float hi, std::uint32_t base, std::uint32_t* out) noexcept;
+std::size_t filter_range(const std::uint32_t* ids, const float* v, std::size_t n, float lo, float hi,
+                         std::uint32_t* out_ids, float* out_v) noexcept;
 std::size_t collect_band(const float* l, std::size_t n, const float* group_max, float lo, float hi,
                          std::uint32_t base, std::uint32_t* out) noexcept;
 }  // namespace portable

@@ -12,6 +12,7 @@
 // the biased top k (scan_top_k_marked); only those are looked up, best raw
 // logit first, and only their green bits are computed (top_k_biased).
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -70,15 +71,7 @@ struct Better {
 };
 constexpr Better better{};
 
-// A candidate as one integer whose ascending order is better()'s order: the
-// value's bits made order-preserving and inverted (higher value first), then
-// the id. Values must not be -0 (the sampler's biased logits never are).
-inline std::uint64_t order_key(float v, std::uint32_t id) {
-  std::uint32_t u = 0;
-  std::memcpy(&u, &v, sizeof u);
-  u = (u & 0x80000000u) != 0 ? ~u : (u | 0x80000000u);
-  return (static_cast<std::uint64_t>(~u) << 32) | id;
-}
+using kernels::order_key;
 inline Cand from_key(std::uint64_t key) {
   std::uint32_t u = ~static_cast<std::uint32_t>(key >> 32);
   u = (u & 0x80000000u) != 0 ? (u & 0x7fffffffu) : ~u;
@@ -111,10 +104,14 @@ struct Scratch {
   std::vector<std::uint32_t> late_ids;  // ... the later tokens at or above a collection threshold
   std::vector<float> late_logits;     // ... and their logits (the first `late` entries),
   std::size_t late = 0;
+  bool late_groups = false;           // ... whether the later blocks recorded group maxima too
   float maxlow = 0.0f;                // ... and the highest threshold used (all later tokens above it are kept)
   std::vector<std::uint16_t> cand_values;
   std::vector<float> hit_logits;      // logits of the tokens in s.hits
   std::vector<std::uint64_t> keys;    // top_k_biased: candidates as order_key()s
+  std::vector<std::uint64_t> sort_tmp;  // ... room for kernels::sort_keys
+  std::vector<std::uint32_t> sel_ids;   // ... the candidates that may be among the k best
+  std::vector<float> sel_v;
   std::vector<double> probs;
 };
 
@@ -260,7 +257,7 @@ void heap_start(std::span<const float> logits, std::size_t k, Scratch& s) {
   heap.clear();
   for (std::size_t i = 0; i < k; ++i) heap.push_back({logits[i], static_cast<std::uint32_t>(i)});
   std::make_heap(heap.begin(), heap.end(), better);
-  if (s.hits.size() < logits.size()) s.hits.resize(logits.size());
+  if (s.hits.size() < logits.size() + kernels::BLOCK) s.hits.resize(logits.size() + kernels::BLOCK);
 }
 
 // Puts token id (logit v) into the heap if it beats the front.
@@ -321,58 +318,102 @@ double edge_guess(double T, double tau, const GreenSource& g, double spare) {
   return T + lift - g.delta - spare * tau;
 }
 
-// The top-k scan of the watermarked sampler; every block records the
-// maximum of each group of kernels::GROUP logits in s.group_max. One block
-// of kernels::BLOCK logits in every s.stride (the "warm" blocks, spread over
-// the vocabulary) is scanned first, as without the watermark. From their top
-// k, the final k-th best and the lowest raw logit that can enter the biased
-// top k are extrapolated, and the other blocks are scanned with a collection
-// threshold at most that low: every token there at or above it is kept,
-// with its logit, in s.late_ids / s.late_logits, so that the search which
-// follows usually reads no logit again. Every token of those blocks at or
-// above s.maxlow is in that list; below it, the group maxima lead to the
-// rest. False if a logit is NaN.
+// True if the warm blocks' top k is lopsided: one warm block holds far more
+// of it than an even spread would give (as when the vocabulary is ordered by
+// frequency and a warm block covers the frequent tokens). The extrapolation
+// from the warm blocks then overshoots, so the later blocks record their
+// group maxima too, which keeps a search below the collection threshold cheap.
+bool warm_lopsided(std::size_t n, std::size_t k, const Scratch& s) {
+  const std::size_t per = s.stride * kernels::BLOCK;  // a power of two
+  const std::size_t nwarm = (n + per - 1) / per;
+  if (nwarm < 2) return false;
+  const int shift = std::countr_zero(per);
+  std::uint8_t counts[64] = {};
+  std::size_t most = 0;
+  for (const Cand& c : s.heap) {
+    const std::size_t w = (c.id >> shift) % 64;  // a bucket per warm block (shared beyond 64 blocks)
+    most = std::max<std::size_t>(most, ++counts[w]);
+  }
+  const double expect = static_cast<double>(k) / static_cast<double>(std::min<std::size_t>(nwarm, 64));
+  return static_cast<double>(most) > expect + 4.0 * std::sqrt(expect) + 4.0;
+}
+
+// How far below its estimate of the lowest raw logit that can enter the
+// biased top k the watermarked scan collects, in units of the spread of the
+// warm blocks' top k. Only speed depends on it: too little, and a search
+// must read the logits again (for Gaussian logits, less than one draw in a
+// thousand at 0.7); too much, and more tokens are collected and looked up.
+constexpr double kSpare = 0.7;
+
+// The top-k scan of the watermarked sampler. One block of kernels::BLOCK
+// logits in every s.stride (the "warm" blocks, spread over the vocabulary)
+// is scanned first, as without the watermark, recording the maximum of each
+// group of kernels::GROUP logits in s.group_max. From their top k, the final
+// k-th best and the lowest raw logit that can enter the biased top k are
+// extrapolated, and the other blocks are scanned with a collection threshold
+// at about that level (never below the running k-th best less delta): every
+// token there at or above it is kept, with its logit, in s.late_ids /
+// s.late_logits, and only those are offered to the heap. So the heap holds
+// the k best of the logits it was offered: its front is at most the k-th
+// best raw logit, which is all the search that follows needs. Every token of
+// the later blocks at or above s.maxlow is in the list; below it the search
+// scans those blocks again, through their group maxima if s.late_groups.
+// False if a logit is NaN.
 bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const GreenSource& g, Scratch& s) {
   const std::size_t n = logits.size(), B = kernels::BLOCK;
   s.stride = (n <= 4 * B || k > B) ? 1 : 8;
   s.group_max.resize((n + kernels::GROUP - 1) / kernels::GROUP);
   s.late = 0;
   s.maxlow = -std::numeric_limits<float>::infinity();
+  s.late_groups = false;
   std::size_t warm = 0;
   for (std::size_t start = 0; start < n; start += s.stride * B) {
     const std::size_t len = std::min(B, n - start);
     if (!scan_block(logits, k, start, len, s.group_max.data() + start / kernels::GROUP, s)) return false;
     warm += len;
   }
-  if (warm == n) return true;
+  if (warm == n) {  // no list: every search goes through the group maxima
+    s.maxlow = std::numeric_limits<float>::infinity();
+    return true;
+  }
   // The counts above y of the whole vocabulary: n / warm times those of the
   // warm blocks, which fall off like exp(-(y - front) / tau).
   const double front = s.heap.front().v, tau = heap_tau(s);
   const double T = front + tau * std::log(static_cast<double>(n) / static_cast<double>(warm));
-  double low = edge_guess(T, tau, g, 1.0);
+  double low = edge_guess(T, tau, g, kSpare);
   if (!(low == low)) low = front - g.delta;
   low = std::max(low, front - g.delta);  // nothing lower can enter
   const auto lowf = static_cast<float>(low);
-  if (s.late_ids.size() < n) {  // room for every token; never shrinks
-    s.late_ids.resize(n);
-    s.late_logits.resize(n);
+  s.late_groups = warm_lopsided(n, k, s);
+  if (s.late_ids.size() < n + B) {  // room for every token, and a block's stores past it; never shrinks
+    s.late_ids.resize(n + B);
+    s.late_logits.resize(n + B);
   }
+  // The warm blocks' tokens at or above lowf start the list.
+  for (std::size_t start = 0; start < n; start += s.stride * B)
+    s.late += kernels::collect_band(logits.data() + start, std::min(B, n - start),
+                                    s.group_max.data() + start / kernels::GROUP, lowf,
+                                    std::numeric_limits<float>::quiet_NaN(), static_cast<std::uint32_t>(start),
+                                    s.late_ids.data() + s.late);
+  for (std::size_t j = 0; j < s.late; ++j) s.late_logits[j] = logits[s.late_ids[j]];
+  s.maxlow = lowf;
+  // The later blocks, each run of them between two warm blocks in one go;
+  // the heap is offered their tokens afterwards (its front only sets how
+  // far down the scan collects, and lowf is already above front - delta).
   bool nan = false;
-  for (std::size_t start = 0; start < n; start += B) {
-    if ((start / B) % s.stride == 0) continue;  // warm
-    const std::size_t len = std::min(B, n - start);
-    const float thr = std::min(lowf, s.heap.front().v);
-    s.maxlow = std::max(s.maxlow, thr);
+  const std::size_t first_late = s.late;
+  for (std::size_t start = B; start < n; start += s.stride * B) {
+    const std::size_t len = std::min((s.stride - 1) * B, n - start);
+    const auto base = static_cast<std::uint32_t>(start);
     std::uint32_t* ids = s.late_ids.data() + s.late;
-    const std::size_t m = kernels::collect_ge_max(logits.data() + start, len, thr, static_cast<std::uint32_t>(start),
-                                                  ids, s.group_max.data() + start / kernels::GROUP, &nan);
-    if (nan) return false;
-    float* vals = s.late_logits.data() + s.late;
-    for (std::size_t j = 0; j < m; ++j) vals[j] = logits[ids[j]];
-    for (std::size_t j = 0; j < m; ++j)
-      if (vals[j] >= s.heap.front().v) heap_offer(ids[j], vals[j], k, s);
-    s.late += m;
+    s.late += s.late_groups ? kernels::collect_ge_max(logits.data() + start, len, lowf, base, ids,
+                                                      s.group_max.data() + start / kernels::GROUP, &nan)
+                            : kernels::collect_ge(logits.data() + start, len, lowf, base, ids, &nan);
   }
+  if (nan) return false;
+  for (std::size_t j = first_late; j < s.late; ++j) s.late_logits[j] = logits[s.late_ids[j]];
+  for (std::size_t j = first_late; j < s.late; ++j)
+    if (s.late_logits[j] >= s.heap.front().v) heap_offer(s.late_ids[j], s.late_logits[j], k, s);
   return true;
 }
 
@@ -381,96 +422,98 @@ bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const Green
 // s.hit_logits; returns how many.
 std::size_t gather_band(std::span<const float> logits, float lo, float hi, Scratch& s) {
   const std::size_t n = logits.size(), B = kernels::BLOCK;
-  s.hit_logits.resize(n);
-  std::size_t m = 0;
-  for (std::size_t start = 0; start < n; start += s.stride * B)  // warm blocks: by their group maxima
-    m += kernels::collect_band(logits.data() + start, std::min(B, n - start), s.group_max.data() + start / kernels::GROUP,
-                               lo, hi, static_cast<std::uint32_t>(start), s.hits.data() + m);
-  for (std::size_t j = 0; j < m; ++j) s.hit_logits[j] = logits[s.hits[j]];
-  // The other blocks: from the kept list down to maxlow, below that by their group maxima.
-  const float from = std::max(lo, s.maxlow);
-  for (std::size_t j = 0; j < s.late; ++j) {
-    const float v = s.late_logits[j];
-    s.hits[m] = s.late_ids[j];
-    s.hit_logits[m] = v;
-    m += (v >= from && !(v >= hi)) ? 1 : 0;
-  }
+  if (s.hit_logits.size() < n + B) s.hit_logits.resize(n + B);  // as s.hits: room for a block's stores past n
+  // From the kept list down to maxlow; below that, by a second look at the
+  // blocks (the warm ones and, if recorded, the others through their group
+  // maxima).
+  std::size_t m = kernels::filter_range(s.late_ids.data(), s.late_logits.data(), s.late, std::max(lo, s.maxlow), hi,
+                                        s.hits.data(), s.hit_logits.data());
   if (lo < s.maxlow) {
-    const float top = (hi >= s.maxlow || hi != hi) ? s.maxlow : hi;
+    const float top = (hi < s.maxlow || s.maxlow == std::numeric_limits<float>::infinity()) ? hi : s.maxlow;
+    const std::size_t from = m;
     for (std::size_t start = 0; start < n; start += B) {
-      if ((start / B) % s.stride == 0) continue;
-      const std::size_t r =
-          kernels::collect_band(logits.data() + start, std::min(B, n - start), s.group_max.data() + start / kernels::GROUP,
-                                lo, top, static_cast<std::uint32_t>(start), s.hits.data() + m);
-      for (std::size_t j = m; j < m + r; ++j) s.hit_logits[j] = logits[s.hits[j]];
-      m += r;
+      const std::size_t len = std::min(B, n - start);
+      const auto base = static_cast<std::uint32_t>(start);
+      const bool groups = s.late_groups || (start / B) % s.stride == 0;
+      m += groups ? kernels::collect_band(logits.data() + start, len, s.group_max.data() + start / kernels::GROUP, lo,
+                                          top, base, s.hits.data() + m)
+                  : kernels::collect_range(logits.data() + start, len, lo, top, base, s.hits.data() + m);
     }
+    for (std::size_t j = from; j < m; ++j) s.hit_logits[j] = logits[s.hits[j]];
   }
   return m;
 }
 
+// The largest float x with x + delta < L (as the sampler rounds): every raw
+// logit below x... at or below it cannot reach L.
+float below_reach(float L, float delta) {
+  float x = L - delta;
+  while (std::isfinite(L) && !(x + delta < L)) x = std::nextafter(x, -std::numeric_limits<float>::infinity());
+  return x;
+}
+
 // The k best biased logits, into s.cands (sorted best first), after
-// scan_top_k_marked. With T the k-th best raw logit, the biased k-th best L
-// is at least T, so a token whose raw logit is below T - delta can never
-// enter; but most of those above T - delta cannot either. Tokens are taken
-// in bands of falling raw logit: each band's green bits are computed, the k
-// best biased logits so far are kept, and the search stops as soon as even
-// a green token of the next band (raw < lo, so biased <= lo + delta) would
-// fall strictly below the current k-th best. The first band's lower edge is
-// a guess at L - delta from the spread of the raw top k; if it was too high,
-// a second band ends just below (current k-th best) - delta, and then the
-// search always stops. For Gaussian logits this computes a few hundred green
-// bits instead of the ~1.5% of the vocabulary that lies within delta of T.
+// scan_top_k_marked. With T the heap's front (at most the k-th best raw
+// logit), the biased k-th best L is at least T, so a token whose raw logit
+// is below T - delta can never enter; but most of those above T - delta
+// cannot either. Tokens are taken in bands of falling raw logit: each band's
+// green bits are computed, the k best biased logits so far are kept, and the
+// search stops as soon as even a green token of the next band (raw < lo, so
+// biased <= lo + delta) would fall strictly below the current k-th best. The
+// first band's lower edge is a guess at L - delta from the spread of the
+// heap; if it was too high, a second band ends just below (current k-th
+// best) - delta, and then the search always stops (a band below s.maxlow,
+// which reads logits again, comes last). For Gaussian logits this computes
+// a few hundred green bits instead of the ~1.5% of the vocabulary that lies
+// within delta of T.
 Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSource& g, Scratch& s) {
   const std::size_t n = logits.size();
   const float T = s.heap.front().v;
-  const float ninf = -std::numeric_limits<float>::infinity();
-  // floor: the largest float with floor + delta < T (rounded as the sampler
-  // rounds); every token below it is out of reach.
-  float floor = T - g.delta;
-  while (std::isfinite(T) && !(floor + g.delta < T)) floor = std::nextafter(floor, ninf);
+  // floor: every token below it is out of reach.
+  const float floor = below_reach(T, g.delta);
   float lo = floor;  // fewer than k finite logits: one band with all that could enter
   const double guess = edge_guess(T, heap_tau(s), g, 0.5);
   if (guess < static_cast<double>(T)) lo = std::max(static_cast<float>(guess), floor);
+  // The whole kept list rather than a second look at the logits (unless
+  // group maxima make that look cheap): only a band that reaches below
+  // s.maxlow reads them again.
+  if (!s.late_groups && lo < s.maxlow && s.maxlow < T) lo = s.maxlow;
   if (s.keys.size() < n + k) s.keys.resize(n + k);  // room for every token; never shrinks
   std::uint64_t* keys = s.keys.data();
   std::size_t nk = 0;  // the best candidates so far, sorted: keys[0, nk)
+  float y = T;         // the k-th best is at least y
   float hi = std::numeric_limits<float>::quiet_NaN();  // no upper bound for the first band
   for (;;) {
     const std::size_t m = gather_band(logits, lo, hi, s);
     ISOTOPE_RETURN_IF_ERROR(candidate_values(g, n, s.hits.data(), m, s));
     float* b = s.hit_logits.data();  // biased, in place
-    for (std::size_t j = 0; j < m; ++j) b[j] += g.delta * static_cast<float>(s.cand_values[j] < g.threshold);
-    // The k-th best is at least T, and at least any y with k candidates at
-    // or above it: only candidates at or above the highest such y among a
-    // few levels are sorted.
-    float y = T;
-    if (nk == 0 && m > 2 * k) {
-      for (int i = 7; i >= 1; --i) {
-        const float level = T + g.delta * static_cast<float>(i) / 8.0f;
-        std::size_t c = 0;
-        for (std::size_t j = 0; j < m; ++j) c += b[j] >= level ? 1 : 0;
-        if (c >= k) {
-          y = level;
-          break;
-        }
-      }
+    kernels::add_bias(b, s.cand_values.data(), g.threshold, g.delta, m);
+    // Raise y while k candidates stay at or above it: only those are sorted.
+    if (nk == 0 && m > k) {
+      float step = g.delta * 0.5f;
+      for (int i = 0; i < 4; ++i, step *= 0.5f)
+        if (kernels::count_ge(b, m, y + step) >= k) y += step;
     }
-    for (std::size_t j = 0; j < m; ++j) {
-      keys[nk] = order_key(b[j], s.hits[j]);
-      nk += b[j] >= y ? 1 : 0;  // below y it cannot be among the k best
+    if (s.sel_ids.size() < m) {
+      s.sel_ids.resize(m);
+      s.sel_v.resize(m);
     }
-    std::sort(keys, keys + nk);
+    const std::size_t c = kernels::filter_range(s.hits.data(), b, m, y, std::numeric_limits<float>::quiet_NaN(),
+                                                s.sel_ids.data(), s.sel_v.data());
+    for (std::size_t j = 0; j < c; ++j) keys[nk + j] = order_key(s.sel_v[j], s.sel_ids[j]);
+    nk += c;
+    if (s.sort_tmp.size() < 2 * nk + 4) s.sort_tmp.resize(2 * nk + 4);
+    kernels::sort_keys(keys, nk, s.sort_tmp.data());
     nk = std::min(nk, k);
     if (!(lo > floor) || nk < k) break;
     const Cand kth = from_key(keys[k - 1]);
     if (lo + g.delta < kth.v) break;
+    y = kth.v;
     // The final k-th best is at least kth.v, so a band ending just below
     // kth.v - delta is the last one: after it the test above cannot fail.
     // Bands that the kept list covers come first (they read no logits).
     hi = lo;
-    float next = kth.v - g.delta;
-    while (!(next + g.delta < kth.v)) next = std::nextafter(next, ninf);
+    float next = below_reach(kth.v, g.delta);
     if (lo > s.maxlow) next = std::max(next, s.maxlow);
     lo = std::max(next, floor);
   }

@@ -1,5 +1,6 @@
 // The green-list PRF against the independent Python reference
 // (tests/vectors/gen_prf_vectors.py -> tests/vectors/prf_vectors.json).
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "isotope/key.hpp"
 #include "isotope/prf.hpp"
 #include "isotope/profile.hpp"
+#include "prf/aes_fast.hpp"
 
 using isotope::Code;
 using isotope::GreenList;
@@ -166,6 +168,15 @@ TEST_CASE("counter carries across 32, 64 and 128 bits match the reference", "[pr
     std::uint16_t batch = 0;
     REQUIRE(gl->values_at(&s, &token, 1, &batch).ok());
     CHECK(batch == expect);
+    // The one-seed batch, alone and as one of many (its vector path).
+    std::vector<std::uint32_t> many(37, token / 2);
+    many[5] = token;
+    std::vector<std::uint16_t> got(many.size());
+    REQUIRE(gl->values_at(s, many.data(), many.size(), got.data()).ok());
+    CHECK(got[5] == expect);
+    std::uint16_t single = 0;
+    REQUIRE(gl->values_at(s, &token, 1, &single).ok());
+    CHECK(single == expect);
     // The sequential CTR pass must carry the same way.
     std::vector<std::uint16_t> all(token + 1);
     REQUIRE(gl->values(s, all).ok());
@@ -351,4 +362,74 @@ TEST_CASE("GreenList::create validates its inputs", "[prf]") {
   CHECK(gl == nullptr);
   REQUIRE(GreenList::create(key, Profile{}, &gl).ok());
   CHECK(gl->threshold() == 16384);
+}
+
+// The VAES code path against OpenSSL, which implements everything else.
+TEST_CASE("the VAES block cipher and counter lookups equal OpenSSL's", "[prf]") {
+  __builtin_cpu_init();
+  const bool cpu = __builtin_cpu_supports("aes") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("vaes");
+  REQUIRE(isotope::aes_fast::available() == cpu);
+  if (!cpu) return;  // nothing else to compare on this CPU: GreenList uses OpenSSL alone
+  // FIPS-197 appendix C.1.
+  std::uint8_t key[16], rk[isotope::aes_fast::ROUND_KEY_BYTES], block[16];
+  for (int i = 0; i < 16; ++i) {
+    key[i] = static_cast<std::uint8_t>(i);
+    block[i] = static_cast<std::uint8_t>(0x11 * i);
+  }
+  isotope::aes_fast::expand_key(key, rk);
+  isotope::aes_fast::encrypt_blocks(rk, block, 1);
+  const std::uint8_t fips[16] = {0x69, 0xc4, 0xe0, 0xd8, 0x6a, 0x7b, 0x04, 0x30,
+                                 0xd8, 0xcd, 0xb7, 0x80, 0x70, 0xb4, 0xc5, 0x5a};
+  CHECK(std::equal(block, block + 16, fips));
+
+  std::uint64_t x = 0x9e3779b97f4a7c15ULL;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (int trial = 0; trial < 40; ++trial) {
+    for (auto& b : key) b = static_cast<std::uint8_t>(next());
+    isotope::aes_fast::expand_key(key, rk);
+    EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+    REQUIRE(ctx != nullptr);
+    REQUIRE(EVP_EncryptInit_ex(ctx, EVP_aes_128_ecb(), nullptr, key, nullptr) == 1);
+    REQUIRE(EVP_CIPHER_CTX_set_padding(ctx, 0) == 1);
+    // Whole blocks, every count up to past two groups of sixteen.
+    const std::size_t n = static_cast<std::size_t>(trial);
+    std::vector<std::uint8_t> a(16 * n + 16), b;
+    for (auto& c : a) c = static_cast<std::uint8_t>(next());
+    b = a;
+    isotope::aes_fast::encrypt_blocks(rk, a.data(), n);
+    int outl = 0;
+    if (n > 0) REQUIRE(EVP_EncryptUpdate(ctx, b.data(), &outl, b.data(), static_cast<int>(16 * n)) == 1);
+    CHECK(std::equal(a.begin(), a.end(), b.begin()));
+    // Counter lookups: seeds anywhere, near the 64- and 128-bit carries too.
+    std::uint8_t seed[16];
+    for (auto& c : seed) c = static_cast<std::uint8_t>(next());
+    if (trial % 4 == 1) std::fill(seed + 8, seed + 16, std::uint8_t{0xff});
+    if (trial % 4 == 2) std::fill(seed, seed + 16, std::uint8_t{0xff});
+    if (trial % 4 == 3) std::fill(seed + 8, seed + 12, std::uint8_t{0xff});
+    std::vector<std::uint32_t> tokens(n + 3);
+    for (auto& t : tokens) t = static_cast<std::uint32_t>(next() >> (trial % 2 == 0 ? 32 : 47));
+    std::vector<std::uint16_t> got(tokens.size());
+    isotope::aes_fast::ctr_values(rk, seed, tokens.data(), tokens.size(), got.data());
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      // Reference: seed + tokens[i] / 8 as a 128-bit big-endian integer, through OpenSSL.
+      std::uint8_t ctr[16];
+      std::copy(seed, seed + 16, ctr);
+      std::uint64_t add = tokens[i] / 8;
+      for (int byte = 15; byte >= 0 && add != 0; --byte) {
+        const std::uint64_t sum = ctr[byte] + (add & 0xff);
+        ctr[byte] = static_cast<std::uint8_t>(sum);
+        add = (add >> 8) + (sum >> 8);
+      }
+      REQUIRE(EVP_EncryptUpdate(ctx, ctr, &outl, ctr, 16) == 1);
+      const auto want = static_cast<std::uint16_t>(ctr[2 * (tokens[i] % 8)] | (ctr[2 * (tokens[i] % 8) + 1] << 8));
+      INFO("trial " << trial << " token " << tokens[i]);
+      CHECK(got[i] == want);
+    }
+    EVP_CIPHER_CTX_free(ctx);
+  }
 }
