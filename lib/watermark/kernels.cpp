@@ -646,6 +646,7 @@ std::size_t filter_range(const std::uint32_t* ids, const float* v, std::size_t n
 }
 
 void sort_keys(std::uint64_t* keys, std::size_t n, std::uint64_t* tmp) noexcept {
+  if (n < 2) return;
 #if defined(ISOTOPE_X86_DISPATCH)
   if (kHaveAvx2 && n <= SORT_BY_RANK_MAX) return sort_keys_avx2(keys, n, tmp);
 #endif

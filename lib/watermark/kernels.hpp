@@ -68,14 +68,15 @@ std::size_t count_ge(const float* v, std::size_t n, float y) noexcept;
 
 // A candidate (value, token id) as one integer whose ascending order is
 // "higher value first, then lower id": the value's bits made
-// order-preserving and inverted, then the id. v must not be NaN or -0.
+// order-preserving and inverted, then the id. v must not be NaN; -0 counts
+// as +0 (and comes back as +0).
 inline std::uint64_t order_key(float v, std::uint32_t id) noexcept {
+  v += 0.0f;  // -0 + 0 = +0
   std::uint32_t u = 0;
   __builtin_memcpy(&u, &v, sizeof u);
   u = (u & 0x80000000u) != 0 ? ~u : (u | 0x80000000u);
   return (static_cast<std::uint64_t>(~u) << 32) | id;
 }
-
 
 // The same scans without AVX2 (used where the CPU lacks it; tests compare).
 namespace portable {

@@ -347,59 +347,61 @@ constexpr double kSpare = 0.7;
 
 // The top-k scan of the watermarked sampler. One block of kernels::BLOCK
 // logits in every s.stride (the "warm" blocks, spread over the vocabulary)
-// is scanned first, as without the watermark, recording the maximum of each
-// group of kernels::GROUP logits in s.group_max. From their top k, the final
+// is scanned first, as without the watermark. From their top k, the final
 // k-th best and the lowest raw logit that can enter the biased top k are
 // extrapolated, and the other blocks are scanned with a collection threshold
-// at about that level (never below the running k-th best less delta): every
-// token there at or above it is kept, with its logit, in s.late_ids /
-// s.late_logits, and only those are offered to the heap. So the heap holds
-// the k best of the logits it was offered: its front is at most the k-th
-// best raw logit, which is all the search that follows needs. Every token of
-// the later blocks at or above s.maxlow is in the list; below it the search
-// scans those blocks again, through their group maxima if s.late_groups.
-// False if a logit is NaN.
+// at about that level, never at or below the warm blocks' k-th best (so the
+// warm blocks' tokens above it are just the heap's): every token there at
+// or above it is kept, with its logit, in s.late_ids / s.late_logits, and
+// only those are offered to the heap. So the heap holds the k best of the
+// logits it was offered: its front is at most the k-th best raw logit, which
+// is all the search that follows needs. Every token at or above s.maxlow is
+// in the list; below it the search reads the logits again, through group
+// maxima where the scan recorded them (s.late_groups, or every block when
+// all are warm). False if a logit is NaN.
 bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const GreenSource& g, Scratch& s) {
   const std::size_t n = logits.size(), B = kernels::BLOCK;
   s.stride = (n <= 4 * B || k > B) ? 1 : 8;
   s.group_max.resize((n + kernels::GROUP - 1) / kernels::GROUP);
   s.late = 0;
-  s.maxlow = -std::numeric_limits<float>::infinity();
   s.late_groups = false;
+  if (s.stride == 1) {  // every block is warm; searches go through the group maxima
+    s.maxlow = std::numeric_limits<float>::infinity();
+    for (std::size_t start = 0; start < n; start += B)
+      if (!scan_block(logits, k, start, std::min(B, n - start), s.group_max.data() + start / kernels::GROUP, s))
+        return false;
+    return true;
+  }
   std::size_t warm = 0;
   for (std::size_t start = 0; start < n; start += s.stride * B) {
     const std::size_t len = std::min(B, n - start);
-    if (!scan_block(logits, k, start, len, s.group_max.data() + start / kernels::GROUP, s)) return false;
+    if (!scan_block(logits, k, start, len, nullptr, s)) return false;
     warm += len;
-  }
-  if (warm == n) {  // no list: every search goes through the group maxima
-    s.maxlow = std::numeric_limits<float>::infinity();
-    return true;
   }
   // The counts above y of the whole vocabulary: n / warm times those of the
   // warm blocks, which fall off like exp(-(y - front) / tau).
-  const double front = s.heap.front().v, tau = heap_tau(s);
+  const float frontf = s.heap.front().v;
+  const double front = frontf, tau = heap_tau(s);
   const double T = front + tau * std::log(static_cast<double>(n) / static_cast<double>(warm));
   double low = edge_guess(T, tau, g, kSpare);
   if (!(low == low)) low = front - g.delta;
-  low = std::max(low, front - g.delta);  // nothing lower can enter
-  const auto lowf = static_cast<float>(low);
+  const float above_front = std::nextafter(frontf, std::numeric_limits<float>::infinity());
+  const float lowf = std::max(static_cast<float>(low), above_front);
   s.late_groups = warm_lopsided(n, k, s);
   if (s.late_ids.size() < n + B) {  // room for every token, and a block's stores past it; never shrinks
     s.late_ids.resize(n + B);
     s.late_logits.resize(n + B);
   }
-  // The warm blocks' tokens at or above lowf start the list.
-  for (std::size_t start = 0; start < n; start += s.stride * B)
-    s.late += kernels::collect_band(logits.data() + start, std::min(B, n - start),
-                                    s.group_max.data() + start / kernels::GROUP, lowf,
-                                    std::numeric_limits<float>::quiet_NaN(), static_cast<std::uint32_t>(start),
-                                    s.late_ids.data() + s.late);
-  for (std::size_t j = 0; j < s.late; ++j) s.late_logits[j] = logits[s.late_ids[j]];
+  // Every warm token above the heap's front is in the heap.
+  for (const Cand& c : s.heap) {
+    s.late_ids[s.late] = c.id;
+    s.late_logits[s.late] = c.v;
+    s.late += c.v >= lowf ? 1 : 0;
+  }
   s.maxlow = lowf;
   // The later blocks, each run of them between two warm blocks in one go;
   // the heap is offered their tokens afterwards (its front only sets how
-  // far down the scan collects, and lowf is already above front - delta).
+  // far down the scan collects, and lowf is already above it).
   bool nan = false;
   const std::size_t first_late = s.late;
   for (std::size_t start = B; start < n; start += s.stride * B) {
@@ -424,8 +426,7 @@ std::size_t gather_band(std::span<const float> logits, float lo, float hi, Scrat
   const std::size_t n = logits.size(), B = kernels::BLOCK;
   if (s.hit_logits.size() < n + B) s.hit_logits.resize(n + B);  // as s.hits: room for a block's stores past n
   // From the kept list down to maxlow; below that, by a second look at the
-  // blocks (the warm ones and, if recorded, the others through their group
-  // maxima).
+  // blocks (through their group maxima where the scan recorded them).
   std::size_t m = kernels::filter_range(s.late_ids.data(), s.late_logits.data(), s.late, std::max(lo, s.maxlow), hi,
                                         s.hits.data(), s.hit_logits.data());
   if (lo < s.maxlow) {
@@ -434,7 +435,8 @@ std::size_t gather_band(std::span<const float> logits, float lo, float hi, Scrat
     for (std::size_t start = 0; start < n; start += B) {
       const std::size_t len = std::min(B, n - start);
       const auto base = static_cast<std::uint32_t>(start);
-      const bool groups = s.late_groups || (start / B) % s.stride == 0;
+      const bool warm = (start / B) % s.stride == 0;
+      const bool groups = warm ? s.stride == 1 : s.late_groups;
       m += groups ? kernels::collect_band(logits.data() + start, len, s.group_max.data() + start / kernels::GROUP, lo,
                                           top, base, s.hits.data() + m)
                   : kernels::collect_range(logits.data() + start, len, lo, top, base, s.hits.data() + m);
@@ -522,6 +524,16 @@ Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSou
   return Status::OK();
 }
 
+// Sorts c best first (better()'s order), as the watermarked path sorts.
+void sort_best(std::vector<Cand>& c, Scratch& s) {
+  const std::size_t m = c.size();
+  if (s.keys.size() < m) s.keys.resize(m);
+  if (s.sort_tmp.size() < 2 * m + 4) s.sort_tmp.resize(2 * m + 4);
+  for (std::size_t j = 0; j < m; ++j) s.keys[j] = order_key(c[j].v, c[j].id);
+  kernels::sort_keys(s.keys.data(), m, s.sort_tmp.data());
+  for (std::size_t j = 0; j < m; ++j) c[j] = from_key(s.keys[j]);
+}
+
 Status sample_core(std::span<const float> logits, GreenSource& g, const SamplingParams& p, Rng& rng, Scratch& s,
                    std::uint32_t* token) {
   ISOTOPE_RETURN_IF_ERROR(check_params(p, logits.size()));
@@ -536,7 +548,7 @@ Status sample_core(std::span<const float> logits, GreenSource& g, const Sampling
       ISOTOPE_RETURN_IF_ERROR(top_k_biased(logits, k, g, s));  // sorted
       return draw_sorted(s.cands, p, rng, s, token);
     }
-    std::sort(s.heap.begin(), s.heap.end(), better);
+    sort_best(s.heap, s);
     return draw_sorted(s.heap, p, rng, s, token);
   }
 
