@@ -1,6 +1,7 @@
 #include "prf/aes_fast.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define ISOTOPE_AES_X86 1
 #endif
@@ -37,27 +38,27 @@ ISOTOPE_AESNI void expand_key_aesni(const std::uint8_t* key, std::uint8_t* out) 
   rk[8] = schedule_step(rk[7], _mm_aeskeygenassist_si128(rk[7], 0x80));
   rk[9] = schedule_step(rk[8], _mm_aeskeygenassist_si128(rk[8], 0x1b));
   rk[10] = schedule_step(rk[9], _mm_aeskeygenassist_si128(rk[9], 0x36));
-  for (int r = 0; r < 11; ++r) {
+  for (std::size_t r = 0; r < 11; ++r) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16 * r), rk[r]);
     rk[r] = _mm_setzero_si128();
   }
 }
 
 // Encrypts G * 2 blocks (G 256-bit lanes) in place.
-template <int G>
+template <std::size_t G>
 ISOTOPE_VAES inline void encrypt_group(const __m256i* rk, std::uint8_t* p) {
   __m256i x[G];
-  for (int g = 0; g < G; ++g)
+  for (std::size_t g = 0; g < G; ++g)
     x[g] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * g)), rk[0]);
-  for (int r = 1; r < 10; ++r)
-    for (int g = 0; g < G; ++g) x[g] = _mm256_aesenc_epi128(x[g], rk[r]);
-  for (int g = 0; g < G; ++g)
+  for (std::size_t r = 1; r < 10; ++r)
+    for (std::size_t g = 0; g < G; ++g) x[g] = _mm256_aesenc_epi128(x[g], rk[r]);
+  for (std::size_t g = 0; g < G; ++g)
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p + 32 * g), _mm256_aesenclast_epi128(x[g], rk[10]));
 }
 
 ISOTOPE_VAES void encrypt_blocks_vaes(const std::uint8_t* round_keys, std::uint8_t* blocks, std::size_t n) {
   __m256i rk[11];
-  for (int r = 0; r < 11; ++r)
+  for (std::size_t r = 0; r < 11; ++r)
     rk[r] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(round_keys + 16 * r)));
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) encrypt_group<8>(rk, blocks + 16 * i);  // eight independent chains hide the latency
@@ -65,7 +66,7 @@ ISOTOPE_VAES void encrypt_blocks_vaes(const std::uint8_t* round_keys, std::uint8
   if (i < n) {  // a last, single block
     __m128i x = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks + 16 * i)),
                               _mm256_castsi256_si128(rk[0]));
-    for (int r = 1; r < 10; ++r) x = _mm_aesenc_si128(x, _mm256_castsi256_si128(rk[r]));
+    for (std::size_t r = 1; r < 10; ++r) x = _mm_aesenc_si128(x, _mm256_castsi256_si128(rk[r]));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(blocks + 16 * i), _mm_aesenclast_si128(x, _mm256_castsi256_si128(rk[10])));
   }
   for (auto& r : rk) r = _mm256_setzero_si256();
@@ -91,7 +92,7 @@ ISOTOPE_VAES void ctr_values_vaes(const std::uint8_t* round_keys, const std::uin
   __builtin_memcpy(&lo_be, seed + 8, 8);
   const std::uint64_t lo = __builtin_bswap64(lo_be);
   __m256i rk[11];
-  for (int r = 0; r < 11; ++r)
+  for (std::size_t r = 0; r < 11; ++r)
     rk[r] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(round_keys + 16 * r)));
   const __m256i vhi = _mm256_set1_epi64x(static_cast<long long>(hi_be));
   const __m256i vlo = _mm256_set1_epi64x(static_cast<long long>(lo));
@@ -108,17 +109,17 @@ ISOTOPE_VAES void ctr_values_vaes(const std::uint8_t* round_keys, const std::uin
         t = last;
       }
       __m256i x[8];
-      for (int q = 0; q < 4; ++q) counters4(t + 4 * q, vhi, vlo, &x[2 * q], &x[2 * q + 1]);
+      for (std::size_t q = 0; q < 4; ++q) counters4(t + 4 * q, vhi, vlo, &x[2 * q], &x[2 * q + 1]);
       for (auto& v : x) v = _mm256_xor_si256(v, rk[0]);
-      for (int r = 1; r < 10; ++r)
+      for (std::size_t r = 1; r < 10; ++r)
         for (auto& v : x) v = _mm256_aesenc_epi128(v, rk[r]);
-      for (int q = 0; q < 8; ++q)
+      for (std::size_t q = 0; q < 8; ++q)
         _mm256_store_si256(reinterpret_cast<__m256i*>(buf + 32 * q), _mm256_aesenclast_epi128(x[q], rk[10]));
       // Token 4q + {0, 1, 2, 3} went to block 4q + {0, 2, 1, 3}.
       for (std::size_t e = 0; e < m; ++e) {
         const std::size_t slot = (e & ~std::size_t{3}) + ((e & 1) << 1) + ((e >> 1) & 1);
         std::uint16_t v = 0;
-        __builtin_memcpy(&v, buf + 16 * slot + 2 * (t[e] % 8), 2);
+        __builtin_memcpy(&v, buf + 16 * slot + 2 * std::size_t{t[e] % 8}, 2);
         out[i + e] = v;
       }
     }
@@ -128,10 +129,10 @@ ISOTOPE_VAES void ctr_values_vaes(const std::uint8_t* round_keys, const std::uin
     const std::uint64_t hi2 = __builtin_bswap64(hi_be) + (lo2 < lo ? 1u : 0u);
     const std::uint64_t words[2] = {__builtin_bswap64(hi2), __builtin_bswap64(lo2)};
     __m128i x = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(words)), _mm256_castsi256_si128(rk[0]));
-    for (int r = 1; r < 10; ++r) x = _mm_aesenc_si128(x, _mm256_castsi256_si128(rk[r]));
+    for (std::size_t r = 1; r < 10; ++r) x = _mm_aesenc_si128(x, _mm256_castsi256_si128(rk[r]));
     _mm_store_si128(reinterpret_cast<__m128i*>(buf), _mm_aesenclast_si128(x, _mm256_castsi256_si128(rk[10])));
     std::uint16_t v = 0;
-    __builtin_memcpy(&v, buf + 2 * (tokens[i] % 8), 2);
+    __builtin_memcpy(&v, buf + 2 * std::size_t{tokens[i] % 8}, 2);
     out[i] = v;
   }
   for (auto& r : rk) r = _mm256_setzero_si256();
@@ -139,7 +140,9 @@ ISOTOPE_VAES void ctr_values_vaes(const std::uint8_t* round_keys, const std::uin
 
 bool detect() {
   __builtin_cpu_init();  // this may run before libgcc's own constructor
-  return __builtin_cpu_supports("aes") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("vaes");
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  const bool vaes = __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (c & (1u << 9)) != 0;  // CPUID.7.0:ECX.VAES
+  return vaes && __builtin_cpu_supports("aes") && __builtin_cpu_supports("avx2");
 }
 const bool kAvailable = detect();
 

@@ -8,9 +8,9 @@
 // bits, one pass writes the biased logits and finds their max, one computes
 // the weights and their sum; the draw finds its block, then its token.
 // Top-k (and greedy = top-1): a single scan keeps the k best raw logits. With
-// the watermark it also keeps, on the side, the few tokens that might enter
-// the biased top k (scan_top_k_marked); only those are looked up, best raw
-// logit first, and only their green bits are computed (top_k_biased).
+// the watermark, the scan instead keeps the few tokens that might enter the
+// biased top k (scan_top_k_marked); only those are looked up, best raw logit
+// first, and only their green bits are computed (top_k_biased).
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -105,7 +105,9 @@ struct Scratch {
   std::vector<float> late_logits;     // ... and their logits (the first `late` entries),
   std::size_t late = 0;
   bool late_groups = false;           // ... whether the later blocks recorded group maxima too
-  float maxlow = 0.0f;                // ... and the highest threshold used (all later tokens above it are kept)
+  double est_T = 0.0;                 // ... the estimated k-th best raw logit
+  double est_tau = 0.0;               // ... and the spread above it (edge_guess)
+  float maxlow = 0.0f;                // ... every token at or above it is in the list
   std::vector<std::uint16_t> cand_values;
   std::vector<float> hit_logits;      // logits of the tokens in s.hits
   std::vector<std::uint64_t> keys;    // top_k_biased: candidates as order_key()s
@@ -348,17 +350,17 @@ constexpr double kSpare = 0.7;
 // The top-k scan of the watermarked sampler. One block of kernels::BLOCK
 // logits in every s.stride (the "warm" blocks, spread over the vocabulary)
 // is scanned first, as without the watermark. From their top k, the final
-// k-th best and the lowest raw logit that can enter the biased top k are
-// extrapolated, and the other blocks are scanned with a collection threshold
-// at about that level, never at or below the warm blocks' k-th best (so the
-// warm blocks' tokens above it are just the heap's): every token there at
-// or above it is kept, with its logit, in s.late_ids / s.late_logits, and
-// only those are offered to the heap. So the heap holds the k best of the
-// logits it was offered: its front is at most the k-th best raw logit, which
-// is all the search that follows needs. Every token at or above s.maxlow is
-// in the list; below it the search reads the logits again, through group
-// maxima where the scan recorded them (s.late_groups, or every block when
-// all are warm). False if a logit is NaN.
+// k-th best (s.est_T) and the lowest raw logit that can enter the biased
+// top k are extrapolated, and the other blocks are scanned with a
+// collection threshold at about that level, never at or below the warm
+// blocks' k-th best (so the warm blocks' tokens above it are just the
+// heap's): every token there at or above it is kept, with its logit, in
+// s.late_ids / s.late_logits. The heap keeps the warm blocks' top k: its
+// front is at most the k-th best raw logit, which is all the search that
+// follows needs. Every token at or above s.maxlow is in the list; below it
+// the search reads the logits again, through group maxima where the scan
+// recorded them (s.late_groups, or every block when all are warm). False if
+// a logit is NaN.
 bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const GreenSource& g, Scratch& s) {
   const std::size_t n = logits.size(), B = kernels::BLOCK;
   s.stride = (n <= 4 * B || k > B) ? 1 : 8;
@@ -370,6 +372,8 @@ bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const Green
     for (std::size_t start = 0; start < n; start += B)
       if (!scan_block(logits, k, start, std::min(B, n - start), s.group_max.data() + start / kernels::GROUP, s))
         return false;
+    s.est_T = s.heap.front().v;
+    s.est_tau = heap_tau(s);
     return true;
   }
   std::size_t warm = 0;
@@ -383,6 +387,8 @@ bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const Green
   const float frontf = s.heap.front().v;
   const double front = frontf, tau = heap_tau(s);
   const double T = front + tau * std::log(static_cast<double>(n) / static_cast<double>(warm));
+  s.est_T = T;
+  s.est_tau = tau;
   double low = edge_guess(T, tau, g, kSpare);
   if (!(low == low)) low = front - g.delta;
   const float above_front = std::nextafter(frontf, std::numeric_limits<float>::infinity());
@@ -399,9 +405,9 @@ bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const Green
     s.late += c.v >= lowf ? 1 : 0;
   }
   s.maxlow = lowf;
-  // The later blocks, each run of them between two warm blocks in one go;
-  // the heap is offered their tokens afterwards (its front only sets how
-  // far down the scan collects, and lowf is already above it).
+  // The later blocks, each run of them between two warm blocks in one go.
+  // Their tokens are not offered to the heap: its front, the warm blocks'
+  // k-th best, is all the search needs (a lower bound on the k-th best).
   bool nan = false;
   const std::size_t first_late = s.late;
   for (std::size_t start = B; start < n; start += s.stride * B) {
@@ -414,8 +420,12 @@ bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const Green
   }
   if (nan) return false;
   for (std::size_t j = first_late; j < s.late; ++j) s.late_logits[j] = logits[s.late_ids[j]];
-  for (std::size_t j = first_late; j < s.late; ++j)
-    if (s.late_logits[j] >= s.heap.front().v) heap_offer(s.late_ids[j], s.late_logits[j], k, s);
+  if (s.late_groups) {  // the warm blocks misled the estimate: take the k-th best from all kept tokens
+    for (std::size_t j = first_late; j < s.late; ++j)
+      if (s.late_logits[j] >= s.heap.front().v) heap_offer(s.late_ids[j], s.late_logits[j], k, s);
+    s.est_T = s.heap.front().v;
+    s.est_tau = heap_tau(s);
+  }
   return true;
 }
 
@@ -446,8 +456,8 @@ std::size_t gather_band(std::span<const float> logits, float lo, float hi, Scrat
   return m;
 }
 
-// The largest float x with x + delta < L (as the sampler rounds): every raw
-// logit below x... at or below it cannot reach L.
+// The largest float x with x + delta < L (as the sampler rounds): a raw
+// logit at or below x cannot reach L, even with the green bonus.
 float below_reach(float L, float delta) {
   float x = L - delta;
   while (std::isfinite(L) && !(x + delta < L)) x = std::nextafter(x, -std::numeric_limits<float>::infinity());
@@ -462,20 +472,20 @@ float below_reach(float L, float delta) {
 // green bits are computed, the k best biased logits so far are kept, and the
 // search stops as soon as even a green token of the next band (raw < lo, so
 // biased <= lo + delta) would fall strictly below the current k-th best. The
-// first band's lower edge is a guess at L - delta from the spread of the
-// heap; if it was too high, a second band ends just below (current k-th
-// best) - delta, and then the search always stops (a band below s.maxlow,
-// which reads logits again, comes last). For Gaussian logits this computes
-// a few hundred green bits instead of the ~1.5% of the vocabulary that lies
-// within delta of T.
+// first band's lower edge is a guess at L - delta from the scan's estimates
+// (no lower than the kept list reaches); if it was too high, a second band
+// ends just below (current k-th best) - delta, and then the search always
+// stops (a band below s.maxlow, which reads logits again, comes last). For
+// Gaussian logits this computes a few hundred green bits instead of the
+// ~1.5% of the vocabulary that lies within delta of T.
 Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSource& g, Scratch& s) {
   const std::size_t n = logits.size();
   const float T = s.heap.front().v;
   // floor: every token below it is out of reach.
   const float floor = below_reach(T, g.delta);
   float lo = floor;  // fewer than k finite logits: one band with all that could enter
-  const double guess = edge_guess(T, heap_tau(s), g, 0.5);
-  if (guess < static_cast<double>(T)) lo = std::max(static_cast<float>(guess), floor);
+  const double guess = edge_guess(s.est_T, s.est_tau, g, 0.5);
+  if (guess < s.est_T) lo = std::max(static_cast<float>(guess), floor);
   // The whole kept list rather than a second look at the logits (unless
   // group maxima make that look cheap): only a band that reaches below
   // s.maxlow reads them again.
@@ -483,17 +493,19 @@ Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSou
   if (s.keys.size() < n + k) s.keys.resize(n + k);  // room for every token; never shrinks
   std::uint64_t* keys = s.keys.data();
   std::size_t nk = 0;  // the best candidates so far, sorted: keys[0, nk)
-  float y = T;         // the k-th best is at least y
+  float y = -std::numeric_limits<float>::infinity();  // the k-th best is at least y
   float hi = std::numeric_limits<float>::quiet_NaN();  // no upper bound for the first band
   for (;;) {
     const std::size_t m = gather_band(logits, lo, hi, s);
     ISOTOPE_RETURN_IF_ERROR(candidate_values(g, n, s.hits.data(), m, s));
     float* b = s.hit_logits.data();  // biased, in place
     kernels::add_bias(b, s.cand_values.data(), g.threshold, g.delta, m);
-    // Raise y while k candidates stay at or above it: only those are sorted.
-    if (nk == 0 && m > k) {
-      float step = g.delta * 0.5f;
-      for (int i = 0; i < 4; ++i, step *= 0.5f)
+    // Raise y while k candidates stay at or above it (every candidate is at
+    // least lo): only those are sorted.
+    if (nk == 0 && m > k && std::isfinite(lo)) {
+      y = lo;
+      float step = g.delta;
+      for (int i = 0; i < 6; ++i, step *= 0.5f)
         if (kernels::count_ge(b, m, y + step) >= k) y += step;
     }
     if (s.sel_ids.size() < m) {
@@ -507,7 +519,12 @@ Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSou
     if (s.sort_tmp.size() < 2 * nk + 4) s.sort_tmp.resize(2 * nk + 4);
     kernels::sort_keys(keys, nk, s.sort_tmp.data());
     nk = std::min(nk, k);
-    if (!(lo > floor) || nk < k) break;
+    if (!(lo > floor)) break;  // every token that could enter was a candidate
+    if (nk < k) {  // not yet k candidates: all the rest that could enter
+      hi = lo;
+      lo = floor;
+      continue;
+    }
     const Cand kth = from_key(keys[k - 1]);
     if (lo + g.delta < kth.v) break;
     y = kth.v;
