@@ -7,10 +7,15 @@
 // Full-vocabulary sampling: block by block, the keystream gives the green
 // bits, one pass writes the biased logits and finds their max, one computes
 // the weights and their sum; the draw finds its block, then its token.
-// Top-k (and greedy = top-1): a single scan keeps the k best raw logits. With
-// the watermark, the scan instead keeps the few tokens that might enter the
-// biased top k (scan_top_k_marked); only those are looked up, best raw logit
-// first, and only their green bits are computed (top_k_biased).
+// Top-k (and greedy = top-1): one block in eight, spread over the vocabulary,
+// goes through a heap of the k best raw logits; from it a threshold a little
+// below the k-th best is extrapolated, and the other blocks are only
+// collected at or above it (checked afterwards: if fewer than k tokens reach
+// it, the heap takes the rest; top_k_plain). With the watermark, the
+// threshold is instead about the lowest raw logit that might still enter the
+// biased top k (scan_top_k_marked); only the collected tokens are looked up,
+// best raw logit first, and only their green bits are computed
+// (top_k_biased). Small vocabularies and large k use the heap throughout.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -346,6 +351,8 @@ bool warm_lopsided(std::size_t n, std::size_t k, const Scratch& s) {
 // must read the logits again (for Gaussian logits, less than one draw in a
 // thousand at 0.7); too much, and more tokens are collected and looked up.
 constexpr double kSpare = 0.7;
+// The same for the plain top-k, below its estimate of the k-th best raw logit.
+constexpr double kPlainSpare = 1.0;
 
 // The top-k scan of the watermarked sampler. One block of kernels::BLOCK
 // logits in every s.stride (the "warm" blocks, spread over the vocabulary)
@@ -551,6 +558,100 @@ void sort_best(std::vector<Cand>& c, Scratch& s) {
   for (std::size_t j = 0; j < m; ++j) c[j] = from_key(s.keys[j]);
 }
 
+// The plain top-k into s.cands (sorted best first), the way the watermarked
+// scan works: the warm blocks go through the heap, which then gives a
+// threshold a little below the extrapolated k-th best (never at or below the
+// warm blocks' own k-th best); the later blocks are only collected at or
+// above it, without the heap. If k tokens reach the threshold, the k best of
+// them are the answer; if not (the estimate was too high), the heap takes
+// the rest the usual way. False if a logit is NaN.
+bool top_k_plain(std::span<const float> logits, std::size_t k, Scratch& s) {
+  const std::size_t n = logits.size(), B = kernels::BLOCK;
+  if (n <= 4 * B || k > B) {
+    if (!scan_top_k(logits, k, s)) return false;
+    s.cands = s.heap;
+    sort_best(s.cands, s);
+    return true;
+  }
+  constexpr std::size_t stride = 8;
+  s.stride = stride;
+  std::size_t warm = 0;
+  for (std::size_t start = 0; start < n; start += stride * B) {
+    const std::size_t len = std::min(B, n - start);
+    if (!scan_block(logits, k, start, len, nullptr, s)) return false;
+    warm += len;
+  }
+  if (warm_lopsided(n, k, s)) {  // no estimate from these warm blocks: the heap takes the rest
+    for (std::size_t start = B; start < n; start += B)
+      if ((start / B) % stride != 0 && !scan_block(logits, k, start, std::min(B, n - start), nullptr, s)) return false;
+    s.cands = s.heap;
+    sort_best(s.cands, s);
+    return true;
+  }
+  const float frontf = s.heap.front().v;
+  const double front = frontf, tau = heap_tau(s);
+  const double T = front + tau * std::log(static_cast<double>(n) / static_cast<double>(warm));
+  const float above_front = std::nextafter(frontf, std::numeric_limits<float>::infinity());
+  float thr = static_cast<float>(T - kPlainSpare * tau);
+  if (!(thr >= above_front)) thr = above_front;  // NaN too
+  if (s.late_ids.size() < n + B) {
+    s.late_ids.resize(n + B);
+    s.late_logits.resize(n + B);
+  }
+  bool nan = false;
+  std::size_t m = 0;
+  for (std::size_t start = B; start < n; start += stride * B) {
+    const std::size_t len = std::min((stride - 1) * B, n - start);
+    m += kernels::collect_ge(logits.data() + start, len, thr, static_cast<std::uint32_t>(start), s.late_ids.data() + m,
+                             &nan);
+  }
+  if (nan) return false;
+  for (std::size_t j = 0; j < m; ++j) s.late_logits[j] = logits[s.late_ids[j]];
+  const std::size_t late = m;
+  // The warm blocks' tokens at or above thr are the heap's.
+  for (const Cand& c : s.heap) {
+    s.late_ids[m] = c.id;
+    s.late_logits[m] = c.v;
+    m += c.v >= thr ? 1 : 0;
+  }
+  if (m < k) {  // fewer than k reach thr: the heap takes everything, as scan_top_k would
+    for (std::size_t j = 0; j < late; ++j)
+      if (s.late_logits[j] >= s.heap.front().v) heap_offer(s.late_ids[j], s.late_logits[j], k, s);
+    for (std::size_t start = B; start < n; start += B) {
+      if ((start / B) % stride == 0) continue;
+      const std::size_t len = std::min(B, n - start);
+      const std::size_t r = kernels::collect_range(logits.data() + start, len, s.heap.front().v, thr,
+                                                   static_cast<std::uint32_t>(start), s.hits.data());
+      for (std::size_t j = 0; j < r; ++j) heap_offer(s.hits[j], logits[s.hits[j]], k, s);
+    }
+    s.cands = s.heap;
+    sort_best(s.cands, s);
+    return true;
+  }
+  // The k best of the m: raise y while k stay at or above it, sort those.
+  float top = thr;
+  for (std::size_t j = 0; j < m; ++j) top = std::max(top, s.late_logits[j]);
+  float y = thr;
+  if (std::isfinite(top)) {
+    float step = (top - thr) * 0.5f;
+    for (int i = 0; i < 6; ++i, step *= 0.5f)
+      if (kernels::count_ge(s.late_logits.data(), m, y + step) >= k) y += step;
+  }
+  if (s.sel_ids.size() < m) {
+    s.sel_ids.resize(m);
+    s.sel_v.resize(m);
+  }
+  const std::size_t c = kernels::filter_range(s.late_ids.data(), s.late_logits.data(), m, y,
+                                              std::numeric_limits<float>::quiet_NaN(), s.sel_ids.data(), s.sel_v.data());
+  if (s.keys.size() < c) s.keys.resize(c);
+  if (s.sort_tmp.size() < 2 * c + 4) s.sort_tmp.resize(2 * c + 4);
+  for (std::size_t j = 0; j < c; ++j) s.keys[j] = order_key(s.sel_v[j], s.sel_ids[j]);
+  kernels::sort_keys(s.keys.data(), c, s.sort_tmp.data());
+  s.cands.resize(k);
+  for (std::size_t j = 0; j < k; ++j) s.cands[j] = from_key(s.keys[j]);
+  return true;
+}
+
 Status sample_core(std::span<const float> logits, GreenSource& g, const SamplingParams& p, Rng& rng, Scratch& s,
                    std::uint32_t* token) {
   ISOTOPE_RETURN_IF_ERROR(check_params(p, logits.size()));
@@ -559,14 +660,13 @@ Status sample_core(std::span<const float> logits, GreenSource& g, const Sampling
 
   if (k < n) {
     heap_start(logits, k, s);
-    if (!(g.active() ? scan_top_k_marked(logits, k, g, s) : scan_top_k(logits, k, s)))
-      return kBadLogits;
     if (g.active()) {
+      if (!scan_top_k_marked(logits, k, g, s)) return kBadLogits;
       ISOTOPE_RETURN_IF_ERROR(top_k_biased(logits, k, g, s));  // sorted
-      return draw_sorted(s.cands, p, rng, s, token);
+    } else if (!top_k_plain(logits, k, s)) {
+      return kBadLogits;
     }
-    sort_best(s.heap, s);
-    return draw_sorted(s.heap, p, rng, s, token);
+    return draw_sorted(s.cands, p, rng, s, token);
   }
 
   // Whole vocabulary.

@@ -251,6 +251,100 @@ TEST_CASE("top-k with the watermark equals top-k of the biased logits on hard sh
   CHECK(sample_plain(nan, p, rng, &tok).code() == Code::invalid_argument);
 }
 
+namespace {
+
+// Top-k (then top-p) sampling exactly as docs/spec.md describes it, with a
+// full sort of the vocabulary: the reference that the samplers' searches
+// must reproduce token for token.
+std::uint32_t reference_top_k(const std::vector<float>& l, const SamplingParams& p, Rng& rng) {
+  std::vector<std::uint32_t> order(l.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return l[a] > l[b] || (l[a] == l[b] && a < b);
+  });
+  const std::size_t k = p.greedy ? 1 : std::min<std::size_t>(p.top_k, l.size());
+  if (p.greedy) return order[0];
+  std::vector<double> w(k);
+  double total = 0.0;
+  for (std::size_t j = 0; j < k; ++j) {
+    const double d = (static_cast<double>(l[order[j]]) - l[order[0]]) / static_cast<double>(p.temperature);
+    w[j] = std::isfinite(d) ? std::exp(d) : 0.0;
+    total += w[j];
+  }
+  std::size_t keep = k;
+  if (p.top_p < 1.0f) {
+    double cum = 0.0;
+    for (std::size_t j = 0; j < k; ++j) {
+      cum += w[j];
+      if (cum >= static_cast<double>(p.top_p) * total) {
+        keep = j + 1;
+        break;
+      }
+    }
+    total = std::accumulate(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(keep), 0.0);
+  }
+  const double r = rng.next_double() * total;
+  double cum = 0.0;
+  std::size_t last = 0;
+  for (std::size_t j = 0; j < keep; ++j) {
+    if (w[j] <= 0.0) continue;
+    last = j;
+    cum += w[j];
+    if (r < cum) return order[j];
+  }
+  return order[last];
+}
+
+}  // namespace
+
+TEST_CASE("top-k sampling draws what a full sort of the vocabulary would", "[watermark]") {
+  // Vocabularies large enough for the samplers' estimated thresholds, and
+  // shapes that make the estimates miss in both directions.
+  const float inf = std::numeric_limits<float>::infinity();
+  for (std::uint32_t V : {6000u, 50000u}) {
+    std::vector<std::pair<const char*, std::vector<float>>> shapes;
+    shapes.emplace_back("gaussian", random_logits(V, 21));
+    auto sorted = random_logits(V, 22);
+    std::sort(sorted.begin(), sorted.end());
+    shapes.emplace_back("ascending", sorted);
+    std::reverse(sorted.begin(), sorted.end());
+    shapes.emplace_back("descending", sorted);
+    auto skewed = random_logits(V, 23);
+    for (std::size_t i = 0; i < V; ++i) skewed[i] += 4.0f - 0.8f * std::log1p(static_cast<float>(i) / 100.0f);
+    shapes.emplace_back("skewed", skewed);
+    auto ints = random_logits(V, 24);
+    for (float& x : ints) x = std::round(x);  // ties across the k-th place
+    shapes.emplace_back("integers", ints);
+    auto few = std::vector<float>(V, -inf);
+    for (std::uint32_t i = 0; i < 40; ++i) few[(i * 4099u) % V] = static_cast<float>(i % 3);
+    shapes.emplace_back("40 finite", few);
+    auto peaked = random_logits(V, 25);
+    for (std::uint32_t i = 0; i < 64; ++i) peaked[(i * 7919u) % V] = 10.0f + static_cast<float>(i % 9);
+    shapes.emplace_back("peaked", peaked);
+    auto wm = make_wm(V);
+    for (const auto& [name, logits] : shapes)
+      for (std::uint32_t k : {1u, 50u, 300u})
+        for (std::uint32_t c = 0; c < 3; ++c) {
+          SamplingParams p;
+          p.top_k = k;
+          p.temperature = c == 2 ? 50.0f : 1.0f;  // flat: every kept token is likely
+          p.top_p = c == 1 ? 0.9f : 1.0f;
+          INFO(name << ", V " << V << ", k " << k << ", configuration " << c);
+          const std::uint32_t ctx[] = {c + 5, 77};
+          auto biased = logits;
+          REQUIRE(wm->apply(ctx, biased).ok());
+          for (std::uint64_t seed = 0; seed < 8; ++seed) {
+            Rng r1(seed), r2(seed), r3(seed), r4(seed);
+            std::uint32_t plain = 0, marked = 0;
+            REQUIRE(sample_plain(logits, p, r1, &plain).ok());
+            REQUIRE(plain == reference_top_k(logits, p, r2));
+            REQUIRE(wm->sample(ctx, logits, p, r3, &marked).ok());
+            REQUIRE(marked == reference_top_k(biased, p, r4));
+          }
+        }
+  }
+}
+
 TEST_CASE("greedy picks the argmax of the biased logits, lowest id on ties", "[watermark]") {
   const std::uint32_t V = 5000;
   auto wm = make_wm(V);
