@@ -345,6 +345,81 @@ bool warm_lopsided(std::size_t n, std::size_t k, const Scratch& s) {
   return static_cast<double>(most) > expect + 4.0 * std::sqrt(expect) + 4.0;
 }
 
+// Scans the warm blocks (one block in s.stride, from the first) through
+// the heap; *warm = how many logits they hold. False if a logit is NaN.
+bool scan_warm(std::span<const float> logits, std::size_t k, Scratch& s, std::size_t* warm) {
+  const std::size_t n = logits.size(), B = kernels::BLOCK;
+  *warm = 0;
+  for (std::size_t start = 0; start < n; start += s.stride * B) {
+    const std::size_t len = std::min(B, n - start);
+    if (!scan_block(logits, k, start, len, nullptr, s)) return false;
+    *warm += len;
+  }
+  return true;
+}
+
+// The k-th best logit of the whole vocabulary, extrapolated from the heap
+// after scan_warm: the counts above y are n / warm times those of the warm
+// blocks, which fall off like exp(-(y - front) / tau). *tau = that spread.
+double extrapolate_kth(std::size_t n, std::size_t warm, const Scratch& s, double* tau) {
+  *tau = heap_tau(s);
+  return s.heap.front().v + *tau * std::log(static_cast<double>(n) / static_cast<double>(warm));
+}
+
+// Appends every token of the later (not warm) blocks at or above thr to
+// s.late_ids from entry `at` on, each run of blocks between two warm ones in
+// one go, recording their group maxima if `groups`; then their logits to
+// s.late_logits. Returns the new number of entries; *nan is set if a logit
+// is NaN.
+std::size_t collect_late(std::span<const float> logits, float thr, bool groups, std::size_t at, Scratch& s,
+                         bool* nan) {
+  const std::size_t n = logits.size(), B = kernels::BLOCK;
+  if (s.late_ids.size() < n + B) {  // room for every token, and a block's stores past it; never shrinks
+    s.late_ids.resize(n + B);
+    s.late_logits.resize(n + B);
+  }
+  std::size_t m = at;
+  for (std::size_t start = B; start < n; start += s.stride * B) {
+    const std::size_t len = std::min((s.stride - 1) * B, n - start);
+    const auto base = static_cast<std::uint32_t>(start);
+    std::uint32_t* ids = s.late_ids.data() + m;
+    m += groups ? kernels::collect_ge_max(logits.data() + start, len, thr, base, ids,
+                                          s.group_max.data() + start / kernels::GROUP, nan)
+                : kernels::collect_ge(logits.data() + start, len, thr, base, ids, nan);
+  }
+  for (std::size_t j = at; j < m; ++j) s.late_logits[j] = logits[s.late_ids[j]];
+  return m;
+}
+
+// The highest y = y0 + a multiple of step / 32 below y0 + 2 step such that
+// at least k of v[0, m) are at or above it (y0 if none is).
+float raise_level(const float* v, std::size_t m, std::size_t k, float y0, float step) {
+  float y = y0;
+  for (int i = 0; i < 6; ++i, step *= 0.5f)
+    if (kernels::count_ge(v, m, y + step) >= k) y += step;
+  return y;
+}
+
+// Writes the order_key()s of the candidates (ids[j], v[j]) with v[j] >= y
+// to keys; returns how many.
+std::size_t keys_at_or_above(const std::uint32_t* ids, const float* v, std::size_t m, float y, Scratch& s,
+                             std::uint64_t* keys) {
+  if (s.sel_ids.size() < m) {
+    s.sel_ids.resize(m);
+    s.sel_v.resize(m);
+  }
+  const std::size_t c =
+      kernels::filter_range(ids, v, m, y, std::numeric_limits<float>::quiet_NaN(), s.sel_ids.data(), s.sel_v.data());
+  for (std::size_t j = 0; j < c; ++j) keys[j] = order_key(s.sel_v[j], s.sel_ids[j]);
+  return c;
+}
+
+// Sorts keys[0, n) (distinct).
+void sort_keys(std::uint64_t* keys, std::size_t n, Scratch& s) {
+  if (s.sort_tmp.size() < 2 * n + 4) s.sort_tmp.resize(2 * n + 4);
+  kernels::sort_keys(keys, n, s.sort_tmp.data());
+}
+
 // How far below its estimate of the lowest raw logit that can enter the
 // biased top k the watermarked scan collects, in units of the spread of the
 // warm blocks' top k. Only speed depends on it: too little, and a search
@@ -384,27 +459,24 @@ bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const Green
     return true;
   }
   std::size_t warm = 0;
-  for (std::size_t start = 0; start < n; start += s.stride * B) {
-    const std::size_t len = std::min(B, n - start);
-    if (!scan_block(logits, k, start, len, nullptr, s)) return false;
-    warm += len;
-  }
-  // The counts above y of the whole vocabulary: n / warm times those of the
-  // warm blocks, which fall off like exp(-(y - front) / tau).
-  const float frontf = s.heap.front().v;
-  const double front = frontf, tau = heap_tau(s);
-  const double T = front + tau * std::log(static_cast<double>(n) / static_cast<double>(warm));
+  if (!scan_warm(logits, k, s, &warm)) return false;
+  double tau = 0.0;
+  const double T = extrapolate_kth(n, warm, s, &tau);
   s.est_T = T;
   s.est_tau = tau;
+  const float frontf = s.heap.front().v;
   double low = edge_guess(T, tau, g, kSpare);
-  if (!(low == low)) low = front - g.delta;
+  if (!(low == low)) low = static_cast<double>(frontf) - g.delta;
   const float above_front = std::nextafter(frontf, std::numeric_limits<float>::infinity());
   const float lowf = std::max(static_cast<float>(low), above_front);
   s.late_groups = warm_lopsided(n, k, s);
-  if (s.late_ids.size() < n + B) {  // room for every token, and a block's stores past it; never shrinks
-    s.late_ids.resize(n + B);
-    s.late_logits.resize(n + B);
-  }
+  // The later blocks' tokens at or above lowf. They are not offered to the
+  // heap: its front, the warm blocks' k-th best, is all the search needs (a
+  // lower bound on the k-th best).
+  bool nan = false;
+  s.late = collect_late(logits, lowf, s.late_groups, 0, s, &nan);
+  if (nan) return false;
+  const std::size_t first_warm = s.late;
   // Every warm token above the heap's front is in the heap.
   for (const Cand& c : s.heap) {
     s.late_ids[s.late] = c.id;
@@ -412,23 +484,8 @@ bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const Green
     s.late += c.v >= lowf ? 1 : 0;
   }
   s.maxlow = lowf;
-  // The later blocks, each run of them between two warm blocks in one go.
-  // Their tokens are not offered to the heap: its front, the warm blocks'
-  // k-th best, is all the search needs (a lower bound on the k-th best).
-  bool nan = false;
-  const std::size_t first_late = s.late;
-  for (std::size_t start = B; start < n; start += s.stride * B) {
-    const std::size_t len = std::min((s.stride - 1) * B, n - start);
-    const auto base = static_cast<std::uint32_t>(start);
-    std::uint32_t* ids = s.late_ids.data() + s.late;
-    s.late += s.late_groups ? kernels::collect_ge_max(logits.data() + start, len, lowf, base, ids,
-                                                      s.group_max.data() + start / kernels::GROUP, &nan)
-                            : kernels::collect_ge(logits.data() + start, len, lowf, base, ids, &nan);
-  }
-  if (nan) return false;
-  for (std::size_t j = first_late; j < s.late; ++j) s.late_logits[j] = logits[s.late_ids[j]];
   if (s.late_groups) {  // the warm blocks misled the estimate: take the k-th best from all kept tokens
-    for (std::size_t j = first_late; j < s.late; ++j)
+    for (std::size_t j = 0; j < first_warm; ++j)
       if (s.late_logits[j] >= s.heap.front().v) heap_offer(s.late_ids[j], s.late_logits[j], k, s);
     s.est_T = s.heap.front().v;
     s.est_tau = heap_tau(s);
@@ -509,22 +566,9 @@ Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSou
     kernels::add_bias(b, s.cand_values.data(), g.threshold, g.delta, m);
     // Raise y while k candidates stay at or above it (every candidate is at
     // least lo): only those are sorted.
-    if (nk == 0 && m > k && std::isfinite(lo)) {
-      y = lo;
-      float step = g.delta;
-      for (int i = 0; i < 6; ++i, step *= 0.5f)
-        if (kernels::count_ge(b, m, y + step) >= k) y += step;
-    }
-    if (s.sel_ids.size() < m) {
-      s.sel_ids.resize(m);
-      s.sel_v.resize(m);
-    }
-    const std::size_t c = kernels::filter_range(s.hits.data(), b, m, y, std::numeric_limits<float>::quiet_NaN(),
-                                                s.sel_ids.data(), s.sel_v.data());
-    for (std::size_t j = 0; j < c; ++j) keys[nk + j] = order_key(s.sel_v[j], s.sel_ids[j]);
-    nk += c;
-    if (s.sort_tmp.size() < 2 * nk + 4) s.sort_tmp.resize(2 * nk + 4);
-    kernels::sort_keys(keys, nk, s.sort_tmp.data());
+    if (nk == 0 && m > k && std::isfinite(lo)) y = raise_level(b, m, k, lo, g.delta);
+    nk += keys_at_or_above(s.hits.data(), b, m, y, s, keys + nk);
+    sort_keys(keys, nk, s);
     nk = std::min(nk, k);
     if (!(lo > floor)) break;  // every token that could enter was a candidate
     if (nk < k) {  // not yet k candidates: all the rest that could enter
@@ -552,9 +596,8 @@ Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSou
 void sort_best(std::vector<Cand>& c, Scratch& s) {
   const std::size_t m = c.size();
   if (s.keys.size() < m) s.keys.resize(m);
-  if (s.sort_tmp.size() < 2 * m + 4) s.sort_tmp.resize(2 * m + 4);
   for (std::size_t j = 0; j < m; ++j) s.keys[j] = order_key(c[j].v, c[j].id);
-  kernels::sort_keys(s.keys.data(), m, s.sort_tmp.data());
+  sort_keys(s.keys.data(), m, s);
   for (std::size_t j = 0; j < m; ++j) c[j] = from_key(s.keys[j]);
 }
 
@@ -576,11 +619,7 @@ bool top_k_plain(std::span<const float> logits, std::size_t k, Scratch& s) {
   constexpr std::size_t stride = 8;
   s.stride = stride;
   std::size_t warm = 0;
-  for (std::size_t start = 0; start < n; start += stride * B) {
-    const std::size_t len = std::min(B, n - start);
-    if (!scan_block(logits, k, start, len, nullptr, s)) return false;
-    warm += len;
-  }
+  if (!scan_warm(logits, k, s, &warm)) return false;
   if (warm_lopsided(n, k, s)) {  // no estimate from these warm blocks: the heap takes the rest
     for (std::size_t start = B; start < n; start += B)
       if ((start / B) % stride != 0 && !scan_block(logits, k, start, std::min(B, n - start), nullptr, s)) return false;
@@ -588,25 +627,14 @@ bool top_k_plain(std::span<const float> logits, std::size_t k, Scratch& s) {
     sort_best(s.cands, s);
     return true;
   }
-  const float frontf = s.heap.front().v;
-  const double front = frontf, tau = heap_tau(s);
-  const double T = front + tau * std::log(static_cast<double>(n) / static_cast<double>(warm));
-  const float above_front = std::nextafter(frontf, std::numeric_limits<float>::infinity());
+  double tau = 0.0;
+  const double T = extrapolate_kth(n, warm, s, &tau);
+  const float above_front = std::nextafter(s.heap.front().v, std::numeric_limits<float>::infinity());
   float thr = static_cast<float>(T - kPlainSpare * tau);
   if (!(thr >= above_front)) thr = above_front;  // NaN too
-  if (s.late_ids.size() < n + B) {
-    s.late_ids.resize(n + B);
-    s.late_logits.resize(n + B);
-  }
   bool nan = false;
-  std::size_t m = 0;
-  for (std::size_t start = B; start < n; start += stride * B) {
-    const std::size_t len = std::min((stride - 1) * B, n - start);
-    m += kernels::collect_ge(logits.data() + start, len, thr, static_cast<std::uint32_t>(start), s.late_ids.data() + m,
-                             &nan);
-  }
+  std::size_t m = collect_late(logits, thr, false, 0, s, &nan);
   if (nan) return false;
-  for (std::size_t j = 0; j < m; ++j) s.late_logits[j] = logits[s.late_ids[j]];
   const std::size_t late = m;
   // The warm blocks' tokens at or above thr are the heap's.
   for (const Cand& c : s.heap) {
@@ -631,22 +659,10 @@ bool top_k_plain(std::span<const float> logits, std::size_t k, Scratch& s) {
   // The k best of the m: raise y while k stay at or above it, sort those.
   float top = thr;
   for (std::size_t j = 0; j < m; ++j) top = std::max(top, s.late_logits[j]);
-  float y = thr;
-  if (std::isfinite(top)) {
-    float step = (top - thr) * 0.5f;
-    for (int i = 0; i < 6; ++i, step *= 0.5f)
-      if (kernels::count_ge(s.late_logits.data(), m, y + step) >= k) y += step;
-  }
-  if (s.sel_ids.size() < m) {
-    s.sel_ids.resize(m);
-    s.sel_v.resize(m);
-  }
-  const std::size_t c = kernels::filter_range(s.late_ids.data(), s.late_logits.data(), m, y,
-                                              std::numeric_limits<float>::quiet_NaN(), s.sel_ids.data(), s.sel_v.data());
-  if (s.keys.size() < c) s.keys.resize(c);
-  if (s.sort_tmp.size() < 2 * c + 4) s.sort_tmp.resize(2 * c + 4);
-  for (std::size_t j = 0; j < c; ++j) s.keys[j] = order_key(s.sel_v[j], s.sel_ids[j]);
-  kernels::sort_keys(s.keys.data(), c, s.sort_tmp.data());
+  const float y = std::isfinite(top) ? raise_level(s.late_logits.data(), m, k, thr, (top - thr) * 0.5f) : thr;
+  if (s.keys.size() < m) s.keys.resize(m);
+  const std::size_t c = keys_at_or_above(s.late_ids.data(), s.late_logits.data(), m, y, s, s.keys.data());
+  sort_keys(s.keys.data(), c, s);
   s.cands.resize(k);
   for (std::size_t j = 0; j < k; ++j) s.cands[j] = from_key(s.keys[j]);
   return true;
