@@ -110,8 +110,8 @@ struct Scratch {
   std::vector<float> late_logits;     // ... and their logits (the first `late` entries),
   std::size_t late = 0;
   bool late_groups = false;           // ... whether the later blocks recorded group maxima too
-  double est_T = 0.0;                 // ... the estimated k-th best raw logit
-  double est_tau = 0.0;               // ... and the spread above it (edge_guess)
+  double est_edge = 0.0;              // ... the estimated lowest raw logit that can enter (edge_guess; NaN: unknown)
+  double est_tau = 0.0;               // ... and the spread of the top k it comes from
   float maxlow = 0.0f;                // ... every token at or above it is in the list
   std::vector<std::uint16_t> cand_values;
   std::vector<float> hit_logits;      // logits of the tokens in s.hits
@@ -314,15 +314,16 @@ double heap_tau(const Scratch& s) {
 
 // If the counts above the k-th best logit T fall off like exp(-(y - T) /
 // tau), the biased k-th best L is about T + tau ln(1 - gamma + gamma
-// e^(delta / tau)). Returns that estimate of L - delta, less `spare` taus,
-// or NaN when it cannot tell. Only speed depends on it.
-double edge_guess(double T, double tau, const GreenSource& g, double spare) {
+// e^(delta / tau)). Returns that estimate of L - delta (the lowest raw
+// logit that can enter the biased top k), or NaN when it cannot tell. Only
+// speed depends on it.
+double edge_guess(double T, double tau, const GreenSource& g) {
   const double gamma = static_cast<double>(g.threshold) / 65536.0;
   if (!(tau > 0.0 && gamma > 0.0 && std::isfinite(tau) && std::isfinite(T)))
     return std::numeric_limits<double>::quiet_NaN();
   const double x = static_cast<double>(g.delta) / tau;
   const double lift = x > 30.0 ? g.delta + tau * std::log(gamma) : tau * std::log1p(gamma * std::expm1(x));
-  return T + lift - g.delta - spare * tau;
+  return T + lift - g.delta;
 }
 
 // True if the warm blocks' top k is lopsided: one warm block holds far more
@@ -432,8 +433,8 @@ constexpr double kPlainSpare = 1.0;
 // The top-k scan of the watermarked sampler. One block of kernels::BLOCK
 // logits in every s.stride (the "warm" blocks, spread over the vocabulary)
 // is scanned first, as without the watermark. From their top k, the final
-// k-th best (s.est_T) and the lowest raw logit that can enter the biased
-// top k are extrapolated, and the other blocks are scanned with a
+// k-th best and the lowest raw logit that can enter the biased top k
+// (s.est_edge) are extrapolated, and the other blocks are scanned with a
 // collection threshold at about that level, never at or below the warm
 // blocks' k-th best (so the warm blocks' tokens above it are just the
 // heap's): every token there at or above it is kept, with its logit, in
@@ -454,18 +455,18 @@ bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const Green
     for (std::size_t start = 0; start < n; start += B)
       if (!scan_block(logits, k, start, std::min(B, n - start), s.group_max.data() + start / kernels::GROUP, s))
         return false;
-    s.est_T = s.heap.front().v;
     s.est_tau = heap_tau(s);
+    s.est_edge = edge_guess(s.heap.front().v, s.est_tau, g);
     return true;
   }
   std::size_t warm = 0;
   if (!scan_warm(logits, k, s, &warm)) return false;
   double tau = 0.0;
   const double T = extrapolate_kth(n, warm, s, &tau);
-  s.est_T = T;
   s.est_tau = tau;
+  s.est_edge = edge_guess(T, tau, g);
   const float frontf = s.heap.front().v;
-  double low = edge_guess(T, tau, g, kSpare);
+  double low = s.est_edge - kSpare * tau;
   if (!(low == low)) low = static_cast<double>(frontf) - g.delta;
   const float above_front = std::nextafter(frontf, std::numeric_limits<float>::infinity());
   const float lowf = std::max(static_cast<float>(low), above_front);
@@ -487,8 +488,8 @@ bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const Green
   if (s.late_groups) {  // the warm blocks misled the estimate: take the k-th best from all kept tokens
     for (std::size_t j = 0; j < first_warm; ++j)
       if (s.late_logits[j] >= s.heap.front().v) heap_offer(s.late_ids[j], s.late_logits[j], k, s);
-    s.est_T = s.heap.front().v;
     s.est_tau = heap_tau(s);
+    s.est_edge = edge_guess(s.heap.front().v, s.est_tau, g);
   }
   return true;
 }
@@ -548,12 +549,12 @@ Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSou
   // floor: every token below it is out of reach.
   const float floor = below_reach(T, g.delta);
   float lo = floor;  // fewer than k finite logits: one band with all that could enter
-  const double guess = edge_guess(s.est_T, s.est_tau, g, 0.5);
-  if (guess < s.est_T) lo = std::max(static_cast<float>(guess), floor);
+  const double guess = s.est_edge - 0.5 * s.est_tau;
+  if (guess == guess) lo = std::max(static_cast<float>(guess), floor);
   // The whole kept list rather than a second look at the logits (unless
   // group maxima make that look cheap): only a band that reaches below
   // s.maxlow reads them again.
-  if (!s.late_groups && lo < s.maxlow && s.maxlow < T) lo = s.maxlow;
+  if (!s.late_groups && lo < s.maxlow && std::isfinite(s.maxlow)) lo = s.maxlow;
   if (s.keys.size() < n + k) s.keys.resize(n + k);  // room for every token; never shrinks
   std::uint64_t* keys = s.keys.data();
   std::size_t nk = 0;  // the best candidates so far, sorted: keys[0, nk)
