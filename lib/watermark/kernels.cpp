@@ -278,7 +278,6 @@ std::size_t count_ge(const float* v, std::size_t n, float y) noexcept {
   return cnt;
 }
 
-
 namespace portable {
 
 std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
@@ -505,12 +504,13 @@ ISOTOPE_AVX2 std::size_t collect_range_avx2(const float* l, std::size_t n, float
     const __m256 x2 = _mm256_loadu_ps(l + i + 16), x3 = _mm256_loadu_ps(l + i + 24);
     const __m256 mx = _mm256_max_ps(_mm256_max_ps(x0, x1), _mm256_max_ps(x2, x3));
     if (_mm256_movemask_ps(_mm256_cmp_ps(mx, vlo, _CMP_GE_OQ)) == 0) continue;
-    const auto at = base + static_cast<std::uint32_t>(i);
     const __m256 x[4] = {x0, x1, x2, x3};
+    unsigned mask = 0;
     for (std::size_t j = 0; j < 4; ++j) {
       const __m256 in = _mm256_andnot_ps(_mm256_cmp_ps(x[j], vhi, _CMP_GE_OQ), _mm256_cmp_ps(x[j], vlo, _CMP_GE_OQ));
-      cnt = put_bits(static_cast<unsigned>(_mm256_movemask_ps(in)), at + static_cast<std::uint32_t>(j * W), out, cnt);
+      mask |= static_cast<unsigned>(_mm256_movemask_ps(in)) << (j * W);
     }
+    cnt = put_bits(mask, base + static_cast<std::uint32_t>(i), out, cnt);
   }
   return cnt + portable::collect_range(l + i, n - i, lo, hi, base + static_cast<std::uint32_t>(i), out + cnt);
 }
