@@ -5,8 +5,9 @@
 // GCC turns them into SIMD code; each is compiled twice (AVX2 and baseline
 // x86-64) and picked at load time. Neither clone uses FMA, so both give
 // identical bits and a seeded generation is the same on every x86-64 machine.
-// The scans (collect_*) have hand-written AVX2 versions, chosen at load time;
-// they only compare, so every version returns the same tokens.
+// The scans (collect_*, filter_range) and sort_keys have hand-written AVX2
+// versions, chosen at load time; they only compare, so every version returns
+// the same tokens in the same order.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -27,8 +28,8 @@ float block_softmax(const float* l, const std::uint16_t* v, std::uint32_t T, flo
 void add_bias(float* l, const std::uint16_t* v, std::uint32_t T, float delta, std::size_t n) noexcept;
 
 // Writes base + i for every i < n with l[i] >= thr into out (room for n);
-// returns how many. Tests 8 values at a time and compacts without branches.
-// *nan is set to true if some l[i] is NaN (and left alone otherwise).
+// returns how many, in order. *nan is set to true if some l[i] is NaN (and
+// left alone otherwise).
 std::size_t collect_ge(const float* l, std::size_t n, float thr, std::uint32_t base, std::uint32_t* out,
                        bool* nan) noexcept;
 

@@ -110,8 +110,7 @@ struct Scratch {
   std::vector<float> late_logits;     // ... and their logits (the first `late` entries),
   std::size_t late = 0;
   bool late_groups = false;           // ... whether the later blocks recorded group maxima too
-  double est_edge = 0.0;              // ... the estimated lowest raw logit that can enter (edge_guess; NaN: unknown)
-  double est_tau = 0.0;               // ... and the spread of the top k it comes from
+  double first_edge = 0.0;            // ... where top_k_biased's first band starts (NaN: no estimate)
   float maxlow = 0.0f;                // ... every token at or above it is in the list
   std::vector<std::uint16_t> cand_values;
   std::vector<float> hit_logits;      // logits of the tokens in s.hits
@@ -264,7 +263,7 @@ void heap_start(std::span<const float> logits, std::size_t k, Scratch& s) {
   heap.clear();
   for (std::size_t i = 0; i < k; ++i) heap.push_back({logits[i], static_cast<std::uint32_t>(i)});
   std::make_heap(heap.begin(), heap.end(), better);
-  if (s.hits.size() < logits.size() + kernels::BLOCK) s.hits.resize(logits.size() + kernels::BLOCK);
+  if (s.hits.size() < logits.size()) s.hits.resize(logits.size());
 }
 
 // Puts token id (logit v) into the heap if it beats the front.
@@ -367,6 +366,26 @@ double extrapolate_kth(std::size_t n, std::size_t warm, const Scratch& s, double
   return s.heap.front().v + *tau * std::log(static_cast<double>(n) / static_cast<double>(warm));
 }
 
+// A collection threshold for the later blocks: `estimate`, but above the
+// warm blocks' k-th best (the heap's front), so that the warm tokens at or
+// above it are exactly the heap's (append_heap). NaN gives that bound.
+float above_warm_kth(double estimate, const Scratch& s) {
+  const float bound = std::nextafter(s.heap.front().v, std::numeric_limits<float>::infinity());
+  const auto t = static_cast<float>(estimate);
+  return t >= bound ? t : bound;
+}
+
+// Appends the heap's tokens at or above thr to s.late_ids / s.late_logits
+// from entry m on; returns the new number of entries.
+std::size_t append_heap(float thr, std::size_t m, Scratch& s) {
+  for (const Cand& c : s.heap) {
+    s.late_ids[m] = c.id;
+    s.late_logits[m] = c.v;
+    m += c.v >= thr ? 1 : 0;
+  }
+  return m;
+}
+
 // Appends every token of the later (not warm) blocks at or above thr to
 // s.late_ids from entry `at` on, each run of blocks between two warm ones in
 // one go, recording their group maxima if `groups`; then their logits to
@@ -375,9 +394,9 @@ double extrapolate_kth(std::size_t n, std::size_t warm, const Scratch& s, double
 std::size_t collect_late(std::span<const float> logits, float thr, bool groups, std::size_t at, Scratch& s,
                          bool* nan) {
   const std::size_t n = logits.size(), B = kernels::BLOCK;
-  if (s.late_ids.size() < n + B) {  // room for every token, and a block's stores past it; never shrinks
-    s.late_ids.resize(n + B);
-    s.late_logits.resize(n + B);
+  if (s.late_ids.size() < n) {  // room for every token; never shrinks
+    s.late_ids.resize(n);
+    s.late_logits.resize(n);
   }
   std::size_t m = at;
   for (std::size_t start = B; start < n; start += s.stride * B) {
@@ -427,14 +446,18 @@ void sort_keys(std::uint64_t* keys, std::size_t n, Scratch& s) {
 // must read the logits again (for Gaussian logits, less than one draw in a
 // thousand at 0.7); too much, and more tokens are collected and looked up.
 constexpr double kSpare = 0.7;
+// The same for the first band of the search that follows (top_k_biased),
+// which starts from the kept list's edge when that is lower.
+constexpr double kFirstSpare = 0.5;
 // The same for the plain top-k, below its estimate of the k-th best raw logit.
 constexpr double kPlainSpare = 1.0;
 
 // The top-k scan of the watermarked sampler. One block of kernels::BLOCK
 // logits in every s.stride (the "warm" blocks, spread over the vocabulary)
 // is scanned first, as without the watermark. From their top k, the final
-// k-th best and the lowest raw logit that can enter the biased top k
-// (s.est_edge) are extrapolated, and the other blocks are scanned with a
+// k-th best and the lowest raw logit that can enter the biased top k are
+// extrapolated (the search's first band starts near the latter,
+// s.first_edge), and the other blocks are scanned with a
 // collection threshold at about that level, never at or below the warm
 // blocks' k-th best (so the warm blocks' tokens above it are just the
 // heap's): every token there at or above it is kept, with its logit, in
@@ -455,21 +478,16 @@ bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const Green
     for (std::size_t start = 0; start < n; start += B)
       if (!scan_block(logits, k, start, std::min(B, n - start), s.group_max.data() + start / kernels::GROUP, s))
         return false;
-    s.est_tau = heap_tau(s);
-    s.est_edge = edge_guess(s.heap.front().v, s.est_tau, g);
+    const double tau = heap_tau(s);
+    s.first_edge = edge_guess(s.heap.front().v, tau, g) - kFirstSpare * tau;
     return true;
   }
   std::size_t warm = 0;
   if (!scan_warm(logits, k, s, &warm)) return false;
   double tau = 0.0;
-  const double T = extrapolate_kth(n, warm, s, &tau);
-  s.est_tau = tau;
-  s.est_edge = edge_guess(T, tau, g);
-  const float frontf = s.heap.front().v;
-  double low = s.est_edge - kSpare * tau;
-  if (!(low == low)) low = static_cast<double>(frontf) - g.delta;
-  const float above_front = std::nextafter(frontf, std::numeric_limits<float>::infinity());
-  const float lowf = std::max(static_cast<float>(low), above_front);
+  const double edge = edge_guess(extrapolate_kth(n, warm, s, &tau), tau, g);
+  s.first_edge = edge - kFirstSpare * tau;
+  const float lowf = above_warm_kth(edge - kSpare * tau, s);
   s.late_groups = warm_lopsided(n, k, s);
   // The later blocks' tokens at or above lowf. They are not offered to the
   // heap: its front, the warm blocks' k-th best, is all the search needs (a
@@ -478,18 +496,13 @@ bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const Green
   s.late = collect_late(logits, lowf, s.late_groups, 0, s, &nan);
   if (nan) return false;
   const std::size_t first_warm = s.late;
-  // Every warm token above the heap's front is in the heap.
-  for (const Cand& c : s.heap) {
-    s.late_ids[s.late] = c.id;
-    s.late_logits[s.late] = c.v;
-    s.late += c.v >= lowf ? 1 : 0;
-  }
+  s.late = append_heap(lowf, s.late, s);
   s.maxlow = lowf;
   if (s.late_groups) {  // the warm blocks misled the estimate: take the k-th best from all kept tokens
     for (std::size_t j = 0; j < first_warm; ++j)
       if (s.late_logits[j] >= s.heap.front().v) heap_offer(s.late_ids[j], s.late_logits[j], k, s);
-    s.est_tau = heap_tau(s);
-    s.est_edge = edge_guess(s.heap.front().v, s.est_tau, g);
+    tau = heap_tau(s);
+    s.first_edge = edge_guess(s.heap.front().v, tau, g) - kFirstSpare * tau;
   }
   return true;
 }
@@ -499,7 +512,7 @@ bool scan_top_k_marked(std::span<const float> logits, std::size_t k, const Green
 // s.hit_logits; returns how many.
 std::size_t gather_band(std::span<const float> logits, float lo, float hi, Scratch& s) {
   const std::size_t n = logits.size(), B = kernels::BLOCK;
-  if (s.hit_logits.size() < n + B) s.hit_logits.resize(n + B);  // as s.hits: room for a block's stores past n
+  if (s.hit_logits.size() < n) s.hit_logits.resize(n);
   // From the kept list down to maxlow; below that, by a second look at the
   // blocks (through their group maxima where the scan recorded them).
   std::size_t m = kernels::filter_range(s.late_ids.data(), s.late_logits.data(), s.late, std::max(lo, s.maxlow), hi,
@@ -549,8 +562,7 @@ Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSou
   // floor: every token below it is out of reach.
   const float floor = below_reach(T, g.delta);
   float lo = floor;  // fewer than k finite logits: one band with all that could enter
-  const double guess = s.est_edge - 0.5 * s.est_tau;
-  if (guess == guess) lo = std::max(static_cast<float>(guess), floor);
+  if (s.first_edge == s.first_edge) lo = std::max(static_cast<float>(s.first_edge), floor);
   // The whole kept list rather than a second look at the logits (unless
   // group maxima make that look cheap): only a band that reaches below
   // s.maxlow reads them again.
@@ -629,20 +641,11 @@ bool top_k_plain(std::span<const float> logits, std::size_t k, Scratch& s) {
     return true;
   }
   double tau = 0.0;
-  const double T = extrapolate_kth(n, warm, s, &tau);
-  const float above_front = std::nextafter(s.heap.front().v, std::numeric_limits<float>::infinity());
-  float thr = static_cast<float>(T - kPlainSpare * tau);
-  if (!(thr >= above_front)) thr = above_front;  // NaN too
+  const float thr = above_warm_kth(extrapolate_kth(n, warm, s, &tau) - kPlainSpare * tau, s);
   bool nan = false;
-  std::size_t m = collect_late(logits, thr, false, 0, s, &nan);
+  const std::size_t late = collect_late(logits, thr, false, 0, s, &nan);
   if (nan) return false;
-  const std::size_t late = m;
-  // The warm blocks' tokens at or above thr are the heap's.
-  for (const Cand& c : s.heap) {
-    s.late_ids[m] = c.id;
-    s.late_logits[m] = c.v;
-    m += c.v >= thr ? 1 : 0;
-  }
+  const std::size_t m = append_heap(thr, late, s);
   if (m < k) {  // fewer than k reach thr: the heap takes everything, as scan_top_k would
     for (std::size_t j = 0; j < late; ++j)
       if (s.late_logits[j] >= s.heap.front().v) heap_offer(s.late_ids[j], s.late_logits[j], k, s);

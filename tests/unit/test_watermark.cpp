@@ -56,6 +56,33 @@ std::vector<double> softmax(const std::vector<float>& l, double t) {
   return p;
 }
 
+// Logit shapes for vocabularies where the top-k samplers extrapolate from
+// their first blocks: typical ones, and ones that make the extrapolation
+// miss high or low (sorted, skewed by a frequency prior, mostly masked) or
+// put ties across the k-th place.
+std::vector<std::pair<const char*, std::vector<float>>> estimate_breaking_shapes(std::uint32_t V, std::uint64_t seed) {
+  std::vector<std::pair<const char*, std::vector<float>>> shapes;
+  shapes.emplace_back("gaussian", random_logits(V, seed));
+  auto peaked = random_logits(V, seed + 1);
+  for (std::uint32_t i = 0; i < 64; ++i) peaked[(i * 7919u) % V] = 10.0f + static_cast<float>(i % 9);
+  shapes.emplace_back("peaked", peaked);
+  auto sorted = random_logits(V, seed + 2);
+  std::sort(sorted.begin(), sorted.end());
+  shapes.emplace_back("ascending", sorted);
+  std::reverse(sorted.begin(), sorted.end());
+  shapes.emplace_back("descending", sorted);
+  auto ints = random_logits(V, seed + 3);
+  for (float& x : ints) x = std::round(x);
+  shapes.emplace_back("integers", ints);
+  auto skewed = random_logits(V, seed + 4);
+  for (std::size_t i = 0; i < V; ++i) skewed[i] += 4.0f - 0.8f * std::log1p(static_cast<float>(i) / 100.0f);
+  shapes.emplace_back("skewed", skewed);
+  std::vector<float> few(V, -std::numeric_limits<float>::infinity());
+  for (std::uint32_t i = 0; i < 40; ++i) few[(i * 4099u) % V] = static_cast<float>(i % 3);
+  shapes.emplace_back("40 finite", few);
+  return shapes;
+}
+
 }  // namespace
 
 TEST_CASE("apply adds delta exactly to the green tokens", "[watermark]") {
@@ -212,22 +239,7 @@ TEST_CASE("top-k with the watermark equals top-k of the biased logits on hard sh
   // its first blocks: sorted or skewed logits make its extrapolation far too
   // low or far too high (then the search follows the group maxima).
   const std::uint32_t big = 40000;
-  std::vector<std::pair<const char*, std::vector<float>>> large;
-  large.emplace_back("gaussian", random_logits(big, 11));
-  auto lpeaked = random_logits(big, 12);
-  for (std::uint32_t i = 0; i < 64; ++i) lpeaked[(i * 7919u) % big] = 10.0f + static_cast<float>(i % 9);
-  large.emplace_back("peaked", lpeaked);
-  auto lsorted = random_logits(big, 13);
-  std::sort(lsorted.begin(), lsorted.end());
-  large.emplace_back("sorted", lsorted);
-  std::reverse(lsorted.begin(), lsorted.end());
-  large.emplace_back("reverse sorted", lsorted);
-  auto lquant = random_logits(big, 14);
-  for (float& x : lquant) x = std::round(x);
-  large.emplace_back("integers", lquant);
-  auto lskewed = random_logits(big, 15);
-  for (std::size_t i = 0; i < big; ++i) lskewed[i] += 4.0f - 0.8f * std::log1p(static_cast<float>(i) / 100.0f);
-  large.emplace_back("skewed", lskewed);
+  const auto large = estimate_breaking_shapes(big, 11);
   auto wm_big = make_wm(big);
   for (const auto& [name, logits] : large) {
     for (std::uint32_t k : {1u, 50u, 1000u, 2000u}) {
@@ -300,27 +312,8 @@ std::uint32_t reference_top_k(const std::vector<float>& l, const SamplingParams&
 TEST_CASE("top-k sampling draws what a full sort of the vocabulary would", "[watermark]") {
   // Vocabularies large enough for the samplers' estimated thresholds, and
   // shapes that make the estimates miss in both directions.
-  const float inf = std::numeric_limits<float>::infinity();
   for (std::uint32_t V : {6000u, 50000u}) {
-    std::vector<std::pair<const char*, std::vector<float>>> shapes;
-    shapes.emplace_back("gaussian", random_logits(V, 21));
-    auto sorted = random_logits(V, 22);
-    std::sort(sorted.begin(), sorted.end());
-    shapes.emplace_back("ascending", sorted);
-    std::reverse(sorted.begin(), sorted.end());
-    shapes.emplace_back("descending", sorted);
-    auto skewed = random_logits(V, 23);
-    for (std::size_t i = 0; i < V; ++i) skewed[i] += 4.0f - 0.8f * std::log1p(static_cast<float>(i) / 100.0f);
-    shapes.emplace_back("skewed", skewed);
-    auto ints = random_logits(V, 24);
-    for (float& x : ints) x = std::round(x);  // ties across the k-th place
-    shapes.emplace_back("integers", ints);
-    auto few = std::vector<float>(V, -inf);
-    for (std::uint32_t i = 0; i < 40; ++i) few[(i * 4099u) % V] = static_cast<float>(i % 3);
-    shapes.emplace_back("40 finite", few);
-    auto peaked = random_logits(V, 25);
-    for (std::uint32_t i = 0; i < 64; ++i) peaked[(i * 7919u) % V] = 10.0f + static_cast<float>(i % 9);
-    shapes.emplace_back("peaked", peaked);
+    const auto shapes = estimate_breaking_shapes(V, 21);
     auto wm = make_wm(V);
     for (const auto& [name, logits] : shapes)
       for (std::uint32_t k : {1u, 50u, 300u})
