@@ -23,7 +23,7 @@ void to_json(nlohmann::json& j, const AuditOptions& o) {
        {"model", o.model},
        {"predictions", o.predictions},
        {"tokenizer", o.tokenizer},
-       {"profile", {{"gamma", o.profile.gamma}, {"delta", o.profile.delta}, {"context_width", o.profile.context_width}}},
+       {"profile", profile_options_json(o.profile)},
        {"control", o.control},
        {"control_seed", o.control_seed},
        {"threshold", o.threshold},
@@ -46,11 +46,7 @@ void from_json(const nlohmann::json& j, AuditOptions& o) {
     o.predictions = j.value("predictions", d.predictions);
     o.tokenizer = j.value("tokenizer", d.tokenizer);
     o.profile = d.profile;
-    if (auto it = j.find("profile"); it != j.end()) {
-      o.profile.gamma = it->value("gamma", d.profile.gamma);
-      o.profile.delta = it->value("delta", d.profile.delta);
-      o.profile.context_width = it->value("context_width", d.profile.context_width);
-    }
+    if (auto it = j.find("profile"); it != j.end()) o.profile = profile_from_options_json(*it);
     o.control = j.value("control", d.control);
     o.control_seed = j.value("control_seed", d.control_seed);
     o.threshold = j.value("threshold", d.threshold);
@@ -115,12 +111,12 @@ nlohmann::json file_json(const std::string& path) {
 }
 
 // The records' masks one after the other, in scoring order.
-TokenMask concatenated(const std::vector<TokenMask>& masks) {
+TokenScores concatenated(const std::vector<TokenScores>& masks) {
   std::size_t n = 0;
-  for (const TokenMask& m : masks) n += m.size();
-  TokenMask all;
+  for (const TokenScores& m : masks) n += m.size();
+  TokenScores all;
   all.reserve(n);
-  for (const TokenMask& m : masks) all.insert(all.end(), m.begin(), m.end());
+  for (const TokenScores& m : masks) all.insert(all.end(), m.begin(), m.end());
   return all;
 }
 
@@ -248,17 +244,16 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   say("scoring under the provider's key");
   AuditResult r;
   const bool want_masks = o.curve_points > 0 || o.sample_tokens > 0;
-  std::vector<TokenMask> masks;
+  std::vector<TokenScores> masks;
   check(audit->run(key, &r, 0, want_masks ? &masks : nullptr));
-  const double gamma = r.detection.gamma;
   ControlResult c;
   nlohmann::json control_curves = nlohmann::json::array();
   if (o.control > 0) {
     say("scoring under " + std::to_string(o.control) + " random control keys");
     Audit::ControlMasksFn on_masks;
     if (o.curve_points > 0)
-      on_masks = [&](std::uint32_t, const std::vector<TokenMask>& ms) {
-        control_curves.push_back(score_curve(concatenated(ms), gamma, o.curve_points).log10_p);
+      on_masks = [&](std::uint32_t, const std::vector<TokenScores>& ms) {
+        control_curves.push_back(score_curve(concatenated(ms), profile, o.curve_points).log10_p);
       };
     check(audit->control(seed, o.control, &c, {}, on_masks));
   }
@@ -283,13 +278,13 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
                     {"below_0_05", c.below_0_05},
                     {"ks_p", c.ks_p}};
   if (o.curve_points > 0) {
-    const Curve curve = score_curve(concatenated(masks), gamma, o.curve_points);
+    const Curve curve = score_curve(concatenated(masks), profile, o.curve_points);
     out["curve"] = {{"scored", curve.scored}, {"log10_p", curve.log10_p}, {"controls_log10_p", control_curves}};
   }
   if (o.sample_tokens > 0) {
     // Closed: the first response. Open: the first teacher text, each token
     // marked by the outcome of the suspect's prediction at its position.
-    out["sample"] = sample_json(*tok, sample_ids, masks.front(), o.sample_tokens,
+    out["sample"] = sample_json(*tok, sample_ids, masks.front(), profile, o.sample_tokens,
                                 open ? "teacher text 1" : "suspect record 1");
   }
   AuditOptions recorded = o;

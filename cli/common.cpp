@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "isotope/io.hpp"
+#include "isotope/scheme.hpp"
 
 namespace isotope::cli {
 
@@ -45,18 +46,77 @@ void note(bool quiet, const std::string& message) {
 }
 
 void ProfileOptions::add_to(CLI::App* app) {
-  app->add_option("--gamma", profile.gamma, "Share of the vocabulary that is green, in (0, 1)")
-      ->capture_default_str();
-  app->add_option("--delta", profile.delta, "Logit bias added to green tokens when generating")
-      ->capture_default_str();
-  app->add_option("--context-width,-H", profile.context_width,
-                  "Number of previous tokens that seed the green list (h, 0-8)")
-      ->capture_default_str();
+  std::string names;
+  for (const Scheme* sc : schemes()) names += (names.empty() ? "" : "|") + std::string(sc->name());
+  app->add_option("--scheme", scheme, "Watermark scheme: " + names + " (docs/spec.md)")->capture_default_str();
+  width_option = app->add_option("--context-width,-H", context_width,
+                                 "Number of previous tokens that seed the watermark (h, 0-8)")
+                     ->capture_default_str();
+  for (const Scheme* sc : schemes()) {
+    for (const ParamSpec& ps : sc->params()) {
+      const std::string opt = "--" + std::string(ps.name);
+      std::string flag = opt;
+      for (char& ch : flag)
+        if (ch == '_') ch = '-';
+      if (options.contains(ps.name)) continue;  // shared by several schemes
+      auto* o = app->add_option_function<double>(
+          flag, [this, n = std::string(ps.name)](double v) { values[n] = v; },
+          std::string(ps.help) + " (" + std::string(sc->name()) + ", default " + shortest_double(ps.def) + ")");
+      options[ps.name] = o;
+    }
+  }
 }
 
 Profile ProfileOptions::get() const {
-  check(profile.validate(), "invalid watermark profile");
-  return profile;
+  Profile p;
+  check(Profile::of(scheme, &p), "invalid watermark profile");
+  p.context_width = context_width;
+  for (const auto& [name, v] : values) {
+    if (std::isnan(p.param(name)))
+      fail_usage("--" + name + " is not a parameter of the " + scheme + " scheme");
+    p.params[name] = v;
+  }
+  check(p.validate(), "invalid watermark profile");
+  return p;
+}
+
+nlohmann::json profile_options_json(const Profile& p) {
+  nlohmann::json j = {{"context_width", p.context_width}};
+  for (const auto& [k, v] : p.params) j[k] = v;
+  if (p.scheme != SCHEME_KGW) j["scheme"] = p.scheme;
+  return j;
+}
+
+Profile profile_from_options_json(const nlohmann::json& j) {
+  if (!j.is_object()) fail_input("the recorded profile is not a JSON object");
+  Profile p;
+  try {
+    check(Profile::of(j.value("scheme", std::string(SCHEME_KGW)), &p), "recorded profile");
+    p.context_width = j.value("context_width", p.context_width);
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it.key() == "scheme" || it.key() == "context_width") continue;
+      if (std::isnan(p.param(it.key()))) fail_input("recorded profile: unknown parameter '" + it.key() + "'");
+      p.params[it.key()] = it.value().get<double>();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fail_input(std::string("recorded profile: ") + e.what());
+  }
+  check(p.validate(), "recorded profile");
+  return p;
+}
+
+Profile profile_from_report_json(const nlohmann::json& j) {
+  Profile p;
+  try {
+    check(Profile::of(j.at("scheme").get<std::string>(), &p), "the report's profile");
+    p.version = j.at("version").get<std::uint32_t>();
+    p.prf = j.at("prf").get<std::string>();
+    p.context_width = j.at("context_width").get<std::uint32_t>();
+    for (auto& [k, v] : p.params) v = j.at(k).get<double>();
+  } catch (const nlohmann::json::exception&) {
+    throw Failure{EXIT_INPUT, "the report's \"profile\" is incomplete"};
+  }
+  return p;
 }
 
 Key load_key(const std::string& path) {
@@ -137,35 +197,42 @@ const nlohmann::json* string_field(const nlohmann::json& obj, const char* name, 
 }
 
 nlohmann::json profile_json(const Profile& p) {
-  return {{"scheme", p.scheme},           {"version", p.version}, {"gamma", p.gamma},
-          {"delta", p.delta},             {"context_width", p.context_width},
-          {"prf", p.prf},                 {"name", p.name()}};
+  nlohmann::json j = {{"scheme", p.scheme},   {"version", p.version}, {"context_width", p.context_width},
+                      {"prf", p.prf},         {"name", p.name()}};
+  for (const auto& [k, v] : p.params) j[k] = v;
+  return j;
 }
 
-bool is_flagged(const DetectionResult& r, double threshold) {
-  return r.scored > 0 && r.log10_p <= std::log10(threshold);
-}
+bool is_flagged(const DetectionResult& r, double threshold) { return is_watermarked(r, threshold); }
 
 nlohmann::json detection_json(const DetectionResult& r, const Profile& p, const std::string& tokenizer_sha256,
                               double threshold, const ScoreRules& rules, bool prompt_exclusion) {
-  return {{"tokens", r.tokens},
-          {"scored", r.scored},
-          {"green", r.green},
-          {"green_fraction", r.green_fraction},
-          {"gamma_effective", r.gamma},
-          {"z", r.z},
-          {"log10_p", r.log10_p},
-          {"p_value", r.p_value},
-          {"threshold", threshold},
-          {"watermarked", is_flagged(r, threshold)},
-          {"skipped",
-           {{"short_context", r.skipped_short},
-            {"duplicate", r.skipped_duplicate},
-            {"prompt", r.skipped_prompt},
-            {"filter", r.skipped_filter}}},
-          {"rules", {{"dedup", rules.dedup}, {"prompt_exclusion", prompt_exclusion}}},
-          {"profile", profile_json(p)},
-          {"tokenizer_sha256", tokenizer_sha256}};
+  nlohmann::json j = {{"tokens", r.tokens},
+                      {"scored", r.scored},
+                      {"scheme", r.scheme},
+                      {"statistic", r.statistic},
+                      {"trials", r.trials},
+                      {"mean_score", r.mean_score},
+                      {"null_mean", r.null_mean},
+                      {"z", r.z},
+                      {"log10_p", r.log10_p},
+                      {"p_value", r.p_value},
+                      {"threshold", threshold},
+                      {"watermarked", is_flagged(r, threshold)},
+                      {"skipped",
+                       {{"short_context", r.skipped_short},
+                        {"duplicate", r.skipped_duplicate},
+                        {"prompt", r.skipped_prompt},
+                        {"filter", r.skipped_filter}}},
+                      {"rules", {{"dedup", rules.dedup}, {"prompt_exclusion", prompt_exclusion}}},
+                      {"profile", profile_json(p)},
+                      {"tokenizer_sha256", tokenizer_sha256}};
+  if (p.scheme == SCHEME_KGW) {
+    j["green"] = r.green;
+    j["green_fraction"] = r.green_fraction;
+    j["gamma_effective"] = r.gamma;
+  }
+  return j;
 }
 
 std::string format_p(double log10_p) {

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -46,11 +47,25 @@ void check(const Status& st, const std::string& context = "");
 void note(bool quiet, const std::string& message);
 
 // --gamma --delta --context-width, shared by every command that needs a profile.
+// --scheme, --context-width and one option per parameter of the registered
+// schemes (--gamma, --delta, --layers, ...), made from the scheme registry.
 struct ProfileOptions {
-  Profile profile;
+  std::string scheme = SCHEME_KGW;
+  std::uint32_t context_width = 2;
+  std::map<std::string, double> values;  // the parameters given on the command line
+  std::map<std::string, CLI::Option*> options;
+  CLI::Option* width_option = nullptr;
   void add_to(CLI::App* app);
   Profile get() const;  // validated
 };
+
+// A profile as recorded in a command's options: {"context_width", each
+// parameter} plus "scheme" unless it is kgw (so KGW options read as before).
+nlohmann::json profile_options_json(const Profile& p);
+// Reads that form (missing fields: the scheme's defaults; throws Failure).
+Profile profile_from_options_json(const nlohmann::json& j);
+// A report's "profile": scheme, version, context_width, prf, name and each parameter.
+Profile profile_from_report_json(const nlohmann::json& j);
 
 Key load_key(const std::string& path);
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path_or_empty);

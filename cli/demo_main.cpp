@@ -321,7 +321,7 @@ int run_demo(const DemoOptions& o) {
   check(tok->decode(plain, &plain_text));
   std::cout << "2. The reference model (an order-" << model->order() << " n-gram model, " << model->vocab_size()
             << "-token vocabulary) continues \"" << prompt << "\" for " << o.tokens << " tokens,\n"
-            << "   once with the watermark (green tokens get +" << profile.delta << " logits) and once without:\n"
+            << "   once with the watermark (green tokens get +" << profile.param("delta") << " logits) and once without:\n"
             << "   watermarked: " << excerpt(marked_text) << "\n"
             << "   plain:       " << excerpt(plain_text) << "\n\n";
 
@@ -337,7 +337,7 @@ int run_demo(const DemoOptions& o) {
   const DetectionResult r_plain = detect_text(key, plain_text);
   const DetectionResult r_other = detect_text(other, marked_text);
   std::cout << "3. Detection sees only the text and the key. Each (2 previous tokens, token) pair is scored once;\n"
-            << "   by chance " << 100.0 * profile.gamma_effective() << "% of tokens are green:\n";
+            << "   by chance " << 100.0 * kgw_gamma_effective(profile) << "% of tokens are green:\n";
   line("watermarked text, provider key:", r_marked);
   line("plain text, provider key:", r_plain);
   line("watermarked text, another key:", r_other);
@@ -345,7 +345,7 @@ int run_demo(const DemoOptions& o) {
 
   const bool ok = is_flagged(r_marked, 1e-4) && !is_flagged(r_plain, 1e-4) && !is_flagged(r_other, 1e-4);
   std::cout << "Why this is convincing:\n"
-            << "  - Without the key, text lands on green tokens " << 100.0 * profile.gamma_effective()
+            << "  - Without the key, text lands on green tokens " << 100.0 * kgw_gamma_effective(profile)
             << "% of the time, as a fair coin would; the count of green\n"
             << "    tokens then follows a binomial law, and the p-value is its exact tail (no approximation).\n"
             << "  - The watermarked text is " << odds_phrase(r_marked.log10_p)

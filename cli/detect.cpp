@@ -37,7 +37,7 @@ namespace {
 
 struct Scored {
   DetectionResult result;
-  TokenMask mask;
+  TokenScores mask;
 };
 
 Scored score_ids(const Key& key, const Profile& profile, const DetectSpec& spec, const std::vector<std::uint32_t>& ids,
@@ -70,11 +70,10 @@ DetectItem score_text(const DetectSpec& spec, const Profile& profile, const Key&
   item.json = detection_json(real.result, profile, tok.sha256_hex(), spec.threshold, {.dedup = spec.dedup},
                              item.prompt_exclusion);
   item.json["input"] = name;
-  if (spec.mask && !spec.evidence) item.json["mask"] = real.mask;
+  if (spec.mask && !spec.evidence) item.json["mask"] = mask_json(real.mask);
   if (!spec.evidence) return item;
 
-  const double g = real.result.gamma;
-  const Curve curve = score_curve(real.mask, g, spec.curve_points);
+  const Curve curve = score_curve(real.mask, profile, spec.curve_points);
   nlohmann::json controls_final = nlohmann::json::array(), controls_curves = nlohmann::json::array();
   const auto commitment = key.commitment();
   for (std::uint32_t i = 0; i < spec.controls; ++i) {
@@ -82,11 +81,11 @@ DetectItem score_text(const DetectSpec& spec, const Profile& profile, const Key&
     check(control_key(commitment, i, &ck));
     Scored c = score_ids(ck, profile, spec, ids, excl, name);
     controls_final.push_back(c.result.log10_p);
-    controls_curves.push_back(score_curve(c.mask, g, spec.curve_points).log10_p);
+    controls_curves.push_back(score_curve(c.mask, profile, spec.curve_points).log10_p);
   }
   item.json["curve"] = {{"scored", curve.scored}, {"log10_p", curve.log10_p}, {"controls_log10_p", controls_curves}};
   item.json["controls"] = {{"count", spec.controls}, {"log10_p", controls_final}};
-  item.json["sample"] = sample_json(tok, ids, real.mask, spec.sample_tokens, name);
+  item.json["sample"] = sample_json(tok, ids, real.mask, profile, spec.sample_tokens, name);
   return item;
 }
 

@@ -1,6 +1,7 @@
 #include "evidence.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <span>
 
@@ -9,8 +10,22 @@
 
 namespace isotope::cli {
 
-nlohmann::json sample_json(const Tokenizer& tok, const std::vector<std::uint32_t>& ids, const TokenMask& mask,
-                           std::uint32_t max_tokens, const std::string& where) {
+nlohmann::json mask_json(const TokenScores& scores) {
+  nlohmann::json a = nlohmann::json::array();
+  for (double v : scores) {
+    if (std::isnan(v)) a.push_back(-1);
+    else if (v == std::floor(v) && std::fabs(v) < 1e15) a.push_back(static_cast<std::int64_t>(v));
+    else a.push_back(v);
+  }
+  return a;
+}
+
+nlohmann::json sample_json(const Tokenizer& tok, const std::vector<std::uint32_t>& ids, const TokenScores& mask,
+                           const Profile& profile, std::uint32_t max_tokens, const std::string& where) {
+  // The mean score of one tuple under H0 (trials of one tuple times the mean of a trial).
+  DetectionResult one;
+  check(result_from_statistic(profile, 0.0, 1, &one));
+  const double per_tuple_mean = static_cast<double>(one.trials) * one.null_mean;
   nlohmann::json a = nlohmann::json::array();
   const std::size_t n = std::min<std::size_t>(ids.size(), max_tokens);
   std::string prev;
@@ -26,7 +41,10 @@ nlohmann::json sample_json(const Tokenizer& tok, const std::vector<std::uint32_t
     prev = std::move(cur);
     // Pieces must stay valid UTF-8 on their own.
     if (!is_valid_utf8(piece)) piece = "\xEF\xBF\xBD";
-    a.push_back({{"text", piece}, {"green", static_cast<int>(mask[i])}});
+    const double v = mask[i];
+    const int green = std::isnan(v) ? -1 : (v > per_tuple_mean ? 1 : 0);
+    if (profile.scheme == SCHEME_KGW) a.push_back({{"text", piece}, {"green", green}});
+    else a.push_back({{"text", piece}, {"green", green}, {"score", std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v)}});
   }
   return a;
 }

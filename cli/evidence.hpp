@@ -34,10 +34,14 @@ ReportInput input_of_file(const std::string& role, const std::string& path);
 nlohmann::json inputs_json(const std::vector<ReportInput>& inputs);
 
 // The first `max_tokens` tokens of `ids` as pieces of text with their entries
-// of `mask` (one per id: 1 green, 0 red, -1 not scored): the "sample" of a
-// report, [{"text": PIECE, "green": 1|0|-1}, ...]. Pieces are valid UTF-8.
-nlohmann::json sample_json(const Tokenizer& tok, const std::vector<std::uint32_t>& ids, const TokenMask& mask,
-                           std::uint32_t max_tokens, const std::string& where);
+// of `mask` (one score per id, NaN: not scored): the "sample" of a report,
+// [{"text": PIECE, "green": 1|0|-1}, ...]; "green" is 1 where the score is
+// above its mean under H0 (KGW: green), -1 where nothing was scored; schemes
+// other than KGW add the "score" itself. Pieces are valid UTF-8.
+nlohmann::json sample_json(const Tokenizer& tok, const std::vector<std::uint32_t>& ids, const TokenScores& mask,
+                           const Profile& profile, std::uint32_t max_tokens, const std::string& where);
+// Per-token scores as JSON: -1 where not scored, whole numbers as integers.
+nlohmann::json mask_json(const TokenScores& scores);
 
 // {"name": "isotope", "version": ..., "build": ...}
 nlohmann::json tool_json();

@@ -110,14 +110,14 @@ class Audit {
 
   // The audit under one key. `limit`, if non-zero, stops after that many
   // records (for power curves over the amount of suspect data). `masks`, if
-  // non-null, receives one TokenMask per record scored, in scoring order: per
+  // non-null, receives one TokenScores per record scored, in scoring order: per
   // position of the record's response (closed) or teacher text (open), 1 green,
   // 0 red, -1 not scored (in open mode the entry is the outcome of the
   // suspect's prediction at that position).
-  Status run(const Key& key, AuditResult* out, std::size_t limit = 0, std::vector<TokenMask>* masks = nullptr) const;
+  Status run(const Key& key, AuditResult* out, std::size_t limit = 0, std::vector<TokenScores>* masks = nullptr) const;
   // Receives control key `index` (0-based) and that key's per-record masks, as
   // run() gives them; called once per key, in index order.
-  using ControlMasksFn = std::function<void(std::uint32_t index, const std::vector<TokenMask>& masks)>;
+  using ControlMasksFn = std::function<void(std::uint32_t index, const std::vector<TokenScores>& masks)>;
   // The same scoring under n control keys derived from `seed`. `masks`, if set,
   // is given each control key's masks (from the same scoring pass).
   Status control(const ControlSeed& seed, std::uint32_t n, ControlResult* out,

@@ -1,13 +1,18 @@
-// isotope — scoring token sequences for the watermark (Fernandez et al. 2023).
+// isotope — scoring token sequences for the watermark (Fernandez et al. 2023),
+// for any scheme (isotope/scheme.hpp): the rules (deduplication, prompt
+// exclusion, the filter) are the same for all; each scheme gives the score of
+// a tuple and the exact null distribution of their sum.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "isotope/key.hpp"
 #include "isotope/prf.hpp"
 #include "isotope/profile.hpp"
+#include "isotope/scheme.hpp"
 #include "isotope/stats.hpp"
 #include "isotope/status.hpp"
 
@@ -37,22 +42,38 @@ class WindowSet {
 };
 
 struct DetectionResult {
+  std::string scheme = SCHEME_KGW;      // profile.scheme
   std::uint64_t tokens = 0;             // token positions seen
   std::uint64_t scored = 0;             // N: tuples scored
-  std::uint64_t green = 0;              // S: green among them
+  double statistic = 0.0;               // S: sum of the scores (KGW: green count; Gumbel: sum of -ln(1-u);
+                                        //    SynthID: number of g = 1 over all layers)
+  std::uint64_t trials = 0;             // independent trials of the null (N; SynthID N m)
+  std::uint64_t green = 0;              // KGW: S as a count (0 for other schemes)
   std::uint64_t skipped_short = 0;      // positions i < h (no full window)
   std::uint64_t skipped_duplicate = 0;  // (window, token) already scored
   std::uint64_t skipped_prompt = 0;     // window occurs in the prompt
   std::uint64_t skipped_filter = 0;     // window not in the required set (audit filter)
-  double gamma = 0.25;                  // effective gamma of the null
-  double green_fraction = 0.0;
-  double z = 0.0;
-  double log10_p = 0.0;
+  double gamma = 0.25;                  // KGW: effective gamma of the null
+  double green_fraction = 0.0;          // KGW: green / scored
+  double mean_score = 0.0;              // S / trials
+  double null_mean = 0.25;              // the mean score of one trial under H0
+  double z = 0.0;                       // (S - trials * null_mean) / sqrt(trials * null variance); for reference
+  double log10_p = 0.0;                 // exact tail of the scheme's null, in log space
   double p_value = 1.0;
 };
 
-// Per-token outcome for display: 1 green, 0 red, -1 not scored.
-using TokenMask = std::vector<std::int8_t>;
+// The decision rule, the one place it is written: something was scored and
+// log10_p <= log10(threshold).
+bool is_watermarked(const DetectionResult& r, double threshold) noexcept;
+
+// Per-token score for display and curves: the score of the tuple scored at
+// that position (KGW 1 green / 0 red), NaN where nothing was scored.
+using TokenScores = std::vector<double>;
+
+// The result for a statistic S over N scored tuples under a profile's null
+// (counts and skips left at 0): fills statistic, trials, the readable fields,
+// z and the exact p-value.
+Status result_from_statistic(const Profile& profile, double statistic, std::uint64_t scored, DetectionResult* out);
 
 // Rules applied by a Scorer. Dedup can be switched off only for experiments
 // that show why it exists; results then say so.
@@ -77,16 +98,16 @@ class Scorer {
   // Scores positions i >= h of `ids`. Tuples whose window is in `exclude`
   // (prompt windows) are skipped; if `require` is non-null, tuples whose window
   // is not in it are skipped (the audit filter). `mask`, if non-null, receives
-  // one entry per id.
+  // one score per id (NaN: not scored).
   Status add(std::span<const std::uint32_t> ids, const WindowSet* exclude = nullptr,
-             const WindowSet* require = nullptr, TokenMask* mask = nullptr);
+             const WindowSet* require = nullptr, TokenScores* mask = nullptr);
   // Scores externally predicted tokens: predicted[i] is scored with the window
   // ids[i-h..i) (reading mode of the open-model audit). Same rules as add().
-  // `mask`, if non-null, receives one entry per position of `ids`: the outcome
-  // of the prediction scored there (1 green, 0 red, -1 not scored).
+  // `mask`, if non-null, receives one entry per position of `ids`: the score
+  // of the prediction scored there (NaN: not scored).
   Status add_predictions(std::span<const std::uint32_t> ids, std::span<const std::uint32_t> predicted,
                          const WindowSet* exclude = nullptr, const WindowSet* require = nullptr,
-                         TokenMask* mask = nullptr);
+                         TokenScores* mask = nullptr);
 
   // Counts so far with the exact p-value.
   DetectionResult result() const;
@@ -100,6 +121,6 @@ class Scorer {
 
 // One-shot: a fresh Scorer over one sequence.
 Status detect_ids(const Key& key, const Profile& profile, std::span<const std::uint32_t> ids,
-                  DetectionResult* out, TokenMask* mask = nullptr);
+                  DetectionResult* out, TokenScores* mask = nullptr);
 
 }  // namespace isotope

@@ -21,7 +21,10 @@ namespace isotope {
 inline constexpr std::size_t SIGN_PUBLIC_KEY_BYTES = 32;  // crypto_sign_PUBLICKEYBYTES
 inline constexpr std::size_t SIGN_SECRET_KEY_BYTES = 64;  // crypto_sign_SECRETKEYBYTES (seed || public key)
 inline constexpr std::size_t SIGNATURE_BYTES = 64;        // crypto_sign_BYTES
-inline constexpr const char* REPORT_SCHEMA = "isotope-report/1";
+// Reports are written with REPORT_SCHEMA; REPORT_SCHEMA_V1 (KGW only, before
+// the scheme-neutral result fields) is still read and verified.
+inline constexpr const char* REPORT_SCHEMA = "isotope-report/2";
+inline constexpr const char* REPORT_SCHEMA_V1 = "isotope-report/1";
 // Largest report file and deepest nesting that are read at all.
 inline constexpr std::size_t REPORT_MAX_BYTES = 64u << 20;
 inline constexpr std::size_t JSON_MAX_DEPTH = 64;
@@ -121,11 +124,12 @@ Status control_key(const std::array<std::uint8_t, COMMITMENT_BYTES>& commitment,
 
 // log10 p as scored tuples accumulate, at up to `points` checkpoints: the
 // checkpoint k (1..m, m = min(points, N)) is after ceil(k N / m) scored tuples,
-// N = the number of entries >= 0 in `mask` (1 green, 0 red, -1 not scored).
+// N = the number of scored (non-NaN) entries of `scores`; the p-value is the
+// exact tail of the profile's scheme for the running sum of the scores.
 struct Curve {
   std::vector<std::uint64_t> scored;
   std::vector<double> log10_p;
 };
-Curve score_curve(const TokenMask& mask, double gamma_effective, std::size_t points);
+Curve score_curve(const TokenScores& scores, const Profile& profile, std::size_t points);
 
 }  // namespace isotope

@@ -1,8 +1,11 @@
 /*
  * isotope — C API.
  *
- * Keyed watermarks for language-model outputs (KGW green lists), exact
- * detection, and the pieces a decoding loop needs. Every function returns an
+ * Keyed watermarks for language-model outputs (schemes: KGW green lists,
+ * Gumbel-max, SynthID tournament), exact detection, and the pieces a
+ * decoding loop needs. The ABI grows without breaking callers: a profile is
+ * an opaque handle set parameter by parameter (isotope_profile_set), and
+ * result structs carry their own size. Every function returns an
  * int status: ISOTOPE_OK (0) or one of the ISOTOPE_ERR_* codes below, which
  * are stable; isotope_error_name() names them and isotope_last_error_message()
  * gives the message of the calling thread's last failure. Handles are opaque;
@@ -20,6 +23,11 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define ISOTOPE_VERSION_MAJOR 0
+#define ISOTOPE_VERSION_MINOR 2
+#define ISOTOPE_VERSION_PATCH 0
+#define ISOTOPE_VERSION_NUMBER (ISOTOPE_VERSION_MAJOR * 10000 + ISOTOPE_VERSION_MINOR * 100 + ISOTOPE_VERSION_PATCH)
 
 #define ISOTOPE_KEYBYTES 32
 #define ISOTOPE_COMMITMENTBYTES 32
@@ -67,6 +75,19 @@ typedef struct {
 } isotope_params;
 void isotope_params_default(isotope_params* p);
 
+/* A profile of any scheme: "kgw", "gumbel" or "synthid" (NULL: "kgw"), with
+   the scheme's defaults. Parameters are set by name: "context_width" for
+   every scheme; "gamma", "delta" (kgw); "skip_repeated" (gumbel, synthid);
+   "layers", "leaves" (synthid). An unknown name or an out-of-range value is
+   ISOTOPE_ERR_INVALID_ARGUMENT and leaves the profile unchanged. */
+typedef struct isotope_profile isotope_profile;
+int isotope_profile_create(const char* scheme, isotope_profile** out);
+int isotope_profile_set(isotope_profile* p, const char* name, double value);
+int isotope_profile_get(const isotope_profile* p, const char* name, double* value);
+/* Canonical name, e.g. "gumbel/v1/skip_repeated=1/h=2/siphash128-aes128ctr-u32-v1"; valid until the next call. */
+const char* isotope_profile_name(const isotope_profile* p);
+void isotope_profile_free(isotope_profile* p);
+
 /* ---- sampling ---- */
 typedef struct isotope_rng isotope_rng;
 int isotope_rng_create(uint64_t seed, isotope_rng** out);
@@ -92,6 +113,12 @@ typedef struct isotope_watermark isotope_watermark;
 /* params may be NULL (defaults). The key may be freed afterwards. */
 int isotope_watermark_create(const isotope_key* key, const isotope_params* params, uint32_t vocab_size,
                              isotope_watermark** out);
+/* The same for any scheme. Gumbel and SynthID refuse greedy sampling
+   (ISOTOPE_ERR_INVALID_ARGUMENT); their isotope_watermark_apply leaves only
+   the chosen token finite (gumbel) or writes the tournament's
+   log-probabilities (synthid), at temperature 1 over the whole vocabulary. */
+int isotope_watermark_create_with_profile(const isotope_key* key, const isotope_profile* profile,
+                                          uint32_t vocab_size, isotope_watermark** out);
 void isotope_watermark_free(isotope_watermark* wm);
 /* Adds delta to the green logits (n_vocab must equal vocab_size), in place.
    context: every token so far (prompt and generated); only the last h matter. */
@@ -115,6 +142,18 @@ typedef struct {
   double gamma, green_fraction, z, log10_p, p_value;
 } isotope_detection;
 
+/* Any scheme's result. Set size = sizeof(isotope_result) before the call;
+   the library fills the fields it knows up to that size and sets size to
+   the bytes written, so older and newer callers keep working. */
+typedef struct {
+  size_t size;
+  uint64_t tokens, scored, trials;
+  uint64_t skipped_short, skipped_duplicate, skipped_prompt;
+  double statistic;  /* KGW: green count; gumbel: sum of -ln(1-u); synthid: number of g = 1 */
+  double mean_score; /* statistic / trials */
+  double z, log10_p, p_value;
+} isotope_result;
+
 typedef struct isotope_detector isotope_detector;
 int isotope_detector_create(const isotope_key* key, const isotope_params* params, isotope_detector** out);
 void isotope_detector_free(isotope_detector* d);
@@ -122,6 +161,11 @@ void isotope_detector_free(isotope_detector* d);
    NULL; tuples whose window occurs in the prompt are not scored. */
 int isotope_detect_ids(isotope_detector* d, const int32_t* ids, size_t n_ids, const int32_t* prompt,
                        size_t n_prompt, isotope_detection* out);
+int isotope_detector_create_with_profile(const isotope_key* key, const isotope_profile* profile,
+                                         isotope_detector** out);
+/* As isotope_detect_ids, for any scheme. */
+int isotope_detect_ids_result(isotope_detector* d, const int32_t* ids, size_t n_ids, const int32_t* prompt,
+                              size_t n_prompt, isotope_result* out);
 
 #ifdef __cplusplus
 }

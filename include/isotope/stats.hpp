@@ -24,6 +24,11 @@ double binomial_z(std::uint64_t k, std::uint64_t n, double p) noexcept;
 // exp(-x/2) * sum_{j<m} (x/2)^j / j!, in log space.
 Tail chi2_upper_tail_even(double x, std::uint64_t m) noexcept;
 
+// P(X >= s) for X ~ Gamma(n, 1) (the sum of n independent Exp(1) variables),
+// = P(Poisson(s) <= n - 1) = chi2_upper_tail_even(2 s, n), exactly, in log
+// space. n == 0 or s <= 0: p = 1.
+Tail gamma_upper_tail(double s, std::uint64_t n) noexcept;
+
 // Fisher's method: -2 sum ln p_i ~ chi2(2n); inputs given as log10 p values.
 Tail fisher_combine(std::span<const double> log10_ps) noexcept;
 

@@ -1,4 +1,4 @@
-// isotope — the watermark inside a decoding loop (KGW, Kirchenbauer et al. 2023).
+// isotope — the watermark inside a decoding loop, for any scheme (isotope/scheme.hpp).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -8,6 +8,7 @@
 #include "isotope/key.hpp"
 #include "isotope/prf.hpp"
 #include "isotope/profile.hpp"
+#include "isotope/scheme.hpp"
 #include "isotope/status.hpp"
 
 namespace isotope {
@@ -58,18 +59,23 @@ class Watermarker {
   const Profile& profile() const noexcept;
   std::uint32_t vocab_size() const noexcept;
 
-  // Adds delta to the logits of the green tokens of the window formed by the
-  // last h tokens of `context`. With fewer than h context tokens nothing is
-  // changed (such positions are never scored either).
-  Status apply(std::span<const std::uint32_t> context, std::span<float> logits);
+  // The scheme's generation hook (isotope/scheme.hpp, Generator::apply): KGW
+  // adds delta to the logits of the green tokens of the window formed by the
+  // last h tokens of `context`; Gumbel leaves only its chosen token finite;
+  // SynthID writes its tournament's log-probabilities. `params` (temperature,
+  // top-k, top-p) matters only to the schemes that choose. With fewer than h
+  // context tokens (or a window already seen, for distortion-free schemes)
+  // nothing is changed (such positions are never scored either).
+  Status apply(std::span<const std::uint32_t> context, std::span<float> logits, const SamplingParams& params = {});
   // The same over a candidate array (ids may be any subset of the vocabulary,
-  // in any order); in place, fast path when cand[i].id == i.
-  Status apply_candidates(std::span<const std::uint32_t> context, std::span<TokenLogit> cand);
-  // Picks the next token as sample_plain would from the biased logits, without
-  // modifying `logits`, computing green bits only where they can matter.
+  // in any order); in place.
+  Status apply_candidates(std::span<const std::uint32_t> context, std::span<TokenLogit> cand,
+                          const SamplingParams& params = {});
+  // Picks the next token with the watermark, without modifying `logits`.
+  // Distortion-free schemes refuse greedy decoding.
   Status sample(std::span<const std::uint32_t> context, std::span<const float> logits,
                 const SamplingParams& params, Rng& rng, std::uint32_t* token);
-  // Green mask of the window's vocabulary (1 = green), for display and tests.
+  // KGW only: green mask of the window's vocabulary (1 = green), for display and tests.
   Status green_mask(std::span<const std::uint32_t> context, std::span<std::uint8_t> mask);
 
  private:

@@ -134,13 +134,13 @@ Status Audit::open_with_model(const Profile& profile, std::vector<std::vector<st
   return open(profile, std::move(teacher), std::move(preds), suspect.vocab_size(), rules, out);
 }
 
-Status Audit::run(const Key& key, AuditResult* out, std::size_t limit, std::vector<TokenMask>* masks) const {
+Status Audit::run(const Key& key, AuditResult* out, std::size_t limit, std::vector<TokenScores>* masks) const {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   const Impl& m = *impl_;
   std::unique_ptr<Scorer> s;
   ISOTOPE_RETURN_IF_ERROR(Scorer::create(key, m.profile, &s, {.dedup = m.rules.dedup}));
   const std::size_t n = limit == 0 ? m.count() : std::min(limit, m.count());
-  std::vector<TokenMask> ms;
+  std::vector<TokenScores> ms;
   if (masks != nullptr) ms.resize(n);
   auto mask_of = [&](std::size_t r) { return masks != nullptr ? &ms[r] : nullptr; };
   if (m.mode == AuditMode::closed) {
@@ -175,7 +175,7 @@ Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* o
     Key k;
     ISOTOPE_RETURN_IF_ERROR(audit_control_key(seed, i, &k));
     AuditResult r;
-    std::vector<TokenMask> ms;
+    std::vector<TokenScores> ms;
     ISOTOPE_RETURN_IF_ERROR(run(k, &r, 0, masks ? &ms : nullptr));
     if (masks) masks(i, ms);
     c.log10_p.push_back(r.detection.log10_p);

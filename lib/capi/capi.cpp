@@ -1,6 +1,10 @@
 // The C API: thin wrappers that turn Status into codes and never let an
 // exception out.
+#include <cmath>
+#include <cstddef>
+#include <cstring>
 #include <memory>
+#include <string_view>
 #include <new>
 #include <string>
 #include <vector>
@@ -20,6 +24,9 @@ struct isotope_rng {
 struct isotope_watermark {
   std::unique_ptr<isotope::Watermarker> wm;
   std::vector<std::uint32_t> ctx;
+};
+struct isotope_profile {
+  isotope::Profile profile;
 };
 struct isotope_detector {
   isotope::Profile profile;
@@ -55,11 +62,18 @@ int guarded(F&& f) noexcept {
 isotope::Profile to_profile(const isotope_params* p) {
   isotope::Profile prof;
   if (p != nullptr) {
-    prof.gamma = p->gamma;
-    prof.delta = p->delta;
+    prof.params["gamma"] = p->gamma;
+    prof.params["delta"] = p->delta;
     prof.context_width = p->context_width;
   }
   return prof;
+}
+
+// Distortion-free schemes need the whole context (repeated windows); KGW only the window.
+size_t context_skip(const isotope::Watermarker& wm, size_t n_context) {
+  if (wm.profile().scheme != isotope::SCHEME_KGW) return 0;
+  const size_t h = wm.profile().context_width;
+  return n_context > h ? n_context - h : 0;
 }
 
 isotope::SamplingParams to_sampling(const isotope_sampling_params* p) {
@@ -145,8 +159,8 @@ void isotope_key_free(isotope_key* key) { delete key; }
 void isotope_params_default(isotope_params* p) {
   if (p == nullptr) return;
   const isotope::Profile d;
-  p->gamma = d.gamma;
-  p->delta = d.delta;
+  p->gamma = d.param("gamma");
+  p->delta = d.param("delta");
   p->context_width = d.context_width;
 }
 
@@ -185,8 +199,7 @@ int isotope_watermark_apply(isotope_watermark* wm, const int32_t* context, size_
   return guarded([&]() -> int {
     if (wm == nullptr || logits == nullptr || (context == nullptr && n_context > 0))
       return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "NULL argument");
-    const size_t h = wm->wm->profile().context_width;
-    const size_t skip = n_context > h ? n_context - h : 0;  // only the window matters
+    const size_t skip = context_skip(*wm->wm, n_context);  // KGW: only the window matters
     if (!to_ids(context + skip, n_context - skip, &wm->ctx)) return fail(ISOTOPE_ERR_VOCAB_MISMATCH, "negative token id");
     return finish(wm->wm->apply(wm->ctx, {logits, n_vocab}));
   });
@@ -198,8 +211,7 @@ int isotope_watermark_apply_candidates(isotope_watermark* wm, const int32_t* con
   return guarded([&]() -> int {
     if (wm == nullptr || (candidates == nullptr && n_candidates > 0) || (context == nullptr && n_context > 0))
       return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "NULL argument");
-    const size_t h = wm->wm->profile().context_width;
-    const size_t skip = n_context > h ? n_context - h : 0;
+    const size_t skip = context_skip(*wm->wm, n_context);
     if (!to_ids(context + skip, n_context - skip, &wm->ctx)) return fail(ISOTOPE_ERR_VOCAB_MISMATCH, "negative token id");
     return finish(wm->wm->apply_candidates(
         wm->ctx, {reinterpret_cast<isotope::TokenLogit*>(candidates), n_candidates}));
@@ -213,8 +225,7 @@ int isotope_watermark_sample(isotope_watermark* wm, const int32_t* context, size
     if (wm == nullptr || logits == nullptr || rng == nullptr || token == nullptr ||
         (context == nullptr && n_context > 0))
       return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "NULL argument");
-    const size_t h = wm->wm->profile().context_width;
-    const size_t skip = n_context > h ? n_context - h : 0;
+    const size_t skip = context_skip(*wm->wm, n_context);
     if (!to_ids(context + skip, n_context - skip, &wm->ctx)) return fail(ISOTOPE_ERR_VOCAB_MISMATCH, "negative token id");
     std::uint32_t t = 0;
     if (auto st = wm->wm->sample(wm->ctx, {logits, n_vocab}, to_sampling(params), rng->rng, &t); !st.ok())
@@ -262,6 +273,114 @@ int isotope_detect_ids(isotope_detector* d, const int32_t* ids, size_t n_ids, co
     const isotope::DetectionResult r = d->scorer->result();
     *out = isotope_detection{r.tokens,  r.scored, r.green,          r.skipped_short, r.skipped_duplicate,
                              r.skipped_prompt, r.gamma, r.green_fraction, r.z, r.log10_p, r.p_value};
+    return ISOTOPE_OK;
+  });
+}
+
+int isotope_profile_create(const char* scheme, isotope_profile** out) {
+  return guarded([&]() -> int {
+    if (out == nullptr) return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "out is NULL");
+    auto p = std::make_unique<isotope_profile>();
+    if (auto st = isotope::Profile::of(scheme == nullptr ? isotope::SCHEME_KGW : scheme, &p->profile); !st.ok())
+      return fail(st);
+    *out = p.release();
+    return ISOTOPE_OK;
+  });
+}
+void isotope_profile_free(isotope_profile* p) { delete p; }
+
+int isotope_profile_set(isotope_profile* p, const char* name, double value) {
+  return guarded([&]() -> int {
+    if (p == nullptr || name == nullptr) return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "NULL argument");
+    if (std::string_view(name) == "context_width") {
+      if (!(value >= 0.0 && value <= isotope::MAX_CONTEXT_WIDTH) || value != static_cast<double>(static_cast<uint32_t>(value)))
+        return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "context_width must be a whole number between 0 and 8");
+      p->profile.context_width = static_cast<uint32_t>(value);
+      return ISOTOPE_OK;
+    }
+    isotope::Profile q = p->profile;
+    if (auto st = q.set(name, value); !st.ok()) return fail(st);
+    if (auto st = q.validate(); !st.ok()) return fail(st);
+    p->profile = std::move(q);
+    return ISOTOPE_OK;
+  });
+}
+
+int isotope_profile_get(const isotope_profile* p, const char* name, double* value) {
+  return guarded([&]() -> int {
+    if (p == nullptr || name == nullptr || value == nullptr) return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "NULL argument");
+    if (std::string_view(name) == "context_width") {
+      *value = p->profile.context_width;
+      return ISOTOPE_OK;
+    }
+    const double v = p->profile.param(name);
+    if (std::isnan(v)) return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "the profile's scheme has no such parameter");
+    *value = v;
+    return ISOTOPE_OK;
+  });
+}
+
+const char* isotope_profile_name(const isotope_profile* p) {
+  if (p == nullptr) return "";
+  thread_local std::string name;
+  name = p->profile.name();
+  return name.c_str();
+}
+
+int isotope_watermark_create_with_profile(const isotope_key* key, const isotope_profile* profile, uint32_t vocab_size,
+                                          isotope_watermark** out) {
+  return guarded([&]() -> int {
+    if (key == nullptr || out == nullptr || profile == nullptr) return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "NULL argument");
+    auto w = std::make_unique<isotope_watermark>();
+    if (auto st = isotope::Watermarker::create(key->key, profile->profile, vocab_size, &w->wm); !st.ok())
+      return fail(st);
+    *out = w.release();
+    return ISOTOPE_OK;
+  });
+}
+
+int isotope_detector_create_with_profile(const isotope_key* key, const isotope_profile* profile,
+                                         isotope_detector** out) {
+  return guarded([&]() -> int {
+    if (key == nullptr || out == nullptr || profile == nullptr) return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "NULL argument");
+    auto d = std::make_unique<isotope_detector>();
+    d->profile = profile->profile;
+    if (auto st = isotope::Scorer::create(key->key, d->profile, &d->scorer); !st.ok()) return fail(st);
+    *out = d.release();
+    return ISOTOPE_OK;
+  });
+}
+
+int isotope_detect_ids_result(isotope_detector* d, const int32_t* ids, size_t n_ids, const int32_t* prompt,
+                              size_t n_prompt, isotope_result* out) {
+  return guarded([&]() -> int {
+    if (d == nullptr || out == nullptr || (ids == nullptr && n_ids > 0) || (prompt == nullptr && n_prompt > 0))
+      return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "NULL argument");
+    if (out->size < offsetof(isotope_result, p_value) + sizeof(double))
+      return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "isotope_result.size must be set to sizeof(isotope_result)");
+    if (!to_ids(ids, n_ids, &d->ids) || !to_ids(prompt, n_prompt, &d->prompt))
+      return fail(ISOTOPE_ERR_VOCAB_MISMATCH, "negative token id");
+    d->scorer->reset();
+    isotope::WindowSet prompt_windows(d->profile.context_width);
+    prompt_windows.add_windows_of(d->prompt);
+    if (auto st = d->scorer->add(d->ids, n_prompt > 0 ? &prompt_windows : nullptr); !st.ok()) return fail(st);
+    const isotope::DetectionResult r = d->scorer->result();
+    isotope_result full{};
+    full.size = sizeof(isotope_result);
+    full.tokens = r.tokens;
+    full.scored = r.scored;
+    full.trials = r.trials;
+    full.skipped_short = r.skipped_short;
+    full.skipped_duplicate = r.skipped_duplicate;
+    full.skipped_prompt = r.skipped_prompt;
+    full.statistic = r.statistic;
+    full.mean_score = r.mean_score;
+    full.z = r.z;
+    full.log10_p = r.log10_p;
+    full.p_value = r.p_value;
+    const size_t n = out->size < sizeof full ? out->size : sizeof full;
+    std::memcpy(out, &full, n);
+    out->size = n;
     return ISOTOPE_OK;
   });
 }

@@ -39,17 +39,19 @@ void WindowSet::clear() noexcept { impl_->set.clear(); }
 
 struct Scorer::Impl {
   Impl(std::uint32_t h) : seen(h + 1), text_windows(h) {}
-  std::unique_ptr<GreenList> list;
+  const Scheme* scheme = nullptr;
+  std::unique_ptr<TupleScorer> tuple_scorer;
   Profile profile;
   ScoreRules rules;
   detail::TupleSet seen;          // (window, token) tuples already scored
   detail::TupleSet text_windows;  // windows of the current text (reading mode)
   DetectionResult counts;
-  // Batch of tuples waiting for their green bits.
-  std::vector<Seed> seeds;
+  double statistic = 0.0;         // sum of the scores, in scoring order
+  // Batch of tuples waiting for their scores.
+  std::vector<std::uint32_t> windows;  // h ids per tuple
   std::vector<std::uint32_t> tokens;
   std::vector<std::uint32_t> positions;
-  std::vector<std::uint16_t> values;
+  std::vector<double> scores;
 
   // The rules, in order: prompt, filter, dedup. True if the tuple is to be scored.
   // `hash`, if given, is TupleSet::hash(tuple), computed by the caller.
@@ -72,24 +74,21 @@ struct Scorer::Impl {
   }
 
   void queue(std::span<const std::uint32_t> window, std::uint32_t token, std::uint32_t pos) {
-    seeds.push_back(list->seed(window));
+    windows.insert(windows.end(), window.begin(), window.end());
     tokens.push_back(token);
     positions.push_back(pos);
   }
 
-  Status flush(TokenMask* mask) {
-    values.resize(tokens.size());
-    if (!tokens.empty()) ISOTOPE_RETURN_IF_ERROR(list->values_at(seeds.data(), tokens.data(), tokens.size(), values.data()));
-    const std::uint32_t T = list->threshold();
-    std::uint64_t green = 0;
-    for (std::size_t j = 0; j < values.size(); ++j) {
-      const bool g = values[j] < T;
-      green += g ? 1 : 0;
-      if (mask != nullptr) (*mask)[positions[j]] = g ? 1 : 0;
+  Status flush(TokenScores* mask) {
+    scores.resize(tokens.size());
+    if (!tokens.empty())
+      ISOTOPE_RETURN_IF_ERROR(tuple_scorer->score(windows.data(), tokens.data(), tokens.size(), scores.data()));
+    for (std::size_t j = 0; j < scores.size(); ++j) {
+      statistic += scores[j];
+      if (mask != nullptr) (*mask)[positions[j]] = scores[j];
     }
-    counts.scored += values.size();
-    counts.green += green;
-    seeds.clear();
+    counts.scored += scores.size();
+    windows.clear();
     tokens.clear();
     positions.clear();
     return Status::OK();
@@ -103,6 +102,37 @@ struct Scorer::Impl {
   }
 };
 
+bool is_watermarked(const DetectionResult& r, double threshold) noexcept {
+  return r.scored > 0 && threshold > 0.0 && r.log10_p <= std::log10(threshold);
+}
+
+Status result_from_statistic(const Profile& profile, double statistic, std::uint64_t scored, DetectionResult* out) {
+  if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  const Scheme* s = nullptr;
+  ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &s));
+  DetectionResult& r = *out;
+  r.scheme = profile.scheme;
+  r.scored = scored;
+  r.statistic = statistic;
+  r.trials = s->trials(profile, scored);
+  r.null_mean = s->null_mean(profile);
+  const bool kgw = profile.scheme == SCHEME_KGW;
+  r.gamma = kgw ? kgw_gamma_effective(profile) : 0.0;
+  r.green = kgw ? static_cast<std::uint64_t>(statistic) : 0;
+  r.green_fraction = kgw && scored > 0 ? statistic / static_cast<double>(scored) : 0.0;
+  r.mean_score = r.trials == 0 ? 0.0 : statistic / static_cast<double>(r.trials);
+  if (kgw) {
+    r.z = binomial_z(r.green, scored, r.gamma);
+  } else {
+    const double var = static_cast<double>(r.trials) * s->null_variance(profile);
+    r.z = r.trials == 0 ? 0.0 : (statistic - static_cast<double>(r.trials) * r.null_mean) / std::sqrt(var);
+  }
+  const Tail t = s->tail(profile, statistic, scored);
+  r.log10_p = t.log10_p;
+  r.p_value = t.p_value;
+  return Status::OK();
+}
+
 Scorer::Scorer() = default;
 Scorer::~Scorer() = default;
 
@@ -111,7 +141,8 @@ Status Scorer::create(const Key& key, const Profile& profile, std::unique_ptr<Sc
   ISOTOPE_RETURN_IF_ERROR(profile.validate());
   std::unique_ptr<Scorer> s(new Scorer());
   s->impl_ = std::make_unique<Impl>(profile.context_width);
-  ISOTOPE_RETURN_IF_ERROR(GreenList::create(key, profile, &s->impl_->list));
+  ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &s->impl_->scheme));
+  ISOTOPE_RETURN_IF_ERROR(s->impl_->scheme->make_scorer(key, profile, &s->impl_->tuple_scorer));
   s->impl_->profile = profile;
   s->impl_->rules = rules;
   *out = std::move(s);
@@ -122,11 +153,11 @@ const Profile& Scorer::profile() const noexcept { return impl_->profile; }
 const ScoreRules& Scorer::rules() const noexcept { return impl_->rules; }
 
 Status Scorer::add(std::span<const std::uint32_t> ids, const WindowSet* exclude, const WindowSet* require,
-                   TokenMask* mask) {
+                   TokenScores* mask) {
   Impl& m = *impl_;
   ISOTOPE_RETURN_IF_ERROR(m.check_exclude(exclude, require));
   const std::size_t h = m.profile.context_width;
-  if (mask != nullptr) mask->assign(ids.size(), -1);
+  if (mask != nullptr) mask->assign(ids.size(), std::nan(""));
   m.counts.tokens += ids.size();
   m.counts.skipped_short += std::min(h, ids.size());
   if (m.rules.dedup) m.seen.reserve(m.seen.size() + ids.size());
@@ -152,14 +183,14 @@ Status Scorer::add(std::span<const std::uint32_t> ids, const WindowSet* exclude,
 }
 
 Status Scorer::add_predictions(std::span<const std::uint32_t> ids, std::span<const std::uint32_t> predicted,
-                               const WindowSet* exclude, const WindowSet* require, TokenMask* mask) {
+                               const WindowSet* exclude, const WindowSet* require, TokenScores* mask) {
   Impl& m = *impl_;
   ISOTOPE_RETURN_IF_ERROR(m.check_exclude(exclude, require));
   if (predicted.size() != ids.size())
     return {Code::invalid_argument, "need one prediction per input token (" + std::to_string(ids.size()) +
                                         "), got " + std::to_string(predicted.size())};
   const std::size_t h = m.profile.context_width;
-  if (mask != nullptr) mask->assign(ids.size(), -1);
+  if (mask != nullptr) mask->assign(ids.size(), std::nan(""));
   m.counts.tokens += ids.size();
   m.counts.skipped_short += std::min(h, ids.size());
   m.text_windows.clear();
@@ -181,22 +212,19 @@ Status Scorer::add_predictions(std::span<const std::uint32_t> ids, std::span<con
 
 DetectionResult Scorer::result() const {
   DetectionResult r = impl_->counts;
-  r.gamma = impl_->profile.gamma_effective();
-  r.green_fraction = r.scored == 0 ? 0.0 : static_cast<double>(r.green) / static_cast<double>(r.scored);
-  r.z = binomial_z(r.green, r.scored, r.gamma);
-  const Tail t = binomial_upper_tail(r.green, r.scored, r.gamma);
-  r.log10_p = t.log10_p;
-  r.p_value = t.p_value;
+  // The profile was validated at create(): its scheme is known.
+  (void)result_from_statistic(impl_->profile, impl_->statistic, r.scored, &r);
   return r;
 }
 
 void Scorer::reset() {
   impl_->counts = DetectionResult{};
+  impl_->statistic = 0.0;
   impl_->seen.clear();
 }
 
 Status detect_ids(const Key& key, const Profile& profile, std::span<const std::uint32_t> ids, DetectionResult* out,
-                  TokenMask* mask) {
+                  TokenScores* mask) {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   std::unique_ptr<Scorer> s;
   ISOTOPE_RETURN_IF_ERROR(Scorer::create(key, profile, &s));

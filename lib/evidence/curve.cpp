@@ -1,9 +1,11 @@
 // Pieces of a report's result: control keys and the p-value curve.
 #include <sodium.h>
 
+#include <cmath>
 #include <string_view>
 
 #include "isotope/evidence.hpp"
+#include "isotope/scheme.hpp"
 #include "isotope/stats.hpp"
 
 namespace isotope {
@@ -22,21 +24,24 @@ Status control_key(const std::array<std::uint8_t, COMMITMENT_BYTES>& commitment,
   return st;
 }
 
-Curve score_curve(const TokenMask& mask, double gamma_effective, std::size_t points) {
+Curve score_curve(const TokenScores& scores, const Profile& profile, std::size_t points) {
   Curve c;
+  const Scheme* scheme = find_scheme(profile.scheme);
+  if (scheme == nullptr) return c;
   std::uint64_t n_total = 0;
-  for (std::int8_t m : mask) n_total += m >= 0 ? 1 : 0;
+  for (double v : scores) n_total += std::isnan(v) ? 0 : 1;
   if (n_total == 0 || points == 0) return c;
   const std::uint64_t m = points < n_total ? points : n_total;
   std::uint64_t k = 1, next = (n_total + m - 1) / m;  // ceil(1 * N / m)
-  std::uint64_t n = 0, s = 0;
-  for (std::int8_t bit : mask) {
-    if (bit < 0) continue;
+  std::uint64_t n = 0;
+  double s = 0.0;
+  for (double v : scores) {
+    if (std::isnan(v)) continue;
     ++n;
-    s += bit > 0 ? 1 : 0;
+    s += v;
     if (n == next) {
       c.scored.push_back(n);
-      c.log10_p.push_back(binomial_upper_tail(s, n, gamma_effective).log10_p);
+      c.log10_p.push_back(scheme->tail(profile, s, n).log10_p);
       ++k;
       if (k > m) break;
       next = (k * n_total + m - 1) / m;

@@ -185,8 +185,10 @@ std::string schema_problem(const json& doc) {
     if (!known) return "unknown member \"" + it.key() + "\"";
   }
   if (!doc["schema"].is_string()) return "\"schema\" is not a string";
-  if (doc["schema"].get_ref<const std::string&>() != REPORT_SCHEMA)
-    return "schema \"" + doc["schema"].get<std::string>() + "\" is not \"" + REPORT_SCHEMA + "\"";
+  if (doc["schema"].get_ref<const std::string&>() != REPORT_SCHEMA &&
+      doc["schema"].get_ref<const std::string&>() != REPORT_SCHEMA_V1)
+    return "schema \"" + doc["schema"].get<std::string>() + "\" is not \"" + REPORT_SCHEMA + "\" (nor \"" +
+           REPORT_SCHEMA_V1 + "\")";
   const json& cmd = doc["command"];
   if (!cmd.is_string() || (cmd != "detect" && cmd != "audit")) return "\"command\" must be \"detect\" or \"audit\"";
   if (!is_hex_of(doc["commitment"], 64)) return "\"commitment\" must be 64 lowercase hexadecimal digits";
@@ -198,10 +200,11 @@ std::string schema_problem(const json& doc) {
   if (!doc["options"].is_object()) return "\"options\" must be an object";
   if (!doc["result"].is_object()) return "\"result\" must be an object";
   const json& prof = doc["profile"];
-  if (!prof.is_object() || !prof.contains("gamma") || !prof["gamma"].is_number() || !prof.contains("context_width") ||
-      !prof["context_width"].is_number_unsigned() || !prof.contains("scheme") || !prof["scheme"].is_string() ||
-      !prof.contains("prf") || !prof["prf"].is_string())
-    return "\"profile\" must hold \"scheme\", \"gamma\", \"context_width\" and \"prf\"";
+  if (!prof.is_object() || !prof.contains("context_width") || !prof["context_width"].is_number_unsigned() ||
+      !prof.contains("scheme") || !prof["scheme"].is_string() || !prof.contains("prf") || !prof["prf"].is_string())
+    return "\"profile\" must hold \"scheme\", \"context_width\" and \"prf\"";
+  if (prof["scheme"] == SCHEME_KGW && !(prof.contains("gamma") && prof["gamma"].is_number()))
+    return "a kgw \"profile\" must hold \"gamma\"";
   const json& inputs = doc["inputs"];
   if (!inputs.is_array()) return "\"inputs\" must be an array";
   for (std::size_t i = 0; i < inputs.size(); ++i) {

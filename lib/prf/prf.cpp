@@ -103,7 +103,7 @@ Status GreenList::create(const Key& key, const Profile& profile, std::unique_ptr
 
   std::unique_ptr<GreenList> gl(new GreenList());
   gl->profile_ = profile;
-  gl->threshold_ = profile.green_threshold();
+  gl->threshold_ = kgw_green_threshold(profile);
   gl->impl_ = std::make_unique<Impl>();
   Impl& im = *gl->impl_;
 

@@ -553,6 +553,11 @@ Tail chi2_upper_tail_even(double x, std::uint64_t m) noexcept {
   return make_tail(ln_p);
 }
 
+Tail gamma_upper_tail(double s, std::uint64_t n) noexcept {
+  if (n == 0 || s <= 0.0) return Tail{0.0, 1.0};
+  return chi2_upper_tail_even(2.0 * s, n);
+}
+
 Tail fisher_combine(std::span<const double> log10_ps) noexcept {
   if (log10_ps.empty()) return Tail{0.0, 1.0};
   double sum = 0.0;

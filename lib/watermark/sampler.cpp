@@ -27,6 +27,7 @@
 
 #include "isotope/watermark.hpp"
 #include "watermark/kernels.hpp"
+#include "watermark/sampler_internal.hpp"
 
 namespace isotope {
 
@@ -745,96 +746,94 @@ Status sample_plain(std::span<const float> logits, const SamplingParams& params,
   return sample_core(logits, none, params, rng, plain_scratch(), token);
 }
 
-// ---------------------------------------------------------------- Watermarker
+// ---------------------------------------------------------------- for the schemes
 
-struct Watermarker::Impl {
-  std::unique_ptr<GreenList> list;
-  Profile profile;
-  std::uint32_t vocab = 0;
-  Scratch scratch;
+namespace detail {
 
-  // Fills `g` for the window ending `context`; false when the context is too short.
-  bool source(std::span<const std::uint32_t> context, GreenSource* g) const {
-    const std::size_t h = profile.context_width;
-    if (context.size() < h) return false;
-    g->list = list.get();
-    g->seed = list->seed(context.subspan(context.size() - h));
-    g->delta = static_cast<float>(profile.delta);
-    g->threshold = list->threshold();
-    return true;
-  }
-};
+Status check_sampling(const SamplingParams& p, std::size_t n) { return check_params(p, n); }
 
-Watermarker::Watermarker() = default;
-Watermarker::~Watermarker() = default;
-
-Status Watermarker::create(const Key& key, const Profile& profile, std::uint32_t vocab_size,
-                           std::unique_ptr<Watermarker>* out) {
-  if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
-  if (vocab_size == 0 || vocab_size > static_cast<std::uint32_t>(std::numeric_limits<std::int32_t>::max()))
-    return {Code::invalid_argument, "vocabulary size must be between 1 and 2^31-1"};
-  std::unique_ptr<Watermarker> w(new Watermarker());
-  w->impl_ = std::make_unique<Impl>();
-  ISOTOPE_RETURN_IF_ERROR(GreenList::create(key, profile, &w->impl_->list));
-  w->impl_->profile = profile;
-  w->impl_->vocab = vocab_size;
-  *out = std::move(w);
-  return Status::OK();
-}
-
-const Profile& Watermarker::profile() const noexcept { return impl_->profile; }
-std::uint32_t Watermarker::vocab_size() const noexcept { return impl_->vocab; }
-
-static Status check_vocab(std::size_t got, std::uint32_t want) {
-  if (got != want)
-    return {Code::vocab_mismatch, "logits array has " + std::to_string(got) + " entries, the watermark was set up for a vocabulary of " + std::to_string(want)};
-  return Status::OK();
-}
-
-Status Watermarker::apply(std::span<const std::uint32_t> context, std::span<float> logits) {
-  ISOTOPE_RETURN_IF_ERROR(check_vocab(logits.size(), impl_->vocab));
+Status green_sample(std::span<const float> logits, const GreenBias& bias, const SamplingParams& params, Rng& rng,
+                    std::uint32_t* token) {
+  if (token == nullptr) return {Code::invalid_argument, "token output is null"};
   GreenSource g;
-  if (!impl_->source(context, &g)) return Status::OK();
-  auto& values = impl_->scratch.values;
-  values.resize(logits.size());
-  ISOTOPE_RETURN_IF_ERROR(g.list->values(g.seed, values));
-  kernels::add_bias(logits.data(), values.data(), g.threshold, g.delta, logits.size());
+  g.list = bias.list;
+  g.seed = bias.seed;
+  g.delta = bias.delta;
+  g.threshold = bias.threshold;
+  return sample_core(logits, g, params, rng, plain_scratch(), token);
+}
+
+Status green_apply(std::span<float> logits, const GreenBias& bias) {
+  Scratch& s = plain_scratch();
+  s.values.resize(logits.size());
+  ISOTOPE_RETURN_IF_ERROR(bias.list->values(bias.seed, s.values));
+  kernels::add_bias(logits.data(), s.values.data(), bias.threshold, bias.delta, logits.size());
   return Status::OK();
 }
 
-Status Watermarker::apply_candidates(std::span<const std::uint32_t> context, std::span<TokenLogit> cand) {
-  const std::uint32_t V = impl_->vocab;
-  for (const TokenLogit& c : cand)
-    if (c.id < 0 || static_cast<std::uint32_t>(c.id) >= V)
-      return {Code::vocab_mismatch, "candidate token id " + std::to_string(c.id) + " is outside the vocabulary"};
+Status green_apply_candidates(std::span<TokenLogit> cand, std::size_t vocab, const GreenBias& bias) {
+  Scratch& s = plain_scratch();
   GreenSource g;
-  if (cand.empty() || !impl_->source(context, &g)) return Status::OK();
-  Scratch& s = impl_->scratch;
+  g.list = bias.list;
+  g.seed = bias.seed;
+  g.delta = bias.delta;
+  g.threshold = bias.threshold;
   s.ids.resize(cand.size());
   for (std::size_t j = 0; j < cand.size(); ++j) s.ids[j] = static_cast<std::uint32_t>(cand[j].id);
-  ISOTOPE_RETURN_IF_ERROR(candidate_values(g, V, s.ids.data(), cand.size(), s));
-  for (std::size_t j = 0; j < cand.size(); ++j) cand[j].logit += g.delta * static_cast<float>(s.cand_values[j] < g.threshold);
+  ISOTOPE_RETURN_IF_ERROR(candidate_values(g, vocab, s.ids.data(), cand.size(), s));
+  for (std::size_t j = 0; j < cand.size(); ++j)
+    cand[j].logit += g.delta * static_cast<float>(s.cand_values[j] < g.threshold);
   return Status::OK();
 }
 
-Status Watermarker::sample(std::span<const std::uint32_t> context, std::span<const float> logits,
-                           const SamplingParams& params, Rng& rng, std::uint32_t* token) {
-  if (token == nullptr) return {Code::invalid_argument, "token output is null"};
-  ISOTOPE_RETURN_IF_ERROR(check_vocab(logits.size(), impl_->vocab));
-  GreenSource g;
-  impl_->source(context, &g);  // too short a context: plain sampling
-  return sample_core(logits, g, params, rng, impl_->scratch, token);
-}
-
-Status Watermarker::green_mask(std::span<const std::uint32_t> context, std::span<std::uint8_t> mask) {
-  ISOTOPE_RETURN_IF_ERROR(check_vocab(mask.size(), impl_->vocab));
-  GreenSource g;
-  if (!impl_->source(context, &g)) return {Code::invalid_argument, "context is shorter than the context width"};
-  auto& values = impl_->scratch.values;
-  values.resize(mask.size());
-  ISOTOPE_RETURN_IF_ERROR(g.list->values(g.seed, values));
-  for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = values[i] < g.threshold ? 1 : 0;
+Status kept_candidates(std::span<const float> logits, const SamplingParams& p, std::vector<std::uint32_t>* ids,
+                       std::vector<float>* vals) {
+  ISOTOPE_RETURN_IF_ERROR(check_params(p, logits.size()));
+  Scratch& s = plain_scratch();
+  const std::size_t n = logits.size();
+  const std::size_t k = p.top_k == 0 ? n : std::min<std::size_t>(p.top_k, n);
+  if (k < n) {
+    heap_start(logits, k, s);
+    if (!top_k_plain(logits, k, s)) return kBadLogits;
+  } else {
+    s.cands.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (std::isnan(logits[i])) return kBadLogits;
+      s.cands[i] = Cand{logits[i], static_cast<std::uint32_t>(i)};
+    }
+    std::sort(s.cands.begin(), s.cands.end(), better);
+  }
+  auto& c = s.cands;
+  if (c.empty() || !std::isfinite(c[0].v)) return kBadLogits;
+  std::size_t keep = c.size();
+  if (p.top_p < 1.0f) {
+    const double inv_t = 1.0 / static_cast<double>(p.temperature);
+    s.probs.resize(c.size());
+    double total = 0.0;
+    for (std::size_t j = 0; j < c.size(); ++j) {
+      const double d = (static_cast<double>(c[j].v) - c[0].v) * inv_t;
+      s.probs[j] = std::isfinite(d) ? std::exp(d) : 0.0;
+      total += s.probs[j];
+    }
+    double cum = 0.0;
+    for (std::size_t j = 0; j < c.size(); ++j) {
+      cum += s.probs[j];
+      if (cum >= static_cast<double>(p.top_p) * total) {
+        keep = j + 1;
+        break;
+      }
+    }
+  }
+  while (keep > 0 && c[keep - 1].v == -std::numeric_limits<float>::infinity()) --keep;
+  ids->resize(keep);
+  vals->resize(keep);
+  for (std::size_t j = 0; j < keep; ++j) {
+    (*ids)[j] = c[j].id;
+    (*vals)[j] = c[j].v;
+  }
   return Status::OK();
 }
+
+}  // namespace detail
 
 }  // namespace isotope

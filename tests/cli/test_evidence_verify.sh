@@ -26,7 +26,7 @@ pub="$("$ISOTOPE" signer new -o sign.key -q)" || fail "signer new"
 "$ISOTOPE" detect -k wm.key wm.txt plain.txt --report r.json --sign sign.key --controls 4 >/dev/null 2>&1 ||
   fail "detect --report"
 [ "$(tail -c 1 r.json | od -An -c | tr -d ' ')" = '\n' ] || fail "report does not end in a newline"
-grep -q '"schema":"isotope-report/1"' r.json || fail "no schema"
+grep -q '"schema":"isotope-report/2"' r.json || fail "no schema"
 grep -q "\"public_key\":\"$pub\"" r.json || fail "signer's public key not in the report"
 grep -q "$("$ISOTOPE" commit wm.key)" r.json || fail "commitment not in the report"
 grep -q "$(sed -n 2p wm.key)" r.json && fail "the watermark key itself is in the report"

@@ -287,27 +287,27 @@ TEST_CASE("audit masks agree with the counts; their curves end at the final p-va
   const Key key = fixed_key(17);
   auto tok = tokenizer();
   const auto paras = human_paragraphs(*tok, 12);
-  auto concat = [](const std::vector<TokenMask>& ms) {
-    TokenMask all;
+  auto concat = [](const std::vector<TokenScores>& ms) {
+    TokenScores all;
     for (const auto& m : ms) all.insert(all.end(), m.begin(), m.end());
     return all;
   };
   auto check_masks = [&](const Audit& a, const std::vector<std::vector<std::uint32_t>>& texts) {
     AuditResult r;
-    std::vector<TokenMask> masks;
+    std::vector<TokenScores> masks;
     REQUIRE(a.run(key, &r, 0, &masks).ok());
     REQUIRE(masks.size() == texts.size());
     std::uint64_t scored = 0, green = 0;
     for (std::size_t i = 0; i < masks.size(); ++i) {
       CHECK(masks[i].size() == texts[i].size());
       for (auto m : masks[i]) {
-        scored += m >= 0 ? 1 : 0;
+        scored += std::isnan(m) ? 0 : 1;
         green += m == 1 ? 1 : 0;
       }
     }
     CHECK(scored == r.detection.scored);
     CHECK(green == r.detection.green);
-    const Curve curve = score_curve(concat(masks), r.detection.gamma, 20);
+    const Curve curve = score_curve(concat(masks), a.profile(), 20);
     REQUIRE(!curve.log10_p.empty());
     CHECK(curve.scored.back() == r.detection.scored);
     CHECK(curve.log10_p.back() == r.detection.log10_p);
@@ -317,9 +317,9 @@ TEST_CASE("audit masks agree with the counts; their curves end at the final p-va
     ControlResult c;
     std::vector<double> last;
     std::uint32_t calls = 0;
-    REQUIRE(a.control(s, 4, &c, {}, [&](std::uint32_t index, const std::vector<TokenMask>& ms) {
+    REQUIRE(a.control(s, 4, &c, {}, [&](std::uint32_t index, const std::vector<TokenScores>& ms) {
                  CHECK(index == calls++);
-                 last.push_back(score_curve(concat(ms), r.detection.gamma, 20).log10_p.back());
+                 last.push_back(score_curve(concat(ms), a.profile(), 20).log10_p.back());
                }).ok());
     CHECK(calls == 4);
     CHECK(last == c.log10_p);

@@ -1,4 +1,5 @@
 // Evidence: canonical JSON, signing keys, report signatures and their checks.
+#include <cmath>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -141,7 +142,7 @@ TEST_CASE("report schema is enforced") {
   };
   CHECK(outcome_of(SMALL_REPORT) == ReportCheck::Outcome::ok);
   std::string s = SMALL_REPORT;
-  CHECK(outcome_of(std::string(s).replace(s.find("isotope-report/1"), 16, "isotope-report/2")) ==
+  CHECK(outcome_of(std::string(s).replace(s.find("isotope-report/1"), 16, "isotope-report/9")) ==
         ReportCheck::Outcome::malformed);
   CHECK(outcome_of(std::string(s).replace(s.find("\"detect\""), 8, "\"deploy\"")) == ReportCheck::Outcome::malformed);
   CHECK(outcome_of(std::string(s).replace(s.find("2024-01-31T12"), 13, "2024-01-31 12")) ==
@@ -193,11 +194,13 @@ TEST_CASE("control keys and curves are deterministic") {
   CHECK(std::equal(a.data(), a.data() + KEY_BYTES, b.data()));
   CHECK(!std::equal(a.data(), a.data() + KEY_BYTES, d.data()));
 
-  TokenMask mask = {-1, -1, 1, 0, 1, 1, -1, 0, 1, 1};
-  const Curve cv = score_curve(mask, 0.25, 4);
+  const double nan = std::nan("");
+  TokenScores mask = {nan, nan, 1, 0, 1, 1, nan, 0, 1, 1};
+  const Profile kgw;  // gamma 0.25
+  const Curve cv = score_curve(mask, kgw, 4);
   REQUIRE(cv.scored.size() == 4);
   CHECK(cv.scored == std::vector<std::uint64_t>{2, 4, 6, 7});
   CHECK(cv.log10_p.back() == Approx(binomial_upper_tail(5, 7, 0.25).log10_p));
-  CHECK(score_curve(mask, 0.25, 100).scored.size() == 7);
-  CHECK(score_curve({-1, -1}, 0.25, 10).scored.empty());
+  CHECK(score_curve(mask, kgw, 100).scored.size() == 7);
+  CHECK(score_curve({nan, nan}, kgw, 10).scored.empty());
 }

@@ -64,7 +64,7 @@ Seed seed_from_hex(const std::string& hex) {
 
 std::unique_ptr<GreenList> make_list(const Key& key, double gamma = 0.25, std::uint32_t h = 2) {
   Profile p;
-  p.gamma = gamma;
+  p.params["gamma"] = gamma;
   p.context_width = h;
   std::unique_ptr<GreenList> gl;
   const auto st = GreenList::create(key, p, &gl);
@@ -272,7 +272,7 @@ TEST_CASE("the green share is close to gamma", "[prf]") {
   REQUIRE(Key::generate(&key).ok());
   for (double gamma : {0.25, 0.5, 0.1}) {
     auto gl = make_list(key, gamma, 2);
-    const double g = gl->profile().gamma_effective();
+    const double g = kgw_gamma_effective(gl->profile());
     const std::size_t V = 32000;
     const std::size_t contexts = 400;
     std::vector<std::uint16_t> vals(V);
@@ -355,7 +355,7 @@ TEST_CASE("GreenList::create validates its inputs", "[prf]") {
   bad.context_width = 9;
   CHECK(GreenList::create(key, bad, &gl).code() == Code::invalid_argument);
   bad = Profile{};
-  bad.gamma = 1.0;
+  bad.params["gamma"] = 1.0;
   CHECK(GreenList::create(key, bad, &gl).code() == Code::invalid_argument);
   Key empty;
   CHECK(GreenList::create(empty, Profile{}, &gl).code() == Code::invalid_argument);

@@ -223,7 +223,7 @@ TEST_CASE("top-k with the watermark equals top-k of the biased logits on hard sh
 
   for (double delta : {0.0, 0.5, 3.0, 20.0}) {
     Profile prof;
-    prof.delta = delta;
+    prof.params["delta"] = delta;
     for (const auto& [name, logits] : shapes) {
       auto wm = make_wm(static_cast<std::uint32_t>(logits.size()), prof);
       for (std::uint32_t k : {1u, 2u, 50u, 300u}) {
@@ -530,7 +530,7 @@ TEST_CASE("bad logits and parameters are refused", "[watermark]") {
 
   std::unique_ptr<Watermarker> w2;
   Profile bad;
-  bad.gamma = 1.5;
+  bad.params["gamma"] = 1.5;
   CHECK(Watermarker::create(test_key(), bad, V, &w2).code() == Code::invalid_argument);
   CHECK(Watermarker::create(test_key(), Profile{}, 0, &w2).code() == Code::invalid_argument);
 }

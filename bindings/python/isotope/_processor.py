@@ -23,7 +23,17 @@ def _shape(x):
 
 class WatermarkLogitsProcessor:
     """Adds the key's watermark to next-token scores, as a Hugging Face
-    ``LogitsProcessor``: ``processor(input_ids, scores) -> scores``.
+    ``LogitsProcessor``: ``processor(input_ids, scores) -> scores``, for every
+    scheme (``profile=isotope.Profile(scheme=...)``).
+
+    KGW biases the scores (below). Gumbel-max chooses the token itself and
+    leaves only that token finite (-inf elsewhere), so whatever sampler runs
+    next takes it; SynthID writes the log-probabilities of its tournament, to
+    be sampled at temperature 1 with no further truncation. Both therefore
+    apply ``temperature``, ``top_k`` and ``top_p`` themselves (give them here,
+    not to the generation loop), need the whole row of ``input_ids`` (a window
+    already seen in the row is left unmarked), and refuse nothing but greedy
+    use, which they cannot mark: do not pass ``do_sample=False``.
 
     ``input_ids`` has shape (batch, seq) and ``scores`` (batch, vocab). For each
     row b the green list is seeded by the last h ids of ``input_ids[b]`` (h =
@@ -46,12 +56,13 @@ class WatermarkLogitsProcessor:
     the fast way; calls from several threads are serialised.
     """
 
-    def __init__(self, key, profile=None, vocab_size=None):
+    def __init__(self, key, profile=None, vocab_size=None, *, temperature=1.0, top_k=0, top_p=1.0):
         if vocab_size is not None and (not isinstance(vocab_size, int) or vocab_size <= 0):
             raise ValueError("vocab_size must be a positive int or None")
-        self._core = _core._Processor(key, profile, vocab_size or 0)
+        self._core = _core._Processor(key, profile, vocab_size or 0, float(temperature), int(top_k), float(top_p))
         self.profile = self._core.profile
-        self.delta = self.profile.delta
+        self.scheme = self.profile.scheme
+        self.delta = self.profile.delta if self.scheme == "kgw" else None
         self.context_width = self.profile.context_width
 
     @property
@@ -71,7 +82,8 @@ class WatermarkLogitsProcessor:
             raise ValueError(f"input_ids must have shape (batch, seq), got shape {tuple(shape)}")
         if shape[0] != batch:
             raise ValueError(f"input_ids has {shape[0]} rows but scores has {batch}")
-        start = shape[1] - min(self.context_width, shape[1])
+        # KGW needs the window only; the distortion-free schemes the whole row.
+        start = shape[1] - min(self.context_width, shape[1]) if self.scheme == "kgw" else 0
         if _torch_tensor(input_ids):
             if input_ids.is_floating_point() or input_ids.is_complex():
                 raise TypeError(f"input_ids must hold integer token ids, got {input_ids.dtype}")
@@ -82,8 +94,10 @@ class WatermarkLogitsProcessor:
         return ids[:, start:]
 
     def green_masks(self, input_ids, vocab_size):
-        """The (batch, vocab_size) uint8 green masks (1 = green) that this
+        """KGW: the (batch, vocab_size) uint8 green masks (1 = green) that this
         processor would add ``delta`` to; rows shorter than h give zeros."""
+        if self.scheme != "kgw":
+            raise ValueError("green masks exist only for the kgw scheme")
         ids = np.asarray(input_ids.detach().cpu() if _torch_tensor(input_ids) else input_ids)
         if ids.ndim != 2:
             raise ValueError(f"input_ids must have shape (batch, seq), got shape {ids.shape}")
@@ -111,6 +125,10 @@ class WatermarkLogitsProcessor:
         ctx = self._context(input_ids, scores.shape[0])
         if scores.dtype == np.float32 and (scores.shape[1] <= 1 or scores.strides[1] == 4):
             self._core.apply(ctx, scores)
+        elif self.scheme != "kgw":
+            tmp = np.ascontiguousarray(scores, dtype=np.float32)
+            self._core.apply(ctx, tmp)
+            scores[...] = tmp
         else:
             mask = self._core.green_masks(ctx, scores.shape[1])
             bias = np.asarray(np.float32(self.delta), dtype=scores.dtype)
@@ -129,6 +147,11 @@ class WatermarkLogitsProcessor:
             # Shares memory with the tensor: biased in place, no copy.
             with torch.no_grad():
                 self._core.apply(ctx, scores.detach().numpy())
+        elif self.scheme != "kgw":
+            tmp = scores.detach().to(device="cpu", dtype=torch.float32).contiguous().numpy()
+            self._core.apply(ctx, tmp)
+            with torch.no_grad():
+                scores.copy_(torch.from_numpy(tmp).to(device=scores.device, dtype=scores.dtype))
         else:
             mask = torch.from_numpy(self._core.green_masks(ctx, scores.shape[1]))
             with torch.no_grad():

@@ -195,12 +195,22 @@ std::shared_ptr<Tokenizer> tokenizer_arg(py::handle h) {
 // ---- result dictionaries (the field names and values of the CLI's JSON) -----
 
 py::dict profile_dict(const Profile& p) {
-  return py::dict("scheme"_a = p.scheme, "version"_a = p.version, "gamma"_a = p.gamma, "delta"_a = p.delta,
-                  "context_width"_a = p.context_width, "prf"_a = p.prf, "name"_a = p.name());
+  py::dict d("scheme"_a = p.scheme, "version"_a = p.version, "context_width"_a = p.context_width, "prf"_a = p.prf,
+             "name"_a = p.name());
+  for (const auto& [k, v] : p.params) d[py::str(k)] = v;
+  return d;
 }
 
-bool flagged(const DetectionResult& r, double threshold) {
-  return r.scored > 0 && r.log10_p <= std::log10(threshold);
+bool flagged(const DetectionResult& r, double threshold) { return is_watermarked(r, threshold); }
+
+py::list mask_list(const TokenScores& scores) {
+  py::list l;
+  for (double v : scores) {
+    if (std::isnan(v)) l.append(-1);
+    else if (v == std::floor(v) && std::fabs(v) < 1e15) l.append(static_cast<std::int64_t>(v));
+    else l.append(v);
+  }
+  return l;
 }
 
 py::dict detection_dict(const DetectionResult& r, const Profile& p, double threshold, bool dedup,
@@ -208,9 +218,16 @@ py::dict detection_dict(const DetectionResult& r, const Profile& p, double thres
   py::dict d;
   d["tokens"] = r.tokens;
   d["scored"] = r.scored;
-  d["green"] = r.green;
-  d["green_fraction"] = r.green_fraction;
-  d["gamma_effective"] = r.gamma;
+  d["scheme"] = r.scheme;
+  d["statistic"] = r.statistic;
+  d["trials"] = r.trials;
+  d["mean_score"] = r.mean_score;
+  d["null_mean"] = r.null_mean;
+  if (p.scheme == SCHEME_KGW) {
+    d["green"] = r.green;
+    d["green_fraction"] = r.green_fraction;
+    d["gamma_effective"] = r.gamma;
+  }
   d["z"] = r.z;
   d["log10_p"] = r.log10_p;
   d["p_value"] = r.p_value;
@@ -277,7 +294,7 @@ class Detector {
 
   py::dict score(const std::vector<std::uint32_t>& ids, const std::vector<std::uint32_t>* prompt, bool want_mask) {
     DetectionResult r;
-    TokenMask mask;
+    TokenScores mask;
     {
       py::gil_scoped_release nogil;
       std::unique_ptr<Scorer> s;
@@ -288,7 +305,7 @@ class Detector {
       r = s->result();
     }
     py::dict d = detection_dict(r, profile_, threshold_, dedup_, prompt != nullptr);
-    if (want_mask) d["mask"] = py::cast(mask);
+    if (want_mask) d["mask"] = mask_list(mask);
     return d;
   }
 
@@ -315,8 +332,10 @@ SamplingParams sampling(float temperature, std::uint32_t top_k, float top_p, boo
 // sharing its scratch space while the GIL is released.
 class Processor {
  public:
-  Processor(py::handle key, py::handle profile, std::uint32_t vocab_size)
-      : key_(key_arg(key)), profile_(profile_arg(profile)), fixed_vocab_(vocab_size) {
+  Processor(py::handle key, py::handle profile, std::uint32_t vocab_size, float temperature, std::uint32_t top_k,
+            float top_p)
+      : key_(key_arg(key)), profile_(profile_arg(profile)), fixed_vocab_(vocab_size),
+        params_(sampling(temperature, top_k, top_p, false)) {
     check(profile_.validate());
     if (vocab_size > 0) check(Watermarker::create(key_, profile_, vocab_size, &wm_));
   }
@@ -339,7 +358,8 @@ class Processor {
     if (static_cast<std::size_t>(ids.shape(0)) != B)
       value_error("input_ids has " + std::to_string(ids.shape(0)) + " rows but scores has " + std::to_string(B));
     const auto S = static_cast<std::size_t>(ids.shape(1));
-    const std::size_t h = std::min<std::size_t>(profile_.context_width, S);
+    // KGW needs the window only; distortion-free schemes the whole row (repeated windows).
+    const std::size_t h = profile_.scheme == SCHEME_KGW ? std::min<std::size_t>(profile_.context_width, S) : S;
     std::vector<std::vector<std::uint32_t>> ctx(B);
     for (std::size_t b = 0; b < B; ++b) ctx[b] = to_ids(ids.data() + b * S + (S - h), h, "input_ids");
     char* base = static_cast<char*>(scores.mutable_data());
@@ -349,7 +369,7 @@ class Processor {
     ensure(V);
     for (std::size_t b = 0; b < B; ++b) {
       float* row = reinterpret_cast<float*>(base + static_cast<py::ssize_t>(b) * row_stride);
-      check(wm_->apply(ctx[b], std::span<float>(row, V)));
+      check(wm_->apply(ctx[b], std::span<float>(row, V), params_));
     }
   }
 
@@ -400,6 +420,7 @@ class Processor {
   Key key_;
   Profile profile_;
   std::uint32_t fixed_vocab_;
+  SamplingParams params_;
   std::unique_ptr<Watermarker> wm_;
   std::mutex mu_;
 };
@@ -618,28 +639,68 @@ PYBIND11_MODULE(_core, m) {
       "load_key", [](py::handle path) { return key_arg(path); }, "path"_a,
       "Reads a key file; refuses (PermissionError) one that group or others can read.");
 
-  py::class_<Profile>(m, "Profile", "A named, versioned parameter set of the watermark")
-      .def(py::init([](double gamma, double delta, std::uint32_t context_width) {
-             Profile p;
-             p.gamma = gamma;
-             p.delta = delta;
-             p.context_width = context_width;
-             check(p.validate());
-             return p;
-           }),
-           "gamma"_a = 0.25, "delta"_a = 3.0, "context_width"_a = 2)
+  py::class_<Profile>(m, "Profile",
+                      "A named, versioned parameter set of a watermark scheme.\n\n"
+                      "Profile(scheme='kgw', context_width=2, **params): params are the scheme's own (kgw: gamma,\n"
+                      "delta; gumbel: skip_repeated; synthid: layers, leaves, skip_repeated); the rest take the\n"
+                      "scheme's defaults. Profile(gamma, delta, context_width) positionally is the kgw form.")
+      .def(py::init([](py::args args, py::kwargs kwargs) {
+        Profile p;
+        std::string scheme = SCHEME_KGW;
+        if (kwargs.contains("scheme")) scheme = kwargs["scheme"].cast<std::string>();
+        check(Profile::of(scheme, &p));
+        if (args.size() > 3) type_error("Profile takes at most 3 positional arguments (gamma, delta, context_width)");
+        if (!args.empty() && scheme != SCHEME_KGW) type_error("positional arguments are the kgw form; use keywords");
+        const char* pos[] = {"gamma", "delta", "context_width"};
+        auto set_value = [&](const std::string& name, py::handle v) {
+          if (name == "context_width") {
+            const long long w = py::cast<long long>(v);
+            if (w < 0 || w > static_cast<long long>(MAX_CONTEXT_WIDTH))
+              value_error("context_width must be between 0 and " + std::to_string(MAX_CONTEXT_WIDTH));
+            p.context_width = static_cast<std::uint32_t>(w);
+            return;
+          }
+          if (std::isnan(p.param(name)))
+            type_error("the " + scheme + " scheme has no parameter '" + name + "'");
+          p.params[name] = py::cast<double>(v);
+        };
+        for (std::size_t i = 0; i < args.size(); ++i) set_value(pos[i], args[i]);
+        for (auto [k, v] : kwargs) {
+          const std::string name = py::cast<std::string>(k);
+          if (name == "scheme") continue;
+          set_value(name, v);
+        }
+        check(p.validate());
+        return p;
+      }))
       .def_readonly("scheme", &Profile::scheme)
-      .def_readonly("gamma", &Profile::gamma)
-      .def_readonly("delta", &Profile::delta)
       .def_readonly("context_width", &Profile::context_width)
       .def_readonly("prf", &Profile::prf)
       .def_readonly("version", &Profile::version)
+      .def_property_readonly("params", [](const Profile& p) {
+        py::dict d;
+        for (const auto& [k, v] : p.params) d[py::str(k)] = v;
+        return d;
+      })
       .def_property_readonly("name", &Profile::name)
-      .def_property_readonly("gamma_effective", &Profile::gamma_effective)
+      .def_property_readonly("gamma_effective", [](const Profile& p) -> py::object {
+        if (p.scheme != SCHEME_KGW) return py::none();
+        return py::float_(kgw_gamma_effective(p));
+      })
+      .def("__getattr__", [](const Profile& p, const std::string& name) -> double {
+        const double v = p.param(name);
+        if (std::isnan(v)) throw py::attribute_error("the " + p.scheme + " profile has no parameter '" + name + "'");
+        return v;
+      })
       .def("to_dict", &profile_dict)
       .def("__eq__", [](const Profile& a, const Profile& b) { return a == b; })
       .def("__hash__", [](const Profile& p) { return py::hash(py::str(p.name())); })
       .def("__repr__", [](const Profile& p) { return "<isotope.Profile " + p.name() + ">"; });
+  m.def("schemes", []() {
+    py::list l;
+    for (const Scheme* s : schemes()) l.append(std::string(s->name()));
+    return l;
+  }, "Names of the watermark schemes this build knows.");
 
   py::class_<Tokenizer, std::shared_ptr<Tokenizer>>(m, "Tokenizer", "The provider's sentencepiece tokenizer")
       .def(py::init([](py::handle path) { return path.is_none() ? load_tokenizer("") : load_tokenizer(path_string(path)); }),
@@ -709,7 +770,8 @@ PYBIND11_MODULE(_core, m) {
       "The library's plain sampler (no watermark).");
 
   py::class_<Processor>(m, "_Processor")
-      .def(py::init<py::handle, py::handle, std::uint32_t>(), "key"_a, "profile"_a = py::none(), "vocab_size"_a = 0)
+      .def(py::init<py::handle, py::handle, std::uint32_t, float, std::uint32_t, float>(), "key"_a,
+           "profile"_a = py::none(), "vocab_size"_a = 0, "temperature"_a = 1.0f, "top_k"_a = 0, "top_p"_a = 1.0f)
       .def_property_readonly("profile", &Processor::profile)
       .def_property_readonly("vocab_size", &Processor::vocab_size)
       .def("apply", &Processor::apply, "input_ids"_a, "scores"_a)

@@ -1,0 +1,115 @@
+// isotope — watermark schemes behind one interface.
+//
+// A scheme is: a named, versioned profile (isotope/profile.hpp) with its own
+// parameters; a generation hook (bias the logits in place, or choose the
+// token); a per-tuple score for detection; and the exact null distribution
+// of the summed score over N distinct (window, token) tuples. Everything else
+// (deduplication, prompt exclusion, the filter, controls, curves, audits,
+// reports) is written once, scheme-neutrally, on top of this interface.
+//
+// | scheme  | generation                                   | score per tuple     | null of the sum over N      |
+// |---------|----------------------------------------------|---------------------|-----------------------------|
+// | kgw     | +delta on green logits (Kirchenbauer 2023)   | 1 if green          | Binomial(N, gamma)          |
+// | gumbel  | argmax log p_i - ln(-ln u_i) (Aaronson 2022) | -ln(1 - u)          | Gamma(N, 1)                 |
+// | synthid | m-layer tournament (Dathathri et al. 2024)   | number of g = 1     | Binomial(N m, 1/2)          |
+//
+// docs/spec.md gives each construction byte by byte. A new scheme is one
+// folder under lib/schemes/ plus one line in lib/schemes/registry.cpp.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "isotope/key.hpp"
+#include "isotope/profile.hpp"
+#include "isotope/stats.hpp"
+#include "isotope/status.hpp"
+
+namespace isotope {
+
+struct SamplingParams;
+class Rng;
+struct TokenLogit;
+
+// One parameter of a scheme's profile.
+struct ParamSpec {
+  const char* name;     // e.g. "gamma"; also the CLI option --NAME and the JSON field
+  double def;           // default
+  double min, max;      // inclusive range
+  bool integer;         // only whole numbers (flags: 0/1)
+  const char* help;     // one line for --help
+};
+
+// Scores (window, token) tuples under one key. Not thread-safe: one per thread.
+class TupleScorer {
+ public:
+  virtual ~TupleScorer() = default;
+  // out[j] = score of the tuple (windows[j*h .. j*h+h), tokens[j]), h = the
+  // profile's context width; n tuples.
+  virtual Status score(const std::uint32_t* windows, const std::uint32_t* tokens, std::size_t n, double* out) = 0;
+  // The values the scheme tests for the tokens of one window, for display and
+  // tests: KGW 1/0 (green), Gumbel the uniform u, SynthID the number of g = 1.
+  virtual Status values(std::span<const std::uint32_t> window, std::span<const std::uint32_t> tokens,
+                        std::span<double> out) = 0;
+};
+
+// The generation hook of one scheme under one key and vocabulary. Not
+// thread-safe: one per decoding thread. `context` is every token so far (the
+// prompt included); the window is its last h tokens.
+class Generator {
+ public:
+  virtual ~Generator() = default;
+  // Bias schemes (KGW) change the logits in place. Schemes that choose the
+  // token (Gumbel) leave only the chosen token finite (-inf elsewhere), so any
+  // sampler then takes it; SynthID writes the log-probabilities of its
+  // tournament over the kept candidates (sample them at temperature 1, without
+  // further truncation). `params` gives temperature, top-k and top-p where the
+  // scheme applies them itself.
+  virtual Status apply(std::span<const std::uint32_t> context, std::span<float> logits,
+                       const SamplingParams& params) = 0;
+  virtual Status apply_candidates(std::span<const std::uint32_t> context, std::span<TokenLogit> cand,
+                                  const SamplingParams& params) = 0;
+  virtual Status sample(std::span<const std::uint32_t> context, std::span<const float> logits,
+                        const SamplingParams& params, Rng& rng, std::uint32_t* token) = 0;
+};
+
+class Scheme {
+ public:
+  virtual ~Scheme() = default;
+  virtual std::string_view name() const noexcept = 0;   // "kgw"
+  virtual std::string_view title() const noexcept = 0;  // "KGW green list (Kirchenbauer et al. 2023)"
+  // The test in plain words, for reports and the HTML page.
+  virtual std::string_view explanation() const noexcept = 0;
+  virtual std::string_view default_prf() const noexcept = 0;
+  virtual std::span<const ParamSpec> params() const noexcept = 0;
+  // Scheme-specific checks beyond the parameter ranges.
+  virtual Status validate(const Profile& p) const = 0;
+  // True if sampling keeps the model's distribution (over random keys).
+  virtual bool distortion_free(const Profile& p) const noexcept = 0;
+
+  virtual Status make_scorer(const Key& key, const Profile& p, std::unique_ptr<TupleScorer>* out) const = 0;
+  virtual Status make_generator(const Key& key, const Profile& p, std::uint32_t vocab_size,
+                                std::unique_ptr<Generator>* out) const = 0;
+
+  // The null: independent trials of the summed statistic (KGW N, SynthID N m).
+  virtual std::uint64_t trials(const Profile& p, std::uint64_t scored) const noexcept = 0;
+  // Mean and variance of one trial's score under H0 (for mean_score and z).
+  virtual double null_mean(const Profile& p) const noexcept = 0;
+  virtual double null_variance(const Profile& p) const noexcept = 0;
+  // P(S' >= statistic) under H0 over `scored` distinct tuples, exact, in log space.
+  virtual Tail tail(const Profile& p, double statistic, std::uint64_t scored) const noexcept = 0;
+  // True when every score is a whole number (the statistic is a count).
+  virtual bool integer_scores() const noexcept = 0;
+};
+
+// The registered schemes, in registration order.
+std::span<const Scheme* const> schemes() noexcept;
+// The scheme of that name, or null.
+const Scheme* find_scheme(std::string_view name) noexcept;
+// The scheme of a profile (Code::invalid_argument naming the known ones if unknown).
+Status scheme_of(const Profile& p, const Scheme** out);
+
+}  // namespace isotope

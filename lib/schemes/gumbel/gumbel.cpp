@@ -1,0 +1,269 @@
+// Gumbel-max watermark (Aaronson 2022; "EXP" in Kuditipudi et al. 2023 and
+// MarkLLM), distortion-free. Every (window, token) gets a keyed uniform
+// u = value / 2^32 from the PRF "siphash128-aes128ctr-u32-v1" (sub-keys 3
+// and 4, lib/prf/prf32.hpp). Over the candidates left after temperature,
+// top-k and top-p, generation picks argmax_i log p_i - ln(-ln u_i), i.e. the
+// token that minimises -ln(u_i) / p_i: an exponential race, so over random
+// keys the token is drawn exactly from p. A window already seen in the same
+// sequence is sampled without the watermark (skip_repeated, on by default),
+// so the whole sequence keeps the model's distribution. Greedy decoding has
+// no randomness to key and is refused.
+//
+// Detection: s = -ln(1 - u) per scored tuple. u takes the values k / 2^32,
+// the lower ends of 2^32 equal cells, so s is stochastically smaller than an
+// Exp(1) variable: the sum over N distinct tuples is at most Gamma(N, 1) in
+// the usual stochastic order, and p = P(Gamma(N, 1) >= S) = P(Poisson(S) <=
+// N - 1) is exact for the continuous scheme and conservative for this one.
+#include <array>
+#include <cmath>
+#include <limits>
+
+#include "isotope/scheme.hpp"
+#include "isotope/stats.hpp"
+#include "isotope/watermark.hpp"
+#include "prf/prf32.hpp"
+#include "schemes/repeat.hpp"
+#include "watermark/kernels.hpp"
+#include "watermark/sampler_internal.hpp"
+
+namespace isotope {
+namespace {
+
+constexpr std::uint64_t SUBKEY_SIP = 3, SUBKEY_AES = 4;
+
+constexpr std::array<ParamSpec, 1> kParams{{
+    {"skip_repeated", 1.0, 0.0, 1.0, true,
+     "1: sample a window already seen in the same sequence without the watermark (distortion-free); 0: always mark"},
+}};
+
+inline double uniform(std::uint32_t v) noexcept { return static_cast<double>(v) * 0x1p-32; }
+// The exact race key: ln(-ln u) - l / T; the smallest wins (ties: lower id).
+inline double race_key(std::uint32_t v, float logit, double inv_t) noexcept {
+  if (v == 0) return std::numeric_limits<double>::infinity();
+  return std::log(-std::log(uniform(v))) - static_cast<double>(logit) * inv_t;
+}
+
+class GumbelScorer final : public TupleScorer {
+ public:
+  GumbelScorer(std::unique_ptr<detail::Prf32> prf, std::uint32_t h) : prf_(std::move(prf)), h_(h) {}
+  Status score(const std::uint32_t* windows, const std::uint32_t* tokens, std::size_t n, double* out) override {
+    seeds_.resize(n);
+    v_.resize(n);
+    for (std::size_t j = 0; j < n; ++j) seeds_[j] = prf_->seed({windows + j * h_, h_});
+    if (n > 0) ISOTOPE_RETURN_IF_ERROR(prf_->values_at(seeds_.data(), tokens, n, v_.data()));
+    for (std::size_t j = 0; j < n; ++j) out[j] = -std::log1p(-uniform(v_[j]));
+    return Status::OK();
+  }
+  Status values(std::span<const std::uint32_t> window, std::span<const std::uint32_t> tokens,
+                std::span<double> out) override {
+    if (window.size() != h_ || out.size() != tokens.size())
+      return {Code::invalid_argument, "values: the window must hold h ids and out one entry per token"};
+    v_.resize(tokens.size());
+    if (!tokens.empty()) ISOTOPE_RETURN_IF_ERROR(prf_->values_at(prf_->seed(window), tokens.data(), tokens.size(), v_.data()));
+    for (std::size_t j = 0; j < tokens.size(); ++j) out[j] = uniform(v_[j]);
+    return Status::OK();
+  }
+
+ private:
+  std::unique_ptr<detail::Prf32> prf_;
+  std::uint32_t h_;
+  std::vector<Seed> seeds_;
+  std::vector<std::uint32_t> v_;
+};
+
+const Status kGreedy{Code::invalid_argument,
+                     "greedy decoding cannot carry a distortion-free watermark (there is no randomness to key): "
+                     "sample with a temperature"};
+const Status kBad{Code::invalid_argument, "logits contain NaN, or every logit is -inf"};
+
+class GumbelGenerator final : public Generator {
+ public:
+  GumbelGenerator(std::unique_ptr<detail::Prf32> prf, const Profile& p, std::uint32_t vocab)
+      : prf_(std::move(prf)), h_(p.context_width), skip_(p.param("skip_repeated") != 0.0), vocab_(vocab) {}
+
+  Status apply(std::span<const std::uint32_t> context, std::span<float> logits, const SamplingParams& params) override {
+    ISOTOPE_RETURN_IF_ERROR(check(logits.size(), params));
+    if (!marked(context)) return Status::OK();
+    std::uint32_t t = 0;
+    ISOTOPE_RETURN_IF_ERROR(choose(context, logits, params, &t));
+    for (std::size_t i = 0; i < logits.size(); ++i)
+      if (i != t) logits[i] = -std::numeric_limits<float>::infinity();
+    return Status::OK();
+  }
+  Status apply_candidates(std::span<const std::uint32_t> context, std::span<TokenLogit> cand,
+                          const SamplingParams& params) override {
+    for (const TokenLogit& c : cand)
+      if (c.id < 0 || static_cast<std::uint32_t>(c.id) >= vocab_)
+        return {Code::vocab_mismatch, "candidate token id " + std::to_string(c.id) + " is outside the vocabulary"};
+    if (params.greedy) return kGreedy;
+    if (cand.empty() || !marked(context)) return Status::OK();
+    std::vector<float> l(cand.size());
+    for (std::size_t j = 0; j < cand.size(); ++j) l[j] = cand[j].logit;
+    std::vector<std::uint32_t> kept;
+    std::vector<float> kv;
+    ISOTOPE_RETURN_IF_ERROR(detail::kept_candidates(l, params, &kept, &kv));
+    ids_.resize(kept.size());
+    for (std::size_t j = 0; j < kept.size(); ++j) ids_[j] = static_cast<std::uint32_t>(cand[kept[j]].id);
+    std::size_t best = 0;
+    ISOTOPE_RETURN_IF_ERROR(race(context, ids_, kv, params, &best));
+    const std::uint32_t win = kept[best];
+    for (std::size_t j = 0; j < cand.size(); ++j)
+      if (j != win) cand[j].logit = -std::numeric_limits<float>::infinity();
+    return Status::OK();
+  }
+  Status sample(std::span<const std::uint32_t> context, std::span<const float> logits, const SamplingParams& params,
+                Rng& rng, std::uint32_t* token) override {
+    ISOTOPE_RETURN_IF_ERROR(check(logits.size(), params));
+    if (!marked(context)) return sample_plain(logits, params, rng, token);
+    return choose(context, logits, params, token);
+  }
+
+ private:
+  Status check(std::size_t n, const SamplingParams& params) const {
+    if (n != vocab_)
+      return {Code::vocab_mismatch, "logits array has " + std::to_string(n) +
+                                        " entries, the watermark was set up for a vocabulary of " + std::to_string(vocab_)};
+    if (params.greedy) return kGreedy;
+    return detail::check_sampling(params, n);
+  }
+  bool marked(std::span<const std::uint32_t> context) {
+    if (context.size() < h_) return false;
+    return !(skip_ && repeated_.repeated(context, h_));
+  }
+  Status race(std::span<const std::uint32_t> context, const std::vector<std::uint32_t>& ids,
+              const std::vector<float>& logits, const SamplingParams& params, std::size_t* best) {
+    v_.resize(ids.size());
+    const Seed seed = prf_->seed(context.subspan(context.size() - h_));
+    if (!ids.empty()) ISOTOPE_RETURN_IF_ERROR(prf_->values_at(seed, ids.data(), ids.size(), v_.data()));
+    const double inv_t = 1.0 / static_cast<double>(params.temperature);
+    double bk = std::numeric_limits<double>::infinity();
+    std::size_t b = 0;
+    for (std::size_t j = 0; j < ids.size(); ++j) {
+      const double k = std::isinf(logits[j]) && logits[j] > 0 ? -std::numeric_limits<double>::infinity()
+                                                               : race_key(v_[j], logits[j], inv_t);
+      if (k < bk || (k == bk && ids[j] < ids[b])) {
+        bk = k;
+        b = j;
+      }
+    }
+    *best = b;
+    return Status::OK();
+  }
+  Status choose(std::span<const std::uint32_t> context, std::span<const float> logits, const SamplingParams& params,
+                std::uint32_t* token) {
+    if (params.top_k != 0 || params.top_p < 1.0f) {
+      ISOTOPE_RETURN_IF_ERROR(detail::kept_candidates(logits, params, &ids_, &kv_));
+      std::size_t b = 0;
+      ISOTOPE_RETURN_IF_ERROR(race(context, ids_, kv_, params, &b));
+      *token = ids_[b];
+      return Status::OK();
+    }
+    return full(context, logits, params, token);
+  }
+  // The whole vocabulary: the race key needs two logarithms, so each block
+  // first drops the tokens that cannot beat the best key so far. With w_i =
+  // exp((l_i - m) / T) (m the block's max) and C = exp(best + m / T), token i
+  // can only win if -ln u_i < C w_i; as 1 - u <= -ln u, a token with
+  // 1 - u_i >= C w_i (checked with a margin for rounding) cannot.
+  Status full(std::span<const std::uint32_t> context, std::span<const float> logits, const SamplingParams& params,
+              std::uint32_t* token) {
+    const std::size_t n = logits.size();
+    float M = -std::numeric_limits<float>::infinity();
+    std::size_t top = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (std::isnan(logits[i])) return kBad;
+      if (logits[i] > M) {
+        M = logits[i];
+        top = i;
+      }
+    }
+    if (!(M > -std::numeric_limits<float>::infinity())) return kBad;
+    if (std::isinf(M)) {  // +inf wins outright
+      *token = static_cast<std::uint32_t>(top);
+      return Status::OK();
+    }
+    const Seed seed = prf_->seed(context.subspan(context.size() - h_));
+    v_.resize(n);
+    ISOTOPE_RETURN_IF_ERROR(prf_->values(seed, v_));
+    const double inv_t = 1.0 / static_cast<double>(params.temperature);
+    double best = race_key(v_[top], logits[top], inv_t);
+    std::size_t best_id = top;
+    const std::size_t B = kernels::BLOCK;
+    w_.resize(B);
+    for (std::size_t start = 0; start < n; start += B) {
+      const std::size_t len = std::min(B, n - start);
+      float bmax = 0.0f;
+      kernels::block_softmax(logits.data() + start, nullptr, 0, 0.0f, static_cast<float>(inv_t), len, w_.data(), &bmax);
+      if (!(bmax > -std::numeric_limits<float>::infinity())) continue;
+      const double C = std::exp(best + static_cast<double>(bmax) * inv_t);
+      const float c = std::isfinite(C) ? static_cast<float>(C * 1.001) : std::numeric_limits<float>::infinity();
+      const std::uint32_t* v = v_.data() + start;
+      for (std::size_t i = 0; i < len; ++i) {
+        const float one_minus_u = static_cast<float>(0xFFFFFFFFu - v[i]) * 0x1p-32f + 0x1p-32f;
+        if (!(one_minus_u < c * w_[i])) continue;
+        const double k = race_key(v[i], logits[start + i], inv_t);
+        if (k < best || (k == best && start + i < best_id)) {
+          best = k;
+          best_id = start + i;
+        }
+      }
+    }
+    *token = static_cast<std::uint32_t>(best_id);
+    return Status::OK();
+  }
+
+  std::unique_ptr<detail::Prf32> prf_;
+  std::uint32_t h_;
+  bool skip_;
+  std::uint32_t vocab_;
+  detail::RepeatedWindows repeated_;
+  std::vector<std::uint32_t> v_, ids_;
+  std::vector<float> kv_, w_;
+};
+
+class Gumbel final : public Scheme {
+ public:
+  std::string_view name() const noexcept override { return SCHEME_GUMBEL; }
+  std::string_view title() const noexcept override { return "Gumbel-max (Aaronson 2022), distortion-free"; }
+  std::string_view explanation() const noexcept override {
+    return "The secret key and the tokens just before each position give every possible next token a random "
+           "number u between 0 and 1. Watermarked generation picks the token that a Gumbel-max race with these "
+           "numbers selects, which leaves the model's probabilities unchanged but favours tokens with a high u. "
+           "Each distinct scored tuple contributes -ln(1 - u), which averages 1 on text that owes nothing to the "
+           "key; the p-value is the exact chance, under a Gamma(N, 1) law, of a sum at least as large.";
+  }
+  std::string_view default_prf() const noexcept override { return PRF_U32_V1; }
+  std::span<const ParamSpec> params() const noexcept override { return kParams; }
+  Status validate(const Profile&) const override { return Status::OK(); }
+  bool distortion_free(const Profile& p) const noexcept override { return p.param("skip_repeated") != 0.0; }
+
+  Status make_scorer(const Key& key, const Profile& p, std::unique_ptr<TupleScorer>* out) const override {
+    std::unique_ptr<detail::Prf32> prf;
+    ISOTOPE_RETURN_IF_ERROR(detail::Prf32::create(key, SUBKEY_SIP, SUBKEY_AES, &prf));
+    *out = std::make_unique<GumbelScorer>(std::move(prf), p.context_width);
+    return Status::OK();
+  }
+  Status make_generator(const Key& key, const Profile& p, std::uint32_t vocab,
+                        std::unique_ptr<Generator>* out) const override {
+    std::unique_ptr<detail::Prf32> prf;
+    ISOTOPE_RETURN_IF_ERROR(detail::Prf32::create(key, SUBKEY_SIP, SUBKEY_AES, &prf));
+    *out = std::make_unique<GumbelGenerator>(std::move(prf), p, vocab);
+    return Status::OK();
+  }
+  std::uint64_t trials(const Profile&, std::uint64_t scored) const noexcept override { return scored; }
+  double null_mean(const Profile&) const noexcept override { return 1.0; }
+  double null_variance(const Profile&) const noexcept override { return 1.0; }
+  Tail tail(const Profile&, double statistic, std::uint64_t scored) const noexcept override {
+    return gamma_upper_tail(statistic, scored);
+  }
+  bool integer_scores() const noexcept override { return false; }
+};
+
+}  // namespace
+
+const Scheme& gumbel_scheme() noexcept {
+  static const Gumbel s;
+  return s;
+}
+
+}  // namespace isotope

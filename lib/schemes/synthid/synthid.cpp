@@ -1,0 +1,273 @@
+// SynthID-Text tournament watermark (Dathathri et al., Nature 2024). Every
+// (window, token) gets m keyed fair bits g_1..g_m (layers): bit l-1 of the
+// 32-bit value of the PRF "siphash128-aes128ctr-u32-v1" (sub-keys 5 and 6,
+// lib/prf/prf32.hpp). Generation runs the tournament over the candidates
+// left after temperature, top-k and top-p: with `leaves` competitors per
+// match, layer l maps the distribution q to
+//   q_t * ((1 - (1 - G)^k) / G)   if g_l(t) = 1,   q_t * (1 - G)^(k-1)  if g_l(t) = 0,
+// G = sum of q over the tokens with g_l = 1 (k = 2: q_t (1 + g_l(t) - G)), and
+// the token is drawn from the result. Over random keys the bits are fair and
+// the competitors exchangeable, so the token is drawn from the model's
+// distribution; a window already seen in the same sequence is sampled without
+// the watermark (skip_repeated). leaves = 2 is the non-distortionary
+// configuration; more leaves per match is the variant the reference
+// implementation calls distortionary. Greedy decoding is refused.
+//
+// Detection: the score of a tuple is the number of its m bits equal to 1;
+// under H0 the sum over N distinct tuples is Binomial(N m, 1/2), exactly.
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+#include <limits>
+
+#include "isotope/scheme.hpp"
+#include "isotope/stats.hpp"
+#include "isotope/watermark.hpp"
+#include "prf/prf32.hpp"
+#include "schemes/repeat.hpp"
+#include "watermark/sampler_internal.hpp"
+
+namespace isotope {
+namespace {
+
+constexpr std::uint64_t SUBKEY_SIP = 5, SUBKEY_AES = 6;
+
+constexpr std::array<ParamSpec, 3> kParams{{
+    {"layers", 30.0, 1.0, 32.0, true, "Tournament layers m: keyed bits g per (window, token), 1-32"},
+    {"leaves", 2.0, 2.0, 16.0, true, "Competitors per tournament match (2: non-distortionary)"},
+    {"skip_repeated", 1.0, 0.0, 1.0, true,
+     "1: sample a window already seen in the same sequence without the watermark (distortion-free); 0: always mark"},
+}};
+
+inline std::uint32_t layer_mask(std::uint32_t m) noexcept { return m >= 32 ? 0xFFFFFFFFu : ((1u << m) - 1u); }
+
+class SynthIdScorer final : public TupleScorer {
+ public:
+  SynthIdScorer(std::unique_ptr<detail::Prf32> prf, std::uint32_t h, std::uint32_t m)
+      : prf_(std::move(prf)), h_(h), mask_(layer_mask(m)) {}
+  Status score(const std::uint32_t* windows, const std::uint32_t* tokens, std::size_t n, double* out) override {
+    seeds_.resize(n);
+    v_.resize(n);
+    for (std::size_t j = 0; j < n; ++j) seeds_[j] = prf_->seed({windows + j * h_, h_});
+    if (n > 0) ISOTOPE_RETURN_IF_ERROR(prf_->values_at(seeds_.data(), tokens, n, v_.data()));
+    for (std::size_t j = 0; j < n; ++j) out[j] = static_cast<double>(std::popcount(v_[j] & mask_));
+    return Status::OK();
+  }
+  Status values(std::span<const std::uint32_t> window, std::span<const std::uint32_t> tokens,
+                std::span<double> out) override {
+    if (window.size() != h_ || out.size() != tokens.size())
+      return {Code::invalid_argument, "values: the window must hold h ids and out one entry per token"};
+    v_.resize(tokens.size());
+    if (!tokens.empty()) ISOTOPE_RETURN_IF_ERROR(prf_->values_at(prf_->seed(window), tokens.data(), tokens.size(), v_.data()));
+    for (std::size_t j = 0; j < tokens.size(); ++j) out[j] = static_cast<double>(std::popcount(v_[j] & mask_));
+    return Status::OK();
+  }
+
+ private:
+  std::unique_ptr<detail::Prf32> prf_;
+  std::uint32_t h_;
+  std::uint32_t mask_;
+  std::vector<Seed> seeds_;
+  std::vector<std::uint32_t> v_;
+};
+
+const Status kGreedy{Code::invalid_argument,
+                     "greedy decoding cannot carry a distortion-free watermark (there is no randomness to key): "
+                     "sample with a temperature"};
+const Status kBad{Code::invalid_argument, "logits contain NaN, or every logit is -inf"};
+
+class SynthIdGenerator final : public Generator {
+ public:
+  SynthIdGenerator(std::unique_ptr<detail::Prf32> prf, const Profile& p, std::uint32_t vocab)
+      : prf_(std::move(prf)),
+        h_(p.context_width),
+        m_(static_cast<std::uint32_t>(p.param("layers"))),
+        k_(static_cast<int>(p.param("leaves"))),
+        skip_(p.param("skip_repeated") != 0.0),
+        vocab_(vocab) {}
+
+  Status apply(std::span<const std::uint32_t> context, std::span<float> logits, const SamplingParams& params) override {
+    ISOTOPE_RETURN_IF_ERROR(check(logits.size(), params));
+    if (!marked(context)) return Status::OK();
+    ISOTOPE_RETURN_IF_ERROR(tournament(context, logits, params));
+    std::fill(logits.begin(), logits.end(), -std::numeric_limits<float>::infinity());
+    for (std::size_t j = 0; j < ids_.size(); ++j)
+      logits[ids_[j]] = q_[j] > 0.0f ? std::log(q_[j] / total_) : -std::numeric_limits<float>::infinity();
+    return Status::OK();
+  }
+  Status apply_candidates(std::span<const std::uint32_t> context, std::span<TokenLogit> cand,
+                          const SamplingParams& params) override {
+    for (const TokenLogit& c : cand)
+      if (c.id < 0 || static_cast<std::uint32_t>(c.id) >= vocab_)
+        return {Code::vocab_mismatch, "candidate token id " + std::to_string(c.id) + " is outside the vocabulary"};
+    if (params.greedy) return kGreedy;
+    if (cand.empty() || !marked(context)) return Status::OK();
+    std::vector<float> l(cand.size());
+    for (std::size_t j = 0; j < cand.size(); ++j) l[j] = cand[j].logit;
+    std::vector<std::uint32_t> kept;
+    std::vector<float> kv;
+    ISOTOPE_RETURN_IF_ERROR(detail::kept_candidates(l, params, &kept, &kv));
+    std::vector<std::uint32_t> ids(kept.size());
+    for (std::size_t j = 0; j < kept.size(); ++j) ids[j] = static_cast<std::uint32_t>(cand[kept[j]].id);
+    ISOTOPE_RETURN_IF_ERROR(weights(context, ids, kv, params));
+    for (TokenLogit& c : cand) c.logit = -std::numeric_limits<float>::infinity();
+    for (std::size_t j = 0; j < kept.size(); ++j)
+      cand[kept[j]].logit = q_[j] > 0.0f ? std::log(q_[j] / total_) : -std::numeric_limits<float>::infinity();
+    return Status::OK();
+  }
+  Status sample(std::span<const std::uint32_t> context, std::span<const float> logits, const SamplingParams& params,
+                Rng& rng, std::uint32_t* token) override {
+    ISOTOPE_RETURN_IF_ERROR(check(logits.size(), params));
+    if (!marked(context)) return sample_plain(logits, params, rng, token);
+    ISOTOPE_RETURN_IF_ERROR(tournament(context, logits, params));
+    const double r = rng.next_double() * total_;
+    double cum = 0.0;
+    std::size_t last = 0;
+    for (std::size_t j = 0; j < ids_.size(); ++j) {
+      if (!(q_[j] > 0.0f)) continue;
+      last = j;
+      cum += q_[j];
+      if (r < cum) {
+        *token = ids_[j];
+        return Status::OK();
+      }
+    }
+    *token = ids_[last];
+    return Status::OK();
+  }
+
+ private:
+  Status check(std::size_t n, const SamplingParams& params) const {
+    if (n != vocab_)
+      return {Code::vocab_mismatch, "logits array has " + std::to_string(n) +
+                                        " entries, the watermark was set up for a vocabulary of " + std::to_string(vocab_)};
+    if (params.greedy) return kGreedy;
+    return detail::check_sampling(params, n);
+  }
+  bool marked(std::span<const std::uint32_t> context) {
+    if (context.size() < h_) return false;
+    return !(skip_ && repeated_.repeated(context, h_));
+  }
+  // The candidates (ids_) and their tournament weights (q_, sum total_).
+  Status tournament(std::span<const std::uint32_t> context, std::span<const float> logits,
+                    const SamplingParams& params) {
+    if (params.top_k != 0 || params.top_p < 1.0f) {
+      ISOTOPE_RETURN_IF_ERROR(detail::kept_candidates(logits, params, &ids_, &kv_));
+      std::vector<std::uint32_t> ids = ids_;
+      return weights(context, ids, kv_, params);
+    }
+    const std::size_t n = logits.size();
+    ids_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) ids_[i] = static_cast<std::uint32_t>(i);
+    std::vector<float>& l = kv_;
+    l.assign(logits.begin(), logits.end());
+    for (float x : l)
+      if (std::isnan(x)) return kBad;
+    std::vector<std::uint32_t> ids = ids_;
+    return weights(context, ids, l, params);
+  }
+  Status weights(std::span<const std::uint32_t> context, const std::vector<std::uint32_t>& ids,
+                 const std::vector<float>& logits, const SamplingParams& params) {
+    const std::size_t n = ids.size();
+    if (n == 0) return kBad;
+    ids_ = ids;
+    float M = -std::numeric_limits<float>::infinity();
+    for (float x : logits) M = std::max(M, x);
+    if (!(M > -std::numeric_limits<float>::infinity())) return kBad;
+    q_.resize(n);
+    const float inv_t = 1.0f / params.temperature;
+    if (std::isinf(M)) {  // +inf logits share all the mass
+      for (std::size_t j = 0; j < n; ++j) q_[j] = logits[j] == M ? 1.0f : 0.0f;
+    } else {
+      for (std::size_t j = 0; j < n; ++j) q_[j] = std::exp((logits[j] - M) * inv_t);
+    }
+    v_.resize(n);
+    const Seed seed = prf_->seed(context.subspan(context.size() - h_));
+    if (n == vocab_ && std::is_sorted(ids.begin(), ids.end()) && ids.front() == 0) {
+      ISOTOPE_RETURN_IF_ERROR(prf_->values(seed, v_));
+    } else {
+      ISOTOPE_RETURN_IF_ERROR(prf_->values_at(seed, ids.data(), n, v_.data()));
+    }
+    double total = 0.0;
+    for (std::size_t j = 0; j < n; ++j) total += q_[j];
+    for (std::uint32_t l = 0; l < m_; ++l) {
+      double g = 0.0;
+      for (std::size_t j = 0; j < n; ++j) g += static_cast<double>(q_[j]) * static_cast<double>((v_[j] >> l) & 1u);
+      const double G = g / total;  // share of the mass with g_l = 1
+      const double c0 = std::pow(1.0 - G, k_ - 1);
+      const double c1 = G > 0.0 ? (1.0 - std::pow(1.0 - G, k_)) / G : static_cast<double>(k_);
+      const float f0 = static_cast<float>(c0), f1 = static_cast<float>(c1);
+      double t = 0.0;
+      for (std::size_t j = 0; j < n; ++j) {
+        q_[j] *= ((v_[j] >> l) & 1u) != 0 ? f1 : f0;
+        t += q_[j];
+      }
+      total = t;
+      if (!(total > 0.0)) return kBad;
+    }
+    total_ = total;
+    return Status::OK();
+  }
+
+  std::unique_ptr<detail::Prf32> prf_;
+  std::uint32_t h_, m_;
+  int k_;
+  bool skip_;
+  std::uint32_t vocab_;
+  detail::RepeatedWindows repeated_;
+  std::vector<std::uint32_t> v_, ids_;
+  std::vector<float> kv_, q_;
+  double total_ = 0.0;
+};
+
+class SynthId final : public Scheme {
+ public:
+  std::string_view name() const noexcept override { return SCHEME_SYNTHID; }
+  std::string_view title() const noexcept override { return "SynthID-Text tournament (Dathathri et al. 2024)"; }
+  std::string_view explanation() const noexcept override {
+    return "The secret key and the tokens just before each position give every possible next token m random bits "
+           "(one per tournament layer). Watermarked generation runs a tournament between candidate tokens in "
+           "which a token with a 1 at a layer beats one with a 0, which leaves the model's probabilities "
+           "unchanged but favours tokens with many 1 bits. Text that owes nothing to the key has fair bits, so "
+           "the number of 1 bits over N distinct scored tuples follows a Binomial(N m, 1/2) law; the p-value is "
+           "the exact chance of at least as many.";
+  }
+  std::string_view default_prf() const noexcept override { return PRF_U32_V1; }
+  std::span<const ParamSpec> params() const noexcept override { return kParams; }
+  Status validate(const Profile&) const override { return Status::OK(); }
+  bool distortion_free(const Profile& p) const noexcept override { return p.param("skip_repeated") != 0.0; }
+
+  Status make_scorer(const Key& key, const Profile& p, std::unique_ptr<TupleScorer>* out) const override {
+    std::unique_ptr<detail::Prf32> prf;
+    ISOTOPE_RETURN_IF_ERROR(detail::Prf32::create(key, SUBKEY_SIP, SUBKEY_AES, &prf));
+    *out = std::make_unique<SynthIdScorer>(std::move(prf), p.context_width,
+                                           static_cast<std::uint32_t>(p.param("layers")));
+    return Status::OK();
+  }
+  Status make_generator(const Key& key, const Profile& p, std::uint32_t vocab,
+                        std::unique_ptr<Generator>* out) const override {
+    std::unique_ptr<detail::Prf32> prf;
+    ISOTOPE_RETURN_IF_ERROR(detail::Prf32::create(key, SUBKEY_SIP, SUBKEY_AES, &prf));
+    *out = std::make_unique<SynthIdGenerator>(std::move(prf), p, vocab);
+    return Status::OK();
+  }
+  std::uint64_t trials(const Profile& p, std::uint64_t scored) const noexcept override {
+    return scored * static_cast<std::uint64_t>(p.param("layers"));
+  }
+  double null_mean(const Profile&) const noexcept override { return 0.5; }
+  double null_variance(const Profile&) const noexcept override { return 0.25; }
+  Tail tail(const Profile& p, double statistic, std::uint64_t scored) const noexcept override {
+    return binomial_upper_tail(static_cast<std::uint64_t>(statistic), trials(p, scored), 0.5);
+  }
+  bool integer_scores() const noexcept override { return true; }
+};
+
+}  // namespace
+
+const Scheme& synthid_scheme() noexcept {
+  static const SynthId s;
+  return s;
+}
+
+}  // namespace isotope

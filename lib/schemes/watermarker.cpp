@@ -1,0 +1,88 @@
+// Watermarker: the public face of every scheme's generation hook.
+#include <limits>
+
+#include "isotope/scheme.hpp"
+#include "isotope/watermark.hpp"
+
+namespace isotope {
+
+struct Watermarker::Impl {
+  Profile profile;
+  std::uint32_t vocab = 0;
+  std::unique_ptr<Generator> gen;
+  std::unique_ptr<TupleScorer> scorer;  // green_mask
+  std::vector<std::uint32_t> all;
+  std::vector<double> vals;
+};
+
+Watermarker::Watermarker() = default;
+Watermarker::~Watermarker() = default;
+
+Status Watermarker::create(const Key& key, const Profile& profile, std::uint32_t vocab_size,
+                           std::unique_ptr<Watermarker>* out) {
+  if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  if (vocab_size == 0 || vocab_size > static_cast<std::uint32_t>(std::numeric_limits<std::int32_t>::max()))
+    return {Code::invalid_argument, "vocabulary size must be between 1 and 2^31-1"};
+  ISOTOPE_RETURN_IF_ERROR(profile.validate());
+  const Scheme* s = nullptr;
+  ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &s));
+  std::unique_ptr<Watermarker> w(new Watermarker());
+  w->impl_ = std::make_unique<Impl>();
+  ISOTOPE_RETURN_IF_ERROR(s->make_generator(key, profile, vocab_size, &w->impl_->gen));
+  ISOTOPE_RETURN_IF_ERROR(s->make_scorer(key, profile, &w->impl_->scorer));
+  w->impl_->profile = profile;
+  w->impl_->vocab = vocab_size;
+  *out = std::move(w);
+  return Status::OK();
+}
+
+const Profile& Watermarker::profile() const noexcept { return impl_->profile; }
+std::uint32_t Watermarker::vocab_size() const noexcept { return impl_->vocab; }
+
+static Status check_vocab(std::size_t got, std::uint32_t want) {
+  if (got != want)
+    return {Code::vocab_mismatch, "logits array has " + std::to_string(got) +
+                                      " entries, the watermark was set up for a vocabulary of " + std::to_string(want)};
+  return Status::OK();
+}
+
+Status Watermarker::apply(std::span<const std::uint32_t> context, std::span<float> logits,
+                          const SamplingParams& params) {
+  ISOTOPE_RETURN_IF_ERROR(check_vocab(logits.size(), impl_->vocab));
+  return impl_->gen->apply(context, logits, params);
+}
+
+Status Watermarker::apply_candidates(std::span<const std::uint32_t> context, std::span<TokenLogit> cand,
+                                     const SamplingParams& params) {
+  const std::uint32_t V = impl_->vocab;
+  for (const TokenLogit& c : cand)
+    if (c.id < 0 || static_cast<std::uint32_t>(c.id) >= V)
+      return {Code::vocab_mismatch, "candidate token id " + std::to_string(c.id) + " is outside the vocabulary"};
+  return impl_->gen->apply_candidates(context, cand, params);
+}
+
+Status Watermarker::sample(std::span<const std::uint32_t> context, std::span<const float> logits,
+                           const SamplingParams& params, Rng& rng, std::uint32_t* token) {
+  if (token == nullptr) return {Code::invalid_argument, "token output is null"};
+  ISOTOPE_RETURN_IF_ERROR(check_vocab(logits.size(), impl_->vocab));
+  return impl_->gen->sample(context, logits, params, rng, token);
+}
+
+Status Watermarker::green_mask(std::span<const std::uint32_t> context, std::span<std::uint8_t> mask) {
+  ISOTOPE_RETURN_IF_ERROR(check_vocab(mask.size(), impl_->vocab));
+  if (impl_->profile.scheme != SCHEME_KGW)
+    return {Code::invalid_argument, "green masks exist only for the kgw scheme"};
+  const std::size_t h = impl_->profile.context_width;
+  if (context.size() < h) return {Code::invalid_argument, "context is shorter than the context width"};
+  auto& all = impl_->all;
+  if (all.size() != mask.size()) {
+    all.resize(mask.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint32_t>(i);
+  }
+  impl_->vals.resize(mask.size());
+  ISOTOPE_RETURN_IF_ERROR(impl_->scorer->values(context.subspan(context.size() - h), all, impl_->vals));
+  for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = impl_->vals[i] != 0.0 ? 1 : 0;
+  return Status::OK();
+}
+
+}  // namespace isotope

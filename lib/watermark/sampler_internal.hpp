@@ -1,0 +1,33 @@
+// The sampler's entry points for the schemes (lib/schemes/). Internal.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "isotope/prf.hpp"
+#include "isotope/watermark.hpp"
+
+namespace isotope::detail {
+
+// KGW's green list for one window: green iff value < threshold, +delta.
+struct GreenBias {
+  GreenList* list = nullptr;
+  Seed seed{};
+  float delta = 0.0f;
+  std::uint32_t threshold = 0;
+};
+
+// Checks temperature, top-p and the logits' size.
+Status check_sampling(const SamplingParams& p, std::size_t n);
+// Samples from the biased logits (as sample_plain would), computing green bits only where they can matter.
+Status green_sample(std::span<const float> logits, const GreenBias& bias, const SamplingParams& params, Rng& rng,
+                    std::uint32_t* token);
+// Adds delta to the green logits in place.
+Status green_apply(std::span<float> logits, const GreenBias& bias);
+Status green_apply_candidates(std::span<TokenLogit> cand, std::size_t vocab, const GreenBias& bias);
+// The candidates that plain sampling with `p` could draw (after top-k, then
+// top-p at p.temperature), best logit first (ties: lower id), -inf dropped.
+Status kept_candidates(std::span<const float> logits, const SamplingParams& p, std::vector<std::uint32_t>* ids,
+                       std::vector<float>* vals);
+
+}  // namespace isotope::detail
