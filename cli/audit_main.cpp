@@ -49,16 +49,19 @@ std::string explain(const nlohmann::json& j) {
     s << "YES, the suspect carries the watermark: it was trained on the provider's watermarked outputs.\n";
   else
     s << "no evidence that the suspect was trained on the provider's watermarked outputs.\n";
+  const bool kgw = j["profile"]["scheme"] == SCHEME_KGW;
   s << "\nStrength: p = " << format_p(lp) << " (" << odds_phrase(lp) << "); the threshold was " << threshold << ".\n"
-    << "  This is the probability that a model never trained on this key's outputs would score at least\n"
-    << "  this high. It is exact: under that hypothesis each scored token is green with probability "
-    << fmt("%.4g", j["gamma_effective"].get<double>()) << ",\n"
-    << "  independently, so the count of green tokens follows a binomial law.\n";
+    << "  This is the probability that a model never trained on this key's outputs would score at least\n";
+  if (kgw)
+    s << "  this high. It is exact: under that hypothesis each scored token is green with probability "
+      << fmt("%.4g", j["gamma_effective"].get<double>()) << ",\n"
+      << "  independently, so the count of green tokens follows a binomial law.\n";
+  else
+    s << "  this high, computed exactly from the null law of the " << j["profile"]["scheme"].get<std::string>()
+      << " scheme (" << scheme_null_phrase(j) << ").\n";
   const auto& sk = j["skipped"];
   s << "\nCounts: " << j["records"].get<std::uint64_t>() << (open ? " teacher texts, " : " suspect answers, ")
-    << j["tokens"].get<std::uint64_t>() << " tokens, " << scored << " scored, " << j["green"].get<std::uint64_t>()
-    << " green (" << fmt("%.1f%%", 100.0 * j["green_fraction"].get<double>()) << " against "
-    << fmt("%.1f%%", 100.0 * j["gamma_effective"].get<double>()) << " expected by chance).\n";
+    << j["tokens"].get<std::uint64_t>() << " tokens, " << scored << " scored, " << score_phrase(j) << ".\n";
   s << "Rules applied (each keeps the p-value valid):\n";
   s << "  - each (context, token) pair counted once in the whole audit: "
     << (j["rules"]["dedup"].get<bool>() ? "yes" : "NO") << ", " << sk["duplicate"].get<std::uint64_t>()

@@ -45,6 +45,15 @@ void note(bool quiet, const std::string& message) {
   if (!quiet) std::cerr << "isotope: " << message << '\n';
 }
 
+// A parameter's JSON value: whole-number parameters as integers.
+nlohmann::json param_json(const Profile& p, const std::string& name, double v) {
+  if (const Scheme* sc = find_scheme(p.scheme); sc != nullptr)
+    for (const ParamSpec& ps : sc->params())
+      if (name == ps.name && ps.integer && v == std::floor(v) && std::fabs(v) < 9e15)
+        return static_cast<std::int64_t>(v);
+  return v;
+}
+
 void ProfileOptions::add_to(CLI::App* app) {
   std::string names;
   for (const Scheme* sc : schemes()) names += (names.empty() ? "" : "|") + std::string(sc->name());
@@ -82,7 +91,7 @@ Profile ProfileOptions::get() const {
 
 nlohmann::json profile_options_json(const Profile& p) {
   nlohmann::json j = {{"context_width", p.context_width}};
-  for (const auto& [k, v] : p.params) j[k] = v;
+  for (const auto& [k, v] : p.params) j[k] = param_json(p, k, v);
   if (p.scheme != SCHEME_KGW) j["scheme"] = p.scheme;
   return j;
 }
@@ -199,18 +208,42 @@ const nlohmann::json* string_field(const nlohmann::json& obj, const char* name, 
 nlohmann::json profile_json(const Profile& p) {
   nlohmann::json j = {{"scheme", p.scheme},   {"version", p.version}, {"context_width", p.context_width},
                       {"prf", p.prf},         {"name", p.name()}};
-  for (const auto& [k, v] : p.params) j[k] = v;
+  for (const auto& [k, v] : p.params) j[k] = param_json(p, k, v);
   return j;
+}
+
+std::string score_phrase(const nlohmann::json& j) {
+  char buf[256];
+  if (j["profile"]["scheme"] == SCHEME_KGW) {
+    std::snprintf(buf, sizeof buf, "%llu green (%.1f%% against %.1f%% expected by chance)",
+                  static_cast<unsigned long long>(j["green"].get<std::uint64_t>()),
+                  100.0 * j["green_fraction"].get<double>(), 100.0 * j["gamma_effective"].get<double>());
+  } else {
+    std::snprintf(buf, sizeof buf, "mean score %.4g over %llu trials (%.4g expected by chance)",
+                  j["mean_score"].get<double>(), static_cast<unsigned long long>(j["trials"].get<std::uint64_t>()),
+                  j["null_mean"].get<double>());
+  }
+  return buf;
+}
+
+std::string scheme_null_phrase(const nlohmann::json& j) {
+  const std::string scheme = j["profile"]["scheme"].get<std::string>();
+  const Scheme* sc = find_scheme(scheme);
+  if (sc == nullptr) return scheme;
+  return std::string(sc->title()) + ": " + std::string(sc->explanation());
 }
 
 bool is_flagged(const DetectionResult& r, double threshold) { return is_watermarked(r, threshold); }
 
 nlohmann::json detection_json(const DetectionResult& r, const Profile& p, const std::string& tokenizer_sha256,
                               double threshold, const ScoreRules& rules, bool prompt_exclusion) {
+  const Scheme* sc = find_scheme(p.scheme);
+  const bool integer_statistic = sc != nullptr && sc->integer_scores();
   nlohmann::json j = {{"tokens", r.tokens},
                       {"scored", r.scored},
                       {"scheme", r.scheme},
-                      {"statistic", r.statistic},
+                      {"statistic", integer_statistic ? nlohmann::json(static_cast<std::int64_t>(r.statistic))
+                                                      : nlohmann::json(r.statistic)},
                       {"trials", r.trials},
                       {"mean_score", r.mean_score},
                       {"null_mean", r.null_mean},

@@ -90,6 +90,11 @@ const nlohmann::json* string_field(const nlohmann::json& obj, const char* name, 
                                    std::size_t lineno);
 
 nlohmann::json profile_json(const Profile& p);
+// "12 green (30.0% against 25.0% expected by chance)" (KGW), or the mean
+// score against its expectation, from a detection JSON object.
+std::string score_phrase(const nlohmann::json& detection);
+// The null law of the result's scheme in a few words.
+std::string scheme_null_phrase(const nlohmann::json& detection);
 nlohmann::json detection_json(const DetectionResult& r, const Profile& p, const std::string& tokenizer_sha256,
                               double threshold, const ScoreRules& rules, bool prompt_exclusion);
 bool is_flagged(const DetectionResult& r, double threshold);

@@ -33,9 +33,7 @@ void explain(const DetectItem& item, const DetectOptions& o, const Profile& prof
     if (r.skipped_prompt > 0) std::cout << ", " << r.skipped_prompt << " inside the prompt";
     std::cout << ", not counted)";
   }
-  char pct[64];
-  std::snprintf(pct, sizeof pct, "%.1f%% vs %.1f%%", 100.0 * r.green_fraction, 100.0 * r.gamma);
-  std::cout << "; " << r.green << " green (" << pct << " expected by chance).\n";
+  std::cout << "; " << score_phrase(item.json) << ".\n";
   if (r.scored == 0) {
     std::cout << "  Too short to say anything: no token had a full context of " << profile.context_width
               << " previous tokens that was not a repeat.\n";

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "isotope/scheme.hpp"
 
 namespace isotope::cli {
 
@@ -167,16 +168,40 @@ std::string sample_html(const json& sample) {
   return s.str();
 }
 
+// The profile line of "How the score was computed", with the scheme's test in plain words.
+std::string scheme_rule_html(const json& prof) {
+  std::ostringstream s;
+  s << "<li>Watermark profile: <code>" << html_escape(str(prof, "name")) << "</code>";
+  if (str(prof, "scheme") == "kgw") {
+    s << ": a share &gamma; = " << html_escape(fmt("%g", num(prof, "gamma", 0.25)))
+      << " of the vocabulary is green at each step, chosen by the key and the "
+      << html_escape(count(num(prof, "context_width", 2))) << " previous tokens.</li>";
+  } else if (const Scheme* sc = find_scheme(str(prof, "scheme")); sc != nullptr) {
+    s << " (" << html_escape(std::string(sc->title())) << "). " << html_escape(std::string(sc->explanation()))
+      << "</li>";
+  } else {
+    s << ".</li>";
+  }
+  return s.str();
+}
+
 // Counts and rules of one scored text or audit.
 std::string counts_html(const json& r) {
   std::ostringstream s;
   const double scored = num(r, "scored", 0), green = num(r, "green", 0), g = num(r, "gamma_effective", 0.25);
   s << "<table class=\"counts\"><tr><th>tokens read</th><td>" << count(num(r, "tokens", 0)) << "</td></tr>"
-    << "<tr><th>tokens scored</th><td>" << count(scored) << "</td></tr>"
-    << "<tr><th>green among them</th><td>" << count(green) << " (" << fmt("%.1f", 100 * num(r, "green_fraction", 0))
-    << "%)</td></tr>"
-    << "<tr><th>expected by chance</th><td>" << fmt("%.1f", scored * g) << " (" << fmt("%.1f", 100 * g)
-    << "%)</td></tr>"
+    << "<tr><th>tokens scored</th><td>" << count(scored) << "</td></tr>";
+  if (r.is_object() && r.contains("green"))
+    s << "<tr><th>green among them</th><td>" << count(green) << " (" << fmt("%.1f", 100 * num(r, "green_fraction", 0))
+      << "%)</td></tr>"
+      << "<tr><th>expected by chance</th><td>" << fmt("%.1f", scored * g) << " (" << fmt("%.1f", 100 * g)
+      << "%)</td></tr>";
+  else
+    s << "<tr><th>score (sum over " << count(num(r, "trials", 0)) << " trials)</th><td>"
+      << fmt("%.6g", num(r, "statistic", 0)) << " (mean " << fmt("%.4g", num(r, "mean_score", 0)) << ")</td></tr>"
+      << "<tr><th>expected by chance</th><td>" << fmt("%.6g", num(r, "trials", 0) * num(r, "null_mean", 0))
+      << " (mean " << fmt("%.4g", num(r, "null_mean", 0)) << ")</td></tr>";
+  s << ""
     << "<tr><th>p-value</th><td>" << p_html(num(r, "log10_p", 0)) << " (log<sub>10</sub> p = "
     << fmt("%.2f", num(r, "log10_p", 0)) << ")</td></tr>"
     << "<tr><th>z-score (for reference)</th><td>" << fmt("%.2f", num(r, "z", 0)) << "</td></tr>";
@@ -286,10 +311,14 @@ std::string report_html(const json& doc, const std::string& report_name) {
   if (command == "detect") {
     h << "Was the text below written by a model that carried <b>our watermark</b>: a secret key whose public "
          "fingerprint (commitment) is <span class=\"hash\">"
-      << html_escape(commitment) << "</span>?</p><p>The watermark makes a model prefer a secret, key-dependent "
-      << html_escape(fmt("%g", 100.0 * num(doc["profile"], "gamma", 0.25)))
-      << "% of all words (&ldquo;green&rdquo; tokens) at every step. Text written "
-         "without the key contains green tokens at that chance rate only.";
+      << html_escape(commitment) << "</span>?</p><p>";
+    if (str(doc["profile"], "scheme") == "kgw")
+      h << "The watermark makes a model prefer a secret, key-dependent "
+        << html_escape(fmt("%g", 100.0 * num(doc["profile"], "gamma", 0.25)))
+        << "% of all words (&ldquo;green&rdquo; tokens) at every step. Text written "
+           "without the key contains green tokens at that chance rate only.";
+    else if (const Scheme* sc = find_scheme(str(doc["profile"], "scheme")); sc != nullptr)
+      h << html_escape(std::string(sc->explanation()));
   } else {
     h << "Was the suspect model trained on text produced by our watermarked model, whose secret key has the "
          "public fingerprint (commitment) <span class=\"hash\">"
@@ -388,14 +417,15 @@ std::string report_html(const json& doc, const std::string& report_name) {
 
   // Rules.
   h << "<section id=\"rules\"><h2>How the score was computed</h2><ul>"
-    << "<li>Watermark profile: <code>" << html_escape(str(prof, "name")) << "</code>: a share &gamma; = "
-    << html_escape(fmt("%g", num(prof, "gamma", 0.25))) << " of the vocabulary is green at each step, chosen by the key and the "
-    << html_escape(count(num(prof, "context_width", 2))) << " previous tokens.</li>"
+    << scheme_rule_html(prof)
     << "<li>Each (context, token) pair is counted only the first time it occurs"
     << (flag(opts, "dedup") || !opts.contains("dedup") ? "" : " &mdash; <b>this rule was switched off: the p-value is not valid</b>")
     << ", so repeated text cannot inflate the score.</li>"
-    << "<li>Under the hypothesis that the text does not depend on the key, the number of green tokens follows a "
-       "binomial distribution; the p-value is its exact upper tail.</li>"
+    << (str(prof, "scheme") == "kgw"
+            ? "<li>Under the hypothesis that the text does not depend on the key, the number of green tokens follows a "
+              "binomial distribution; the p-value is its exact upper tail.</li>"
+            : "<li>Under the hypothesis that the text does not depend on the key, the summed score follows the "
+              "scheme's null law stated above; the p-value is its exact upper tail.</li>")
     << "<li>Decision rule: watermarked when p &le; " << html_escape(fmt("%g", threshold)) << ".</li>"
     << "<li>Options: <code>" << html_escape(opts.dump()) << "</code></li></ul></section>\n";
 
