@@ -4,7 +4,8 @@
 //   BM_SamplePlain/V, BM_SampleWatermarked/V           full-vocabulary softmax sampling, temperature 1
 //   BM_SamplePlainTopK/V, BM_SampleWatermarkedTopK/V   the same with top-k 50
 //   BM_Paired/V/K                                      both, alternating in batches (K = top-k, 0 = none)
-//   BM_DetectIds                                       scoring 1M pre-tokenized ids with dedup
+//   BM_Sample<S>/V, BM_Sample<S>TopK/V                 the same for S in Kgw, Gumbel, SynthId
+//   BM_DetectIds, BM_DetectIds<S>                      scoring 1M pre-tokenized ids with dedup
 //   BM_PlainPassIds                                    a plain pass over the same ids, for scale
 //
 // Logits are drawn from N(0, 2.5^2) with a fixed seed: the bulk of a real
@@ -68,12 +69,19 @@ void run_plain(benchmark::State& state, std::uint32_t top_k, Shape shape = Shape
   state.SetItemsProcessed(state.iterations());
 }
 
-void run_watermarked(benchmark::State& state, std::uint32_t top_k, Shape shape = Shape::gaussian) {
+isotope::Profile scheme_profile(const char* scheme) {
+  isotope::Profile p;
+  (void)isotope::Profile::of(scheme, &p);
+  return p;
+}
+
+void run_watermarked(benchmark::State& state, std::uint32_t top_k, Shape shape = Shape::gaussian,
+                     const isotope::Profile& profile = isotope::Profile{}) {
   const auto v = static_cast<std::uint32_t>(state.range(0));
   const auto logits = make_logits(v, shape);
   const isotope::Key key = bench_key();
   std::unique_ptr<isotope::Watermarker> wm;
-  if (!isotope::Watermarker::create(key, isotope::Profile{}, v, &wm).ok()) {
+  if (!isotope::Watermarker::create(key, profile, v, &wm).ok()) {
     state.SkipWithError("create failed");
     return;
   }
@@ -92,6 +100,12 @@ void run_watermarked(benchmark::State& state, std::uint32_t top_k, Shape shape =
 }
 
 void BM_SamplePlain(benchmark::State& s) { run_plain(s, 0); }
+void BM_SampleKgw(benchmark::State& s) { run_watermarked(s, 0, Shape::gaussian, scheme_profile("kgw")); }
+void BM_SampleGumbel(benchmark::State& s) { run_watermarked(s, 0, Shape::gaussian, scheme_profile("gumbel")); }
+void BM_SampleSynthId(benchmark::State& s) { run_watermarked(s, 0, Shape::gaussian, scheme_profile("synthid")); }
+void BM_SampleKgwTopK(benchmark::State& s) { run_watermarked(s, 50, Shape::gaussian, scheme_profile("kgw")); }
+void BM_SampleGumbelTopK(benchmark::State& s) { run_watermarked(s, 50, Shape::gaussian, scheme_profile("gumbel")); }
+void BM_SampleSynthIdTopK(benchmark::State& s) { run_watermarked(s, 50, Shape::gaussian, scheme_profile("synthid")); }
 void BM_SampleWatermarked(benchmark::State& s) { run_watermarked(s, 0); }
 void BM_SamplePlainTopK(benchmark::State& s) { run_plain(s, 50); }
 void BM_SampleWatermarkedTopK(benchmark::State& s) { run_watermarked(s, 50); }
@@ -156,11 +170,11 @@ std::vector<std::uint32_t> make_ids(std::size_t n) {
   return ids;
 }
 
-void BM_DetectIds(benchmark::State& state) {
+void detect_ids(benchmark::State& state, const isotope::Profile& profile) {
   const auto ids = make_ids(1 << 20);
   const isotope::Key key = bench_key();
   std::unique_ptr<isotope::Scorer> scorer;
-  if (!isotope::Scorer::create(key, isotope::Profile{}, &scorer).ok()) {
+  if (!isotope::Scorer::create(key, profile, &scorer).ok()) {
     state.SkipWithError("create failed");
     return;
   }
@@ -171,6 +185,11 @@ void BM_DetectIds(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(ids.size()));
 }
+
+void BM_DetectIds(benchmark::State& state) { detect_ids(state, isotope::Profile{}); }
+void BM_DetectIdsKgw(benchmark::State& state) { detect_ids(state, scheme_profile("kgw")); }
+void BM_DetectIdsGumbel(benchmark::State& state) { detect_ids(state, scheme_profile("gumbel")); }
+void BM_DetectIdsSynthId(benchmark::State& state) { detect_ids(state, scheme_profile("synthid")); }
 
 void BM_PlainPassIds(benchmark::State& state) {
   const auto ids = make_ids(1 << 20);
@@ -202,6 +221,15 @@ BENCHMARK(BM_SamplePlainTopKSkewed)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(
 BENCHMARK(BM_SampleWatermarkedTopKSkewed)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Paired)->ArgsProduct({{32000, 128256, 256000}, {0, 50}})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_DetectIds)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SampleKgw)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SampleGumbel)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SampleSynthId)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SampleKgwTopK)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SampleGumbelTopK)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SampleSynthIdTopK)->Arg(32000)->Arg(128256)->Arg(256000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DetectIdsKgw)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DetectIdsGumbel)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DetectIdsSynthId)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PlainPassIds)->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

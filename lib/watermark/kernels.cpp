@@ -272,6 +272,89 @@ std::size_t portable::filter_range(const std::uint32_t* ids, const float* v, std
 }
 
 ISOTOPE_CLONES
+float max_index(const float* l, std::size_t n, std::size_t* index, bool* nan) noexcept {
+  vf m = splat(-std::numeric_limits<float>::infinity());
+  vi at = splati(0), bad = splati(0);
+  vi pos = vi{0, 1, 2, 3, 4, 5, 6, 7};
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) {
+    const vf x = loadf(l + i);
+    const vi gt = x > m;
+    m = gt ? x : m;
+    at = gt ? pos : at;
+    bad |= x != x;
+    pos += splati(static_cast<std::int32_t>(W));
+  }
+  float best = -std::numeric_limits<float>::infinity();
+  std::size_t idx = n;
+  bool any_nan = false;
+  for (std::size_t k = 0; k < W; ++k) {
+    any_nan |= bad[k] != 0;
+    const auto a = static_cast<std::size_t>(at[k]);
+    if (m[k] > best || (m[k] == best && a < idx)) {
+      best = m[k];
+      idx = a;
+    }
+  }
+  for (; i < n; ++i) {
+    any_nan |= l[i] != l[i];
+    if (l[i] > best) {
+      best = l[i];
+      idx = i;
+    }
+  }
+  if (idx == n) idx = 0;
+  *index = idx;
+  *nan = any_nan;
+  return best;
+}
+
+ISOTOPE_CLONES
+void gumbel_flags(const float* l, const std::uint32_t* v, std::size_t n, float M, float slope, float lc,
+                  std::uint8_t* flags) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto x = static_cast<std::int32_t>((0xFFFFFFFFu - v[i]) >> 1);
+    const float d = static_cast<float>(x);
+    std::int32_t bits = 0;
+    std::memcpy(&bits, &d, 4);
+    const float bound = static_cast<float>((bits >> 23) - 160);
+    flags[i] = (l[i] - M) * slope + lc > bound ? 1 : 0;
+  }
+}
+
+ISOTOPE_CLONES
+float tournament_layer(float* q, const std::uint32_t* v, std::size_t n, unsigned layer, float f0, float f1,
+                       unsigned next_bit, float* next_mass) noexcept {
+  vf tot = splat(0.0f), nm = splat(0.0f);
+  const vi one = splati(1);
+  const auto sh = static_cast<std::int32_t>(layer);
+  const auto shn = static_cast<std::int32_t>(next_bit);
+  std::size_t i = 0;
+  for (; i + W <= n; i += W) {
+    vi bits;
+    std::memcpy(&bits, v + i, sizeof bits);
+    const vi b = (bits >> sh) & one;
+    const vi bn = (bits >> shn) & one;
+    const vf x = loadf(q + i) * (b != 0 ? splat(f1) : splat(f0));
+    storef(q + i, x);
+    tot += x;
+    nm += bn != 0 ? x : splat(0.0f);
+  }
+  float t = 0.0f, m = 0.0f;
+  for (std::size_t k = 0; k < W; ++k) {
+    t += tot[k];
+    m += nm[k];
+  }
+  for (; i < n; ++i) {
+    q[i] *= ((v[i] >> layer) & 1u) != 0 ? f1 : f0;
+    t += q[i];
+    m += ((v[i] >> next_bit) & 1u) != 0 ? q[i] : 0.0f;
+  }
+  *next_mass = m;
+  return t;
+}
+
+ISOTOPE_CLONES
 std::size_t count_ge(const float* v, std::size_t n, float y) noexcept {
   std::uint32_t cnt = 0;
   for (std::size_t j = 0; j < n; ++j) cnt += v[j] >= y ? 1u : 0u;

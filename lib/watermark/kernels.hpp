@@ -64,6 +64,24 @@ std::size_t filter_range(const std::uint32_t* ids, const float* v, std::size_t n
 inline constexpr std::size_t SORT_BY_RANK_MAX = 128;
 void sort_keys(std::uint64_t* keys, std::size_t n, std::uint64_t* tmp) noexcept;
 
+// The largest of l[0, n) and (*index) its lowest position; *nan is set when
+// some l[i] is NaN. -inf (index 0) for n == 0.
+float max_index(const float* l, std::size_t n, std::size_t* index, bool* nan) noexcept;
+
+// The Gumbel-max pre-test (lib/schemes/gumbel): flags[i] = 1 unless token i
+// provably cannot win, i.e. unless (l[i] - M) * slope + lc <= e_i - 160 with
+// e_i the float exponent field of (2^32 - 1 - v[i]) / 2 (a lower bound of
+// log2(1 - v[i] / 2^32)).
+void gumbel_flags(const float* l, const std::uint32_t* v, std::size_t n, float M, float slope, float lc,
+                  std::uint8_t* flags) noexcept;
+
+// One layer of the SynthID tournament (lib/schemes/synthid): q[i] *= f1 if
+// bit `layer` of v[i] is set, else f0; returns the new sum of q and sets
+// *next_mass to the sum of the new q over the entries whose bit `next_bit`
+// is set. layer, next_bit < 32. Sums in float, eight lanes.
+float tournament_layer(float* q, const std::uint32_t* v, std::size_t n, unsigned layer, float f0, float f1,
+                       unsigned next_bit, float* next_mass) noexcept;
+
 // How many of v[0, n) are at or above y.
 std::size_t count_ge(const float* v, std::size_t n, float y) noexcept;
 

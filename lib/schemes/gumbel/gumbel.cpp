@@ -16,14 +16,15 @@
 // N - 1) is exact for the continuous scheme and conservative for this one.
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "isotope/scheme.hpp"
 #include "isotope/stats.hpp"
 #include "isotope/watermark.hpp"
 #include "prf/prf32.hpp"
-#include "schemes/repeat.hpp"
 #include "watermark/kernels.hpp"
+#include "schemes/repeat.hpp"
 #include "watermark/sampler_internal.hpp"
 
 namespace isotope {
@@ -160,56 +161,88 @@ class GumbelGenerator final : public Generator {
     }
     return full(context, logits, params, token);
   }
-  // The whole vocabulary: the race key needs two logarithms, so each block
-  // first drops the tokens that cannot beat the best key so far. With w_i =
-  // exp((l_i - m) / T) (m the block's max) and C = exp(best + m / T), token i
-  // can only win if -ln u_i < C w_i; as 1 - u <= -ln u, a token with
-  // 1 - u_i >= C w_i (checked with a margin for rounding) cannot.
+  // The whole vocabulary. The race key needs two logarithms, so every token
+  // that cannot beat the best key so far is dropped first, without them:
+  // with M the largest logit and C = exp(best + M / T), token i can only win
+  // if -ln u_i < C exp((l_i - M) / T); since 1 - u <= -ln u, that needs
+  // log2(1 - u_i) < log2 C + (l_i - M) log2(e) / T =: a_i. A lower bound of
+  // log2(1 - u_i) comes from the float exponent of 2^32 - 1 - value (minus
+  // one for rounding); tokens whose bound reaches a_i (plus a margin) are
+  // dropped, the others get the exact key. Tokens with a_i below -33 cannot
+  // win whatever their value (1 - u >= 2^-32), so when few tokens are left
+  // only their values are computed.
   Status full(std::span<const std::uint32_t> context, std::span<const float> logits, const SamplingParams& params,
               std::uint32_t* token) {
     const std::size_t n = logits.size();
-    float M = -std::numeric_limits<float>::infinity();
+    const float* l = logits.data();
     std::size_t top = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (std::isnan(logits[i])) return kBad;
-      if (logits[i] > M) {
-        M = logits[i];
-        top = i;
-      }
-    }
-    if (!(M > -std::numeric_limits<float>::infinity())) return kBad;
-    if (std::isinf(M)) {  // +inf wins outright
+    bool nan = false;
+    const float M = kernels::max_index(l, n, &top, &nan);
+    if (nan || !(M > -std::numeric_limits<float>::infinity())) return kBad;
+    if (std::isinf(M)) {  // +inf wins outright (the lowest such id)
       *token = static_cast<std::uint32_t>(top);
       return Status::OK();
     }
     const Seed seed = prf_->seed(context.subspan(context.size() - h_));
+    const double inv_t = 1.0 / static_cast<double>(params.temperature);
+    std::uint32_t vtop = 0;
+    const std::uint32_t top32 = static_cast<std::uint32_t>(top);
+    ISOTOPE_RETURN_IF_ERROR(prf_->values_at(seed, &top32, 1, &vtop));
+    double best = race_key(vtop, l[top], inv_t);
+    std::size_t best_id = top;
+    const float slope = static_cast<float>(1.4426950408889634 * inv_t);  // log2(e) / T
+    auto log2c = [&] { return static_cast<float>((best + static_cast<double>(M) * inv_t) * 1.4426950408889634) + 0.01f; };
+    // Which tokens can win at all (a_i > -33)?
+    float lc = log2c();
+    ids_.clear();
+    const std::size_t B = 4096;
+    cand_.resize(B);
+    for (std::size_t start = 0; start < n && ids_.size() * 32 < n; start += B) {
+      const std::size_t len = std::min(B, n - start);
+      std::size_t c = 0;
+      for (std::size_t i = 0; i < len; ++i) {
+        cand_[c] = static_cast<std::uint32_t>(start + i);
+        c += (l[start + i] - M) * slope + lc > -33.0f ? 1 : 0;
+      }
+      ids_.insert(ids_.end(), cand_.begin(), cand_.begin() + static_cast<std::ptrdiff_t>(c));
+    }
+    const bool sparse = ids_.size() * 32 < n;
+    if (sparse) {  // few can win: their values alone, one block each
+      v_.resize(ids_.size());
+      if (!ids_.empty()) ISOTOPE_RETURN_IF_ERROR(prf_->values_at(seed, ids_.data(), ids_.size(), v_.data()));
+      for (std::size_t j = 0; j < ids_.size(); ++j) consider(ids_[j], v_[j], l[ids_[j]], inv_t, &best, &best_id);
+      *token = static_cast<std::uint32_t>(best_id);
+      return Status::OK();
+    }
     v_.resize(n);
     ISOTOPE_RETURN_IF_ERROR(prf_->values(seed, v_));
-    const double inv_t = 1.0 / static_cast<double>(params.temperature);
-    double best = race_key(v_[top], logits[top], inv_t);
-    std::size_t best_id = top;
-    const std::size_t B = kernels::BLOCK;
-    w_.resize(B);
+    const std::uint32_t* v = v_.data();
+    flags_.resize(B + 8);
     for (std::size_t start = 0; start < n; start += B) {
       const std::size_t len = std::min(B, n - start);
-      float bmax = 0.0f;
-      kernels::block_softmax(logits.data() + start, nullptr, 0, 0.0f, static_cast<float>(inv_t), len, w_.data(), &bmax);
-      if (!(bmax > -std::numeric_limits<float>::infinity())) continue;
-      const double C = std::exp(best + static_cast<double>(bmax) * inv_t);
-      const float c = std::isfinite(C) ? static_cast<float>(C * 1.001) : std::numeric_limits<float>::infinity();
-      const std::uint32_t* v = v_.data() + start;
-      for (std::size_t i = 0; i < len; ++i) {
-        const float one_minus_u = static_cast<float>(0xFFFFFFFFu - v[i]) * 0x1p-32f + 0x1p-32f;
-        if (!(one_minus_u < c * w_[i])) continue;
-        const double k = race_key(v[i], logits[start + i], inv_t);
-        if (k < best || (k == best && start + i < best_id)) {
-          best = k;
-          best_id = start + i;
-        }
+      lc = log2c();
+      const float* lb = l + start;
+      const std::uint32_t* vb = v + start;
+      std::uint8_t* f = flags_.data();
+      kernels::gumbel_flags(lb, vb, len, M, slope, lc, f);
+      for (std::size_t i = len; i < len + 8; ++i) f[i] = 0;
+      for (std::size_t i = 0; i < len; i += 8) {
+        std::uint64_t word = 0;
+        std::memcpy(&word, f + i, 8);
+        if (word == 0) continue;
+        for (std::size_t k = i; k < i + 8 && k < len; ++k)
+          if (f[k] != 0) consider(static_cast<std::uint32_t>(start + k), vb[k], lb[k], inv_t, &best, &best_id);
       }
     }
     *token = static_cast<std::uint32_t>(best_id);
     return Status::OK();
+  }
+  static void consider(std::uint32_t t, std::uint32_t v, float logit, double inv_t, double* best, std::size_t* best_id) {
+    const double k = race_key(v, logit, inv_t);
+    if (k < *best || (k == *best && t < *best_id)) {
+      *best = k;
+      *best_id = t;
+    }
   }
 
   std::unique_ptr<detail::Prf32> prf_;
@@ -217,8 +250,9 @@ class GumbelGenerator final : public Generator {
   bool skip_;
   std::uint32_t vocab_;
   detail::RepeatedWindows repeated_;
-  std::vector<std::uint32_t> v_, ids_;
-  std::vector<float> kv_, w_;
+  std::vector<std::uint32_t> v_, ids_, cand_;
+  std::vector<std::uint8_t> flags_;
+  std::vector<float> kv_;
 };
 
 class Gumbel final : public Scheme {

@@ -25,6 +25,7 @@
 #include "isotope/stats.hpp"
 #include "isotope/watermark.hpp"
 #include "prf/prf32.hpp"
+#include "watermark/kernels.hpp"
 #include "schemes/repeat.hpp"
 #include "watermark/sampler_internal.hpp"
 
@@ -108,9 +109,10 @@ class SynthIdGenerator final : public Generator {
     std::vector<std::uint32_t> kept;
     std::vector<float> kv;
     ISOTOPE_RETURN_IF_ERROR(detail::kept_candidates(l, params, &kept, &kv));
-    std::vector<std::uint32_t> ids(kept.size());
-    for (std::size_t j = 0; j < kept.size(); ++j) ids[j] = static_cast<std::uint32_t>(cand[kept[j]].id);
-    ISOTOPE_RETURN_IF_ERROR(weights(context, ids, kv, params));
+    ids_.resize(kept.size());
+    for (std::size_t j = 0; j < kept.size(); ++j) ids_[j] = static_cast<std::uint32_t>(cand[kept[j]].id);
+    all_ = false;
+    ISOTOPE_RETURN_IF_ERROR(weights(context, kv, params));
     for (TokenLogit& c : cand) c.logit = -std::numeric_limits<float>::infinity();
     for (std::size_t j = 0; j < kept.size(); ++j)
       cand[kept[j]].logit = q_[j] > 0.0f ? std::log(q_[j] / total_) : -std::numeric_limits<float>::infinity();
@@ -121,19 +123,7 @@ class SynthIdGenerator final : public Generator {
     ISOTOPE_RETURN_IF_ERROR(check(logits.size(), params));
     if (!marked(context)) return sample_plain(logits, params, rng, token);
     ISOTOPE_RETURN_IF_ERROR(tournament(context, logits, params));
-    const double r = rng.next_double() * total_;
-    double cum = 0.0;
-    std::size_t last = 0;
-    for (std::size_t j = 0; j < ids_.size(); ++j) {
-      if (!(q_[j] > 0.0f)) continue;
-      last = j;
-      cum += q_[j];
-      if (r < cum) {
-        *token = ids_[j];
-        return Status::OK();
-      }
-    }
-    *token = ids_[last];
+    *token = draw(rng);
     return Status::OK();
   }
 
@@ -149,65 +139,111 @@ class SynthIdGenerator final : public Generator {
     if (context.size() < h_) return false;
     return !(skip_ && repeated_.repeated(context, h_));
   }
-  // The candidates (ids_) and their tournament weights (q_, sum total_).
+  // The candidates (ids_: the kept ones, or the whole vocabulary when all_
+  // is set) and their tournament weights (q_, block sums block_, sum total_).
   Status tournament(std::span<const std::uint32_t> context, std::span<const float> logits,
                     const SamplingParams& params) {
     if (params.top_k != 0 || params.top_p < 1.0f) {
       ISOTOPE_RETURN_IF_ERROR(detail::kept_candidates(logits, params, &ids_, &kv_));
-      std::vector<std::uint32_t> ids = ids_;
-      return weights(context, ids, kv_, params);
+      all_ = false;
+      return weights(context, kv_, params);
     }
     const std::size_t n = logits.size();
-    ids_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) ids_[i] = static_cast<std::uint32_t>(i);
-    std::vector<float>& l = kv_;
-    l.assign(logits.begin(), logits.end());
-    for (float x : l)
-      if (std::isnan(x)) return kBad;
-    std::vector<std::uint32_t> ids = ids_;
-    return weights(context, ids, l, params);
+    if (ids_.size() != n || !all_) {
+      ids_.resize(n);
+      for (std::size_t i = 0; i < n; ++i) ids_[i] = static_cast<std::uint32_t>(i);
+    }
+    all_ = true;
+    return weights(context, logits, params);
   }
-  Status weights(std::span<const std::uint32_t> context, const std::vector<std::uint32_t>& ids,
-                 const std::vector<float>& logits, const SamplingParams& params) {
-    const std::size_t n = ids.size();
-    if (n == 0) return kBad;
-    ids_ = ids;
-    float M = -std::numeric_limits<float>::infinity();
-    for (float x : logits) M = std::max(M, x);
-    if (!(M > -std::numeric_limits<float>::infinity())) return kBad;
+  // Weights of the candidates ids_ with these logits (one per candidate).
+  Status weights(std::span<const std::uint32_t> context, std::span<const float> logits,
+                 const SamplingParams& params) {
+    const std::size_t n = ids_.size();
+    if (n == 0 || logits.size() != n) return kBad;
+    std::size_t top = 0;
+    bool nan = false;
+    const float M = kernels::max_index(logits.data(), n, &top, &nan);
+    if (nan || !(M > -std::numeric_limits<float>::infinity())) return kBad;
     q_.resize(n);
     const float inv_t = 1.0f / params.temperature;
+    const std::size_t B = kernels::BLOCK;
+    const std::size_t nb = (n + B - 1) / B;
+    block_.assign(nb, 0.0f);
     if (std::isinf(M)) {  // +inf logits share all the mass
       for (std::size_t j = 0; j < n; ++j) q_[j] = logits[j] == M ? 1.0f : 0.0f;
     } else {
-      for (std::size_t j = 0; j < n; ++j) q_[j] = std::exp((logits[j] - M) * inv_t);
+      for (std::size_t b = 0; b < nb; ++b) {
+        const std::size_t start = b * B, len = std::min(B, n - start);
+        float bmax = 0.0f;
+        kernels::block_softmax(logits.data() + start, nullptr, 0, 0.0f, inv_t, len, q_.data() + start, &bmax);
+        const double d = (static_cast<double>(bmax) - M) * inv_t;
+        const float scale = std::isfinite(d) ? static_cast<float>(std::exp(d)) : 0.0f;
+        float* q = q_.data() + start;
+        for (std::size_t j = 0; j < len; ++j) q[j] *= scale;
+      }
     }
     v_.resize(n);
     const Seed seed = prf_->seed(context.subspan(context.size() - h_));
-    if (n == vocab_ && std::is_sorted(ids.begin(), ids.end()) && ids.front() == 0) {
+    if (all_) {
       ISOTOPE_RETURN_IF_ERROR(prf_->values(seed, v_));
     } else {
-      ISOTOPE_RETURN_IF_ERROR(prf_->values_at(seed, ids.data(), n, v_.data()));
+      ISOTOPE_RETURN_IF_ERROR(prf_->values_at(seed, ids_.data(), n, v_.data()));
     }
-    double total = 0.0;
-    for (std::size_t j = 0; j < n; ++j) total += q_[j];
+    // Layer l multiplies by c1 where g_l = 1 and by c0 where g_l = 0; the
+    // first pass only measures the mass with g_0 = 1.
+    double total = 0.0, mass = 0.0;
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::size_t start = b * B, len = std::min(B, n - start);
+      float m = 0.0f;
+      block_[b] = kernels::tournament_layer(q_.data() + start, v_.data() + start, len, 0, 1.0f, 1.0f, 0, &m);
+      total += block_[b];
+      mass += m;
+    }
     for (std::uint32_t l = 0; l < m_; ++l) {
-      double g = 0.0;
-      for (std::size_t j = 0; j < n; ++j) g += static_cast<double>(q_[j]) * static_cast<double>((v_[j] >> l) & 1u);
-      const double G = g / total;  // share of the mass with g_l = 1
-      const double c0 = std::pow(1.0 - G, k_ - 1);
-      const double c1 = G > 0.0 ? (1.0 - std::pow(1.0 - G, k_)) / G : static_cast<double>(k_);
-      const float f0 = static_cast<float>(c0), f1 = static_cast<float>(c1);
-      double t = 0.0;
-      for (std::size_t j = 0; j < n; ++j) {
-        q_[j] *= ((v_[j] >> l) & 1u) != 0 ? f1 : f0;
-        t += q_[j];
+      if (!(total > 0.0) || !std::isfinite(total)) return kBad;
+      const double G = std::min(1.0, mass / total);  // share of the mass with g_l = 1
+      double c0 = 0.0, c1 = 0.0;
+      if (k_ == 2) {
+        c0 = 1.0 - G;
+        c1 = 2.0 - G;
+      } else {
+        c0 = std::pow(1.0 - G, k_ - 1);
+        c1 = G > 0.0 ? (1.0 - std::pow(1.0 - G, k_)) / G : static_cast<double>(k_);
+      }
+      const unsigned next = l + 1 < m_ ? l + 1 : l;
+      double t = 0.0, nm = 0.0;
+      for (std::size_t b = 0; b < nb; ++b) {
+        const std::size_t start = b * B, len = std::min(B, n - start);
+        float m = 0.0f;
+        block_[b] = kernels::tournament_layer(q_.data() + start, v_.data() + start, len, l, static_cast<float>(c0),
+                                              static_cast<float>(c1), next, &m);
+        t += block_[b];
+        nm += m;
       }
       total = t;
-      if (!(total > 0.0)) return kBad;
+      mass = nm;
     }
+    if (!(total > 0.0) || !std::isfinite(total)) return kBad;
     total_ = total;
     return Status::OK();
+  }
+  // Draws one candidate from q_: its block by the block sums, then the token.
+  std::uint32_t draw(Rng& rng) const {
+    const std::size_t B = kernels::BLOCK, n = q_.size(), nb = block_.size();
+    const double r = rng.next_double() * total_;
+    double cum = 0.0;
+    std::size_t b = 0;
+    while (b + 1 < nb && cum + block_[b] <= r) cum += block_[b++];
+    while (b > 0 && !(block_[b] > 0.0f)) cum -= block_[--b];
+    std::size_t last = b * B;
+    for (std::size_t j = b * B; j < std::min(n, (b + 1) * B); ++j) {
+      if (!(q_[j] > 0.0f)) continue;
+      last = j;
+      cum += q_[j];
+      if (r < cum) return ids_[j];
+    }
+    return ids_[last];
   }
 
   std::unique_ptr<detail::Prf32> prf_;
@@ -217,8 +253,9 @@ class SynthIdGenerator final : public Generator {
   std::uint32_t vocab_;
   detail::RepeatedWindows repeated_;
   std::vector<std::uint32_t> v_, ids_;
-  std::vector<float> kv_, q_;
+  std::vector<float> kv_, q_, block_;
   double total_ = 0.0;
+  bool all_ = false;  // ids_ is 0..V-1
 };
 
 class SynthId final : public Scheme {
