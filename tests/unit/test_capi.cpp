@@ -148,3 +148,65 @@ TEST_CASE("C API: key files", "[capi]") {
   std::remove(path.c_str());
   rmdir(dir);
 }
+
+TEST_CASE("C API: profiles of any scheme, parameters by name, results that carry their size", "[capi]") {
+  isotope_profile* p = nullptr;
+  REQUIRE(isotope_profile_create("synthid", &p) == ISOTOPE_OK);
+  double v = 0.0;
+  REQUIRE(isotope_profile_get(p, "layers", &v) == ISOTOPE_OK);
+  CHECK(v == 30.0);
+  CHECK(isotope_profile_set(p, "layers", 12) == ISOTOPE_OK);
+  CHECK(isotope_profile_set(p, "layers", 40) == ISOTOPE_ERR_INVALID_ARGUMENT);  // out of range: unchanged
+  CHECK(isotope_profile_set(p, "gamma", 0.5) == ISOTOPE_ERR_INVALID_ARGUMENT);  // not a synthid parameter
+  CHECK(isotope_profile_set(p, "context_width", 3) == ISOTOPE_OK);
+  CHECK(std::string(isotope_profile_name(p)) == "synthid/v1/layers=12/leaves=2/skip_repeated=1/h=3/siphash128-aes128ctr-u32-v1");
+  isotope_profile* bad = nullptr;
+  CHECK(isotope_profile_create("nope", &bad) == ISOTOPE_ERR_INVALID_ARGUMENT);
+  CHECK(bad == nullptr);
+
+  std::uint8_t kb[ISOTOPE_KEYBYTES];
+  for (int i = 0; i < ISOTOPE_KEYBYTES; ++i) kb[i] = static_cast<std::uint8_t>(i * 5 + 1);
+  isotope_key* key = nullptr;
+  REQUIRE(isotope_key_from_bytes(kb, sizeof kb, &key) == ISOTOPE_OK);
+  const std::uint32_t V = 600;
+  isotope_watermark* wm = nullptr;
+  REQUIRE(isotope_watermark_create_with_profile(key, p, V, &wm) == ISOTOPE_OK);
+  isotope_rng* rng = nullptr;
+  REQUIRE(isotope_rng_create(4, &rng) == ISOTOPE_OK);
+  std::vector<std::int32_t> ids{1, 2, 3};
+  std::vector<float> logits(V);
+  std::uint64_t state = 88172645463325252ull;
+  for (int step = 0; step < 200; ++step) {
+    for (float& x : logits) {
+      state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+      x = static_cast<float>(static_cast<double>(state >> 11) * 0x1.0p-53 * 6.0 - 3.0);
+    }
+    std::int32_t t = -1;
+    REQUIRE(isotope_watermark_sample(wm, ids.data(), ids.size(), logits.data(), V, nullptr, rng, &t) == ISOTOPE_OK);
+    ids.push_back(t);
+  }
+  isotope_sampling_params greedy;
+  isotope_sampling_params_default(&greedy);
+  greedy.greedy = 1;
+  std::int32_t t = -1;
+  CHECK(isotope_watermark_sample(wm, ids.data(), ids.size(), logits.data(), V, &greedy, rng, &t) ==
+        ISOTOPE_ERR_INVALID_ARGUMENT);
+
+  isotope_detector* d = nullptr;
+  REQUIRE(isotope_detector_create_with_profile(key, p, &d) == ISOTOPE_OK);
+  isotope_result r{};
+  CHECK(isotope_detect_ids_result(d, ids.data(), ids.size(), nullptr, 0, &r) == ISOTOPE_ERR_INVALID_ARGUMENT);
+  r.size = sizeof r;
+  REQUIRE(isotope_detect_ids_result(d, ids.data(), ids.size(), nullptr, 0, &r) == ISOTOPE_OK);
+  CHECK(r.size == sizeof r);
+  CHECK(r.trials == 12 * r.scored);
+  CHECK(r.log10_p <= -6.0);
+  CHECK(r.mean_score == Approx(r.statistic / static_cast<double>(r.trials)));
+
+  isotope_detector_free(d);
+  isotope_watermark_free(wm);
+  isotope_rng_free(rng);
+  isotope_key_free(key);
+  isotope_profile_free(p);
+  isotope_profile_free(nullptr);
+}

@@ -28,6 +28,7 @@ from ._core import (
     default_tokenizer_path,
     load_key,
     sample_plain,
+    schemes,
 )
 from ._processor import WatermarkLogitsProcessor, watermark_sample
 from ._audit import audit_closed, audit_open, predictions_from_callable
@@ -51,5 +52,6 @@ __all__ = [
     "load_key",
     "predictions_from_callable",
     "sample_plain",
+    "schemes",
     "watermark_sample",
 ]

@@ -213,6 +213,7 @@ def watermark_sample(key_or_processor, input_ids, scores, *, profile=None, tempe
     ctx = _row(input_ids, "input_ids")
     if ctx.size and ctx.dtype.kind not in "iu":
         raise TypeError(f"input_ids must hold integer token ids, got dtype {ctx.dtype}")
-    ctx = ctx[len(ctx) - min(proc.context_width, len(ctx)):]
+    if proc.scheme == "kgw":  # the window alone; distortion-free schemes need the whole context
+        ctx = ctx[len(ctx) - min(proc.context_width, len(ctx)):]
     logits = _row(scores, "scores", floats=True)
     return proc._core.sample(ctx, logits, float(temperature), int(top_k), float(top_p), bool(greedy), _rng(rng, seed))
