@@ -41,6 +41,7 @@ struct Options {
   std::uint64_t read_tokens = 20000;
   std::vector<double> rhos = {0, 0.01, 0.05, 0.10, 0.50, 1.0};
   bool validity = true;
+  std::string scheme = "kgw";
 };
 
 [[noreturn]] void die(const std::string& m) {
@@ -143,6 +144,7 @@ int main(int argc, char** argv) {
     else if (a == "--answer-tokens") o.answer_tokens = static_cast<std::uint32_t>(std::stoul(next()));
     else if (a == "--read-tokens") o.read_tokens = std::stoull(next());
     else if (a == "--no-validity") o.validity = false;
+    else if (a == "--scheme") o.scheme = next();
     else if (a == "--rhos") {
       o.rhos.clear();
       std::stringstream ss(next());
@@ -150,7 +152,7 @@ int main(int argc, char** argv) {
       while (std::getline(ss, x, ',')) o.rhos.push_back(std::stod(x) / 100.0);
     } else {
       std::cout << "usage: isotope_radioactivity [--replicates R] [--student-tokens S] [--answer-tokens L]\n"
-                   "       [--read-tokens T] [--rhos 0,1,5,10,50,100] [--no-validity]\n";
+                   "       [--read-tokens T] [--rhos 0,1,5,10,50,100] [--no-validity] [--scheme kgw|gumbel|synthid]\n";
       return a == "--help" ? 0 : 2;
     }
   }
@@ -170,7 +172,8 @@ int main(int argc, char** argv) {
       if (j.is_object() && j.contains("prompt") && j["prompt"].is_string()) prompts.push_back(j["prompt"].get<std::string>());
     }
   }
-  const Profile profile;
+  Profile profile;
+  ok(Profile::of(o.scheme, &profile), "--scheme");
   const SamplingParams sampling;
 
   // Results: [rho][column] -> values over replicates.
