@@ -7,11 +7,13 @@
 # of texts with p < 0.01 and p < 0.05 against the nominal rates, and the
 # smallest p-value seen.
 #
-#   bench/fpr/run.sh [ISOTOPE_BINARY] [KEYS]      (defaults: build/isotope, 20)
+#   bench/fpr/run.sh [ISOTOPE_BINARY] [KEYS] [SCHEMES]
+#       (defaults: build/isotope, 20, "kgw gumbel synthid"; KGW also without dedup)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 isotope="${1:-$here/build/isotope}"
 keys="${2:-20}"
+schemes="${3:-kgw gumbel synthid}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -27,21 +29,28 @@ PY
 
 for i in $(seq 1 "$keys"); do
   "$isotope" keygen -q -o "$work/k$i.key" > /dev/null
-  "$isotope" detect --key "$work/k$i.key" --jsonl --json "$work/docs.jsonl" > "$work/dedup-$i.jsonl"
-  "$isotope" detect --key "$work/k$i.key" --jsonl --json --no-dedup "$work/docs.jsonl" > "$work/nodedup-$i.jsonl"
+  for s in $schemes; do
+    "$isotope" detect --key "$work/k$i.key" --scheme "$s" --jsonl --json "$work/docs.jsonl" > "$work/$s-dedup-$i.jsonl"
+  done
+  case " $schemes " in *" kgw "*)
+    "$isotope" detect --key "$work/k$i.key" --jsonl --json --no-dedup "$work/docs.jsonl" > "$work/kgw-nodedup-$i.jsonl";;
+  esac
 done
 
-python3 - "$work" "$keys" <<'PY'
+python3 - "$work" "$keys" $schemes <<'PY'
 import json, pathlib, sys
-work, keys = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+work, keys, schemes = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 def load(prefix):
     rows = []
     for i in range(1, keys + 1):
         rows += [json.loads(l) for l in (work / f"{prefix}-{i}.jsonl").read_text().splitlines()]
     return rows
-print(f"| rule | texts scored | median tokens scored | p < 0.01 | p < 0.05 | smallest p |")
+print(f"| scheme, rule | texts scored | median tokens scored | p < 0.01 | p < 0.05 | smallest p |")
 print(f"| --- | --- | --- | --- | --- | --- |")
-for name, prefix in (("dedup (default)", "dedup"), ("no dedup (invalid)", "nodedup")):
+runs = [(f"{s}, dedup (default)", f"{s}-dedup") for s in schemes]
+if "kgw" in schemes:
+    runs.append(("kgw, no dedup (invalid)", "kgw-nodedup"))
+for name, prefix in runs:
     rows = load(prefix)
     n = len(rows)
     lp = sorted(r["log10_p"] for r in rows)
