@@ -35,6 +35,19 @@ for v in (32000, 128256, 256000):
     print(f"| {v} | {f['plain_us']:.0f} us / {f['watermarked_us']:.0f} us / **{f['ratio']:.2f}x** "
           f"| {k['plain_us']:.0f} us / {k['watermarked_us']:.0f} us / **{k['ratio']:.2f}x** |")
 print()
+print()
+print("Schemes (BM_Sample<S> against BM_SamplePlain, BM_Sample<S>TopK against BM_SamplePlainTopK, same run):")
+print()
+print("| V | scheme | full vocabulary: time / ratio | top-k 50: time / ratio |")
+print("| ---: | --- | --- | --- |")
+for v in (32000, 128256, 256000):
+    p, pk = t(f"BM_SamplePlain/{v}"), t(f"BM_SamplePlainTopK/{v}")
+    for s in ("Kgw", "Gumbel", "SynthId"):
+        f, k = t(f"BM_Sample{s}/{v}"), t(f"BM_Sample{s}TopK/{v}")
+        print(f"| {v} | {s} | {f:.0f} us / **{f/p:.2f}x** | {k:.0f} us / **{k/pk:.2f}x** |")
+print()
+for s in ("Kgw", "Gumbel", "SynthId"):
+    print(f"Detection, {s}: **{rows['BM_DetectIds' + s]['items_per_second']/1e6:.1f} million tokens/s** on one core.")
 d = rows["BM_DetectIds"]
 plain = rows["BM_PlainPassIds"]
 print()
