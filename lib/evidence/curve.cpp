@@ -18,7 +18,10 @@ Status control_key(const std::array<std::uint8_t, COMMITMENT_BYTES>& commitment,
   for (std::size_t i = 0; i < domain.size(); ++i) msg[i] = static_cast<std::uint8_t>(domain[i]);
   for (std::size_t i = 0; i < 4; ++i) msg[domain.size() + i] = static_cast<std::uint8_t>(index >> (8 * i));
   std::uint8_t k[KEY_BYTES];
-  crypto_generichash(k, sizeof k, msg, sizeof msg, commitment.data(), commitment.size());
+  if (crypto_generichash(k, sizeof k, msg, sizeof msg, commitment.data(), commitment.size()) != 0) {
+    sodium_memzero(k, sizeof k);
+    return {Code::crypto, "BLAKE2b failed"};
+  }
   Status st = Key::from_bytes(k, sizeof k, out);
   sodium_memzero(k, sizeof k);
   return st;
