@@ -265,6 +265,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
                         {"mode", audit_mode_name(r.mode)}};
   out.update(j);
   out["valid"] = r.valid();
+  if (!r.warnings.empty()) out["warnings"] = r.warnings;
   out["flagged"] = r.valid() && is_flagged(r.detection, o.threshold);
   out["records"] = r.records;
   out["filter"] = {{"enabled", r.filter}, {"teacher_windows", r.filter_windows}};

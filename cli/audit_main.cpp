@@ -47,6 +47,8 @@ std::string explain(const nlohmann::json& j) {
     s << "no conclusion: nothing could be scored.\n";
   else if (j["flagged"].get<bool>())
     s << "YES, the suspect carries the watermark: it was trained on the provider's watermarked outputs.\n";
+  else if (j.contains("warnings"))
+    s << "no conclusion: the test had no power here (see the warnings below).\n";
   else
     s << "no evidence that the suspect was trained on the provider's watermarked outputs.\n";
   const bool kgw = j["profile"]["scheme"] == SCHEME_KGW;
@@ -90,6 +92,8 @@ std::string explain(const nlohmann::json& j) {
       << (c["ks_p"].get<double>() > 0.01 ? ": the test behaves as it should under keys the suspect never saw.\n"
                                         : ": NOT uniform, the test is miscalibrated for these data; do not rely on it.\n");
   }
+  if (j.contains("warnings"))
+    for (const auto& w : j["warnings"]) s << "\nWARNING: " << w.get<std::string>() << ".\n";
   if (!valid)
     s << "\nWARNING: " << (j["rules"]["dedup"].get<bool>() ? "--no-prompt-exclusion" : "--no-dedup")
       << " was given: this p-value is NOT valid.\n";

@@ -54,8 +54,15 @@ struct AuditResult {
   bool filter = false;              // closed: the teacher-window filter was applied
   std::uint64_t filter_windows = 0; // distinct windows in the filter
   AuditRules rules;
+  // Why the test may have no power (empty when it has): too few tuples
+  // scored, or a setting that scores almost nothing (reading mode at h = 0).
+  std::vector<std::string> warnings;
   bool valid() const noexcept { return rules.dedup && rules.prompt_exclusion; }
 };
+
+// Below this many scored tuples an audit says it had too little data to
+// have power (a "no evidence" answer then means little).
+inline constexpr std::uint64_t AUDIT_MIN_SCORED = 100;
 
 inline constexpr std::size_t CONTROL_SEED_BYTES = 32;
 using ControlSeed = std::array<std::uint8_t, CONTROL_SEED_BYTES>;

@@ -28,9 +28,12 @@ class WindowSet {
 
   std::uint32_t width() const noexcept;
   // Inserts every run of width() consecutive ids of `ids`. With width 0 (the
-  // unigram scheme) there are no windows: the set stays empty and contains()
-  // is always false.
+  // unigram scheme) every window is the empty one: the set records the ids
+  // themselves instead (contains_token), which prompt exclusion uses at
+  // h = 0, and contains() is always false.
   void add_windows_of(std::span<const std::uint32_t> ids);
+  // Width 0: whether `token` occurred in the ids given to add_windows_of.
+  bool contains_token(std::uint32_t token) const noexcept;
   bool insert(std::span<const std::uint32_t> window);  // true if new
   bool contains(std::span<const std::uint32_t> window) const noexcept;
   std::size_t size() const noexcept;
@@ -96,7 +99,7 @@ class Scorer {
   const ScoreRules& rules() const noexcept;
 
   // Scores positions i >= h of `ids`. Tuples whose window is in `exclude`
-  // (prompt windows) are skipped; if `require` is non-null, tuples whose window
+  // (prompt windows; at h = 0, whose token occurs in the prompt) are skipped; if `require` is non-null, tuples whose window
   // is not in it are skipped (the audit filter). `mask`, if non-null, receives
   // one score per id (NaN: not scored).
   Status add(std::span<const std::uint32_t> ids, const WindowSet* exclude = nullptr,

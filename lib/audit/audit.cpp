@@ -159,6 +159,13 @@ Status Audit::run(const Key& key, AuditResult* out, std::size_t limit, std::vect
   res.filter = m.filter != nullptr;
   res.filter_windows = m.filter != nullptr ? m.filter->size() : 0;
   res.rules = m.rules;
+  if (m.mode == AuditMode::open && m.profile.context_width == 0)
+    res.warnings.push_back("at context width 0 the reading mode scores only the first position of each text (every "
+                           "later window repeats the empty one), so this test has almost no power");
+  if (res.detection.scored < AUDIT_MIN_SCORED)
+    res.warnings.push_back("only " + std::to_string(res.detection.scored) + " tuples were scored (fewer than " +
+                           std::to_string(AUDIT_MIN_SCORED) +
+                           "): too few for the test to have power; a 'no evidence' answer means little");
   *out = res;
   return Status::OK();
 }

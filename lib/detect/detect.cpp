@@ -11,8 +11,9 @@ namespace isotope {
 // ---------------------------------------------------------------- WindowSet
 
 struct WindowSet::Impl {
-  explicit Impl(std::uint32_t w) : set(w) {}
-  detail::TupleSet set;
+  explicit Impl(std::uint32_t w) : set(w == 0 ? 1 : w), width(w) {}
+  detail::TupleSet set;  // width 0: the ids themselves, as 1-tuples
+  std::uint32_t width;
 };
 
 WindowSet::WindowSet(std::uint32_t width) : impl_(std::make_unique<Impl>(width)) {}
@@ -20,19 +21,28 @@ WindowSet::~WindowSet() = default;
 WindowSet::WindowSet(WindowSet&&) noexcept = default;
 WindowSet& WindowSet::operator=(WindowSet&&) noexcept = default;
 
-std::uint32_t WindowSet::width() const noexcept { return impl_->set.width(); }
+std::uint32_t WindowSet::width() const noexcept { return impl_->width; }
 
 void WindowSet::add_windows_of(std::span<const std::uint32_t> ids) {
   const std::size_t h = width();
-  if (h == 0) return;  // the unigram scheme has no windows to track
+  if (h == 0) {  // every window is empty: keep the tokens (prompt exclusion at h = 0)
+    for (std::size_t i = 0; i < ids.size(); ++i) impl_->set.insert(ids.subspan(i, 1));
+    return;
+  }
   for (std::size_t i = h; i <= ids.size(); ++i) impl_->set.insert(ids.subspan(i - h, h));
 }
 
-bool WindowSet::insert(std::span<const std::uint32_t> window) { return impl_->set.insert(window); }
+bool WindowSet::contains_token(std::uint32_t token) const noexcept {
+  return width() == 0 && impl_->set.contains(std::span<const std::uint32_t>(&token, 1));
+}
+
+bool WindowSet::insert(std::span<const std::uint32_t> window) {
+  return width() > 0 && window.size() == width() && impl_->set.insert(window);
+}
 bool WindowSet::contains(std::span<const std::uint32_t> window) const noexcept {
   return width() > 0 && window.size() == width() && impl_->set.contains(window);
 }
-std::size_t WindowSet::size() const noexcept { return impl_->set.size(); }
+std::size_t WindowSet::size() const noexcept { return width() == 0 ? 0 : impl_->set.size(); }
 void WindowSet::clear() noexcept { impl_->set.clear(); }
 
 // ---------------------------------------------------------------- Scorer
@@ -58,7 +68,10 @@ struct Scorer::Impl {
   bool admit(std::span<const std::uint32_t> tuple, const WindowSet* exclude, const WindowSet* require,
              const std::uint64_t* hash = nullptr) {
     const auto window = tuple.first(tuple.size() - 1);
-    if (exclude != nullptr && exclude->contains(window)) {
+    // At h = 0 the empty window occurs in every prompt: exclude by the token instead.
+    const bool in_prompt = exclude != nullptr && (window.empty() ? exclude->contains_token(tuple.back())
+                                                                 : exclude->contains(window));
+    if (in_prompt) {
       ++counts.skipped_prompt;
       return false;
     }

@@ -217,3 +217,25 @@ TEST_CASE("watermarked generations are detected; plain ones and other keys are n
     CHECK(ro.log10_p > -3.0);
   }
 }
+
+TEST_CASE("prompt exclusion at context width 0 drops tuples whose token is in the prompt", "[detect]") {
+  Profile p;
+  p.context_width = 0;
+  Key key;
+  std::uint8_t b[KEY_BYTES] = {9};
+  REQUIRE(Key::from_bytes(b, KEY_BYTES, &key).ok());
+  std::unique_ptr<Scorer> s;
+  REQUIRE(Scorer::create(key, p, &s).ok());
+  WindowSet prompt(0);
+  const std::vector<std::uint32_t> pids{5, 6, 7};
+  prompt.add_windows_of(pids);
+  CHECK(prompt.contains_token(6));
+  CHECK(!prompt.contains_token(8));
+  CHECK(prompt.size() == 0);                                   // no windows at h = 0
+  CHECK(!prompt.contains(std::span<const std::uint32_t>{}));  // the empty window is not what is checked
+  const std::vector<std::uint32_t> ids{5, 6, 7, 8, 9, 5};
+  REQUIRE(s->add(ids, &prompt).ok());
+  const DetectionResult r = s->result();
+  CHECK(r.skipped_prompt == 4);  // 5, 6, 7 and the second 5
+  CHECK(r.scored == 2);          // 8 and 9
+}

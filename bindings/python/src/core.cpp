@@ -472,6 +472,7 @@ py::dict run_audit(const Audit& audit, const Key& key, const AuditSettings& s) {
   det["rules"]["filter"] = r.filter;
   for (auto item : det) d[item.first] = item.second;
   d["valid"] = r.valid();
+  if (!r.warnings.empty()) d["warnings"] = r.warnings;
   d["flagged"] = r.valid() && flagged(r.detection, s.threshold);
   d["records"] = r.records;
   d["filter"] = py::dict("enabled"_a = r.filter, "teacher_windows"_a = r.filter_windows);
