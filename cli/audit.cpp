@@ -255,7 +255,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
       on_masks = [&](std::uint32_t, const std::vector<TokenScores>& ms) {
         control_curves.push_back(score_curve(concatenated(ms), profile, o.curve_points).log10_p);
       };
-    check(audit->control(seed, o.control, &c, {}, on_masks));
+    check(audit->control(seed, o.control, &c, {}, on_masks, o.threads));
   }
 
   nlohmann::json j = detection_json(r.detection, profile, tok->sha256_hex(), o.threshold, {.dedup = r.rules.dedup},

@@ -34,6 +34,9 @@ struct AuditOptions {
   // before they existed) read as 0, so such reports recompute as they were.
   std::uint32_t curve_points = 50;
   std::uint32_t sample_tokens = 80;
+  // Threads that score control keys (0: one per core). Not recorded: the
+  // numbers are the same for every thread count.
+  unsigned threads = 0;
 };
 
 void to_json(nlohmann::json& j, const AuditOptions& o);

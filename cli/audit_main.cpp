@@ -143,6 +143,9 @@ void register_audit(CLI::App& root, Runner* run) {
                   "Open: the suspect's top-1 predictions computed elsewhere (PREDS.jsonl, see docs/audit.md)");
   sub->add_option("--tokenizer", c->o.tokenizer, "The provider's sentencepiece model (default: the bundled one)");
   sub->add_option("--control", c->o.control, "Random control keys to run the same test under")->capture_default_str();
+  sub->add_option("--threads", c->o.threads,
+                  "Threads that score the control keys (0: one per core); the results do not depend on it")
+      ->capture_default_str();
   sub->add_option("--control-seed", c->o.control_seed,
                   "64 hex digits from which the control keys are derived (default: fresh, recorded in the result)");
   sub->add_option("--threshold", c->o.threshold, "Flag the suspect when p <= this")->capture_default_str();

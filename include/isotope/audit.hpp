@@ -84,8 +84,10 @@ Status predict_top1(const LanguageModel& model, std::span<const std::uint32_t> i
                     std::vector<std::uint32_t>* out);
 
 // Prepared audit: the token data (and, in open mode, the suspect's
-// predictions) are fixed once; scoring under any key is then cheap, so the
-// same data serve the real key and every control key.
+// predictions) are fixed once, and the rules (deduplication, prompt
+// exclusion, the filter, repeated windows in reading mode) are applied once
+// at construction: the distinct tuples that survive are kept, and scoring
+// under any key (the provider's, every control key) scores just those.
 class Audit {
  public:
   ~Audit();
@@ -126,10 +128,15 @@ class Audit {
   // run() gives them; called once per key, in index order.
   using ControlMasksFn = std::function<void(std::uint32_t index, const std::vector<TokenScores>& masks)>;
   // The same scoring under n control keys derived from `seed`. `masks`, if set,
-  // is given each control key's masks (from the same scoring pass).
+  // is given each control key's masks (from the same scoring pass), in index
+  // order. `threads` keys are scored at a time (0: one per core); the results
+  // are the same for every thread count. `progress`, if set, is called with
+  // (keys done, n) from the calling thread.
   Status control(const ControlSeed& seed, std::uint32_t n, ControlResult* out,
                  const std::function<void(std::uint32_t, std::uint32_t)>& progress = {},
-                 const ControlMasksFn& masks = {}) const;
+                 const ControlMasksFn& masks = {}, unsigned threads = 0) const;
+  // The distinct tuples the rules admitted (the same for every key).
+  std::size_t admitted() const noexcept;
 
  private:
   Audit();

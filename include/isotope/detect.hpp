@@ -84,6 +84,18 @@ struct ScoreRules {
   bool dedup = true;
 };
 
+// The tuples that the rules admitted, in scoring order, collected once (by a
+// collecting Scorer) so that any number of keys can score them: an audit
+// scores them under the provider's key and every control key without
+// applying the rules again.
+struct AdmittedTuples {
+  std::uint32_t width = 0;               // h
+  std::vector<std::uint32_t> windows;    // h ids per tuple
+  std::vector<std::uint32_t> tokens;     // one per tuple
+  std::vector<std::uint32_t> positions;  // the tuple's position in its sequence
+  std::size_t size() const noexcept { return tokens.size(); }
+};
+
 // Accumulates scores over any number of token sequences with one dedup memory:
 // a (window, token) tuple counts only the first time it is seen.
 class Scorer {
@@ -94,6 +106,12 @@ class Scorer {
 
   static Status create(const Key& key, const Profile& profile, std::unique_ptr<Scorer>* out,
                        ScoreRules rules = {});
+  // A scorer without a key that applies the same rules and keeps the
+  // admitted tuples (take_tuples) instead of scoring them; its result() has
+  // the counts and skips, with statistic 0.
+  static Status create_collector(const Profile& profile, std::unique_ptr<Scorer>* out, ScoreRules rules = {});
+  // The tuples admitted so far (collector only), leaving none behind.
+  AdmittedTuples take_tuples();
 
   const Profile& profile() const noexcept;
   const ScoreRules& rules() const noexcept;

@@ -3,6 +3,9 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <atomic>
+#include <new>
+#include <thread>
 #include <cmath>
 #include <cstring>
 #include <string_view>
@@ -45,8 +48,79 @@ struct Audit::Impl {
   std::unique_ptr<WindowSet> filter;                // closed, optional
   std::vector<std::vector<std::uint32_t>> teacher;  // open
   std::vector<std::vector<std::uint32_t>> predictions;
+  // The rules applied once: the admitted tuples, where each record's end in
+  // them, its length, and the counts after it.
+  AdmittedTuples tuples;
+  std::vector<std::size_t> record_end, record_len;
+  std::vector<DetectionResult> counts_after;
 
   std::size_t count() const { return mode == AuditMode::closed ? records.size() : teacher.size(); }
+
+  Status prepare() {
+    std::unique_ptr<Scorer> c;
+    ISOTOPE_RETURN_IF_ERROR(Scorer::create_collector(profile, &c, {.dedup = rules.dedup}));
+    const std::size_t n = count();
+    record_end.resize(n);
+    record_len.resize(n);
+    counts_after.resize(n);
+    for (std::size_t r = 0; r < n; ++r) {
+      if (mode == AuditMode::closed) {
+        ISOTOPE_RETURN_IF_ERROR(
+            c->add(records[r].response, rules.prompt_exclusion ? &prompt_windows[r] : nullptr, filter.get()));
+        record_len[r] = records[r].response.size();
+      } else {
+        ISOTOPE_RETURN_IF_ERROR(c->add_predictions(teacher[r], predictions[r]));
+        record_len[r] = teacher[r].size();
+      }
+      counts_after[r] = c->result();
+      record_end[r] = static_cast<std::size_t>(counts_after[r].scored);
+    }
+    tuples = c->take_tuples();
+    return Status::OK();
+  }
+
+  // Sum of the scores of the first `end` tuples under `scorer`, in order;
+  // `scores`, if non-null, receives each tuple's score.
+  Status score(TupleScorer& scorer, std::size_t end, double* sum, std::vector<double>* scores) const {
+    constexpr std::size_t CHUNK = 1 << 14;
+    std::vector<double> buf(std::min(end, CHUNK));
+    if (scores != nullptr) scores->resize(end);
+    const std::size_t h = tuples.width;
+    double s = 0.0;
+    for (std::size_t j = 0; j < end; j += CHUNK) {
+      const std::size_t len = std::min(CHUNK, end - j);
+      double* out = scores != nullptr ? scores->data() + j : buf.data();
+      ISOTOPE_RETURN_IF_ERROR(scorer.score(tuples.windows.data() + j * h, tuples.tokens.data() + j, len, out));
+      for (std::size_t k = 0; k < len; ++k) s += out[k];
+    }
+    *sum = s;
+    return Status::OK();
+  }
+
+  // Per-record masks from per-tuple scores (records 0..n-1).
+  std::vector<TokenScores> masks_of(const std::vector<double>& scores, std::size_t n) const {
+    std::vector<TokenScores> ms(n);
+    std::size_t j = 0;
+    for (std::size_t r = 0; r < n; ++r) {
+      ms[r].assign(record_len[r], std::nan(""));
+      for (; j < record_end[r]; ++j) ms[r][tuples.positions[j]] = scores[j];
+    }
+    return ms;
+  }
+
+  Status result(const Key& key, std::size_t n, DetectionResult* out, std::vector<double>* scores) const {
+    const Scheme* sc = nullptr;
+    ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
+    std::unique_ptr<TupleScorer> scorer;
+    ISOTOPE_RETURN_IF_ERROR(sc->make_scorer(key, profile, &scorer));
+    const std::size_t end = n == 0 ? 0 : record_end[n - 1];
+    double sum = 0.0;
+    ISOTOPE_RETURN_IF_ERROR(score(*scorer, end, &sum, scores));
+    DetectionResult r = n == 0 ? DetectionResult{} : counts_after[n - 1];
+    ISOTOPE_RETURN_IF_ERROR(result_from_statistic(profile, sum, r.scored, &r));
+    *out = r;
+    return Status::OK();
+  }
 };
 
 Audit::Audit() : impl_(std::make_unique<Impl>()) {}
@@ -82,6 +156,7 @@ Status Audit::closed(const Profile& profile, std::vector<AuditRecord> records,
       return {Code::empty_input, "the teacher data hold no context window: the filter would drop everything"};
   }
   m.records = std::move(records);
+  ISOTOPE_RETURN_IF_ERROR(m.prepare());
   *out = std::move(a);
   return Status::OK();
 }
@@ -114,6 +189,7 @@ Status Audit::open(const Profile& profile, std::vector<std::vector<std::uint32_t
   m.rules.prompt_exclusion = true;  // there are no prompts in reading mode: nothing to switch off
   m.teacher = std::move(teacher);
   m.predictions = std::move(predictions);
+  ISOTOPE_RETURN_IF_ERROR(m.prepare());
   *out = std::move(a);
   return Status::OK();
 }
@@ -134,27 +210,17 @@ Status Audit::open_with_model(const Profile& profile, std::vector<std::vector<st
   return open(profile, std::move(teacher), std::move(preds), suspect.vocab_size(), rules, out);
 }
 
+std::size_t Audit::admitted() const noexcept { return impl_->tuples.size(); }
+
 Status Audit::run(const Key& key, AuditResult* out, std::size_t limit, std::vector<TokenScores>* masks) const {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   const Impl& m = *impl_;
-  std::unique_ptr<Scorer> s;
-  ISOTOPE_RETURN_IF_ERROR(Scorer::create(key, m.profile, &s, {.dedup = m.rules.dedup}));
   const std::size_t n = limit == 0 ? m.count() : std::min(limit, m.count());
-  std::vector<TokenScores> ms;
-  if (masks != nullptr) ms.resize(n);
-  auto mask_of = [&](std::size_t r) { return masks != nullptr ? &ms[r] : nullptr; };
-  if (m.mode == AuditMode::closed) {
-    for (std::size_t r = 0; r < n; ++r)
-      ISOTOPE_RETURN_IF_ERROR(s->add(m.records[r].response, m.rules.prompt_exclusion ? &m.prompt_windows[r] : nullptr,
-                                     m.filter.get(), mask_of(r)));
-  } else {
-    for (std::size_t r = 0; r < n; ++r)
-      ISOTOPE_RETURN_IF_ERROR(s->add_predictions(m.teacher[r], m.predictions[r], nullptr, nullptr, mask_of(r)));
-  }
-  if (masks != nullptr) *masks = std::move(ms);
+  std::vector<double> scores;
   AuditResult res;
+  ISOTOPE_RETURN_IF_ERROR(m.result(key, n, &res.detection, masks != nullptr ? &scores : nullptr));
+  if (masks != nullptr) *masks = m.masks_of(scores, n);
   res.mode = m.mode;
-  res.detection = s->result();
   res.records = n;
   res.filter = m.filter != nullptr;
   res.filter_windows = m.filter != nullptr ? m.filter->size() : 0;
@@ -172,24 +238,51 @@ Status Audit::run(const Key& key, AuditResult* out, std::size_t limit, std::vect
 
 Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* out,
                       const std::function<void(std::uint32_t, std::uint32_t)>& progress,
-                      const ControlMasksFn& masks) const {
+                      const ControlMasksFn& masks, unsigned threads) const {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  const Impl& m = *impl_;
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   ControlResult c;
-  c.log10_p.reserve(n);
-  std::vector<double> ps;
-  ps.reserve(n);
-  for (std::uint32_t i = 0; i < n; ++i) {
-    Key k;
-    ISOTOPE_RETURN_IF_ERROR(audit_control_key(seed, i, &k));
-    AuditResult r;
-    std::vector<TokenScores> ms;
-    ISOTOPE_RETURN_IF_ERROR(run(k, &r, 0, masks ? &ms : nullptr));
-    if (masks) masks(i, ms);
-    c.log10_p.push_back(r.detection.log10_p);
-    ps.push_back(r.detection.p_value);
-    if (r.detection.p_value < 0.05) ++c.below_0_05;
-    if (progress) progress(i + 1, n);
+  c.log10_p.assign(n, 0.0);
+  std::vector<double> ps(n, 1.0);
+  // Keys are scored `batch` at a time, each by one thread, into its own slot;
+  // callbacks run afterwards on this thread, in index order.
+  const std::uint32_t batch = masks ? std::max(1u, threads) : n;
+  for (std::uint32_t first = 0; first < n; first += batch) {
+    const std::uint32_t last = std::min(n, first + batch);
+    std::vector<std::vector<double>> scores(masks ? last - first : 0);
+    std::vector<Status> errors(std::max(1u, threads));
+    std::atomic<std::uint32_t> next{first};
+    auto work = [&](unsigned t) {
+      try {
+        for (std::uint32_t i = next++; i < last; i = next++) {
+          Key k;
+          Status st = audit_control_key(seed, i, &k);
+          DetectionResult r;
+          if (st.ok()) st = m.result(k, m.count(), &r, masks ? &scores[i - first] : nullptr);
+          if (!st.ok()) {
+            errors[t] = st;
+            return;
+          }
+          c.log10_p[i] = r.log10_p;
+          ps[i] = r.p_value;
+        }
+      } catch (const std::bad_alloc&) {
+        errors[t] = {Code::out_of_memory, "out of memory while scoring control keys"};
+      }
+    };
+    const unsigned nt = std::min<unsigned>(threads, last - first);
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < nt; ++t) pool.emplace_back(work, t);
+    work(0);
+    for (std::thread& th : pool) th.join();
+    for (const Status& st : errors) ISOTOPE_RETURN_IF_ERROR(st);
+    if (masks)
+      for (std::uint32_t i = first; i < last; ++i) masks(i, m.masks_of(scores[i - first], m.count()));
+    if (progress) progress(last, n);
   }
+  for (std::uint32_t i = 0; i < n; ++i)
+    if (ps[i] < 0.05) ++c.below_0_05;
   c.ks_p = n == 0 ? 1.0 : ks_uniform_pvalue(ps);
   *out = std::move(c);
   return Status::OK();

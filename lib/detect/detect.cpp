@@ -50,7 +50,8 @@ void WindowSet::clear() noexcept { impl_->set.clear(); }
 struct Scorer::Impl {
   Impl(std::uint32_t h) : seen(h + 1), text_windows(h) {}
   const Scheme* scheme = nullptr;
-  std::unique_ptr<TupleScorer> tuple_scorer;
+  std::unique_ptr<TupleScorer> tuple_scorer;  // null: collector
+  AdmittedTuples collected;
   Profile profile;
   ScoreRules rules;
   detail::TupleSet seen;          // (window, token) tuples already scored
@@ -93,6 +94,16 @@ struct Scorer::Impl {
   }
 
   Status flush(TokenScores* mask) {
+    if (!tuple_scorer) {  // collector: keep the tuples
+      collected.windows.insert(collected.windows.end(), windows.begin(), windows.end());
+      collected.tokens.insert(collected.tokens.end(), tokens.begin(), tokens.end());
+      collected.positions.insert(collected.positions.end(), positions.begin(), positions.end());
+      counts.scored += tokens.size();
+      windows.clear();
+      tokens.clear();
+      positions.clear();
+      return Status::OK();
+    }
     scores.resize(tokens.size());
     if (!tokens.empty())
       ISOTOPE_RETURN_IF_ERROR(tuple_scorer->score(windows.data(), tokens.data(), tokens.size(), scores.data()));
@@ -160,6 +171,26 @@ Status Scorer::create(const Key& key, const Profile& profile, std::unique_ptr<Sc
   s->impl_->rules = rules;
   *out = std::move(s);
   return Status::OK();
+}
+
+Status Scorer::create_collector(const Profile& profile, std::unique_ptr<Scorer>* out, ScoreRules rules) {
+  if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  ISOTOPE_RETURN_IF_ERROR(profile.validate());
+  std::unique_ptr<Scorer> s(new Scorer());
+  s->impl_ = std::make_unique<Impl>(profile.context_width);
+  ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &s->impl_->scheme));
+  s->impl_->profile = profile;
+  s->impl_->rules = rules;
+  s->impl_->collected.width = profile.context_width;
+  *out = std::move(s);
+  return Status::OK();
+}
+
+AdmittedTuples Scorer::take_tuples() {
+  AdmittedTuples t = std::move(impl_->collected);
+  impl_->collected = AdmittedTuples{};
+  impl_->collected.width = impl_->profile.context_width;
+  return t;
 }
 
 const Profile& Scorer::profile() const noexcept { return impl_->profile; }

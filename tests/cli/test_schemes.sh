@@ -66,4 +66,12 @@ expect_in out "VERIFIED"
 expect_in report-gumbel.json '"scheme":"gumbel"'
 expect_exit 0 "$ISOTOPE" report html report-synthid.json -o page.html
 expect_in page.html "tournament"
+# The same audit with 1 and 2 threads: the same JSON, to the last digit.
+seed=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+for t in 1 2; do
+  "$ISOTOPE" audit --key k.key --scheme gumbel --suspect teacher-gumbel.jsonl --teacher teacher-gumbel.jsonl \
+    --control 7 --control-seed "$seed" --threads "$t" --json -q > "threads-$t.json" || die "audit --threads $t"
+done
+CHECKS=$((CHECKS + 1))
+cmp -s threads-1.json threads-2.json || die "audit results differ between 1 and 2 threads"
 finish
