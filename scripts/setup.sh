@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake pkg-config libssl-dev libsodium-dev libsentencepiece-dev
+packages=(build-essential cmake pkg-config libssl-dev libsodium-dev libsentencepiece-dev libpcre2-dev libicu-dev
           libcli11-dev catch2 nlohmann-json3-dev libbenchmark-dev sentencepiece
           chromium fonts-dejavu-core
           # the Python module, its tests and the neural experiment (Debian's python3)
