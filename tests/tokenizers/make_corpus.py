@@ -91,9 +91,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--count", type=int, default=400)
+    ap.add_argument("--long", action="store_true", help="add a few texts of 100-300 kB (one long word, "
+                    "whitespace, word marks, prose on one line)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     texts = list(FRAGMENTS) + [make_text(rng) for _ in range(args.count)]
+    if args.long:
+        texts += ["x" * 200_000, " " * 100_000 + "y", "\u2581" * 70_000 + "z",
+                  "ab " * 60_000, " ".join(rng.choice(FRAGMENTS) for _ in range(4000)).replace("\n", " ")]
     for t in texts:
         print(json.dumps({"text": t}, ensure_ascii=False))
 

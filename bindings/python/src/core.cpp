@@ -262,6 +262,27 @@ class Detector {
     return score(v, &p, mask);
   }
 
+  // A batch: a 2-D array or tensor (one row per sequence) or a list of
+  // sequences; prompt_ids, if given, one per sequence (None for none).
+  py::list detect_batch(py::handle batch, py::handle prompt_ids, bool mask) {
+    if (py::isinstance<py::str>(batch) || py::isinstance<py::bytes>(batch))
+      type_error("batch must hold token-id sequences, not " + type_name(batch));
+    const std::vector<std::vector<std::uint32_t>> seqs = ids_list_arg(batch, "batch");
+    std::vector<std::optional<std::vector<std::uint32_t>>> prompts(seqs.size());
+    if (!prompt_ids.is_none()) {
+      std::size_t i = 0;
+      for (py::handle item : py::reinterpret_borrow<py::iterable>(prompt_ids)) {
+        if (i >= seqs.size()) value_error("prompt_ids has more entries than batch");
+        if (!item.is_none()) prompts[i] = ids_arg(item, "prompt_ids");
+        ++i;
+      }
+      if (i != seqs.size()) value_error("prompt_ids must have one entry per sequence of batch");
+    }
+    py::list out;
+    for (std::size_t i = 0; i < seqs.size(); ++i) out.append(score(seqs[i], prompts[i] ? &*prompts[i] : nullptr, mask));
+    return out;
+  }
+
   const Profile& profile() const { return profile_; }
   double threshold() const { return threshold_; }
   std::shared_ptr<Tokenizer> tokenizer_ptr() {
@@ -686,6 +707,10 @@ PYBIND11_MODULE(_core, m) {
            "Tokenizes `text` with the provider's tokenizer and scores it; windows of `prompt` are excluded.")
       .def("detect_ids", &Detector::detect_ids, "ids"_a, "prompt_ids"_a = py::none(), "mask"_a = false,
            "Scores token ids (list, numpy array or CPU tensor).")
+      .def("detect_batch", &Detector::detect_batch, "batch"_a, "prompt_ids"_a = py::none(), "mask"_a = false,
+           "Scores a batch of token-id sequences in one call (a 2-D array or tensor, one row per sequence, or a "
+           "list of sequences of any lengths), each on its own; prompt_ids: one sequence or None per row. "
+           "Returns a list of result dicts.")
       .def_property_readonly("profile", &Detector::profile)
       .def_property_readonly("threshold", &Detector::threshold)
       .def_property_readonly("tokenizer", &Detector::tokenizer_ptr);

@@ -125,6 +125,27 @@ def test_detector_basics(key, tokenizer):
     assert rp["watermarked"] is False
 
 
+def test_detect_batch(key):
+    det = isotope.Detector(key)
+    rng = np.random.default_rng(5)
+    rows = rng.integers(0, 8000, size=(4, 120), dtype=np.int64)
+    want = [det.detect_ids(r) for r in rows]
+    assert det.detect_batch(rows) == want                      # 2-D array
+    assert det.detect_batch([list(map(int, r)) for r in rows]) == want
+    ragged = [rows[0][:50], rows[1]]                            # sequences of any lengths
+    assert det.detect_batch(ragged) == [det.detect_ids(rows[0][:50]), want[1]]
+    got = det.detect_batch(rows[:2], prompt_ids=[rows[0][:60], None])
+    assert got[0] == det.detect_ids(rows[0], prompt_ids=rows[0][:60]) and got[1] == want[1]
+    assert got[0]["rules"]["prompt_exclusion"] is True
+    assert det.detect_batch(np.zeros((0, 5), dtype=np.int64)) == []
+    with pytest.raises(ValueError):
+        det.detect_batch(rows, prompt_ids=[None])
+    with pytest.raises(ValueError):
+        det.detect_batch([[1, 2], [3, -4]])
+    with pytest.raises(TypeError):
+        det.detect_batch("not ids")
+
+
 def test_detector_errors(key):
     det = isotope.Detector(key)
     with pytest.raises(ValueError) as e:
