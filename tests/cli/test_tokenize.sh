@@ -66,6 +66,13 @@ PY
 head -1 "$WORK/ids.jsonl" > "$WORK/gen.ids.jsonl"
 expect_exit 0 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl --vocab-size 8000 "$WORK/gen.ids.jsonl"
 expect_in "$WORK/out" "WATERMARKED"
+# a signed report on ids (with the tokenizer) is recomputed by verify
+expect_exit 0 "$ISOTOPE" signer new -o "$WORK/s.sign" -q
+expect_exit 0 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl --controls 3 --report "$WORK/r.json" --sign "$WORK/s.sign" "$WORK/ids.jsonl"
+expect_in "$WORK/r.json" '"input_ids":true'
+expect_exit 0 "$ISOTOPE" verify "$WORK/r.json" --key "$WORK/k.key" --inputs "$WORK/ids.jsonl"
+expect_in "$WORK/out" "VERIFIED"
+expect_rc 2 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl --vocab-size 8000 --report "$WORK/r2.json" --sign "$WORK/s.sign" "$WORK/ids.jsonl"
 # ids at or above the vocabulary size are an input error
 expect_rc 5 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl --vocab-size 100 "$WORK/gen.ids.jsonl"
 expect_in "$WORK/err" "not below the vocabulary size 100"

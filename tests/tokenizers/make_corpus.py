@@ -48,6 +48,8 @@ FRAGMENTS = [
     "טקסט בעברית: שלום עולם, זה מבחן.",
     "Ελληνικά κείμενα και Кириллица текст, ภาษาไทย ทดสอบ",
     "Tiếng Việt có dấu: Trường Đại học, người ấy.",
+    # characters assigned in Unicode 15 and later
+    "new: \U0001FAE8 \U0001FA77 CJK-H \U00031350\U00031351 Kawi \U00011F04\U00011F05\U00011F12",
     # combining marks, normalization
     "e\u0301 vs \u00e9, A\u030a vs \u00c5, n\u0303 vs \u00f1",
     "Z\u0351\u036b\u0343\u036a\u0302\u036b\u033d\u034f\u0334\u0319\u0324\u031e\u0349\u035a\u032f\u031e\u0320\u034dalgo",
