@@ -15,6 +15,7 @@
 #include <unicode/bytestream.h>
 #include <unicode/locid.h>
 #include <unicode/unistr.h>
+#include <unicode/uniset.h>
 #include <unicode/ustring.h>
 
 #include <algorithm>
@@ -144,6 +145,32 @@ std::string js_pattern_fixups(std::string p) {
   return out;
 }
 
+// PCRE2's property tables are of an older Unicode version than ICU's. The
+// characters that have property `name` but were assigned after PCRE2's
+// version, as PCRE2 class ranges ("" if none); false if ICU does not know
+// the property.
+bool newer_ranges(const std::string& name, std::string* out) {
+  static const std::string pcre_version = [] {
+    char buf[32] = {0};
+    pcre2_config(PCRE2_CONFIG_UNICODE_VERSION, buf);
+    std::string v = buf;  // "14.0.0"
+    const std::size_t dot = v.find('.', v.find('.') + 1);
+    return dot == std::string::npos ? v : v.substr(0, dot);
+  }();
+  UErrorCode ec = U_ZERO_ERROR;
+  const std::string pat = "[[:" + name + ":]-[:age=" + pcre_version + ":]]";
+  icu::UnicodeSet set(icu::UnicodeString::fromUTF8(pat), ec);
+  if (U_FAILURE(ec)) return false;
+  out->clear();
+  char buf[48];
+  for (int32_t i = 0; i < set.getRangeCount(); ++i) {
+    const auto a = static_cast<unsigned>(set.getRangeStart(i)), b = static_cast<unsigned>(set.getRangeEnd(i));
+    std::snprintf(buf, sizeof buf, a == b ? "\\x{%X}" : "\\x{%X}-\\x{%X}", a, b);
+    *out += buf;
+  }
+  return true;
+}
+
 // JavaScript (flag "u") regular expression -> PCRE2 pattern with the same matches.
 Status js_to_pcre2(const std::string& js, std::string* out, std::string* why) {
   const std::string p = js_pattern_fixups(js);
@@ -165,6 +192,37 @@ Status js_to_pcre2(const std::string& js, std::string* out, std::string* why) {
           return {Code::tokenizer, ""};
         }
         *out += "[^" + std::string(kJsSpace) + "]";
+      } else if (e == 'p' || e == 'P') {
+        // \p{Name} / \pL: PCRE2's property, plus the characters ICU knows
+        // to have it that PCRE2's older tables do not
+        std::string name;
+        std::size_t end = i;
+        if (i + 1 < p.size() && p[i + 1] == '{') {
+          end = p.find('}', i + 2);
+          if (end == std::string::npos) {
+            *why = "an unterminated \\p{...}";
+            return {Code::corrupt, ""};
+          }
+          name = p.substr(i + 2, end - i - 2);
+        } else if (i + 1 < p.size()) {
+          end = i + 1;
+          name = p.substr(i + 1, 1);
+        }
+        const std::string prop = p.substr(i - 1, end - i + 2);
+        i = end;
+        std::string extra;
+        if (!newer_ranges(name, &extra)) extra.clear();
+        if (extra.empty()) {
+          *out += prop;
+        } else if (in_class) {
+          if (e == 'P') {
+            *why = "\\P{" + name + "} inside a character class";
+            return {Code::tokenizer, ""};
+          }
+          *out += prop + extra;
+        } else {
+          *out += (e == 'p' ? "[\\p{" : "[^\\p{") + name + "}" + extra + "]";
+        }
       } else if (e == 'u') {
         // \uXXXX or \u{X...}
         std::string hex;

@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main():
-    isotope, modules, corpus, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    isotope, modules, corpus, names = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3], sys.argv[4:]
     texts = [json.loads(l)["text"] for l in open(corpus, encoding="utf-8") if l.strip()]
     failures = 0
     for name in names:
