@@ -74,6 +74,8 @@ std::vector<std::uint32_t> encode(const Tokenizer& tok, const std::string& text,
 
 // Set when a suspect or teacher line gave token ids instead of text.
 bool g_ids_given = false;
+// The vocabulary ids are read against: the named tokenizer's, 0 if none was named.
+std::uint32_t g_id_vocab = 0;
 
 std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& tok) {
   const std::string data = read_text(path);
@@ -81,7 +83,7 @@ std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& 
   for_each_jsonl(data, path, [&](const nlohmann::json& j, std::size_t lineno) {
     const std::string where = path + ":" + std::to_string(lineno);
     IdRecord idr;
-    if (read_id_record(j, where, tok.vocab_size(), &idr)) {
+    if (read_id_record(j, where, g_id_vocab, &idr)) {
       g_ids_given = true;
       records.push_back({idr.prompt_ids ? std::move(*idr.prompt_ids) : std::vector<std::uint32_t>{}, std::move(idr.ids)});
       return;
@@ -105,7 +107,7 @@ std::vector<std::vector<std::uint32_t>> read_teacher(const std::string& path, co
     for_each_jsonl(read_text(path), path, [&](const nlohmann::json& j, std::size_t lineno) {
       const std::string where = path + ":" + std::to_string(lineno);
       IdRecord idr;
-      if (read_id_record(j, where, tok.vocab_size(), &idr)) {
+      if (read_id_record(j, where, g_id_vocab, &idr)) {
         g_ids_given = true;
         out.push_back(std::move(idr.ids));
         return;
@@ -230,6 +232,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
 
   auto tok = load_tokenizer(o.tokenizer);
   g_ids_given = false;
+  g_id_vocab = o.tokenizer.empty() ? 0 : tok->vocab_size();
   const AuditRules rules{.dedup = !o.no_dedup, .prompt_exclusion = !o.no_prompt_exclusion};
   std::unique_ptr<Audit> audit;
   nlohmann::json inputs = {{"tokenizer", file_json(tok->path())}};

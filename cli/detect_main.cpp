@@ -72,7 +72,8 @@ int run_detect(const DetectOptions& o) {
   spec.jsonl = o.jsonl;
   spec.mask = o.mask;
   const std::vector<DetectItem> items =
-      detect_compute(spec, profile, key, tok.get(), tok ? tok->vocab_size() : o.vocab_size, texts);
+      detect_compute(spec, profile, key, tok.get(), o.vocab_size > 0 ? o.vocab_size
+                                                    : o.tokenizer.empty() ? 0 : tok->vocab_size(), texts);
 
   std::ostringstream out;
   for (const DetectItem& item : items) {

@@ -18,7 +18,9 @@ struct IdRecord {
 
 // True if `obj` is an id record (has "ids" or "response_ids"), then *rec holds
 // its ids; false if it has none of the id fields. A malformed id field or an
-// id >= vocab_size is an input error naming `where`.
+// id >= vocab_size is an input error naming `where`; vocab_size 0 means no
+// tokenizer was named (ids are not read against the bundled one): a usage
+// error.
 bool read_id_record(const nlohmann::json& obj, const std::string& where, std::uint32_t vocab_size, IdRecord* rec);
 
 // The ids of field `field` of `obj` (an array of integers in [0, vocab_size)).

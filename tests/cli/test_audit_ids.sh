@@ -13,9 +13,10 @@ grep -q '"prompt_ids":' "$T/suspect.ids.jsonl" || die "suspect ids lack prompt_i
 SEED=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
 A=("$ISOTOPE" audit -q --key "$T/k1" --control 5 --control-seed $SEED --json)
 "${A[@]}" --suspect "$T/suspect.jsonl" --teacher "$T/teacher.jsonl" -o "$T/text.json" || die "closed audit on text"
-"${A[@]}" --suspect "$T/suspect.ids.jsonl" --teacher "$T/teacher.ids.jsonl" -o "$T/ids.json" || die "closed audit on ids"
+TOK=(--tokenizer "$ISOTOPE_DATA_DIR/isotope-8k.model")
+"${A[@]}" "${TOK[@]}" --suspect "$T/suspect.ids.jsonl" --teacher "$T/teacher.ids.jsonl" -o "$T/ids.json" || die "closed audit on ids"
 "${A[@]}" --mode open --model "$T/student.lm" --teacher "$T/teacher.jsonl" -o "$T/otext.json" || die "open audit on text"
-"${A[@]}" --mode open --model "$T/student.lm" --teacher "$T/teacher.ids.jsonl" -o "$T/oids.json" || die "open audit on ids"
+"${A[@]}" "${TOK[@]}" --mode open --model "$T/student.lm" --teacher "$T/teacher.ids.jsonl" -o "$T/oids.json" || die "open audit on ids"
 python3 - "$T" <<'PY' || die "audits on ids differ from audits on text"
 import json, sys
 t = sys.argv[1]
@@ -29,6 +30,9 @@ PY
 CHECKS=$((CHECKS + 1))
 # an id outside the tokenizer's vocabulary
 echo '{"ids": [1, 8000]}' > "$T/big.jsonl"
-expect_rc 5 "${A[@]}" --suspect "$T/big.jsonl"
+expect_rc 5 "${A[@]}" "${TOK[@]}" --suspect "$T/big.jsonl"
 expect_in "$WORK/err" "not below the vocabulary size 8000"
+# ids are not read against the bundled tokenizer unless it is named
+expect_rc 2 "${A[@]}" --suspect "$T/suspect.ids.jsonl"
+expect_in "$WORK/err" "give --tokenizer FILE"
 finish

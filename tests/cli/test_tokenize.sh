@@ -44,8 +44,12 @@ expect_exit 0 "$ISOTOPE" tokenize --jsonl "$WORK/texts.jsonl"
 cp "$WORK/out" "$WORK/ids.jsonl"
 expect_exit 0 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl --json "$WORK/texts.jsonl"
 cp "$WORK/out" "$WORK/on_text.json"
-expect_exit 0 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl --json "$WORK/ids.jsonl"
+TOK=(--tokenizer "$ISOTOPE_DATA_DIR/isotope-8k.model")
+expect_exit 0 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl --json "${TOK[@]}" "$WORK/ids.jsonl"
 cp "$WORK/out" "$WORK/on_ids.json"
+# ids are not read against the bundled tokenizer unless it is named
+expect_rc 2 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl "$WORK/ids.jsonl"
+expect_in "$WORK/err" "give --tokenizer FILE"
 expect_exit 0 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl --json --vocab-size 8000 "$WORK/ids.jsonl"
 cp "$WORK/out" "$WORK/on_ids_v.json"
 python3 - "$WORK" <<'PY' || die "detect on ids differs from detect on text"
@@ -68,7 +72,7 @@ expect_exit 0 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl --vocab-size 8000 "$
 expect_in "$WORK/out" "WATERMARKED"
 # a signed report on ids (with the tokenizer) is recomputed by verify
 expect_exit 0 "$ISOTOPE" signer new -o "$WORK/s.sign" -q
-expect_exit 0 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl --controls 3 --report "$WORK/r.json" --sign "$WORK/s.sign" "$WORK/ids.jsonl"
+expect_exit 0 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl "${TOK[@]}" --controls 3 --report "$WORK/r.json" --sign "$WORK/s.sign" "$WORK/ids.jsonl"
 expect_in "$WORK/r.json" '"input_ids":true'
 expect_exit 0 "$ISOTOPE" verify "$WORK/r.json" --key "$WORK/k.key" --inputs "$WORK/ids.jsonl"
 expect_in "$WORK/out" "VERIFIED"
@@ -76,12 +80,12 @@ expect_rc 2 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl --vocab-size 8000 --re
 # ids at or above the vocabulary size are an input error
 expect_rc 5 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl --vocab-size 100 "$WORK/gen.ids.jsonl"
 expect_in "$WORK/err" "not below the vocabulary size 100"
-expect_rc 5 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl "$WORK/big.jsonl"
+expect_rc 5 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl "${TOK[@]}" "$WORK/big.jsonl"
 # text with --vocab-size and no tokenizer, and other misuses
 expect_rc 2 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl --vocab-size 8000 "$WORK/texts.jsonl"
 expect_rc 2 "$ISOTOPE" detect --key "$WORK/k.key" --vocab-size 8000 "$WORK/marked.txt"
 printf '{"ids": [1, 2, 3], "text": "x"}\n' > "$WORK/both.jsonl"
-expect_rc 5 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl "$WORK/both.jsonl"
+expect_rc 5 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl "${TOK[@]}" "$WORK/both.jsonl"
 
 # ---- tokenizer.json: a small byte-level BPE written here
 python3 - "$WORK/bl.json" <<'PY' || die "could not write bl.json"
