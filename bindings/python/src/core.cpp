@@ -664,7 +664,8 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<Tokenizer, std::shared_ptr<Tokenizer>>(m, "Tokenizer", "The provider's sentencepiece tokenizer")
       .def(py::init([](py::handle path) { return path.is_none() ? load_tokenizer("") : load_tokenizer(path_string(path)); }),
-           "path"_a = py::none(), "Loads a sentencepiece model (None: the bundled one).")
+           "path"_a = py::none(),
+           "Loads a sentencepiece .model or a Hugging Face tokenizer.json (None: the bundled one).")
       .def(
           "encode",
           [](const Tokenizer& t, py::handle text) {
@@ -694,6 +695,8 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("vocab_size", &Tokenizer::vocab_size)
       .def_property_readonly("sha256", &Tokenizer::sha256_hex)
       .def_property_readonly("path", &Tokenizer::path)
+      .def_property_readonly("kind", [](const Tokenizer& t) { return std::string(t.kind()); },
+                             "\"sentencepiece\", \"bpe-byte-level\" or \"bpe-sentencepiece\"")
       .def("__repr__", [](const Tokenizer& t) {
         return "<isotope.Tokenizer " + t.path() + " vocab=" + std::to_string(t.vocab_size()) + ">";
       });
