@@ -9,6 +9,7 @@
 #include "common.hpp"
 #include "corpus.hpp"
 #include "evidence.hpp"
+#include "ids.hpp"
 #include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
 #include "isotope/tokenizer.hpp"
@@ -67,11 +68,22 @@ std::vector<std::uint32_t> encode(const Tokenizer& tok, const std::string& text,
   return ids;
 }
 
+// Set when a suspect or teacher line gave token ids instead of text.
+bool g_ids_given = false;
+// The vocabulary ids are read against: the named tokenizer's, 0 if none was named.
+std::uint32_t g_id_vocab = 0;
+
 std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& tok) {
   const std::string data = read_text(path);
   std::vector<AuditRecord> records;
   for_each_jsonl(data, path, [&](const nlohmann::json& j, std::size_t lineno) {
     const std::string where = path + ":" + std::to_string(lineno);
+    IdRecord idr;
+    if (read_id_record(j, where, g_id_vocab, &idr)) {
+      g_ids_given = true;
+      records.push_back({idr.prompt_ids ? std::move(*idr.prompt_ids) : std::vector<std::uint32_t>{}, std::move(idr.ids)});
+      return;
+    }
     const nlohmann::json* response = string_field(j, "response", path, lineno);
     if (response == nullptr) fail_input(where + ": no \"response\" field (each line is {\"prompt\": ..., \"response\": ...})");
     const nlohmann::json* prompt = string_field(j, "prompt", path, lineno);
@@ -85,6 +97,25 @@ std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& 
 }
 
 std::vector<std::vector<std::uint32_t>> read_teacher(const std::string& path, const Tokenizer& tok) {
+  if (path.ends_with(".jsonl") || path.ends_with(".json")) {
+    // JSONL lines of text, or of token ids ({"ids"} or {"response_ids"})
+    std::vector<std::vector<std::uint32_t>> out;
+    for_each_jsonl(read_text(path), path, [&](const nlohmann::json& j, std::size_t lineno) {
+      const std::string where = path + ":" + std::to_string(lineno);
+      IdRecord idr;
+      if (read_id_record(j, where, g_id_vocab, &idr)) {
+        g_ids_given = true;
+        out.push_back(std::move(idr.ids));
+        return;
+      }
+      const nlohmann::json* text = string_field(j, "response", path, lineno);
+      if (text == nullptr) text = string_field(j, "text", path, lineno);
+      if (text == nullptr) fail_input(where + ": no \"response\", \"text\", \"ids\" or \"response_ids\" field");
+      out.push_back(encode(tok, text->get<std::string>(), where));
+    });
+    if (out.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no teacher texts"));
+    return out;
+  }
   const std::vector<std::string> docs = read_documents(path);
   if (docs.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no teacher texts"));
   std::vector<std::vector<std::uint32_t>> out;
@@ -196,6 +227,8 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   }
 
   auto tok = load_tokenizer(o.tokenizer);
+  g_ids_given = false;
+  g_id_vocab = o.tokenizer.empty() ? 0 : tok->vocab_size();
   const AuditRules rules{.dedup = !o.no_dedup, .prompt_exclusion = !o.no_prompt_exclusion};
   std::unique_ptr<Audit> audit;
   nlohmann::json inputs = {{"tokenizer", file_json(tok->path())}};
@@ -271,6 +304,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   out["filter"] = {{"enabled", r.filter}, {"teacher_windows", r.filter_windows}};
   out["key_commitment"] = key.commitment_hex();
   out["inputs"] = inputs;
+  if (g_ids_given) out["input_ids"] = true;
   std::vector<double> lp = c.log10_p;
   out["control"] = {{"keys", o.control},
                     {"seed", to_hex(seed)},

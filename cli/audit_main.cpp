@@ -141,7 +141,8 @@ void register_audit(CLI::App& root, Runner* run) {
   sub->add_option("-m,--model", c->o.model, "Open: the suspect as an isotope n-gram model file");
   sub->add_option("--predictions", c->o.predictions,
                   "Open: the suspect's top-1 predictions computed elsewhere (PREDS.jsonl, see docs/audit.md)");
-  sub->add_option("--tokenizer", c->o.tokenizer, "The provider's sentencepiece model (default: the bundled one)");
+  sub->add_option("--tokenizer", c->o.tokenizer, "The provider's tokenizer: a sentencepiece .model or a Hugging Face tokenizer.json "
+                  "(default: the bundled one; needed for token-id lines)");
   sub->add_option("--control", c->o.control, "Random control keys to run the same test under")->capture_default_str();
   sub->add_option("--threads", c->o.threads,
                   "Threads that score the control keys (0: one per core); the results do not depend on it")

@@ -19,5 +19,6 @@ void register_verify(CLI::App& root, Runner* run);
 void register_report(CLI::App& root, Runner* run);
 void register_audit(CLI::App& root, Runner* run);
 void register_combine(CLI::App& root, Runner* run);
+void register_tokenize(CLI::App& root, Runner* run);
 
 }  // namespace isotope::cli

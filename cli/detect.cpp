@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "evidence.hpp"
+#include "ids.hpp"
 #include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
 
@@ -50,28 +51,27 @@ Scored score_ids(const Key& key, const Profile& profile, const DetectSpec& spec,
   return out;
 }
 
-DetectItem score_text(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer& tok,
-                      const std::string& name, const std::string& text, const std::string* prompt) {
-  std::vector<std::uint32_t> ids;
-  check(tok.encode(text, &ids), name);
+// Scores one id sequence; `tok` is null when ids came without a tokenizer.
+DetectItem score_tokens(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer* tok,
+                        const std::string& name, const std::vector<std::uint32_t>& ids,
+                        const std::vector<std::uint32_t>* prompt_ids, bool ids_given) {
   if (ids.empty()) fail(Status(Code::empty_input, "no text to score"), name);
   WindowSet prompt_windows(profile.context_width);
-  if (prompt != nullptr) {
-    std::vector<std::uint32_t> pids;
-    check(tok.encode(*prompt, &pids), name);
-    prompt_windows.add_windows_of(pids);
-  }
-  const WindowSet* excl = prompt != nullptr ? &prompt_windows : nullptr;
+  if (prompt_ids != nullptr) prompt_windows.add_windows_of(*prompt_ids);
+  const WindowSet* excl = prompt_ids != nullptr ? &prompt_windows : nullptr;
   Scored real = score_ids(key, profile, spec, ids, excl, name);
   DetectItem item;
   item.name = name;
   item.result = real.result;
-  item.prompt_exclusion = prompt != nullptr;
-  item.json = detection_json(real.result, profile, tok.sha256_hex(), spec.threshold, {.dedup = spec.dedup},
-                             item.prompt_exclusion);
+  item.prompt_exclusion = prompt_ids != nullptr;
+  item.json = detection_json(real.result, profile, tok != nullptr ? tok->sha256_hex() : std::string(), spec.threshold,
+                             {.dedup = spec.dedup}, item.prompt_exclusion);
+  if (tok == nullptr) item.json["tokenizer_sha256"] = nullptr;
+  if (ids_given) item.json["input_ids"] = true;
   item.json["input"] = name;
   if (spec.mask && !spec.evidence) item.json["mask"] = mask_json(real.mask);
   if (!spec.evidence) return item;
+  if (tok == nullptr) fail_usage("an evidence report on token ids needs the tokenizer (--tokenizer)");
 
   const Curve curve = score_curve(real.mask, profile, spec.curve_points);
   nlohmann::json controls_final = nlohmann::json::array(), controls_curves = nlohmann::json::array();
@@ -85,14 +85,29 @@ DetectItem score_text(const DetectSpec& spec, const Profile& profile, const Key&
   }
   item.json["curve"] = {{"scored", curve.scored}, {"log10_p", curve.log10_p}, {"controls_log10_p", controls_curves}};
   item.json["controls"] = {{"count", spec.controls}, {"log10_p", controls_final}};
-  item.json["sample"] = sample_json(tok, ids, real.mask, profile, spec.sample_tokens, name);
+  item.json["sample"] = sample_json(*tok, ids, real.mask, profile, spec.sample_tokens, name);
   return item;
+}
+
+DetectItem score_text(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer* tok,
+                      const std::string& name, const std::string& text, const std::string* prompt) {
+  if (tok == nullptr) fail_usage(name + ": text needs a tokenizer (--tokenizer); --vocab-size is for token ids");
+  std::vector<std::uint32_t> ids, pids;
+  check(tok->encode(text, &ids), name);
+  if (prompt != nullptr) check(tok->encode(*prompt, &pids), name);
+  return score_tokens(spec, profile, key, tok, name, ids, prompt != nullptr ? &pids : nullptr, false);
 }
 
 }  // namespace
 
 std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& profile, const Key& key,
                                        const Tokenizer& tok, const std::vector<NamedText>& inputs) {
+  return detect_compute(spec, profile, key, &tok, tok.vocab_size(), inputs);
+}
+
+std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& profile, const Key& key,
+                                       const Tokenizer* tok, std::uint32_t vocab_size,
+                                       const std::vector<NamedText>& inputs) {
   if (!(spec.threshold > 0.0 && spec.threshold < 1.0)) fail_usage("--threshold must lie in (0, 1)");
   std::vector<DetectItem> items;
   for (const NamedText& in : inputs) {
@@ -103,6 +118,13 @@ std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& pr
     }
     std::size_t records = 0;
     for_each_jsonl(in.data, in.name, [&](const nlohmann::json& j, std::size_t lineno) {
+      IdRecord rec;
+      if (read_id_record(j, in.name + ":" + std::to_string(lineno), vocab_size, &rec)) {
+        items.push_back(score_tokens(spec, profile, key, tok, in.name + ":" + std::to_string(lineno), rec.ids,
+                                     rec.prompt_ids ? &*rec.prompt_ids : nullptr, true));
+        ++records;
+        return;
+      }
       const nlohmann::json* text = string_field(j, "response", in.name, lineno);
       const nlohmann::json* prompt = string_field(j, "prompt", in.name, lineno);
       if (text == nullptr) {

@@ -43,6 +43,12 @@ struct NamedText {
 
 std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& profile, const Key& key,
                                        const Tokenizer& tok, const std::vector<NamedText>& inputs);
+// The same where JSONL records may carry token ids ({"ids"} or {"prompt_ids",
+// "response_ids"}, each id < vocab_size); `tok` is null when ids come without
+// a tokenizer (then text records are a usage error).
+std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& profile, const Key& key,
+                                       const Tokenizer* tok, std::uint32_t vocab_size,
+                                       const std::vector<NamedText>& inputs);
 
 // The "result" member of a detect report.
 nlohmann::json detect_report_result(const std::vector<DetectItem>& items);

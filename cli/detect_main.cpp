@@ -18,6 +18,7 @@ struct DetectOptions {
   bool json = false, jsonl = false, mask = false, no_dedup = false;
   double threshold = 1e-4;
   std::uint32_t controls = 10;
+  std::uint32_t vocab_size = 0;  // --vocab-size: token ids without a tokenizer
   ProfileOptions profile;
 };
 
@@ -54,7 +55,10 @@ int run_detect(const DetectOptions& o) {
   if (!o.report.empty() && o.sign.empty()) fail_usage("--report needs --sign SIGNKEY (make one with 'isotope signer new')");
   const Profile profile = o.profile.get();
   const Key key = load_key(o.key);
-  const std::unique_ptr<Tokenizer> tok = load_tokenizer(o.tokenizer);
+  if (o.vocab_size > 0 && !o.tokenizer.empty()) fail_usage("--vocab-size is for token ids without --tokenizer");
+  if (o.vocab_size > 0 && !o.jsonl) fail_usage("--vocab-size needs --jsonl inputs of token ids");
+  if (o.vocab_size > 0 && !o.report.empty()) fail_usage("--report on token ids needs --tokenizer");
+  const std::unique_ptr<Tokenizer> tok = o.vocab_size > 0 ? nullptr : load_tokenizer(o.tokenizer);
   std::vector<std::string> paths = o.inputs;
   if (paths.empty()) paths.push_back("-");
   std::vector<NamedText> texts;
@@ -65,7 +69,9 @@ int run_detect(const DetectOptions& o) {
   spec.dedup = !o.no_dedup;
   spec.jsonl = o.jsonl;
   spec.mask = o.mask;
-  const std::vector<DetectItem> items = detect_compute(spec, profile, key, *tok, texts);
+  const std::vector<DetectItem> items =
+      detect_compute(spec, profile, key, tok.get(), o.vocab_size > 0 ? o.vocab_size
+                                                    : o.tokenizer.empty() ? 0 : tok->vocab_size(), texts);
 
   std::ostringstream out;
   for (const DetectItem& item : items) {
@@ -99,11 +105,17 @@ void register_detect(CLI::App& root, Runner* run) {
   auto* sub = root.add_subcommand("detect", "Score text for the watermark of a key, with an exact p-value");
   sub->add_option("-k,--key", o->key, "Watermark key file")->required();
   sub->add_option("FILE", o->inputs, "Text files to score, each on its own ('-' or none: standard input)");
-  sub->add_option("--tokenizer", o->tokenizer, "The provider's sentencepiece model (default: the bundled one)");
+  sub->add_option("--tokenizer", o->tokenizer,
+                  "The provider's tokenizer: a sentencepiece .model or a Hugging Face tokenizer.json "
+                  "(default: the bundled one)");
+  sub->add_option("--vocab-size", o->vocab_size,
+                  "Score token-id records without a tokenizer: every id must be below this")
+      ->check(CLI::Range(1u, 0x7FFFFFFFu));
   sub->add_flag("--json", o->json, "One JSON object per result, one per line");
   sub->add_flag("--jsonl", o->jsonl,
                 "Inputs are JSONL: each line {\"text\": ...} or {\"prompt\": ..., \"response\": ...} "
-                "(the prompt's windows are excluded) gives one result");
+                "(the prompt's windows are excluded), or token ids {\"ids\": [...]} or "
+                "{\"prompt_ids\": [...], \"response_ids\": [...]}, gives one result");
   sub->add_option("--threshold", o->threshold, "Flag a text as watermarked when p <= this")->capture_default_str();
   sub->add_flag("--mask", o->mask, "With --json: add the per-token mask (1 green, 0 not green, -1 not scored)");
   sub->add_flag("--no-dedup", o->no_dedup,

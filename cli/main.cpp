@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   register_report(app, &run);
   register_audit(app, &run);
   register_combine(app, &run);
+  register_tokenize(app, &run);
 
   try {
     app.parse(argc, argv);

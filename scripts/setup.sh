@@ -4,12 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake pkg-config libssl-dev libsodium-dev libsentencepiece-dev
+packages=(build-essential cmake pkg-config libssl-dev libsodium-dev libsentencepiece-dev libpcre2-dev libicu-dev
           libcli11-dev catch2 nlohmann-json3-dev libbenchmark-dev sentencepiece
           chromium fonts-dejavu-core
           # the Python module, its tests and the neural experiment (Debian's python3)
           python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest python3-torch
           libopenblas0-pthread libtcmalloc-minimal4)
+# node and npm run the tokenizer reference tests (tests/tokenizers); any
+# installed node will do, Debian's only when there is none.
+command -v node > /dev/null && command -v npm > /dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

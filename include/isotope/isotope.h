@@ -166,6 +166,14 @@ int isotope_detector_create_with_profile(const isotope_key* key, const isotope_p
 /* As isotope_detect_ids, for any scheme. */
 int isotope_detect_ids_result(isotope_detector* d, const int32_t* ids, size_t n_ids, const int32_t* prompt,
                               size_t n_prompt, isotope_result* out);
+/* Scores a batch of n sequences in one call, each on its own: sequence i is
+   seqs[i][0 .. lens[i]) and its result goes to out[i]. prompts and
+   prompt_lens may be NULL (no prompts), or give one prompt per sequence
+   (prompts[i] may be NULL when prompt_lens[i] is 0). A 2-D array of rows of
+   width w is seqs[i] = base + i * w, lens[i] = w. On an error no result is
+   meaningful; the message names the sequence. */
+int isotope_detect_batch(isotope_detector* d, const int32_t* const* seqs, const size_t* lens, size_t n,
+                         const int32_t* const* prompts, const size_t* prompt_lens, isotope_detection* out);
 
 #ifdef __cplusplus
 }

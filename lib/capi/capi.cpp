@@ -385,4 +385,23 @@ int isotope_detect_ids_result(isotope_detector* d, const int32_t* ids, size_t n_
   });
 }
 
+int isotope_detect_batch(isotope_detector* d, const int32_t* const* seqs, const size_t* lens, size_t n,
+                         const int32_t* const* prompts, const size_t* prompt_lens, isotope_detection* out) {
+  if (d == nullptr || out == nullptr || (n > 0 && (seqs == nullptr || lens == nullptr)) ||
+      ((prompts == nullptr) != (prompt_lens == nullptr)))
+    return guarded([&]() -> int { return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "NULL argument"); });
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t* p = prompts != nullptr ? prompts[i] : nullptr;
+    const size_t np = prompt_lens != nullptr ? prompt_lens[i] : 0;
+    const int rc = isotope_detect_ids(d, seqs[i], lens[i], p, np, &out[i]);
+    if (rc != ISOTOPE_OK) {
+      return guarded([&]() -> int {
+        g_last_error = "sequence " + std::to_string(i) + " of the batch: " + g_last_error;
+        return rc;
+      });
+    }
+  }
+  return ISOTOPE_OK;
+}
+
 }  // extern "C"

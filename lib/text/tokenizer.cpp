@@ -1,18 +1,17 @@
-// isotope — the provider's tokenizer: a thin layer over sentencepiece.
+// isotope — the provider's tokenizer: loads the file and hands the work to
+// one of the implementations in text/backend.hpp.
 #include "isotope/tokenizer.hpp"
-
-#include <sentencepiece_processor.h>
 
 #include <filesystem>
 #include <new>
 
 #include "isotope/io.hpp"
+#include "text/backend.hpp"
 
 namespace isotope {
 
 struct Tokenizer::Impl {
-  sentencepiece::SentencePieceProcessor sp;
-  std::uint32_t vocab = 0;
+  std::unique_ptr<text::Backend> backend;
 };
 
 Tokenizer::Tokenizer() : impl_(std::make_unique<Impl>()) {}
@@ -20,7 +19,8 @@ Tokenizer::~Tokenizer() = default;
 
 namespace {
 
-// Protocol buffers cannot exceed 2 GiB; real models are a few megabytes.
+// Protocol buffers cannot exceed 2 GiB; real models are a few megabytes, the
+// largest tokenizer.json files some tens.
 constexpr std::uintmax_t kMaxModelBytes = std::uintmax_t{1} << 30;
 
 // Byte offset of the first ill-formed sequence in `s` (which is known to be
@@ -44,6 +44,14 @@ std::size_t first_invalid_utf8(std::string_view s) {
   return s.size();
 }
 
+bool looks_like_json(const std::string& bytes) {
+  for (char c : bytes) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+    return c == '{';
+  }
+  return false;
+}
+
 }  // namespace
 
 Status Tokenizer::load(const std::string& path, std::unique_ptr<Tokenizer>* out) {
@@ -57,7 +65,7 @@ Status Tokenizer::load(const std::string& path, std::unique_ptr<Tokenizer>* out)
   }
   if (!ec && std::filesystem::is_regular_file(fs) &&
       std::filesystem::file_size(path, ec) > kMaxModelBytes && !ec) {
-    return {Code::corrupt, "tokenizer '" + path + "' is too large to be a sentencepiece model"};
+    return {Code::corrupt, "tokenizer '" + path + "' is too large to be a tokenizer"};
   }
   // Read the file once: the recorded hash is that of the very bytes loaded.
   std::string bytes;
@@ -73,27 +81,11 @@ Status Tokenizer::load(const std::string& path, std::unique_ptr<Tokenizer>* out)
   }
   tok->sha256_ = ::isotope::sha256_hex(bytes);
   tok->path_ = path;
-
-  const auto st = tok->impl_->sp.LoadFromSerializedProto(bytes);
-  if (!st.ok()) {
-    std::string detail = st.error_message() != nullptr ? st.error_message() : "";
-    if (!is_valid_utf8(detail)) {  // it may quote bytes of the damaged file
-      for (char& ch : detail) {
-        if (static_cast<unsigned char>(ch) >= 0x80) ch = '?';
-      }
-    }
-    // sentencepiece reports a protobuf parse failure as a source location;
-    // say what it means instead.
-    const std::string why = detail.find("ParseFromArray") != std::string::npos
-                                ? "the file does not parse as a sentencepiece model"
-                                : detail;
-    return {Code::corrupt, "tokenizer '" + path + "' is not a valid sentencepiece model: " + why};
+  if (looks_like_json(bytes)) {
+    ISOTOPE_RETURN_IF_ERROR(text::make_hf_tokenizer(bytes, path, &tok->impl_->backend));
+  } else {
+    ISOTOPE_RETURN_IF_ERROR(text::make_sentencepiece(bytes, path, &tok->impl_->backend));
   }
-  const int n = tok->impl_->sp.GetPieceSize();
-  if (n <= 0) {
-    return {Code::corrupt, "tokenizer '" + path + "' has an empty vocabulary"};
-  }
-  tok->impl_->vocab = static_cast<std::uint32_t>(n);
   *out = std::move(tok);
   return Status::OK();
 }
@@ -107,32 +99,35 @@ Status Tokenizer::encode(std::string_view text, std::vector<std::uint32_t>* ids)
             "text is not valid UTF-8 (first ill-formed sequence at byte offset " +
                 std::to_string(first_invalid_utf8(text)) + ")"};
   }
-  std::vector<int> raw;
-  const auto st = impl_->sp.Encode(text, &raw);
-  if (!st.ok()) return {Code::tokenizer, "sentencepiece failed to encode text: " + st.ToString()};
-  ids->resize(raw.size());
-  for (std::size_t i = 0; i < raw.size(); ++i) (*ids)[i] = static_cast<std::uint32_t>(raw[i]);
-  return Status::OK();
+  try {
+    return impl_->backend->encode(text, ids);
+  } catch (const std::bad_alloc&) {
+    ids->clear();
+    return {Code::out_of_memory, "out of memory encoding text"};
+  }
 }
 
 Status Tokenizer::decode(std::span<const std::uint32_t> ids, std::string* text) const {
   if (text == nullptr) return {Code::invalid_argument, "Tokenizer::decode: null output"};
   text->clear();
-  std::vector<int> raw(ids.size());
+  const std::uint32_t vocab = impl_->backend->vocab_size();
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (ids[i] >= impl_->vocab) {
+    if (ids[i] >= vocab) {
       return {Code::vocab_mismatch, "token id " + std::to_string(ids[i]) + " at position " +
                                         std::to_string(i) + " is outside the vocabulary of " +
-                                        std::to_string(impl_->vocab) + " pieces"};
+                                        std::to_string(vocab) + " pieces"};
     }
-    raw[i] = static_cast<int>(ids[i]);
   }
-  if (raw.empty()) return Status::OK();
-  const auto st = impl_->sp.Decode(raw, text);
-  if (!st.ok()) return {Code::tokenizer, "sentencepiece failed to decode ids: " + st.ToString()};
-  return Status::OK();
+  if (ids.empty()) return Status::OK();
+  try {
+    return impl_->backend->decode(ids, text);
+  } catch (const std::bad_alloc&) {
+    text->clear();
+    return {Code::out_of_memory, "out of memory decoding ids"};
+  }
 }
 
-std::uint32_t Tokenizer::vocab_size() const noexcept { return impl_->vocab; }
+std::uint32_t Tokenizer::vocab_size() const noexcept { return impl_->backend->vocab_size(); }
+const char* Tokenizer::kind() const noexcept { return impl_->backend->kind(); }
 
 }  // namespace isotope

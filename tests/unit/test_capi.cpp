@@ -120,6 +120,37 @@ TEST_CASE("C API: watermark and detector agree with the C++ API", "[capi]") {
   CHECK(r2.scored == 0);
   CHECK(r2.log10_p == 0.0);
 
+  // A batch in one call gives each sequence's own result: the whole
+  // sequence, its first half, and the sequence with itself as prompt.
+  {
+    const std::size_t half = ids.size() / 2;
+    const int32_t* seqs[3] = {ids.data(), ids.data(), ids.data()};
+    const size_t lens[3] = {ids.size(), half, ids.size()};
+    const int32_t* prompts[3] = {nullptr, nullptr, ids.data()};
+    const size_t plens[3] = {0, 0, ids.size()};
+    isotope_detection b[3]{};
+    REQUIRE(isotope_detect_batch(det, seqs, lens, 3, prompts, plens, b) == ISOTOPE_OK);
+    isotope_detection h{};
+    REQUIRE(isotope_detect_ids(det, ids.data(), half, nullptr, 0, &h) == ISOTOPE_OK);
+    CHECK(b[0].log10_p == r.log10_p);
+    CHECK(b[0].scored == r.scored);
+    CHECK(b[1].log10_p == h.log10_p);
+    CHECK(b[1].scored == h.scored);
+    CHECK(b[1].scored < b[0].scored);
+    CHECK(b[2].scored == 0);
+    // no prompts at all
+    isotope_detection c[2]{};
+    REQUIRE(isotope_detect_batch(det, seqs, lens, 2, nullptr, nullptr, c) == ISOTOPE_OK);
+    CHECK(c[1].log10_p == h.log10_p);
+    // a bad id names its sequence
+    std::vector<int32_t> bad = {1, 2, -3};
+    const int32_t* bseqs[2] = {ids.data(), bad.data()};
+    const size_t blens[2] = {ids.size(), bad.size()};
+    CHECK(isotope_detect_batch(det, bseqs, blens, 2, nullptr, nullptr, c) == ISOTOPE_ERR_VOCAB_MISMATCH);
+    CHECK(std::string(isotope_last_error_message()).find("sequence 1") != std::string::npos);
+    CHECK(isotope_detect_batch(det, nullptr, lens, 2, nullptr, nullptr, c) == ISOTOPE_ERR_INVALID_ARGUMENT);
+  }
+
   isotope_detector_free(det);
   isotope_rng_free(rng);
   isotope_watermark_free(wm);

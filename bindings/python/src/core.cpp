@@ -279,6 +279,27 @@ class Detector {
     return score(v, &p, mask);
   }
 
+  // A batch: a 2-D array or tensor (one row per sequence) or a list of
+  // sequences; prompt_ids, if given, one per sequence (None for none).
+  py::list detect_batch(py::handle batch, py::handle prompt_ids, bool mask) {
+    if (py::isinstance<py::str>(batch) || py::isinstance<py::bytes>(batch))
+      type_error("batch must hold token-id sequences, not " + type_name(batch));
+    const std::vector<std::vector<std::uint32_t>> seqs = ids_list_arg(batch, "batch");
+    std::vector<std::optional<std::vector<std::uint32_t>>> prompts(seqs.size());
+    if (!prompt_ids.is_none()) {
+      std::size_t i = 0;
+      for (py::handle item : py::reinterpret_borrow<py::iterable>(prompt_ids)) {
+        if (i >= seqs.size()) value_error("prompt_ids has more entries than batch");
+        if (!item.is_none()) prompts[i] = ids_arg(item, "prompt_ids");
+        ++i;
+      }
+      if (i != seqs.size()) value_error("prompt_ids must have one entry per sequence of batch");
+    }
+    py::list out;
+    for (std::size_t i = 0; i < seqs.size(); ++i) out.append(score(seqs[i], prompts[i] ? &*prompts[i] : nullptr, mask));
+    return out;
+  }
+
   const Profile& profile() const { return profile_; }
   double threshold() const { return threshold_; }
   std::shared_ptr<Tokenizer> tokenizer_ptr() {
@@ -705,7 +726,8 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<Tokenizer, std::shared_ptr<Tokenizer>>(m, "Tokenizer", "The provider's sentencepiece tokenizer")
       .def(py::init([](py::handle path) { return path.is_none() ? load_tokenizer("") : load_tokenizer(path_string(path)); }),
-           "path"_a = py::none(), "Loads a sentencepiece model (None: the bundled one).")
+           "path"_a = py::none(),
+           "Loads a sentencepiece .model or a Hugging Face tokenizer.json (None: the bundled one).")
       .def(
           "encode",
           [](const Tokenizer& t, py::handle text) {
@@ -735,6 +757,8 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("vocab_size", &Tokenizer::vocab_size)
       .def_property_readonly("sha256", &Tokenizer::sha256_hex)
       .def_property_readonly("path", &Tokenizer::path)
+      .def_property_readonly("kind", [](const Tokenizer& t) { return std::string(t.kind()); },
+                             "\"sentencepiece\", \"bpe-byte-level\" or \"bpe-sentencepiece\"")
       .def("__repr__", [](const Tokenizer& t) {
         return "<isotope.Tokenizer " + t.path() + " vocab=" + std::to_string(t.vocab_size()) + ">";
       });
@@ -748,6 +772,10 @@ PYBIND11_MODULE(_core, m) {
            "Tokenizes `text` with the provider's tokenizer and scores it; windows of `prompt` are excluded.")
       .def("detect_ids", &Detector::detect_ids, "ids"_a, "prompt_ids"_a = py::none(), "mask"_a = false,
            "Scores token ids (list, numpy array or CPU tensor).")
+      .def("detect_batch", &Detector::detect_batch, "batch"_a, "prompt_ids"_a = py::none(), "mask"_a = false,
+           "Scores a batch of token-id sequences in one call (a 2-D array or tensor, one row per sequence, or a "
+           "list of sequences of any lengths), each on its own; prompt_ids: one sequence or None per row. "
+           "Returns a list of result dicts.")
       .def_property_readonly("profile", &Detector::profile)
       .def_property_readonly("threshold", &Detector::threshold)
       .def_property_readonly("tokenizer", &Detector::tokenizer_ptr);

@@ -125,6 +125,55 @@ def test_detector_basics(key, tokenizer):
     assert rp["watermarked"] is False
 
 
+def test_tokenizer_json(tmp_path):
+    # a tiny byte-level BPE tokenizer.json: bytes are ids 0-255, "ab" is 256
+    bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    vocab = {chr(c): b for b, c in zip(bs, cs)}
+    vocab["ab"] = 256
+    doc = {"added_tokens": [], "normalizer": None, "decoder": {"type": "ByteLevel"},
+           "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+           "model": {"type": "BPE", "vocab": vocab, "merges": ["a b"]}}
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(doc))
+    tok = isotope.Tokenizer(str(path))
+    assert tok.kind == "bpe-byte-level" and tok.vocab_size == 257
+    assert tok.encode("ab ab") == [256, 32, 256]
+    assert tok.decode([256, 32, 256]) == "ab ab"
+    assert isotope.Tokenizer(isotope.data_dir() + "/isotope-8k.model").kind == "sentencepiece"
+    doc["model"]["type"] = "WordPiece"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError) as e:
+        isotope.Tokenizer(str(path))
+    assert e.value.code == "tokenizer" and "WordPiece" in str(e.value)
+
+
+def test_detect_batch(key):
+    det = isotope.Detector(key)
+    rng = np.random.default_rng(5)
+    rows = rng.integers(0, 8000, size=(4, 120), dtype=np.int64)
+    want = [det.detect_ids(r) for r in rows]
+    assert det.detect_batch(rows) == want                      # 2-D array
+    assert det.detect_batch([list(map(int, r)) for r in rows]) == want
+    ragged = [rows[0][:50], rows[1]]                            # sequences of any lengths
+    assert det.detect_batch(ragged) == [det.detect_ids(rows[0][:50]), want[1]]
+    got = det.detect_batch(rows[:2], prompt_ids=[rows[0][:60], None])
+    assert got[0] == det.detect_ids(rows[0], prompt_ids=rows[0][:60]) and got[1] == want[1]
+    assert got[0]["rules"]["prompt_exclusion"] is True
+    assert det.detect_batch(np.zeros((0, 5), dtype=np.int64)) == []
+    with pytest.raises(ValueError):
+        det.detect_batch(rows, prompt_ids=[None])
+    with pytest.raises(ValueError):
+        det.detect_batch([[1, 2], [3, -4]])
+    with pytest.raises(TypeError):
+        det.detect_batch("not ids")
+
+
 def test_detector_errors(key):
     det = isotope.Detector(key)
     with pytest.raises(ValueError) as e:
