@@ -240,7 +240,7 @@ std::string controls_sentence(const json& r) {
 
 }  // namespace
 
-std::string report_html(const json& doc, const std::string& report_name) {
+std::string report_html(const json& doc, const std::string& report_name, const SignerOutcome& signer_check) {
   const std::string command = str(doc, "command");
   const json& result = doc["result"];
   const json& opts = doc["options"];
@@ -263,7 +263,8 @@ std::string report_html(const json& doc, const std::string& report_name) {
        "padding:10mm 8mm;line-height:1.45;font-size:11pt}\n"
        "h1{font-size:20pt;margin:0 0 2mm}h2{font-size:14pt;margin:6mm 0 2mm;border-bottom:1px solid #ccc}"
        "h3{font-size:12pt;margin:4mm 0 1mm}\n"
-       ".meta{color:#555;font-size:9.5pt}.answer{padding:3mm 5mm;border-radius:2mm;border:2px solid}"
+       ".meta{color:#555;font-size:9.5pt}.signer{padding:1mm 3mm;font-size:10pt}.signer.unchecked{border:2px "
+       "solid #c62828;background:#fdecea}.signer.ok{border:1px solid #2e7d32}.answer{padding:3mm 5mm;border-radius:2mm;border:2px solid}"
        ".answer.yes{background:#eaf4ea;border-color:#2e7d32}.answer.no{background:#f3f3f3;border-color:#888}"
        ".answer .big{font-size:14pt;font-weight:bold;margin:1mm 0}\n"
        "table{border-collapse:collapse;margin:2mm 0;font-size:10pt}th,td{text-align:left;padding:1mm 3mm;"
@@ -279,7 +280,15 @@ std::string report_html(const json& doc, const std::string& report_name) {
        "</style></head><body>\n";
   h << "<header><h1>Watermark evidence report</h1><p class=\"meta\">isotope " << html_escape(command)
     << " report &middot; made " << html_escape(str(doc, "created_utc")) << " &middot; isotope "
-    << html_escape(str(doc["tool"], "version")) << " &middot; file " << html_escape(report_name) << "</p></header>\n";
+    << html_escape(str(doc["tool"], "version")) << " &middot; file " << html_escape(report_name) << "</p>";
+  if (signer_check.checked)
+    h << "<p class=\"signer ok\">Signer checked: the report is signed by the key checked against "
+      << html_escape(signer_check.against) << ".</p>";
+  else
+    h << "<p class=\"signer unchecked\"><b>Signer not checked.</b> The signature is valid, but only against the "
+         "key the report itself names, and anyone can sign a report with a key of their own. Nobody compared "
+         "that key with the expected signer's when this page was made.</p>";
+  h << "</header>\n";
 
   // The question.
   h << "<section id=\"question\"><h2>The question</h2><p>";
@@ -415,7 +424,10 @@ std::string report_html(const json& doc, const std::string& report_name) {
     << html_escape(report_name)
     << "</code>. Its Ed25519 signature was valid when this page was made. It was signed by the key</p>"
        "<p class=\"hash\">"
-    << html_escape(signer)
+    << html_escape(signer) << "</p><p>"
+    << (signer_check.checked ? "That key was checked against " + html_escape(signer_check.against) + "."
+                             : std::string("That key was <b>not</b> checked against the expected signer's public key "
+                                           "when this page was made."))
     << "</p><p>Anyone can check the signature, and that no byte of the report has changed:</p><pre>isotope verify "
     << html_escape(report_name)
     << " --signer SIGNER.pub</pre><p>Once the watermark key is revealed, an independent expert can check that it is "

@@ -13,7 +13,7 @@ data="${ISOTOPE_DATA_DIR:?}"
 "$ISOTOPE" audit -k wm.key --suspect suspect.jsonl --control 5 -q --report r.json --sign sign.key >/dev/null ||
   fail "audit --report"
 "$ISOTOPE" verify r.json --signer sign.key.pub -q >/dev/null || fail "verify"
-"$ISOTOPE" verify r.json --key wm.key --inputs suspect.jsonl -q >out.txt 2>&1 || { cat out.txt; fail "verify --key"; }
+"$ISOTOPE" verify r.json --signer sign.key.pub --key wm.key --inputs suspect.jsonl -q >out.txt 2>&1 || { cat out.txt; fail "verify --key"; }
 grep -q VERIFIED out.txt || fail "not VERIFIED"
 # The curve ends at the final p-values of the real key and of every control.
 python3 - <<'PY' || fail "the audit's curve does not end at its final p-values"
@@ -26,7 +26,7 @@ assert [x[-1] for x in c["controls_log10_p"]] == r["control"]["log10_p"], "contr
 assert len(r["sample"]) > 0 and any(t["green"] == 1 for t in r["sample"]), "sample"
 PY
 sed '3s/e/a/' suspect.jsonl >changed.jsonl
-"$ISOTOPE" verify r.json --key wm.key --inputs changed.jsonl -q >/dev/null 2>&1
+"$ISOTOPE" verify r.json --signer sign.key.pub --key wm.key --inputs changed.jsonl -q >/dev/null 2>&1
 [ $? -eq 13 ] || fail "changed suspect file not detected"
 # Anyone can re-sign a report; the recomputation still catches a changed profile.
 python3 - <<'PY' || fail "editing the report"
@@ -37,7 +37,7 @@ d.pop("signature", None)
 json.dump(d, open("edited.json", "w"))
 PY
 "$ISOTOPE" report sign edited.json --sign sign.key -o edited-signed.json || fail "report sign"
-"$ISOTOPE" verify edited-signed.json --key wm.key --inputs suspect.jsonl -q >/dev/null 2>&1
+"$ISOTOPE" verify edited-signed.json --signer sign.key.pub --key wm.key --inputs suspect.jsonl -q >/dev/null 2>&1
 [ $? -eq 14 ] || fail "changed profile not detected"
 "$ISOTOPE" report html r.json -o r.html || fail "report html"
 grep -q 'id="pvalue-chart"' r.html || fail "no chart on the audit page"
