@@ -87,7 +87,9 @@ int run_detect(const DetectOptions& o) {
     rc.commitment_hex = key.commitment_hex();
     for (const NamedText& t : texts) rc.inputs.push_back(input_of_data("text", t.name, t.data));
     rc.inputs.push_back(input_of_file("tokenizer", tok->path()));
+    if (o.tokenizer.empty()) rc.inputs.back().name = BUNDLED_TOKENIZER_NAME;  // not this machine's path
     rc.options = rspec.to_json();
+    rc.key_path = o.key;  // its timestamp (KEYFILE.tsr), if any, goes in the report
     rc.result = detect_report_result(detect_compute(rspec, profile, key, *tok, texts));
     const std::string signer = write_signed_report(o.report, o.sign, rc);
     std::cerr << "isotope: wrote signed report '" << o.report << "' (signer " << signer << ")\n";
