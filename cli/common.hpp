@@ -52,6 +52,10 @@ struct ProfileOptions {
   Profile get() const;  // validated
 };
 
+// How reports name the bundled tokenizer (by its file name, not by where this
+// machine keeps it).
+inline constexpr const char* BUNDLED_TOKENIZER_NAME = "isotope-8k.model";
+
 Key load_key(const std::string& path);
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path_or_empty);
 // Loads a model and checks that it was trained with `tok`.

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <new>
 
+#include "build_info.hpp"
 #include "commands.hpp"
 #include "common.hpp"
 #include "isotope/io.hpp"
@@ -16,7 +17,7 @@ int main(int argc, char** argv) {
       "Run 'isotope demo' for a one-minute tour, 'isotope COMMAND --help' for a command's options.",
       "isotope"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("isotope ") + isotope::version_string());
+  app.set_version_flag("--version", version_text());
   app.footer(
       "Exit codes: 0 success, 1 internal error, 2 usage error, 3 file error, 4 key error,\n"
       "5 invalid input text or JSON, 6 bad model or tokenizer file, 7 profile or tokenizer mismatch;\n"

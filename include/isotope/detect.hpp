@@ -1,5 +1,6 @@
 // isotope — scoring token sequences for the watermark (Fernandez et al. 2023).
 #pragma once
+#include "isotope/export.h"
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -14,7 +15,7 @@
 namespace isotope {
 
 // A set of context windows (h-grams of token ids), compared exactly.
-class WindowSet {
+class ISOTOPE_API WindowSet {
  public:
   explicit WindowSet(std::uint32_t width = 2);
   ~WindowSet();
@@ -36,7 +37,7 @@ class WindowSet {
   std::unique_ptr<Impl> impl_;
 };
 
-struct DetectionResult {
+struct ISOTOPE_API DetectionResult {
   std::uint64_t tokens = 0;             // token positions seen
   std::uint64_t scored = 0;             // N: tuples scored
   std::uint64_t green = 0;              // S: green among them
@@ -56,13 +57,13 @@ using TokenMask = std::vector<std::int8_t>;
 
 // Rules applied by a Scorer. Dedup can be switched off only for experiments
 // that show why it exists; results then say so.
-struct ScoreRules {
+struct ISOTOPE_API ScoreRules {
   bool dedup = true;
 };
 
 // Accumulates scores over any number of token sequences with one dedup memory:
 // a (window, token) tuple counts only the first time it is seen.
-class Scorer {
+class ISOTOPE_API Scorer {
  public:
   ~Scorer();
   Scorer(const Scorer&) = delete;
@@ -99,7 +100,7 @@ class Scorer {
 };
 
 // One-shot: a fresh Scorer over one sequence.
-Status detect_ids(const Key& key, const Profile& profile, std::span<const std::uint32_t> ids,
+ISOTOPE_API Status detect_ids(const Key& key, const Profile& profile, std::span<const std::uint32_t> ids,
                   DetectionResult* out, TokenMask* mask = nullptr);
 
 }  // namespace isotope

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "isotope/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -43,21 +45,21 @@ enum {
 };
 
 /* "ok", "io", "key_permissions", ... ; "unknown" for any other value. */
-const char* isotope_error_name(int code);
+ISOTOPE_API const char* isotope_error_name(int code);
 /* Message of this thread's last failed call ("" if none). Valid until the next call. */
-const char* isotope_last_error_message(void);
-const char* isotope_version(void);
+ISOTOPE_API const char* isotope_last_error_message(void);
+ISOTOPE_API const char* isotope_version(void);
 
 /* ---- keys ---- */
 typedef struct isotope_key isotope_key;
-int isotope_key_generate(isotope_key** out);
-int isotope_key_from_bytes(const uint8_t* bytes, size_t len, isotope_key** out);
+ISOTOPE_API int isotope_key_generate(isotope_key** out);
+ISOTOPE_API int isotope_key_from_bytes(const uint8_t* bytes, size_t len, isotope_key** out);
 /* Refuses files readable by group or others (ISOTOPE_ERR_KEY_PERMISSIONS). */
-int isotope_key_load(const char* path, isotope_key** out);
+ISOTOPE_API int isotope_key_load(const char* path, isotope_key** out);
 /* Writes mode 0600, atomically; fails if the file exists unless overwrite != 0. */
-int isotope_key_save(const isotope_key* key, const char* path, int overwrite);
-int isotope_key_commitment(const isotope_key* key, uint8_t out[ISOTOPE_COMMITMENTBYTES]);
-void isotope_key_free(isotope_key* key); /* wipes the key */
+ISOTOPE_API int isotope_key_save(const isotope_key* key, const char* path, int overwrite);
+ISOTOPE_API int isotope_key_commitment(const isotope_key* key, uint8_t out[ISOTOPE_COMMITMENTBYTES]);
+ISOTOPE_API void isotope_key_free(isotope_key* key); /* wipes the key */
 
 /* ---- profile ---- */
 typedef struct {
@@ -65,12 +67,12 @@ typedef struct {
   double delta;           /* bias, default 3.0 */
   uint32_t context_width; /* h, default 2 */
 } isotope_params;
-void isotope_params_default(isotope_params* p);
+ISOTOPE_API void isotope_params_default(isotope_params* p);
 
 /* ---- sampling ---- */
 typedef struct isotope_rng isotope_rng;
-int isotope_rng_create(uint64_t seed, isotope_rng** out);
-void isotope_rng_free(isotope_rng* rng);
+ISOTOPE_API int isotope_rng_create(uint64_t seed, isotope_rng** out);
+ISOTOPE_API void isotope_rng_free(isotope_rng* rng);
 
 typedef struct {
   float temperature; /* > 0, default 1 */
@@ -78,7 +80,7 @@ typedef struct {
   float top_p;       /* (0, 1], 1 = off */
   int greedy;        /* non-zero: argmax */
 } isotope_sampling_params;
-void isotope_sampling_params_default(isotope_sampling_params* p);
+ISOTOPE_API void isotope_sampling_params_default(isotope_sampling_params* p);
 
 /* As llama.cpp's llama_token_data. */
 typedef struct {
@@ -90,22 +92,22 @@ typedef struct {
 /* ---- the watermark in a decoding loop ---- */
 typedef struct isotope_watermark isotope_watermark;
 /* params may be NULL (defaults). The key may be freed afterwards. */
-int isotope_watermark_create(const isotope_key* key, const isotope_params* params, uint32_t vocab_size,
+ISOTOPE_API int isotope_watermark_create(const isotope_key* key, const isotope_params* params, uint32_t vocab_size,
                              isotope_watermark** out);
-void isotope_watermark_free(isotope_watermark* wm);
+ISOTOPE_API void isotope_watermark_free(isotope_watermark* wm);
 /* Adds delta to the green logits (n_vocab must equal vocab_size), in place.
    context: every token so far (prompt and generated); only the last h matter. */
-int isotope_watermark_apply(isotope_watermark* wm, const int32_t* context, size_t n_context, float* logits,
+ISOTOPE_API int isotope_watermark_apply(isotope_watermark* wm, const int32_t* context, size_t n_context, float* logits,
                             size_t n_vocab);
 /* Same over a candidate array (any subset of ids, any order), in place. */
-int isotope_watermark_apply_candidates(isotope_watermark* wm, const int32_t* context, size_t n_context,
+ISOTOPE_API int isotope_watermark_apply_candidates(isotope_watermark* wm, const int32_t* context, size_t n_context,
                                        isotope_token_data* candidates, size_t n_candidates);
 /* Picks the next token with the watermark; logits are not modified. params may be NULL. */
-int isotope_watermark_sample(isotope_watermark* wm, const int32_t* context, size_t n_context, const float* logits,
+ISOTOPE_API int isotope_watermark_sample(isotope_watermark* wm, const int32_t* context, size_t n_context, const float* logits,
                              size_t n_vocab, const isotope_sampling_params* params, isotope_rng* rng,
                              int32_t* token);
 /* The library's plain sampler (no watermark), for comparison. */
-int isotope_sample_plain(const float* logits, size_t n_vocab, const isotope_sampling_params* params,
+ISOTOPE_API int isotope_sample_plain(const float* logits, size_t n_vocab, const isotope_sampling_params* params,
                          isotope_rng* rng, int32_t* token);
 
 /* ---- detection ---- */
@@ -116,11 +118,11 @@ typedef struct {
 } isotope_detection;
 
 typedef struct isotope_detector isotope_detector;
-int isotope_detector_create(const isotope_key* key, const isotope_params* params, isotope_detector** out);
-void isotope_detector_free(isotope_detector* d);
+ISOTOPE_API int isotope_detector_create(const isotope_key* key, const isotope_params* params, isotope_detector** out);
+ISOTOPE_API void isotope_detector_free(isotope_detector* d);
 /* Scores one token sequence on its own (fresh dedup memory). prompt may be
    NULL; tuples whose window occurs in the prompt are not scored. */
-int isotope_detect_ids(isotope_detector* d, const int32_t* ids, size_t n_ids, const int32_t* prompt,
+ISOTOPE_API int isotope_detect_ids(isotope_detector* d, const int32_t* ids, size_t n_ids, const int32_t* prompt,
                        size_t n_prompt, isotope_detection* out);
 
 #ifdef __cplusplus

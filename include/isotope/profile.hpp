@@ -1,5 +1,6 @@
 // isotope — a named, versioned parameter set of the watermark.
 #pragma once
+#include "isotope/export.h"
 #include <cstdint>
 #include <string>
 
@@ -11,7 +12,7 @@ inline constexpr const char* SCHEME_KGW = "kgw";
 inline constexpr const char* PRF_V1 = "siphash128-aes128ctr-u16-v1";
 inline constexpr std::uint32_t MAX_CONTEXT_WIDTH = 8;
 
-struct Profile {
+struct ISOTOPE_API Profile {
   std::string scheme = SCHEME_KGW;   // only "kgw" for now
   double gamma = 0.25;               // share of the vocabulary that is green, 0 < gamma < 1
   double delta = 3.0;                // logit bias added to green tokens, >= 0
@@ -30,6 +31,6 @@ struct Profile {
 };
 
 // The parameters that change which tokens are green (all but delta) match.
-bool same_green_lists(const Profile& a, const Profile& b) noexcept;
+ISOTOPE_API bool same_green_lists(const Profile& a, const Profile& b) noexcept;
 
 }  // namespace isotope

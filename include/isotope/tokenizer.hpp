@@ -1,5 +1,6 @@
 // isotope — the provider's tokenizer (a sentencepiece model).
 #pragma once
+#include "isotope/export.h"
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -11,7 +12,7 @@
 
 namespace isotope {
 
-class Tokenizer {
+class ISOTOPE_API Tokenizer {
  public:
   ~Tokenizer();
   Tokenizer(const Tokenizer&) = delete;
