@@ -109,7 +109,8 @@ void register_detect(CLI::App& root, Runner* run) {
                 "Inputs are JSONL: each line {\"text\": ...} or {\"prompt\": ..., \"response\": ...} "
                 "(the prompt's windows are excluded) gives one result");
   sub->add_option("--threshold", o->threshold, "Flag a text as watermarked when p <= this")->capture_default_str();
-  sub->add_flag("--mask", o->mask, "With --json: add the per-token mask (1 green, 0 not green, -1 not scored)");
+  sub->add_flag("--mask", o->mask, "With --json: add the per-token mask (1 green, 0 not green, -1 not scored)")
+      ->needs("--json");
   sub->add_flag("--no-dedup", o->no_dedup,
                 "Count repeated (context, token) pairs: for demonstrating why dedup exists; the p-value is then not valid");
   sub->add_option("--report", o->report,

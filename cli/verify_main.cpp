@@ -1,6 +1,7 @@
 // isotope verify: check a report's form and signature; with the revealed key
 // and the inputs, check the commitment and the inputs and recompute every number.
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -118,6 +119,23 @@ void rerun_controls(const VerifyOptions& o, const nlohmann::json& doc, const Key
     std::cerr << "isotope: wrote signed report '" << o.rerun_report << "' with your controls (signer " << signer
               << ")\n";
   }
+}
+
+// `verify --inputs a b report.json`: --inputs took the report too. Reports
+// are canonical JSON, so they start with {"command":".
+void find_report_among_inputs(VerifyOptions* o) {
+  if (!o->report.empty()) return;
+  std::vector<std::string> reports;
+  for (const std::string& f : o->inputs) {
+    std::ifstream in(f, std::ios::binary);
+    char head[12] = {0};
+    in.read(head, sizeof head);
+    if (in.gcount() == sizeof head && std::string(head, sizeof head) == "{\"command\":\"") reports.push_back(f);
+  }
+  if (reports.size() != 1)
+    fail_usage("REPORT is missing: isotope verify REPORT [--signer PUB] [--key KEYFILE --inputs FILE...]");
+  o->report = reports.front();
+  o->inputs.erase(std::find(o->inputs.begin(), o->inputs.end(), o->report));
 }
 
 int run_verify(const VerifyOptions& o) {
@@ -257,7 +275,7 @@ void register_verify(CLI::App& root, Runner* run) {
   auto o = std::make_shared<VerifyOptions>();
   auto* sub = root.add_subcommand(
       "verify", "Check a report's signature; with --key and --inputs, recompute and compare every number");
-  sub->add_option("REPORT", o->report, "Report file (from --report)")->required();
+  sub->add_option("REPORT", o->report, "Report file (from --report); give it before --inputs");
   sub->add_option("--signer", o->signer, "The expected signer's public key file (SIGNKEY.pub)");
   sub->add_option("--trusted-signers", o->trusted,
                   "A file of trusted signers' public keys (one 'HEX [label]' per line); the report must be "
@@ -275,7 +293,12 @@ void register_verify(CLI::App& root, Runner* run) {
   sub->add_option("--report", o->rerun_report, "With --control-seed: write a signed audit report with your controls");
   sub->add_option("--sign", o->sign, "Signing key for --report");
   sub->add_flag("-q,--quiet", o->quiet, "No notes on standard error");
-  sub->callback([o, run] { *run = [o] { return run_verify(*o); }; });
+  sub->callback([o, run] {
+    *run = [o] {
+      find_report_among_inputs(o.get());
+      return run_verify(*o);
+    };
+  });
 }
 
 }  // namespace isotope::cli
