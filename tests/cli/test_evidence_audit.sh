@@ -39,6 +39,24 @@ PY
 "$ISOTOPE" report sign edited.json --sign sign.key -o edited-signed.json || fail "report sign"
 "$ISOTOPE" verify edited-signed.json --signer sign.key.pub --key wm.key --inputs suspect.jsonl -q >/dev/null 2>&1
 [ $? -eq 14 ] || fail "changed profile not detected"
+# The other side reruns the controls with a seed of its own, and gets a report of its own.
+seed=$(printf 'the other side' | sha256sum | cut -c1-64)
+"$ISOTOPE" signer new -o theirs.sign -q >/dev/null || fail "signer new (theirs)"
+"$ISOTOPE" verify r.json --signer sign.key.pub --key wm.key --inputs suspect.jsonl -q --control-seed "$seed" \
+  --report theirs.json --sign theirs.sign >out.txt 2>&1 || { cat out.txt; fail "verify --control-seed"; }
+grep -q "Controls rerun with your seed $seed: 5 random keys" out.txt || { cat out.txt; fail "controls not rerun"; }
+grep -q "p-value is unchanged" out.txt || fail "the committed key's p-value is not compared"
+python3 - "$seed" <<'PY' || fail "the rerun report"
+import json, sys
+a = json.load(open("r.json")); b = json.load(open("theirs.json"))
+assert b["options"]["control_seed"] == sys.argv[1] and b["result"]["control"]["seed"] == sys.argv[1]
+assert b["result"]["log10_p"] == a["result"]["log10_p"]
+assert b["result"]["control"]["log10_p"] != a["result"]["control"]["log10_p"]
+PY
+"$ISOTOPE" verify theirs.json --signer theirs.sign.pub --key wm.key --inputs suspect.jsonl -q >/dev/null 2>&1 ||
+  fail "the rerun report does not verify"
+"$ISOTOPE" verify r.json --signer sign.key.pub --control-seed "$seed" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "--control-seed without --key is not a usage error"
 "$ISOTOPE" report html r.json -o r.html || fail "report html"
 grep -q 'id="pvalue-chart"' r.html || fail "no chart on the audit page"
 echo ok
