@@ -78,7 +78,9 @@ std::vector<double> doubles(const json& a) {
 }
 
 // Chart of log10 p against scored tuples: the real key and the controls.
-std::string chart_svg(const json& curve, double threshold, const std::string& id) {
+// With `zoom`, the vertical scale is set by the controls and the threshold
+// only; the committed key's curve is clipped where it leaves the panel.
+std::string chart_svg(const json& curve, double threshold, const std::string& id, bool zoom = false) {
   const std::vector<double> xs = doubles(curve.is_object() && curve.contains("scored") ? curve["scored"] : json());
   const std::vector<double> real = doubles(curve.is_object() && curve.contains("log10_p") ? curve["log10_p"] : json());
   std::vector<std::vector<double>> controls;
@@ -93,9 +95,11 @@ std::string chart_svg(const json& curve, double threshold, const std::string& id
     return s.str();
   }
   double ymin = std::log10(threshold);
-  for (double v : real) ymin = std::min(ymin, v);
+  if (!zoom)
+    for (double v : real) ymin = std::min(ymin, v);
   for (const auto& c : controls)
     for (double v : c) ymin = std::min(ymin, v);
+  if (zoom) ymin -= 1;  // room below the threshold
   // A round number of decades below the lowest point.
   double step = 1;
   for (double cand : {1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0}) {
@@ -106,6 +110,8 @@ std::string chart_svg(const json& curve, double threshold, const std::string& id
   const double xmax = std::max(1.0, xs.back());
   auto X = [&](double x) { return L + (W - L - R) * x / xmax; };
   auto Y = [&](double y) { return T + (H - T - B) * (y / ymin); };
+  s << "<defs><clipPath id=\"" << id << "-clip\"><rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R
+    << "\" height=\"" << H - T - B << "\"/></clipPath></defs>";
   s << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B
     << "\" fill=\"#fff\" stroke=\"#999\"/>";
   for (double y = 0; y >= ymin - 1e-9; y -= step) {
@@ -129,12 +135,26 @@ std::string chart_svg(const json& curve, double threshold, const std::string& id
     << "\" stroke=\"#c0392b\" stroke-dasharray=\"6 4\"/>";
   auto poly = [&](const std::vector<double>& ys, const char* style, const char* cls) {
     if (ys.size() != xs.size()) return;
-    s << "<polyline class=\"" << cls << "\" fill=\"none\" " << style << " points=\"" << X(0) << ',' << Y(0);
+    s << "<polyline class=\"" << cls << "\" clip-path=\"url(#" << id << "-clip)\" fill=\"none\" " << style
+      << " points=\"" << X(0) << ',' << Y(0);
     for (std::size_t i = 0; i < xs.size(); ++i) s << ' ' << fmt("%.1f", X(xs[i])) << ',' << fmt("%.1f", Y(ys[i]));
     s << "\"/>";
   };
   for (const auto& c : controls) poly(c, "stroke=\"#9a9a9a\" stroke-width=\"1.2\"", "control");
   poly(real, "stroke=\"#1f4e9c\" stroke-width=\"3\"", "real");
+  if (zoom) {
+    // Where the committed key leaves the panel.
+    for (std::size_t i = 0; i < real.size(); ++i)
+      if (real[i] < ymin) {
+        s << "<text x=\"" << fmt("%.1f", std::min(X(xs[i]) + 6, W - R - 230)) << "\" y=\"" << H - B - 8
+          << "\" font-size=\"12\" fill=\"#1f4e9c\">the committed key continues below, to p = "
+          << (real.back() > -4.0 ? fmt("%.3g", std::pow(10.0, real.back()))
+                                 : "10<tspan dy=\"-6\" font-size=\"9\">" + fmt("%.0f", std::floor(real.back())) +
+                                       "</tspan>")
+          << "</text>";
+        break;
+      }
+  }
   // Legend, under the axis.
   const double ly = H - 10;
   s << "<g font-size=\"12\"><line x1=\"" << L << "\" x2=\"" << L + 28 << "\" y1=\"" << ly - 4 << "\" y2=\""
@@ -151,7 +171,17 @@ std::string chart_svg(const json& curve, double threshold, const std::string& id
   return s.str();
 }
 
-std::string sample_html(const json& sample) {
+bool needs_zoom(const json& curve, double threshold) {
+  if (!curve.is_object() || !curve.contains("log10_p")) return false;
+  double real_min = 0, other_min = std::log10(threshold);
+  for (double v : doubles(curve["log10_p"])) real_min = std::min(real_min, v);
+  if (curve.contains("controls_log10_p") && curve["controls_log10_p"].is_array())
+    for (const auto& c : curve["controls_log10_p"])
+      for (double v : doubles(c)) other_min = std::min(other_min, v);
+  return real_min < 6 * other_min;
+}
+
+std::string sample_html(const json& sample, const json& r) {
   if (!sample.is_array() || sample.empty()) return "";
   std::ostringstream s;
   s << "<p class=\"sample\">";
@@ -163,7 +193,14 @@ std::string sample_html(const json& sample) {
       << "</span>";
   }
   s << "&hellip;</p><p class=\"legend\"><span class=\"g\">green token</span> <span class=\"r\">other scored "
-       "token</span> <span class=\"n\">not scored (no full context, or a repeat)</span></p>";
+       "token</span> <span class=\"n\">not scored</span>";
+  if (r.is_object() && r.contains("skipped") && r["skipped"].is_object()) {
+    const json& k = r["skipped"];
+    s << " Not scored in all: " << count(num(k, "short_context", 0)) << " without a full context, "
+      << count(num(k, "duplicate", 0)) << " repeats, " << count(num(k, "prompt", 0)) << " inside a prompt, "
+      << count(num(k, "filter", 0)) << " removed by the filter.";
+  }
+  s << "</p>";
   return s.str();
 }
 
@@ -319,6 +356,7 @@ std::string report_html(const json& doc, const std::string& report_name, const S
   };
   std::size_t flagged = 0, invalid = 0;
   double best = 0;
+  const json* best_item = nullptr;
   for (const json* it : items) {
     if (!item_valid(*it)) {
       ++invalid;
@@ -326,6 +364,7 @@ std::string report_html(const json& doc, const std::string& report_name, const S
     }
     const double lp = num(*it, "log10_p", 0);
     if (flag(*it, "watermarked") || flag(*it, "flagged") || (num(*it, "scored", 0) > 0 && lp <= std::log10(threshold))) ++flagged;
+    if (best_item == nullptr || lp < best) best_item = it;
     best = std::min(best, lp);
   }
   const bool yes = flagged > 0;
@@ -338,22 +377,27 @@ std::string report_html(const json& doc, const std::string& report_name, const S
     if (command == "detect") {
       if (items.size() == 1)
         h << (yes ? "Yes: the text carries the watermark of the committed key."
-                  : "No: the text does not show the watermark at the chosen threshold.");
+                  : "No: the text does not show the watermark at the recorded threshold.");
       else
         h << "The watermark of the committed key was found in " << flagged << " of " << items.size() << " texts.";
     } else {
-      h << (yes ? "Yes: the suspect model's outputs carry the trace of our watermark."
-                : "No: the suspect model's outputs do not show the watermark's trace at the chosen threshold.");
+      h << (yes ? "Yes: the suspect's outputs show the watermark's trace: evidence that it was trained on text "
+                  "watermarked with this key."
+                : "No: the suspect's outputs do not show the watermark's trace at the recorded threshold.");
     }
     h << "</p><p>";
     const std::string who =
-        command == "detect" ? "text written without this key" : "a model never trained on our outputs";
+        command == "detect" ? "text written without this key" : "a model never trained on text watermarked with this key";
+    if (command == "detect" && items.size() > 1 && best_item != nullptr)
+      h << "The figures below are for the text with the lowest p-value, <b>" << html_escape(str(*best_item, "input"))
+        << "</b>; each text has its own section. ";
     if (yes)
       h << "The odds are " << odds_html(best) << " that " << who << " scores this high (p = " << p_html(best)
-        << "). The decision rule, fixed in advance, was p &le; " << html_escape(fmt("%g", threshold)) << ".";
+        << "). The decision rule recorded in the report was p &le; " << html_escape(fmt("%g", threshold)) << ".";
     else
       h << "A score like this is unremarkable for " << who << " (odds " << odds_html(best) << ", p = "
-        << p_html(best) << "); the decision rule was p &le; " << html_escape(fmt("%g", threshold)) << ".";
+        << p_html(best) << "); the decision rule recorded in the report was p &le; " << html_escape(fmt("%g", threshold))
+        << ".";
     h << "</p></section>\n";
   }
 
@@ -368,13 +412,20 @@ std::string report_html(const json& doc, const std::string& report_name, const S
       h << "<figure>" << chart_svg(r["curve"], threshold, i == 0 ? "pvalue-chart" : "pvalue-chart-" + std::to_string(i + 1))
         << "<figcaption>How the p-value falls as more tokens are scored. The thick blue line is the committed key; "
            "the grey lines are random keys, which show what chance alone produces. Below the dashed red line the "
-           "decision rule says &ldquo;watermarked&rdquo;.</figcaption></figure>";
+           "decision rule says "
+        << (command == "detect" ? "&ldquo;watermarked&rdquo;" : "&ldquo;the watermark's trace&rdquo;")
+        << ".</figcaption></figure>";
+      if (needs_zoom(r["curve"], threshold))
+        h << "<figure>"
+          << chart_svg(r["curve"], threshold, (i == 0 ? "pvalue-zoom" : "pvalue-zoom-" + std::to_string(i + 1)), true)
+          << "<figcaption>The same chart at the scale of the random keys, so that they and the threshold can be "
+             "seen: the committed key's curve leaves this panel at the bottom.</figcaption></figure>";
     } else if (!control_values(r).empty()) {
       h << "<figure>" << strip_svg(num(r, "log10_p", 0), control_values(r), threshold,
                                    i == 0 ? "pvalue-chart" : "pvalue-chart-" + std::to_string(i + 1))
         << "<figcaption>The p-value of the committed key (blue) against the same test under random keys (grey), "
            "which show what chance alone produces. Right of the dashed red line the decision rule says "
-           "&ldquo;trained on watermarked outputs&rdquo;.</figcaption></figure>";
+           "&ldquo;the watermark's trace&rdquo;.</figcaption></figure>";
     }
     if (r.is_object() && r.contains("valid") && r["valid"].is_boolean() && !r["valid"].get<bool>()) {
       h << "<p><b>Warning: a rule that makes the p-value valid was switched off; this p-value is not valid.</b></p>";
@@ -389,7 +440,7 @@ std::string report_html(const json& doc, const std::string& report_name, const S
              "suspect's own prediction at that position was green.</p>";
       else
         h << "<h3>Sample of the suspect's answers, with green tokens highlighted</h3>";
-      h << sample_html(r["sample"]);
+      h << sample_html(r["sample"], r);
     }
     h << "</section>\n";
   }
