@@ -317,7 +317,14 @@ std::string report_html(const json& doc, const std::string& report_name, const S
        "</style></head><body>\n";
   h << "<header><h1>Watermark evidence report</h1><p class=\"meta\">isotope " << html_escape(command)
     << " report &middot; made " << html_escape(str(doc, "created_utc")) << " &middot; isotope "
-    << html_escape(str(doc["tool"], "version")) << " &middot; file " << html_escape(report_name) << "</p>";
+    << html_escape(str(doc["tool"], "version"));
+  if (doc["tool"].contains("revision") && doc["tool"]["revision"].is_string())
+    h << " (revision <code>" << html_escape(doc["tool"]["revision"].get<std::string>()) << "</code>"
+      << (doc["tool"].contains("modified") && doc["tool"]["modified"].is_boolean() && doc["tool"]["modified"].get<bool>()
+              ? ", with uncommitted changes"
+              : "")
+      << ")";
+  h << " &middot; file " << html_escape(report_name) << "</p>";
   if (signer_check.checked)
     h << "<p class=\"signer ok\">Signer checked: the report is signed by the key checked against "
       << html_escape(signer_check.against) << ".</p>";

@@ -150,6 +150,10 @@ int run_verify(const VerifyOptions& o) {
             << (so.checked ? " (checked against " + so.against + ")" : std::string(" (signer not checked)")) << ".\n";
   std::cout << "  isotope " << command << " report, made " << doc["created_utc"].get<std::string>()
             << " (the signer's clock) with isotope " << doc["tool"]["version"].get<std::string>()
+            << (doc["tool"].contains("revision") && doc["tool"]["revision"].is_string()
+                    ? " (revision " + doc["tool"]["revision"].get<std::string>() +
+                          (doc["tool"].value("modified", false) ? ", with uncommitted changes" : "") + ")"
+                    : std::string())
             << "; watermark key commitment " << doc["commitment"].get<std::string>() << ".\n";
   check_timestamp(o, doc);
   if (!o.control_seed.empty() && command != "audit")

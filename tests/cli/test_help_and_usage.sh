@@ -29,6 +29,7 @@ expect_in r.json '"revision":"([0-9a-f]{40}|unknown)"'
 # The report may come after --inputs.
 expect_exit 0 "$ISOTOPE" verify --signer sign.key.pub --key wm.key --inputs wm.txt r.json
 expect_in "$WORK/out" "^VERIFIED"
+expect_in "$WORK/out" "with isotope [0-9.]+ \(revision ([0-9a-f]{40}|unknown)"
 expect_rc 2 "$ISOTOPE" verify --signer sign.key.pub --inputs wm.txt
 expect_in "$WORK/err" "REPORT is missing"
 # --mask without --json is refused, not ignored.
