@@ -232,6 +232,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   const AuditRules rules{.dedup = !o.no_dedup, .prompt_exclusion = !o.no_prompt_exclusion};
   std::unique_ptr<Audit> audit;
   nlohmann::json inputs = {{"tokenizer", file_json(tok->path())}};
+  if (o.tokenizer.empty()) inputs["tokenizer"]["path"] = BUNDLED_TOKENIZER_NAME;  // not this machine's path
   std::vector<std::uint32_t> sample_ids;  // the tokens of the first record (the sample)
   if (!open) {
     say("reading the suspect's responses from '" + o.suspect + "'");

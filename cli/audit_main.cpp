@@ -46,11 +46,12 @@ std::string explain(const nlohmann::json& j) {
   else if (scored == 0)
     s << "no conclusion: nothing could be scored.\n";
   else if (j["flagged"].get<bool>())
-    s << "YES, the suspect carries the watermark: it was trained on the provider's watermarked outputs.\n";
+    s << "YES: the suspect's outputs show the watermark's trace: evidence that it was trained on text "
+         "watermarked with this key.\n";
   else if (j.contains("warnings"))
     s << "no conclusion: the test had no power here (see the warnings below).\n";
   else
-    s << "no evidence that the suspect was trained on the provider's watermarked outputs.\n";
+    s << "no: the suspect's outputs do not show the watermark's trace at the threshold.\n";
   const bool kgw = j["profile"]["scheme"] == SCHEME_KGW;
   s << "\nStrength: p = " << format_p(lp) << " (" << odds_phrase(lp) << "); the threshold was " << threshold << ".\n"
     << "  This is the probability that a model never trained on this key's outputs would score at least\n";

@@ -22,6 +22,7 @@ std::string write_audit_report(const std::string& path, const std::string& sign_
   // The options as recorded by the audit (with the control seed it drew).
   c.options = result.contains("options") ? result["options"] : nlohmann::json(o);
   c.result = result;
+  c.key_path = o.key;  // its timestamp (KEYFILE.tsr), if any, goes in the report
   return write_signed_report(path, sign_key_path, c);
 }
 

@@ -137,14 +137,20 @@ Key load_key(const std::string& path) {
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path_or_empty) {
   const std::string path = path_or_empty.empty() ? default_tokenizer_path() : path_or_empty;
   std::unique_ptr<Tokenizer> tok;
-  check(Tokenizer::load(path, &tok), "cannot load tokenizer");
+  check(Tokenizer::load(path, &tok),
+        path_or_empty.empty() ? "cannot load the bundled tokenizer (set ISOTOPE_DATA_DIR to the folder holding "
+                                "isotope-8k.model, or give --tokenizer)"
+                              : "cannot load tokenizer");
   return tok;
 }
 
 std::unique_ptr<NgramModel> load_model(const std::string& path_or_empty, const Tokenizer& tok) {
   const std::string path = path_or_empty.empty() ? default_model_path() : path_or_empty;
   std::unique_ptr<NgramModel> model;
-  check(NgramModel::load(path, &model), "cannot load model");
+  check(NgramModel::load(path, &model),
+        path_or_empty.empty() ? "cannot load the bundled model (set ISOTOPE_DATA_DIR to the folder holding "
+                                "isotope-default.lm, or give --model)"
+                              : "cannot load model");
   if (model->vocab_size() != tok.vocab_size() ||
       (!model->tokenizer_sha256().empty() && model->tokenizer_sha256() != tok.sha256_hex()))
     throw Failure{EXIT_PROFILE, "model '" + path + "' was trained with another tokenizer (sha256 " +

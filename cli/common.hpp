@@ -66,6 +66,9 @@ nlohmann::json profile_options_json(const Profile& p);
 Profile profile_from_options_json(const nlohmann::json& j);
 // A report's "profile": scheme, version, context_width, prf, name and each parameter.
 Profile profile_from_report_json(const nlohmann::json& j);
+// How reports name the bundled tokenizer (by its file name, not by where this
+// machine keeps it).
+inline constexpr const char* BUNDLED_TOKENIZER_NAME = "isotope-8k.model";
 
 Key load_key(const std::string& path);
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path_or_empty);

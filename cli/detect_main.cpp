@@ -91,7 +91,9 @@ int run_detect(const DetectOptions& o) {
     rc.commitment_hex = key.commitment_hex();
     for (const NamedText& t : texts) rc.inputs.push_back(input_of_data("text", t.name, t.data));
     rc.inputs.push_back(input_of_file("tokenizer", tok->path()));
+    if (o.tokenizer.empty()) rc.inputs.back().name = BUNDLED_TOKENIZER_NAME;  // not this machine's path
     rc.options = rspec.to_json();
+    rc.key_path = o.key;  // its timestamp (KEYFILE.tsr), if any, goes in the report
     rc.result = detect_report_result(detect_compute(rspec, profile, key, *tok, texts));
     const std::string signer = write_signed_report(o.report, o.sign, rc);
     std::cerr << "isotope: wrote signed report '" << o.report << "' (signer " << signer << ")\n";
@@ -117,7 +119,8 @@ void register_detect(CLI::App& root, Runner* run) {
                 "(the prompt's windows are excluded), or token ids {\"ids\": [...]} or "
                 "{\"prompt_ids\": [...], \"response_ids\": [...]}, gives one result");
   sub->add_option("--threshold", o->threshold, "Flag a text as watermarked when p <= this")->capture_default_str();
-  sub->add_flag("--mask", o->mask, "With --json: add the per-token mask (1 green, 0 not green, -1 not scored)");
+  sub->add_flag("--mask", o->mask, "With --json: add the per-token mask (1 green, 0 not green, -1 not scored)")
+      ->needs("--json");
   sub->add_flag("--no-dedup", o->no_dedup,
                 "Count repeated (context, token) pairs: for demonstrating why dedup exists; the p-value is then not valid");
   sub->add_option("--report", o->report,

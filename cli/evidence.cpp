@@ -1,12 +1,17 @@
 #include "evidence.hpp"
 
 #include <algorithm>
+#include <sodium.h>
+
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <span>
 
+#include "build_info.hpp"
 #include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
+#include "isotope/timestamp.hpp"
 
 namespace isotope::cli {
 
@@ -84,6 +89,10 @@ nlohmann::json tool_json() {
   build += "; debug";
 #endif
   nlohmann::json t = {{"name", "isotope"}, {"version", version_string()}, {"build", build}};
+  // The source revision, compiler and libraries: enough to rebuild this
+  // version (docs/evidence.md, "Rebuilding the version that made a report").
+  const nlohmann::json b = build_json();
+  for (auto it = b.begin(); it != b.end(); ++it) t[it.key()] = it.value();
   // The executable's own hash identifies the exact build.
   std::string exe_hash;
   if (sha256_file_hex("/proc/self/exe", &exe_hash).ok()) t["executable_sha256"] = exe_hash;
@@ -99,6 +108,33 @@ std::string utc_now() {
   return buf;
 }
 
+nlohmann::json timestamp_json(const std::string& key_path, const std::string& commitment_hex) {
+  if (key_path.empty()) return nullptr;
+  const std::string path = key_path + ".tsr";
+  std::string der;
+  if (!read_file(path, &der).ok()) return nullptr;  // no timestamp stored
+  TimestampInfo info;
+  if (Status st = timestamp_read_reply(der, commitment_hex, &info); !st.ok())
+    throw Failure{EXIT_BAD_TIMESTAMP, "'" + path + "' is not a timestamp of this key's commitment: " + st.message() +
+                                          " (remove it, or store the right one with 'isotope commit --timestamp-reply')"};
+  std::string b64(sodium_base64_ENCODED_LEN(der.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(b64.data(), b64.size(), reinterpret_cast<const unsigned char*>(der.data()), der.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  b64.resize(std::strlen(b64.c_str()));
+  return {{"type", "rfc3161"}, {"reply", b64}, {"time_utc", info.time_utc}};
+}
+
+std::string timestamp_reply_der(const nlohmann::json& ts) {
+  const std::string& b64 = ts["reply"].get_ref<const std::string&>();
+  std::string der(b64.size(), '\0');
+  std::size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(der.data()), der.size(), b64.data(), b64.size(), nullptr,
+                        &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
+    throw Failure{EXIT_BAD_TIMESTAMP, "the report's timestamp is not valid base64"};
+  der.resize(len);
+  return der;
+}
+
 std::string write_signed_report(const std::string& path, const std::string& sign_key_path, const ReportContent& c) {
   if (sign_key_path.empty()) fail_usage("--report needs --sign SIGNKEY (make one with 'isotope signer new')");
   SigningKey sk;
@@ -112,6 +148,7 @@ std::string write_signed_report(const std::string& path, const std::string& sign
                         {"options", c.options},
                         {"result", c.result},
                         {"created_utc", utc_now()}};
+  if (nlohmann::json ts = timestamp_json(c.key_path, c.commitment_hex); !ts.is_null()) doc["timestamp"] = ts;
   std::string bytes;
   check(report_sign(doc.dump(), sk, &bytes), "cannot sign the report");
   // Never write what would not verify.
@@ -121,12 +158,49 @@ std::string write_signed_report(const std::string& path, const std::string& sign
   return sk.public_key_hex();
 }
 
-nlohmann::json load_checked_report(const std::string& path, const std::string& signer_path, std::string* signer_hex) {
+namespace {
+// The trusted-signers file: one public key (64 hex digits) per line, optionally
+// followed by a label; blank lines and lines starting with '#' are skipped.
+std::vector<std::pair<SignPublicKey, std::string>> read_trusted_signers(const std::string& path) {
+  std::string text;
+  check(read_file(path, &text), "cannot read --trusted-signers");
+  std::vector<std::pair<SignPublicKey, std::string>> out;
+  std::size_t lineno = 0, pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::size_t first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    const std::size_t hex_end = line.find_first_of(" \t", first);
+    const std::string hex = line.substr(first, hex_end == std::string::npos ? std::string::npos : hex_end - first);
+    std::string label;
+    if (hex_end != std::string::npos) {
+      const std::size_t l = line.find_first_not_of(" \t", hex_end);
+      if (l != std::string::npos) label = line.substr(l);
+    }
+    SignPublicKey pk{};
+    if (!signer_parse_public_hex(hex, &pk).ok())
+      throw Failure{EXIT_KEY, "'" + path + "', line " + std::to_string(lineno) +
+                                  ": not a signer's public key (64 hexadecimal digits, then an optional label)"};
+    out.emplace_back(pk, label);
+  }
+  if (out.empty()) throw Failure{EXIT_KEY, "'" + path + "' lists no trusted signer"};
+  return out;
+}
+}  // namespace
+
+nlohmann::json load_checked_report(const std::string& path, const SignerExpectation& expect, SignerOutcome* signer) {
   std::string bytes;
   check(read_file(path, &bytes), "cannot read report");
   SignPublicKey expected{};
-  if (!signer_path.empty()) check(signer_read_public(signer_path, &expected), "cannot use --signer");
-  const ReportCheck rc = report_check(bytes, signer_path.empty() ? nullptr : &expected);
+  if (!expect.public_key_path.empty()) check(signer_read_public(expect.public_key_path, &expected), "cannot use --signer");
+  std::vector<std::pair<SignPublicKey, std::string>> trusted;
+  if (!expect.trusted_path.empty()) trusted = read_trusted_signers(expect.trusted_path);
+  const ReportCheck rc = report_check(bytes, expect.public_key_path.empty() ? nullptr : &expected);
   switch (rc.outcome) {
     case ReportCheck::Outcome::ok: break;
     case ReportCheck::Outcome::malformed:
@@ -134,7 +208,26 @@ nlohmann::json load_checked_report(const std::string& path, const std::string& s
     case ReportCheck::Outcome::bad_signature:
       throw Failure{EXIT_BAD_SIGNATURE, "'" + path + "': BAD SIGNATURE: " + rc.message};
   }
-  if (signer_hex != nullptr) *signer_hex = rc.signer_hex;
+  SignerOutcome outcome;
+  outcome.signer_hex = rc.signer_hex;
+  if (!expect.public_key_path.empty()) {
+    outcome.checked = true;
+    outcome.against = "the public key in '" + expect.public_key_path + "'";
+  }
+  if (!expect.trusted_path.empty()) {
+    const std::pair<SignPublicKey, std::string>* hit = nullptr;
+    for (const auto& t : trusted)
+      if (to_hex(t.first) == rc.signer_hex) hit = &t;
+    if (hit == nullptr)
+      throw Failure{EXIT_BAD_SIGNATURE, "'" + path + "': BAD SIGNATURE: the report is validly signed, but by " +
+                                            rc.signer_hex + ", which is not in the trusted signers file '" +
+                                            expect.trusted_path + "'"};
+    const std::string t = "the trusted signers file '" + expect.trusted_path + "'" +
+                          (hit->second.empty() ? std::string() : " (as \"" + hit->second + "\")");
+    outcome.against = outcome.checked ? outcome.against + " and " + t : t;
+    outcome.checked = true;
+  }
+  if (signer != nullptr) *signer = outcome;
   return nlohmann::json::parse(bytes);
 }
 

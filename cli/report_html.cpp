@@ -79,7 +79,9 @@ std::vector<double> doubles(const json& a) {
 }
 
 // Chart of log10 p against scored tuples: the real key and the controls.
-std::string chart_svg(const json& curve, double threshold, const std::string& id) {
+// With `zoom`, the vertical scale is set by the controls and the threshold
+// only; the committed key's curve is clipped where it leaves the panel.
+std::string chart_svg(const json& curve, double threshold, const std::string& id, bool zoom = false) {
   const std::vector<double> xs = doubles(curve.is_object() && curve.contains("scored") ? curve["scored"] : json());
   const std::vector<double> real = doubles(curve.is_object() && curve.contains("log10_p") ? curve["log10_p"] : json());
   std::vector<std::vector<double>> controls;
@@ -94,9 +96,11 @@ std::string chart_svg(const json& curve, double threshold, const std::string& id
     return s.str();
   }
   double ymin = std::log10(threshold);
-  for (double v : real) ymin = std::min(ymin, v);
+  if (!zoom)
+    for (double v : real) ymin = std::min(ymin, v);
   for (const auto& c : controls)
     for (double v : c) ymin = std::min(ymin, v);
+  if (zoom) ymin -= 1;  // room below the threshold
   // A round number of decades below the lowest point.
   double step = 1;
   for (double cand : {1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0}) {
@@ -107,6 +111,8 @@ std::string chart_svg(const json& curve, double threshold, const std::string& id
   const double xmax = std::max(1.0, xs.back());
   auto X = [&](double x) { return L + (W - L - R) * x / xmax; };
   auto Y = [&](double y) { return T + (H - T - B) * (y / ymin); };
+  s << "<defs><clipPath id=\"" << id << "-clip\"><rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R
+    << "\" height=\"" << H - T - B << "\"/></clipPath></defs>";
   s << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B
     << "\" fill=\"#fff\" stroke=\"#999\"/>";
   for (double y = 0; y >= ymin - 1e-9; y -= step) {
@@ -130,12 +136,26 @@ std::string chart_svg(const json& curve, double threshold, const std::string& id
     << "\" stroke=\"#c0392b\" stroke-dasharray=\"6 4\"/>";
   auto poly = [&](const std::vector<double>& ys, const char* style, const char* cls) {
     if (ys.size() != xs.size()) return;
-    s << "<polyline class=\"" << cls << "\" fill=\"none\" " << style << " points=\"" << X(0) << ',' << Y(0);
+    s << "<polyline class=\"" << cls << "\" clip-path=\"url(#" << id << "-clip)\" fill=\"none\" " << style
+      << " points=\"" << X(0) << ',' << Y(0);
     for (std::size_t i = 0; i < xs.size(); ++i) s << ' ' << fmt("%.1f", X(xs[i])) << ',' << fmt("%.1f", Y(ys[i]));
     s << "\"/>";
   };
   for (const auto& c : controls) poly(c, "stroke=\"#9a9a9a\" stroke-width=\"1.2\"", "control");
   poly(real, "stroke=\"#1f4e9c\" stroke-width=\"3\"", "real");
+  if (zoom) {
+    // Where the committed key leaves the panel.
+    for (std::size_t i = 0; i < real.size(); ++i)
+      if (real[i] < ymin) {
+        s << "<text x=\"" << fmt("%.1f", std::min(X(xs[i]) + 6, W - R - 230)) << "\" y=\"" << H - B - 8
+          << "\" font-size=\"12\" fill=\"#1f4e9c\">the committed key continues below, to p = "
+          << (real.back() > -4.0 ? fmt("%.3g", std::pow(10.0, real.back()))
+                                 : "10<tspan dy=\"-6\" font-size=\"9\">" + fmt("%.0f", std::floor(real.back())) +
+                                       "</tspan>")
+          << "</text>";
+        break;
+      }
+  }
   // Legend, under the axis.
   const double ly = H - 10;
   s << "<g font-size=\"12\"><line x1=\"" << L << "\" x2=\"" << L + 28 << "\" y1=\"" << ly - 4 << "\" y2=\""
@@ -152,7 +172,17 @@ std::string chart_svg(const json& curve, double threshold, const std::string& id
   return s.str();
 }
 
-std::string sample_html(const json& sample) {
+bool needs_zoom(const json& curve, double threshold) {
+  if (!curve.is_object() || !curve.contains("log10_p")) return false;
+  double real_min = 0, other_min = std::log10(threshold);
+  for (double v : doubles(curve["log10_p"])) real_min = std::min(real_min, v);
+  if (curve.contains("controls_log10_p") && curve["controls_log10_p"].is_array())
+    for (const auto& c : curve["controls_log10_p"])
+      for (double v : doubles(c)) other_min = std::min(other_min, v);
+  return real_min < 6 * other_min;
+}
+
+std::string sample_html(const json& sample, const json& r) {
   if (!sample.is_array() || sample.empty()) return "";
   std::ostringstream s;
   s << "<p class=\"sample\">";
@@ -164,7 +194,14 @@ std::string sample_html(const json& sample) {
       << "</span>";
   }
   s << "&hellip;</p><p class=\"legend\"><span class=\"g\">green token</span> <span class=\"r\">other scored "
-       "token</span> <span class=\"n\">not scored (no full context, or a repeat)</span></p>";
+       "token</span> <span class=\"n\">not scored</span>";
+  if (r.is_object() && r.contains("skipped") && r["skipped"].is_object()) {
+    const json& k = r["skipped"];
+    s << " Not scored in all: " << count(num(k, "short_context", 0)) << " without a full context, "
+      << count(num(k, "duplicate", 0)) << " repeats, " << count(num(k, "prompt", 0)) << " inside a prompt, "
+      << count(num(k, "filter", 0)) << " removed by the filter.";
+  }
+  s << "</p>";
   return s.str();
 }
 
@@ -265,7 +302,7 @@ std::string controls_sentence(const json& r) {
 
 }  // namespace
 
-std::string report_html(const json& doc, const std::string& report_name) {
+std::string report_html(const json& doc, const std::string& report_name, const SignerOutcome& signer_check) {
   const std::string command = str(doc, "command");
   const json& result = doc["result"];
   const json& opts = doc["options"];
@@ -288,7 +325,8 @@ std::string report_html(const json& doc, const std::string& report_name) {
        "padding:10mm 8mm;line-height:1.45;font-size:11pt}\n"
        "h1{font-size:20pt;margin:0 0 2mm}h2{font-size:14pt;margin:6mm 0 2mm;border-bottom:1px solid #ccc}"
        "h3{font-size:12pt;margin:4mm 0 1mm}\n"
-       ".meta{color:#555;font-size:9.5pt}.answer{padding:3mm 5mm;border-radius:2mm;border:2px solid}"
+       ".meta{color:#555;font-size:9.5pt}.signer{padding:1mm 3mm;font-size:10pt}.signer.unchecked{border:2px "
+       "solid #c62828;background:#fdecea}.signer.ok{border:1px solid #2e7d32}.answer{padding:3mm 5mm;border-radius:2mm;border:2px solid}"
        ".answer.yes{background:#eaf4ea;border-color:#2e7d32}.answer.no{background:#f3f3f3;border-color:#888}"
        ".answer .big{font-size:14pt;font-weight:bold;margin:1mm 0}\n"
        "table{border-collapse:collapse;margin:2mm 0;font-size:10pt}th,td{text-align:left;padding:1mm 3mm;"
@@ -304,7 +342,22 @@ std::string report_html(const json& doc, const std::string& report_name) {
        "</style></head><body>\n";
   h << "<header><h1>Watermark evidence report</h1><p class=\"meta\">isotope " << html_escape(command)
     << " report &middot; made " << html_escape(str(doc, "created_utc")) << " &middot; isotope "
-    << html_escape(str(doc["tool"], "version")) << " &middot; file " << html_escape(report_name) << "</p></header>\n";
+    << html_escape(str(doc["tool"], "version"));
+  if (doc["tool"].contains("revision") && doc["tool"]["revision"].is_string())
+    h << " (revision <code>" << html_escape(doc["tool"]["revision"].get<std::string>()) << "</code>"
+      << (doc["tool"].contains("modified") && doc["tool"]["modified"].is_boolean() && doc["tool"]["modified"].get<bool>()
+              ? ", with uncommitted changes"
+              : "")
+      << ")";
+  h << " &middot; file " << html_escape(report_name) << "</p>";
+  if (signer_check.checked)
+    h << "<p class=\"signer ok\">Signer checked: the report is signed by the key checked against "
+      << html_escape(signer_check.against) << ".</p>";
+  else
+    h << "<p class=\"signer unchecked\"><b>Signer not checked.</b> The signature is valid, but only against the "
+         "key the report itself names, and anyone can sign a report with a key of their own. Nobody compared "
+         "that key with the expected signer's when this page was made.</p>";
+  h << "</header>\n";
 
   // The question.
   h << "<section id=\"question\"><h2>The question</h2><p>";
@@ -339,6 +392,7 @@ std::string report_html(const json& doc, const std::string& report_name) {
   };
   std::size_t flagged = 0, invalid = 0;
   double best = 0;
+  const json* best_item = nullptr;
   for (const json* it : items) {
     if (!item_valid(*it)) {
       ++invalid;
@@ -346,6 +400,7 @@ std::string report_html(const json& doc, const std::string& report_name) {
     }
     const double lp = num(*it, "log10_p", 0);
     if (flag(*it, "watermarked") || flag(*it, "flagged") || (num(*it, "scored", 0) > 0 && lp <= std::log10(threshold))) ++flagged;
+    if (best_item == nullptr || lp < best) best_item = it;
     best = std::min(best, lp);
   }
   const bool yes = flagged > 0;
@@ -358,22 +413,27 @@ std::string report_html(const json& doc, const std::string& report_name) {
     if (command == "detect") {
       if (items.size() == 1)
         h << (yes ? "Yes: the text carries the watermark of the committed key."
-                  : "No: the text does not show the watermark at the chosen threshold.");
+                  : "No: the text does not show the watermark at the recorded threshold.");
       else
         h << "The watermark of the committed key was found in " << flagged << " of " << items.size() << " texts.";
     } else {
-      h << (yes ? "Yes: the suspect model's outputs carry the trace of our watermark."
-                : "No: the suspect model's outputs do not show the watermark's trace at the chosen threshold.");
+      h << (yes ? "Yes: the suspect's outputs show the watermark's trace: evidence that it was trained on text "
+                  "watermarked with this key."
+                : "No: the suspect's outputs do not show the watermark's trace at the recorded threshold.");
     }
     h << "</p><p>";
     const std::string who =
-        command == "detect" ? "text written without this key" : "a model never trained on our outputs";
+        command == "detect" ? "text written without this key" : "a model never trained on text watermarked with this key";
+    if (command == "detect" && items.size() > 1 && best_item != nullptr)
+      h << "The figures below are for the text with the lowest p-value, <b>" << html_escape(str(*best_item, "input"))
+        << "</b>; each text has its own section. ";
     if (yes)
       h << "The odds are " << odds_html(best) << " that " << who << " scores this high (p = " << p_html(best)
-        << "). The decision rule, fixed in advance, was p &le; " << html_escape(fmt("%g", threshold)) << ".";
+        << "). The decision rule recorded in the report was p &le; " << html_escape(fmt("%g", threshold)) << ".";
     else
       h << "A score like this is unremarkable for " << who << " (odds " << odds_html(best) << ", p = "
-        << p_html(best) << "); the decision rule was p &le; " << html_escape(fmt("%g", threshold)) << ".";
+        << p_html(best) << "); the decision rule recorded in the report was p &le; " << html_escape(fmt("%g", threshold))
+        << ".";
     h << "</p></section>\n";
   }
 
@@ -388,13 +448,20 @@ std::string report_html(const json& doc, const std::string& report_name) {
       h << "<figure>" << chart_svg(r["curve"], threshold, i == 0 ? "pvalue-chart" : "pvalue-chart-" + std::to_string(i + 1))
         << "<figcaption>How the p-value falls as more tokens are scored. The thick blue line is the committed key; "
            "the grey lines are random keys, which show what chance alone produces. Below the dashed red line the "
-           "decision rule says &ldquo;watermarked&rdquo;.</figcaption></figure>";
+           "decision rule says "
+        << (command == "detect" ? "&ldquo;watermarked&rdquo;" : "&ldquo;the watermark's trace&rdquo;")
+        << ".</figcaption></figure>";
+      if (needs_zoom(r["curve"], threshold))
+        h << "<figure>"
+          << chart_svg(r["curve"], threshold, (i == 0 ? "pvalue-zoom" : "pvalue-zoom-" + std::to_string(i + 1)), true)
+          << "<figcaption>The same chart at the scale of the random keys, so that they and the threshold can be "
+             "seen: the committed key's curve leaves this panel at the bottom.</figcaption></figure>";
     } else if (!control_values(r).empty()) {
       h << "<figure>" << strip_svg(num(r, "log10_p", 0), control_values(r), threshold,
                                    i == 0 ? "pvalue-chart" : "pvalue-chart-" + std::to_string(i + 1))
         << "<figcaption>The p-value of the committed key (blue) against the same test under random keys (grey), "
            "which show what chance alone produces. Right of the dashed red line the decision rule says "
-           "&ldquo;trained on watermarked outputs&rdquo;.</figcaption></figure>";
+           "&ldquo;the watermark's trace&rdquo;.</figcaption></figure>";
     }
     if (r.is_object() && r.contains("valid") && r["valid"].is_boolean() && !r["valid"].get<bool>()) {
       h << "<p><b>Warning: a rule that makes the p-value valid was switched off; this p-value is not valid.</b></p>";
@@ -409,7 +476,7 @@ std::string report_html(const json& doc, const std::string& report_name) {
              "suspect's own prediction at that position was green.</p>";
       else
         h << "<h3>Sample of the suspect's answers, with green tokens highlighted</h3>";
-      h << sample_html(r["sample"]);
+      h << sample_html(r["sample"], r);
     }
     h << "</section>\n";
   }
@@ -445,7 +512,10 @@ std::string report_html(const json& doc, const std::string& report_name) {
     << html_escape(report_name)
     << "</code>. Its Ed25519 signature was valid when this page was made. It was signed by the key</p>"
        "<p class=\"hash\">"
-    << html_escape(signer)
+    << html_escape(signer) << "</p><p>"
+    << (signer_check.checked ? "That key was checked against " + html_escape(signer_check.against) + "."
+                             : std::string("That key was <b>not</b> checked against the expected signer's public key "
+                                           "when this page was made."))
     << "</p><p>Anyone can check the signature, and that no byte of the report has changed:</p><pre>isotope verify "
     << html_escape(report_name)
     << " --signer SIGNER.pub</pre><p>Once the watermark key is revealed, an independent expert can check that it is "

@@ -14,7 +14,8 @@ namespace isotope::cli {
 
 namespace {
 struct ReportOptions {
-  std::string report, out, signer, sign;
+  std::string report, out, signer, trusted, sign;
+  bool quiet = false;
 };
 
 std::string base_name(const std::string& path) {
@@ -23,8 +24,12 @@ std::string base_name(const std::string& path) {
 }
 
 int run_html(const ReportOptions& o) {
-  const nlohmann::json doc = load_checked_report(o.report, o.signer, nullptr);
-  write_output(o.out, report_html(doc, base_name(o.report)));
+  SignerOutcome so;
+  const nlohmann::json doc = load_checked_report(o.report, {o.signer, o.trusted}, &so);
+  if (!so.checked)
+    note(o.quiet, "the signer was not checked (give --signer SIGNKEY.pub or --trusted-signers FILE); the page "
+                  "says so");
+  write_output(o.out, report_html(doc, base_name(o.report), so));
   return EXIT_OK;
 }
 
@@ -52,6 +57,9 @@ void register_report(CLI::App& root, Runner* run) {
   html->add_option("REPORT", o->report, "Report file")->required();
   html->add_option("-o,--output", o->out, "HTML file to write ('-' or none: standard output)");
   html->add_option("--signer", o->signer, "Refuse unless signed by this public key file");
+  html->add_option("--trusted-signers", o->trusted,
+                   "Refuse unless signed by a key in this file (one 'HEX [label]' per line)");
+  html->add_flag("-q,--quiet", o->quiet, "No notes on standard error");
   html->callback([o, run] { *run = [o] { return run_html(*o); }; });
   auto* sign = sub->add_subcommand(
       "sign", "Canonicalise and sign a report document (any existing signature is replaced). A signature says who "

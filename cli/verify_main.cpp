@@ -1,6 +1,7 @@
 // isotope verify: check a report's form and signature; with the revealed key
 // and the inputs, check the commitment and the inputs and recompute every number.
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -13,12 +14,13 @@
 #include "evidence.hpp"
 #include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
+#include "isotope/timestamp.hpp"
 
 namespace isotope::cli {
 
 namespace {
 struct VerifyOptions {
-  std::string report, signer, key;
+  std::string report, signer, trusted, key, tsa_ca, control_seed, rerun_report, sign;
   std::vector<std::string> inputs;
   bool quiet = false;
 };
@@ -59,23 +61,127 @@ Profile profile_from_report(const nlohmann::json& j) {
   return p;
 }
 
+// The last line and the exit code once every check asked for has passed:
+// without a checked signer the answer is never plain success.
+int finish(const SignerOutcome& so, const std::string& what) {
+  if (so.checked) {
+    std::cout << what << '\n';
+    return EXIT_OK;
+  }
+  std::cout << "NOT VERIFIED: the signer was not checked (give --signer SIGNKEY.pub or --trusted-signers FILE); "
+            << "otherwise " << what << '\n';
+  return EXIT_SIGNER_NOT_CHECKED;
+}
+
+// The report's RFC 3161 timestamp of the commitment: shown, and with --tsa-ca
+// checked offline against the authority's CA certificate.
+void check_timestamp(const VerifyOptions& o, const nlohmann::json& doc) {
+  const std::string commitment = doc["commitment"].get<std::string>();
+  if (!doc.contains("timestamp")) {
+    if (!o.tsa_ca.empty())
+      throw Failure{EXIT_BAD_TIMESTAMP, "the report carries no timestamp of its commitment (the key had no "
+                                        "KEYFILE.tsr when the report was made)"};
+    return;
+  }
+  const nlohmann::json& ts = doc["timestamp"];
+  const std::string der = timestamp_reply_der(ts);
+  if (o.tsa_ca.empty()) {
+    std::cout << "  The report carries an RFC 3161 timestamp of the commitment, dated "
+              << ts["time_utc"].get<std::string>() << " (not checked: give --tsa-ca CA.pem).\n";
+    return;
+  }
+  TimestampInfo info;
+  if (Status st = timestamp_verify_reply(der, commitment, o.tsa_ca, &info); !st.ok())
+    throw Failure{st.code() == Code::io ? int{EXIT_IO} : int{EXIT_BAD_TIMESTAMP}, "BAD TIMESTAMP: " + st.message()};
+  if (info.time_utc != ts["time_utc"].get<std::string>())
+    throw Failure{EXIT_BAD_TIMESTAMP, "BAD TIMESTAMP: the token says " + info.time_utc + ", the report " +
+                                          ts["time_utc"].get<std::string>()};
+  std::cout << "  TIMESTAMP: the commitment existed at " << info.time_utc << " (RFC 3161"
+            << (info.tsa.empty() ? std::string() : ", signed by " + info.tsa) << ", checked against '" << o.tsa_ca
+            << "').\n";
+}
+
+// verify --control-seed: the audit's random-key controls rerun with a seed of
+// the verifier's choosing; with --report, a signed report of its own.
+void rerun_controls(const VerifyOptions& o, const nlohmann::json& doc, const Key& key,
+                    const std::vector<std::string>& matched) {
+  const std::string& seed = o.control_seed;
+  bool hex = seed.size() == 64;
+  for (char c : seed) hex = hex && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  if (!hex) fail_usage("--control-seed must be 64 lowercase hexadecimal digits");
+  nlohmann::json mine = doc;
+  mine["options"]["control_seed"] = seed;
+  const nlohmann::json r = recompute_audit_result(mine, key, matched);
+  const nlohmann::json& c = r["control"];
+  const std::vector<double> lp = c["log10_p"].get<std::vector<double>>();
+  std::cout << "  Controls rerun with your seed " << seed << ": " << lp.size() << " random keys";
+  if (!lp.empty())
+    std::cout << ", p from " << format_p(*std::min_element(lp.begin(), lp.end())) << " to "
+              << format_p(*std::max_element(lp.begin(), lp.end()));
+  std::cout << ", " << c["below_0_05"].get<std::uint64_t>() << " below 0.05, uniformity check p = "
+            << c["ks_p"].get<double>() << ".\n";
+  const bool same = r["log10_p"] == doc["result"]["log10_p"];
+  std::cout << "  The committed key's p-value " << (same ? "is unchanged" : "CHANGED") << " (p = "
+            << format_p(r["log10_p"].get<double>()) << ").\n";
+  if (!same) throw Failure{EXIT_RESULT_MISMATCH, "the committed key's p-value depends on the control seed"};
+  if (!o.rerun_report.empty()) {
+    AuditOptions ao;
+    from_json(mine["options"], ao);
+    ao.key = o.key;
+    const std::string signer = write_audit_report(o.rerun_report, o.sign, ao, r, key);
+    std::cerr << "isotope: wrote signed report '" << o.rerun_report << "' with your controls (signer " << signer
+              << ")\n";
+  }
+}
+
+// `verify --inputs a b report.json`: --inputs took the report too. Reports
+// are canonical JSON, so they start with {"command":".
+void find_report_among_inputs(VerifyOptions* o) {
+  if (!o->report.empty()) return;
+  std::vector<std::string> reports;
+  for (const std::string& f : o->inputs) {
+    std::ifstream in(f, std::ios::binary);
+    char head[12] = {0};
+    in.read(head, sizeof head);
+    if (in.gcount() == sizeof head && std::string(head, sizeof head) == "{\"command\":\"") reports.push_back(f);
+  }
+  if (reports.size() != 1)
+    fail_usage("REPORT is missing: isotope verify REPORT [--signer PUB] [--key KEYFILE --inputs FILE...]");
+  o->report = reports.front();
+  o->inputs.erase(std::find(o->inputs.begin(), o->inputs.end(), o->report));
+}
+
 int run_verify(const VerifyOptions& o) {
-  std::string signer_hex;
-  const nlohmann::json doc = load_checked_report(o.report, o.signer, &signer_hex);
+  SignerOutcome so;
+  const nlohmann::json doc = load_checked_report(o.report, {o.signer, o.trusted}, &so);
   const std::string command = doc["command"].get<std::string>();
-  std::cout << o.report << ": signature valid (Ed25519); signed by " << signer_hex
-            << (o.signer.empty() ? "" : " (the expected signer)") << ".\n";
-  std::cout << "  isotope " << command << " report, made " << doc["created_utc"].get<std::string>() << " with isotope "
-            << doc["tool"]["version"].get<std::string>() << "; watermark key commitment "
-            << doc["commitment"].get<std::string>() << ".\n";
-  if (o.signer.empty())
-    note(o.quiet, "anyone can sign a report: pass --signer PUBKEY to check that the signer is who you expect");
+  if (!so.checked)
+    std::cout << "SIGNER NOT CHECKED: " << o.report << " is signed by " << so.signer_hex
+              << ", the key the report itself names; anyone can make such a signature. Give --signer "
+                 "SIGNKEY.pub or --trusted-signers FILE to check who signed.\n";
+  std::cout << o.report << ": signature valid (Ed25519); signed by " << so.signer_hex
+            << (so.checked ? " (checked against " + so.against + ")" : std::string(" (signer not checked)")) << ".\n";
+  std::cout << "  isotope " << command << " report, made " << doc["created_utc"].get<std::string>()
+            << " (the signer's clock) with isotope " << doc["tool"]["version"].get<std::string>()
+            << (doc["tool"].contains("revision") && doc["tool"]["revision"].is_string()
+                    ? " (revision " + doc["tool"]["revision"].get<std::string>() +
+                          (doc["tool"].value("modified", false) ? ", with uncommitted changes" : "") + ")"
+                    : std::string())
+            << "; watermark key commitment " << doc["commitment"].get<std::string>() << ".\n";
+  check_timestamp(o, doc);
+  if (!o.control_seed.empty() && command != "audit")
+    throw Failure{EXIT_USAGE, "--control-seed reruns the controls of an audit report; a detect report's control "
+                              "keys derive from the commitment, which nobody chooses"};
   if (doc["tool"]["version"].get<std::string>() != version_string())
     note(o.quiet, std::string("the report was made with isotope ") + doc["tool"]["version"].get<std::string>() +
                       "; this is isotope " + version_string());
+  if (!o.control_seed.empty() && o.key.empty())
+    fail_usage("--control-seed reruns the audit: give --key and --inputs too");
+  if (!o.rerun_report.empty() && o.control_seed.empty()) fail_usage("--report goes with --control-seed");
+  if (!o.rerun_report.empty() && o.sign.empty()) fail_usage("--report needs --sign SIGNKEY");
   if (o.key.empty() && o.inputs.empty()) {
     note(o.quiet, "the numbers were not recomputed: give --key KEYFILE and --inputs FILE... to recompute them");
-    return EXIT_OK;
+    return finish(so, "SIGNATURE VALID (numbers not recomputed)");
   }
 
   // 1. The revealed key against the commitment.
@@ -129,7 +235,7 @@ int run_verify(const VerifyOptions& o) {
   std::cout << "  All " << matched.size() << " recorded inputs match the files given (SHA-256 and size).\n";
   if (o.key.empty()) {
     note(o.quiet, "the numbers were not recomputed: give --key KEYFILE to recompute them");
-    return EXIT_OK;
+    return finish(so, "INPUTS MATCH (numbers not recomputed)");
   }
 
   // 3. Recompute.
@@ -181,8 +287,8 @@ int run_verify(const VerifyOptions& o) {
                                             " field(s) differ from the recomputation"};
   }
   std::cout << "  Recomputed the result from the key and the inputs: every number matches exactly.\n";
-  std::cout << "VERIFIED\n";
-  return EXIT_OK;
+  if (!o.control_seed.empty()) rerun_controls(o, doc, key, matched);
+  return finish(so, "VERIFIED");
 }
 }  // namespace
 
@@ -190,15 +296,30 @@ void register_verify(CLI::App& root, Runner* run) {
   auto o = std::make_shared<VerifyOptions>();
   auto* sub = root.add_subcommand(
       "verify", "Check a report's signature; with --key and --inputs, recompute and compare every number");
-  sub->add_option("REPORT", o->report, "Report file (from --report)")->required();
+  sub->add_option("REPORT", o->report, "Report file (from --report); give it before --inputs");
   sub->add_option("--signer", o->signer, "The expected signer's public key file (SIGNKEY.pub)");
+  sub->add_option("--trusted-signers", o->trusted,
+                  "A file of trusted signers' public keys (one 'HEX [label]' per line); the report must be "
+                  "signed by one of them");
   sub->add_option("-k,--key", o->key, "The revealed watermark key: checked against the commitment, then used to "
                                       "recompute");
   sub->add_option("--inputs", o->inputs,
                   "The input files (texts, tokenizer, model, ...), matched to the recorded ones by SHA-256; "
                   "the bundled tokenizer and model are found without being named");
+  sub->add_option("--tsa-ca", o->tsa_ca,
+                  "Check the report's RFC 3161 timestamp of the commitment offline against this CA certificate "
+                  "(PEM) and print the time it proves");
+  sub->add_option("--control-seed", o->control_seed,
+                  "Audit reports: rerun the random-key controls with this seed (64 hex digits) of your own");
+  sub->add_option("--report", o->rerun_report, "With --control-seed: write a signed audit report with your controls");
+  sub->add_option("--sign", o->sign, "Signing key for --report");
   sub->add_flag("-q,--quiet", o->quiet, "No notes on standard error");
-  sub->callback([o, run] { *run = [o] { return run_verify(*o); }; });
+  sub->callback([o, run] {
+    *run = [o] {
+      find_report_among_inputs(o.get());
+      return run_verify(*o);
+    };
+  });
 }
 
 }  // namespace isotope::cli

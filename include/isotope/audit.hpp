@@ -15,6 +15,7 @@
 // A random-key control repeats the scoring under keys derived from a recorded
 // seed: under keys the suspect never saw, p-values are uniform.
 #pragma once
+#include "isotope/export.h"
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -32,22 +33,22 @@
 namespace isotope {
 
 enum class AuditMode { closed, open };
-const char* audit_mode_name(AuditMode m) noexcept;  // "closed" / "open"
+ISOTOPE_API const char* audit_mode_name(AuditMode m) noexcept;  // "closed" / "open"
 
 // One prompt sent to the suspect and its answer, tokenized with the provider's tokenizer.
-struct AuditRecord {
+struct ISOTOPE_API AuditRecord {
   std::vector<std::uint32_t> prompt;
   std::vector<std::uint32_t> response;
 };
 
 // The validity rules. Switching one off is only for showing why it exists:
 // the p-value is then not valid (AuditResult::valid() is false).
-struct AuditRules {
+struct ISOTOPE_API AuditRules {
   bool dedup = true;             // each (window, token) tuple scored once in the whole audit
   bool prompt_exclusion = true;  // closed: skip tuples whose window occurs in the record's prompt
 };
 
-struct AuditResult {
+struct ISOTOPE_API AuditResult {
   AuditMode mode = AuditMode::closed;
   DetectionResult detection;        // counts, skipped_* per rule, exact p-value
   std::uint64_t records = 0;        // suspect records (closed) or teacher texts (open)
@@ -70,9 +71,9 @@ using ControlSeed = std::array<std::uint8_t, CONTROL_SEED_BYTES>;
 // Control key number `index`: BLAKE2b-256 keyed with the control seed over the
 // domain string "isotope/v1/audit-control-key" followed by `index` as a
 // little-endian uint64 (docs/audit.md). Deterministic.
-Status audit_control_key(const ControlSeed& seed, std::uint64_t index, Key* out);
+ISOTOPE_API Status audit_control_key(const ControlSeed& seed, std::uint64_t index, Key* out);
 
-struct ControlResult {
+struct ISOTOPE_API ControlResult {
   std::vector<double> log10_p;  // one per control key, in index order
   std::uint64_t below_0_05 = 0; // how many p-values fell below 0.05
   double ks_p = 1.0;            // Kolmogorov–Smirnov p-value against U(0, 1)
@@ -80,7 +81,7 @@ struct ControlResult {
 
 // Teacher-forced top-1 predictions of `model` over `ids`: (*out)[i] is the
 // model's argmax after seeing ids[0..i) (entry 0: the empty context).
-Status predict_top1(const LanguageModel& model, std::span<const std::uint32_t> ids,
+ISOTOPE_API Status predict_top1(const LanguageModel& model, std::span<const std::uint32_t> ids,
                     std::vector<std::uint32_t>* out);
 
 // Prepared audit: the token data (and, in open mode, the suspect's
@@ -88,7 +89,7 @@ Status predict_top1(const LanguageModel& model, std::span<const std::uint32_t> i
 // exclusion, the filter, repeated windows in reading mode) are applied once
 // at construction: the distinct tuples that survive are kept, and scoring
 // under any key (the provider's, every control key) scores just those.
-class Audit {
+class ISOTOPE_API Audit {
  public:
   ~Audit();
   Audit(const Audit&) = delete;

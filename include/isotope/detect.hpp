@@ -3,6 +3,7 @@
 // exclusion, the filter) are the same for all; each scheme gives the score of
 // a tuple and the exact null distribution of their sum.
 #pragma once
+#include "isotope/export.h"
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -19,7 +20,7 @@
 namespace isotope {
 
 // A set of context windows (h-grams of token ids), compared exactly.
-class WindowSet {
+class ISOTOPE_API WindowSet {
  public:
   explicit WindowSet(std::uint32_t width = 2);
   ~WindowSet();
@@ -44,7 +45,7 @@ class WindowSet {
   std::unique_ptr<Impl> impl_;
 };
 
-struct DetectionResult {
+struct ISOTOPE_API DetectionResult {
   std::string scheme = SCHEME_KGW;      // profile.scheme
   std::uint64_t tokens = 0;             // token positions seen
   std::uint64_t scored = 0;             // N: tuples scored
@@ -67,7 +68,7 @@ struct DetectionResult {
 
 // The decision rule, the one place it is written: something was scored and
 // log10_p <= log10(threshold).
-bool is_watermarked(const DetectionResult& r, double threshold) noexcept;
+ISOTOPE_API bool is_watermarked(const DetectionResult& r, double threshold) noexcept;
 
 // Per-token score for display and curves: the score of the tuple scored at
 // that position (KGW 1 green / 0 red), NaN where nothing was scored.
@@ -76,11 +77,11 @@ using TokenScores = std::vector<double>;
 // The result for a statistic S over N scored tuples under a profile's null
 // (counts and skips left at 0): fills statistic, trials, the readable fields,
 // z and the exact p-value.
-Status result_from_statistic(const Profile& profile, double statistic, std::uint64_t scored, DetectionResult* out);
+ISOTOPE_API Status result_from_statistic(const Profile& profile, double statistic, std::uint64_t scored, DetectionResult* out);
 
 // Rules applied by a Scorer. Dedup can be switched off only for experiments
 // that show why it exists; results then say so.
-struct ScoreRules {
+struct ISOTOPE_API ScoreRules {
   bool dedup = true;
 };
 
@@ -88,7 +89,7 @@ struct ScoreRules {
 // collecting Scorer) so that any number of keys can score them: an audit
 // scores them under the provider's key and every control key without
 // applying the rules again.
-struct AdmittedTuples {
+struct ISOTOPE_API AdmittedTuples {
   std::uint32_t width = 0;               // h
   std::vector<std::uint32_t> windows;    // h ids per tuple
   std::vector<std::uint32_t> tokens;     // one per tuple
@@ -98,7 +99,7 @@ struct AdmittedTuples {
 
 // Accumulates scores over any number of token sequences with one dedup memory:
 // a (window, token) tuple counts only the first time it is seen.
-class Scorer {
+class ISOTOPE_API Scorer {
  public:
   ~Scorer();
   Scorer(const Scorer&) = delete;
@@ -141,7 +142,7 @@ class Scorer {
 };
 
 // One-shot: a fresh Scorer over one sequence.
-Status detect_ids(const Key& key, const Profile& profile, std::span<const std::uint32_t> ids,
-                  DetectionResult* out, TokenScores* mask = nullptr);
+ISOTOPE_API Status detect_ids(const Key& key, const Profile& profile, std::span<const std::uint32_t> ids,
+                              DetectionResult* out, TokenScores* mask = nullptr);
 
 }  // namespace isotope

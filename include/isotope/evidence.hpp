@@ -5,6 +5,7 @@
 // its "signature" member. The functions here take and return JSON text, so
 // this header needs no JSON library.
 #pragma once
+#include "isotope/export.h"
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -33,7 +34,7 @@ using SignPublicKey = std::array<std::uint8_t, SIGN_PUBLIC_KEY_BYTES>;
 
 // An Ed25519 key pair whose secret half lives in guarded memory (libsodium),
 // wiped on destruction. Move-only. Distinct from watermark keys.
-class SigningKey {
+class ISOTOPE_API SigningKey {
  public:
   SigningKey() = default;
   ~SigningKey();
@@ -63,27 +64,27 @@ class SigningKey {
 //   public: "isotope-signing-public-key v1\n" + 64 hex digits + "\n"
 // signer_write_files writes both, the public one at `path` + ".pub"; refuses
 // to replace existing files unless `overwrite`.
-Status signer_write_files(const std::string& path, const SigningKey& key, bool overwrite = false);
+ISOTOPE_API Status signer_write_files(const std::string& path, const SigningKey& key, bool overwrite = false);
 // Refuses (Code::key_permissions) a secret file that group or others may access.
-Status signer_read_secret(const std::string& path, SigningKey* out);
+ISOTOPE_API Status signer_read_secret(const std::string& path, SigningKey* out);
 // Reads a public key file, or accepts `text` that is just 64 hex digits.
-Status signer_read_public(const std::string& path, SignPublicKey* out);
-Status signer_parse_public_hex(std::string_view hex, SignPublicKey* out);
-std::string signer_public_file_text(const SignPublicKey& pk);
+ISOTOPE_API Status signer_read_public(const std::string& path, SignPublicKey* out);
+ISOTOPE_API Status signer_parse_public_hex(std::string_view hex, SignPublicKey* out);
+ISOTOPE_API std::string signer_public_file_text(const SignPublicKey& pk);
 
 // Canonical JSON: parses `json` and writes its canonical serialisation (no
 // trailing newline) to *out. Code::parse for text that is not JSON, is nested
 // deeper than JSON_MAX_DEPTH, holds invalid UTF-8, or is too large.
-Status canonical_json(std::string_view json, std::string* out);
+ISOTOPE_API Status canonical_json(std::string_view json, std::string* out);
 
 // Signs a report: `unsigned_json` is a JSON object (a "signature" member, if
 // any, is dropped first). *out receives the canonical serialisation of the
 // object with "signature": {"algorithm": "ed25519", "public_key": HEX,
 // "value": HEX} added, followed by one line feed: the bytes of a report file.
-Status report_sign(std::string_view unsigned_json, const SigningKey& key, std::string* out);
+ISOTOPE_API Status report_sign(std::string_view unsigned_json, const SigningKey& key, std::string* out);
 
 // Outcome of checking a report file's bytes without the watermark key.
-struct ReportCheck {
+struct ISOTOPE_API ReportCheck {
   enum class Outcome {
     ok,             // canonical, well-formed, signature valid (and by the expected signer, if given)
     malformed,      // not JSON, not canonical, or not of the schema
@@ -100,19 +101,19 @@ struct ReportCheck {
 // their own content plus one line feed), the schema (docs/evidence.md) and the
 // Ed25519 signature. If `expected_signer` is non-null the report must be
 // signed by that key.
-ReportCheck report_check(std::string_view bytes, const SignPublicKey* expected_signer = nullptr);
+ISOTOPE_API ReportCheck report_check(std::string_view bytes, const SignPublicKey* expected_signer = nullptr);
 
 // One difference between two JSON documents: `path` like
 // "result.texts[0].green"; `expected`/`actual` are canonical serialisations,
 // or "(absent)".
-struct JsonDifference {
+struct ISOTOPE_API JsonDifference {
   std::string path;
   std::string expected;
   std::string actual;
 };
 // Compares two JSON texts value by value (numbers by their canonical form);
 // an empty list means they are equal. `prefix` starts every path.
-Status json_differences(std::string_view expected, std::string_view actual, const std::string& prefix,
+ISOTOPE_API Status json_differences(std::string_view expected, std::string_view actual, const std::string& prefix,
                         std::vector<JsonDifference>* out);
 
 // ---- pieces of a report's result ----
@@ -120,16 +121,16 @@ Status json_differences(std::string_view expected, std::string_view actual, cons
 // Control key `index` of a report: BLAKE2b-256 keyed with the 32 bytes of the
 // real key's commitment, of "isotope/v1/control-key" || LE32(index). Anyone can
 // derive them from the commitment; nobody can choose them.
-Status control_key(const std::array<std::uint8_t, COMMITMENT_BYTES>& commitment, std::uint32_t index, Key* out);
+ISOTOPE_API Status control_key(const std::array<std::uint8_t, COMMITMENT_BYTES>& commitment, std::uint32_t index, Key* out);
 
 // log10 p as scored tuples accumulate, at up to `points` checkpoints: the
 // checkpoint k (1..m, m = min(points, N)) is after ceil(k N / m) scored tuples,
 // N = the number of scored (non-NaN) entries of `scores`; the p-value is the
 // exact tail of the profile's scheme for the running sum of the scores.
-struct Curve {
+struct ISOTOPE_API Curve {
   std::vector<std::uint64_t> scored;
   std::vector<double> log10_p;
 };
-Curve score_curve(const TokenScores& scores, const Profile& profile, std::size_t points);
+ISOTOPE_API Curve score_curve(const TokenScores& scores, const Profile& profile, std::size_t points);
 
 }  // namespace isotope

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "isotope/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -51,21 +53,21 @@ enum {
 };
 
 /* "ok", "io", "key_permissions", ... ; "unknown" for any other value. */
-const char* isotope_error_name(int code);
+ISOTOPE_API const char* isotope_error_name(int code);
 /* Message of this thread's last failed call ("" if none). Valid until the next call. */
-const char* isotope_last_error_message(void);
-const char* isotope_version(void);
+ISOTOPE_API const char* isotope_last_error_message(void);
+ISOTOPE_API const char* isotope_version(void);
 
 /* ---- keys ---- */
 typedef struct isotope_key isotope_key;
-int isotope_key_generate(isotope_key** out);
-int isotope_key_from_bytes(const uint8_t* bytes, size_t len, isotope_key** out);
+ISOTOPE_API int isotope_key_generate(isotope_key** out);
+ISOTOPE_API int isotope_key_from_bytes(const uint8_t* bytes, size_t len, isotope_key** out);
 /* Refuses files readable by group or others (ISOTOPE_ERR_KEY_PERMISSIONS). */
-int isotope_key_load(const char* path, isotope_key** out);
+ISOTOPE_API int isotope_key_load(const char* path, isotope_key** out);
 /* Writes mode 0600, atomically; fails if the file exists unless overwrite != 0. */
-int isotope_key_save(const isotope_key* key, const char* path, int overwrite);
-int isotope_key_commitment(const isotope_key* key, uint8_t out[ISOTOPE_COMMITMENTBYTES]);
-void isotope_key_free(isotope_key* key); /* wipes the key */
+ISOTOPE_API int isotope_key_save(const isotope_key* key, const char* path, int overwrite);
+ISOTOPE_API int isotope_key_commitment(const isotope_key* key, uint8_t out[ISOTOPE_COMMITMENTBYTES]);
+ISOTOPE_API void isotope_key_free(isotope_key* key); /* wipes the key */
 
 /* ---- profile ---- */
 typedef struct {
@@ -73,7 +75,7 @@ typedef struct {
   double delta;           /* bias, default 3.0 */
   uint32_t context_width; /* h, default 2 */
 } isotope_params;
-void isotope_params_default(isotope_params* p);
+ISOTOPE_API void isotope_params_default(isotope_params* p);
 
 /* A profile of any scheme: "kgw", "gumbel" or "synthid" (NULL: "kgw"), with
    the scheme's defaults. Parameters are set by name: "context_width" for
@@ -81,17 +83,17 @@ void isotope_params_default(isotope_params* p);
    "layers", "leaves" (synthid). An unknown name or an out-of-range value is
    ISOTOPE_ERR_INVALID_ARGUMENT and leaves the profile unchanged. */
 typedef struct isotope_profile isotope_profile;
-int isotope_profile_create(const char* scheme, isotope_profile** out);
-int isotope_profile_set(isotope_profile* p, const char* name, double value);
-int isotope_profile_get(const isotope_profile* p, const char* name, double* value);
+ISOTOPE_API int isotope_profile_create(const char* scheme, isotope_profile** out);
+ISOTOPE_API int isotope_profile_set(isotope_profile* p, const char* name, double value);
+ISOTOPE_API int isotope_profile_get(const isotope_profile* p, const char* name, double* value);
 /* Canonical name, e.g. "gumbel/v1/skip_repeated=1/h=2/siphash128-aes128ctr-u32-v1"; valid until the next call. */
-const char* isotope_profile_name(const isotope_profile* p);
-void isotope_profile_free(isotope_profile* p);
+ISOTOPE_API const char* isotope_profile_name(const isotope_profile* p);
+ISOTOPE_API void isotope_profile_free(isotope_profile* p);
 
 /* ---- sampling ---- */
 typedef struct isotope_rng isotope_rng;
-int isotope_rng_create(uint64_t seed, isotope_rng** out);
-void isotope_rng_free(isotope_rng* rng);
+ISOTOPE_API int isotope_rng_create(uint64_t seed, isotope_rng** out);
+ISOTOPE_API void isotope_rng_free(isotope_rng* rng);
 
 typedef struct {
   float temperature; /* > 0, default 1 */
@@ -99,7 +101,7 @@ typedef struct {
   float top_p;       /* (0, 1], 1 = off */
   int greedy;        /* non-zero: argmax */
 } isotope_sampling_params;
-void isotope_sampling_params_default(isotope_sampling_params* p);
+ISOTOPE_API void isotope_sampling_params_default(isotope_sampling_params* p);
 
 /* As llama.cpp's llama_token_data. */
 typedef struct {
@@ -111,28 +113,28 @@ typedef struct {
 /* ---- the watermark in a decoding loop ---- */
 typedef struct isotope_watermark isotope_watermark;
 /* params may be NULL (defaults). The key may be freed afterwards. */
-int isotope_watermark_create(const isotope_key* key, const isotope_params* params, uint32_t vocab_size,
+ISOTOPE_API int isotope_watermark_create(const isotope_key* key, const isotope_params* params, uint32_t vocab_size,
                              isotope_watermark** out);
 /* The same for any scheme. Gumbel and SynthID refuse greedy sampling
    (ISOTOPE_ERR_INVALID_ARGUMENT); their isotope_watermark_apply leaves only
    the chosen token finite (gumbel) or writes the tournament's
    log-probabilities (synthid), at temperature 1 over the whole vocabulary. */
-int isotope_watermark_create_with_profile(const isotope_key* key, const isotope_profile* profile,
+ISOTOPE_API int isotope_watermark_create_with_profile(const isotope_key* key, const isotope_profile* profile,
                                           uint32_t vocab_size, isotope_watermark** out);
-void isotope_watermark_free(isotope_watermark* wm);
+ISOTOPE_API void isotope_watermark_free(isotope_watermark* wm);
 /* Adds delta to the green logits (n_vocab must equal vocab_size), in place.
    context: every token so far (prompt and generated); only the last h matter. */
-int isotope_watermark_apply(isotope_watermark* wm, const int32_t* context, size_t n_context, float* logits,
+ISOTOPE_API int isotope_watermark_apply(isotope_watermark* wm, const int32_t* context, size_t n_context, float* logits,
                             size_t n_vocab);
 /* Same over a candidate array (any subset of ids, any order), in place. */
-int isotope_watermark_apply_candidates(isotope_watermark* wm, const int32_t* context, size_t n_context,
+ISOTOPE_API int isotope_watermark_apply_candidates(isotope_watermark* wm, const int32_t* context, size_t n_context,
                                        isotope_token_data* candidates, size_t n_candidates);
 /* Picks the next token with the watermark; logits are not modified. params may be NULL. */
-int isotope_watermark_sample(isotope_watermark* wm, const int32_t* context, size_t n_context, const float* logits,
+ISOTOPE_API int isotope_watermark_sample(isotope_watermark* wm, const int32_t* context, size_t n_context, const float* logits,
                              size_t n_vocab, const isotope_sampling_params* params, isotope_rng* rng,
                              int32_t* token);
 /* The library's plain sampler (no watermark), for comparison. */
-int isotope_sample_plain(const float* logits, size_t n_vocab, const isotope_sampling_params* params,
+ISOTOPE_API int isotope_sample_plain(const float* logits, size_t n_vocab, const isotope_sampling_params* params,
                          isotope_rng* rng, int32_t* token);
 
 /* ---- detection ---- */
@@ -155,16 +157,16 @@ typedef struct {
 } isotope_result;
 
 typedef struct isotope_detector isotope_detector;
-int isotope_detector_create(const isotope_key* key, const isotope_params* params, isotope_detector** out);
-void isotope_detector_free(isotope_detector* d);
+ISOTOPE_API int isotope_detector_create(const isotope_key* key, const isotope_params* params, isotope_detector** out);
+ISOTOPE_API void isotope_detector_free(isotope_detector* d);
 /* Scores one token sequence on its own (fresh dedup memory). prompt may be
    NULL; tuples whose window occurs in the prompt are not scored. */
-int isotope_detect_ids(isotope_detector* d, const int32_t* ids, size_t n_ids, const int32_t* prompt,
+ISOTOPE_API int isotope_detect_ids(isotope_detector* d, const int32_t* ids, size_t n_ids, const int32_t* prompt,
                        size_t n_prompt, isotope_detection* out);
-int isotope_detector_create_with_profile(const isotope_key* key, const isotope_profile* profile,
+ISOTOPE_API int isotope_detector_create_with_profile(const isotope_key* key, const isotope_profile* profile,
                                          isotope_detector** out);
 /* As isotope_detect_ids, for any scheme. */
-int isotope_detect_ids_result(isotope_detector* d, const int32_t* ids, size_t n_ids, const int32_t* prompt,
+ISOTOPE_API int isotope_detect_ids_result(isotope_detector* d, const int32_t* ids, size_t n_ids, const int32_t* prompt,
                               size_t n_prompt, isotope_result* out);
 /* Scores a batch of n sequences in one call, each on its own: sequence i is
    seqs[i][0 .. lens[i]) and its result goes to out[i]. prompts and
@@ -172,7 +174,7 @@ int isotope_detect_ids_result(isotope_detector* d, const int32_t* ids, size_t n_
    (prompts[i] may be NULL when prompt_lens[i] is 0). A 2-D array of rows of
    width w is seqs[i] = base + i * w, lens[i] = w. On an error no result is
    meaningful; the message names the sequence. */
-int isotope_detect_batch(isotope_detector* d, const int32_t* const* seqs, const size_t* lens, size_t n,
+ISOTOPE_API int isotope_detect_batch(isotope_detector* d, const int32_t* const* seqs, const size_t* lens, size_t n,
                          const int32_t* const* prompts, const size_t* prompt_lens, isotope_detection* out);
 
 #ifdef __cplusplus

@@ -1,5 +1,6 @@
 // isotope — watermark keys and their public commitments.
 #pragma once
+#include "isotope/export.h"
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -14,7 +15,7 @@ inline constexpr std::size_t COMMITMENT_BYTES = 32;
 
 // A 32-byte secret watermark key held in guarded memory (libsodium), wiped on
 // destruction. Move-only. Never printed by the library.
-class Key {
+class ISOTOPE_API Key {
  public:
   Key() = default;
   ~Key();
@@ -43,8 +44,8 @@ class Key {
 // Key file: text, two lines: "isotope-watermark-key v1" and 64 lowercase hex
 // digits. Written with mode 0600, atomically; refuses to overwrite unless
 // `overwrite` is true.
-Status key_write_file(const std::string& path, const Key& key, bool overwrite = false);
+ISOTOPE_API Status key_write_file(const std::string& path, const Key& key, bool overwrite = false);
 // Refuses (Code::key_permissions) a file that group or others may read or write.
-Status key_read_file(const std::string& path, Key* out);
+ISOTOPE_API Status key_read_file(const std::string& path, Key* out);
 
 }  // namespace isotope

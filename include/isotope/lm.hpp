@@ -1,5 +1,6 @@
 // isotope — language models as the watermark and the audit see them.
 #pragma once
+#include "isotope/export.h"
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -12,7 +13,7 @@ namespace isotope {
 
 // Anything that maps a token context to next-token logits: the reference
 // n-gram model here, a user's neural model behind an adapter elsewhere.
-class LanguageModel {
+class ISOTOPE_API LanguageModel {
  public:
   virtual ~LanguageModel() = default;
   virtual std::uint32_t vocab_size() const noexcept = 0;
@@ -24,14 +25,14 @@ class LanguageModel {
   virtual Status next_argmax(std::span<const std::uint32_t> context, std::uint32_t* token) const;
 };
 
-struct NgramOptions {
+struct ISOTOPE_API NgramOptions {
   std::uint32_t order = 3;        // n: the model conditions on n-1 previous tokens (1..6)
   double discount = 0.75;         // absolute discount of interpolated Kneser–Ney
 };
 
 // Interpolated Kneser–Ney n-gram model over token ids, interpolated at the
 // bottom with the uniform distribution, so every token has non-zero probability.
-class NgramModel final : public LanguageModel {
+class ISOTOPE_API NgramModel final : public LanguageModel {
  public:
   ~NgramModel() override;
   NgramModel(const NgramModel&) = delete;

@@ -9,6 +9,7 @@
 // green(t)   = value(t) < profile.green_threshold().
 // docs/spec.md has the byte-exact construction and test vectors.
 #pragma once
+#include "isotope/export.h"
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -24,7 +25,7 @@ namespace isotope {
 using Seed = std::array<std::uint8_t, 16>;
 
 // Not thread-safe (it holds cipher contexts): use one per thread.
-class GreenList {
+class ISOTOPE_API GreenList {
  public:
   ~GreenList();
   GreenList(const GreenList&) = delete;

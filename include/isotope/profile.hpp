@@ -6,6 +6,7 @@
 // knows each scheme's parameters, defaults and ranges; Profile::of() gives a
 // scheme's defaults and validate() checks a profile against its scheme.
 #pragma once
+#include "isotope/export.h"
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -23,7 +24,7 @@ inline constexpr const char* PRF_V1 = "siphash128-aes128ctr-u16-v1";
 inline constexpr const char* PRF_U32_V1 = "siphash128-aes128ctr-u32-v1";
 inline constexpr std::uint32_t MAX_CONTEXT_WIDTH = 8;
 
-struct Profile {
+struct ISOTOPE_API Profile {
   std::string scheme = SCHEME_KGW;
   std::uint32_t version = 1;
   std::string prf = PRF_V1;
@@ -51,15 +52,15 @@ struct Profile {
 };
 
 // KGW: green iff the token's 16-bit value < kgw_green_threshold(p) = floor(gamma * 65536).
-std::uint32_t kgw_green_threshold(const Profile& p) noexcept;
+ISOTOPE_API std::uint32_t kgw_green_threshold(const Profile& p) noexcept;
 // KGW: exact probability that a token is green under H0: threshold / 65536.
-double kgw_gamma_effective(const Profile& p) noexcept;
+ISOTOPE_API double kgw_gamma_effective(const Profile& p) noexcept;
 
 // The parameters that change the pseudorandom values and scores match (for
 // KGW all but delta, which only matters when generating).
-bool same_scores(const Profile& a, const Profile& b) noexcept;
+ISOTOPE_API bool same_scores(const Profile& a, const Profile& b) noexcept;
 
 // Shortest decimal text that reads back as the same double.
-std::string shortest_double(double v);
+ISOTOPE_API std::string shortest_double(double v);
 
 }  // namespace isotope

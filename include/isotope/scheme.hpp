@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "isotope/export.h"
 #include "isotope/key.hpp"
 #include "isotope/profile.hpp"
 #include "isotope/stats.hpp"
@@ -44,7 +45,7 @@ struct ParamSpec {
 };
 
 // Scores (window, token) tuples under one key. Not thread-safe: one per thread.
-class TupleScorer {
+class ISOTOPE_API TupleScorer {
  public:
   virtual ~TupleScorer() = default;
   // out[j] = score of the tuple (windows[j*h .. j*h+h), tokens[j]), h = the
@@ -59,7 +60,7 @@ class TupleScorer {
 // The generation hook of one scheme under one key and vocabulary. Not
 // thread-safe: one per decoding thread. `context` is every token so far (the
 // prompt included); the window is its last h tokens.
-class Generator {
+class ISOTOPE_API Generator {
  public:
   virtual ~Generator() = default;
   // Bias schemes (KGW) change the logits in place. Schemes that choose the
@@ -76,7 +77,7 @@ class Generator {
                         const SamplingParams& params, Rng& rng, std::uint32_t* token) = 0;
 };
 
-class Scheme {
+class ISOTOPE_API Scheme {
  public:
   virtual ~Scheme() = default;
   virtual std::string_view name() const noexcept = 0;   // "kgw"
@@ -106,10 +107,10 @@ class Scheme {
 };
 
 // The registered schemes, in registration order.
-std::span<const Scheme* const> schemes() noexcept;
+ISOTOPE_API std::span<const Scheme* const> schemes() noexcept;
 // The scheme of that name, or null.
-const Scheme* find_scheme(std::string_view name) noexcept;
+ISOTOPE_API const Scheme* find_scheme(std::string_view name) noexcept;
 // The scheme of a profile (Code::invalid_argument naming the known ones if unknown).
-Status scheme_of(const Profile& p, const Scheme** out);
+ISOTOPE_API Status scheme_of(const Profile& p, const Scheme** out);
 
 }  // namespace isotope

@@ -1,5 +1,6 @@
 // isotope — exact tail probabilities, in log space.
 #pragma once
+#include "isotope/export.h"
 #include <cstdint>
 #include <span>
 
@@ -7,7 +8,7 @@
 
 namespace isotope {
 
-struct Tail {
+struct ISOTOPE_API Tail {
   double log10_p = 0.0;  // always finite, <= 0
   double p_value = 1.0;  // 10^log10_p; 0 only when it underflows a double
 };
@@ -15,26 +16,26 @@ struct Tail {
 // P(X >= k) for X ~ Binomial(n, p), 0 < p < 1, k <= n. Computed exactly
 // (Loader's saddle-point pmf, then the tail summed term by term) in log space,
 // so values far below 1e-308 come out as a finite log10_p.
-Tail binomial_upper_tail(std::uint64_t k, std::uint64_t n, double p) noexcept;
+ISOTOPE_API Tail binomial_upper_tail(std::uint64_t k, std::uint64_t n, double p) noexcept;
 
 // z = (k - n p) / sqrt(n p (1 - p)); 0 when n == 0. For reference only.
-double binomial_z(std::uint64_t k, std::uint64_t n, double p) noexcept;
+ISOTOPE_API double binomial_z(std::uint64_t k, std::uint64_t n, double p) noexcept;
 
 // P(X >= x) for X ~ chi-square with 2m degrees of freedom (m >= 1), exactly:
 // exp(-x/2) * sum_{j<m} (x/2)^j / j!, in log space.
-Tail chi2_upper_tail_even(double x, std::uint64_t m) noexcept;
+ISOTOPE_API Tail chi2_upper_tail_even(double x, std::uint64_t m) noexcept;
 
 // P(X >= s) for X ~ Gamma(n, 1) (the sum of n independent Exp(1) variables),
 // = P(Poisson(s) <= n - 1) = chi2_upper_tail_even(2 s, n), exactly, in log
 // space. n == 0 or s <= 0: p = 1.
-Tail gamma_upper_tail(double s, std::uint64_t n) noexcept;
+ISOTOPE_API Tail gamma_upper_tail(double s, std::uint64_t n) noexcept;
 
 // Fisher's method: -2 sum ln p_i ~ chi2(2n); inputs given as log10 p values.
-Tail fisher_combine(std::span<const double> log10_ps) noexcept;
+ISOTOPE_API Tail fisher_combine(std::span<const double> log10_ps) noexcept;
 
 // Two-sided one-sample Kolmogorov–Smirnov test of p-values against U(0,1):
 // returns the p-value of the statistic (exact for n <= 100 via Marsaglia–
 // Tsang–Wang, asymptotic Kolmogorov distribution beyond).
-double ks_uniform_pvalue(std::span<const double> values) noexcept;
+ISOTOPE_API double ks_uniform_pvalue(std::span<const double> values) noexcept;
 
 }  // namespace isotope

@@ -1,5 +1,6 @@
 // isotope — Status: every fallible call in the C++ API returns one.
 #pragma once
+#include "isotope/export.h"
 #include <string>
 #include <utility>
 
@@ -25,9 +26,9 @@ enum class Code : int {
 };
 
 // Name of a code, e.g. "key_permissions".
-const char* code_name(Code c) noexcept;
+ISOTOPE_API const char* code_name(Code c) noexcept;
 
-class [[nodiscard]] Status {
+class [[nodiscard]] ISOTOPE_API Status {
  public:
   Status() = default;
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}

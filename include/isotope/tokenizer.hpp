@@ -4,6 +4,7 @@
 // Llama 2 and Gemma). A component of a tokenizer.json that is not implemented
 // is refused at load (Code::tokenizer, naming it), never approximated.
 #pragma once
+#include "isotope/export.h"
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -15,7 +16,7 @@
 
 namespace isotope {
 
-class Tokenizer {
+class ISOTOPE_API Tokenizer {
  public:
   ~Tokenizer();
   Tokenizer(const Tokenizer&) = delete;

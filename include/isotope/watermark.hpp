@@ -1,5 +1,6 @@
 // isotope — the watermark inside a decoding loop, for any scheme (isotope/scheme.hpp).
 #pragma once
+#include "isotope/export.h"
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -13,7 +14,7 @@
 
 namespace isotope {
 
-struct SamplingParams {
+struct ISOTOPE_API SamplingParams {
   float temperature = 1.0f;  // > 0; ignored when greedy
   std::uint32_t top_k = 0;   // 0 = off
   float top_p = 1.0f;        // (0, 1]; 1 = off
@@ -22,7 +23,7 @@ struct SamplingParams {
 
 // Deterministic generator (xoshiro256**, seeded through splitmix64) so that a
 // seed reproduces a generation on any machine.
-class Rng {
+class ISOTOPE_API Rng {
  public:
   explicit Rng(std::uint64_t seed = 0) noexcept;
   std::uint64_t next_u64() noexcept;
@@ -35,7 +36,7 @@ class Rng {
 
 // One candidate of a (possibly truncated, unsorted) candidate array, as in
 // llama.cpp's llama_token_data.
-struct TokenLogit {
+struct ISOTOPE_API TokenLogit {
   std::int32_t id;
   float logit;
   float p;
@@ -43,11 +44,11 @@ struct TokenLogit {
 
 // The library's plain sampler (no watermark): the same code path as the
 // watermarked one minus the bias, used as the baseline of every speed figure.
-Status sample_plain(std::span<const float> logits, const SamplingParams& params, Rng& rng,
+ISOTOPE_API Status sample_plain(std::span<const float> logits, const SamplingParams& params, Rng& rng,
                     std::uint32_t* token);
 
 // Not thread-safe: one per decoding thread.
-class Watermarker {
+class ISOTOPE_API Watermarker {
  public:
   ~Watermarker();
   Watermarker(const Watermarker&) = delete;

@@ -1,5 +1,6 @@
 #include "isotope/io.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
@@ -9,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <vector>
 
 namespace isotope {
 
@@ -154,9 +156,52 @@ static bool is_dir(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static bool is_file(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static std::string parent_dir(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
+}
+
+// The bundled data relative to where this code was loaded from: the shared
+// library, the executable that links the static one, or the Python module.
+// Each is tried with the relative path from its installed folder to the data
+// folder, so that an installed tree works wherever it is moved.
+static const char data_dir_anchor = 0;  // an object of this module, for dladdr
+
+static std::vector<std::string> code_origins() {
+  std::vector<std::string> origins;
+  Dl_info info{};
+  if (::dladdr(&data_dir_anchor, &info) != 0 && info.dli_fname != nullptr &&
+      info.dli_fname[0] == '/')
+    origins.push_back(parent_dir(info.dli_fname));
+  char exe[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) origins.push_back(parent_dir(std::string(exe, static_cast<std::size_t>(n))));
+  return origins;
+}
+
+static std::string data_dir_relative(const std::vector<std::string>& origins) {
+  for (const std::string& origin : origins)
+    for (const char* rel : {ISOTOPE_DATA_FROM_LIBDIR, ISOTOPE_DATA_FROM_BINDIR, ISOTOPE_DATA_FROM_PYDIR}) {
+      const std::string dir = origin + "/" + rel;
+      if (is_file(dir + "/isotope-8k.model")) return dir;
+    }
+  return {};
+}
+
 std::string data_dir() {
   if (const char* env = std::getenv("ISOTOPE_DATA_DIR"); env != nullptr && *env != '\0') return env;
-  if (is_dir(ISOTOPE_BUILD_DATADIR)) return ISOTOPE_BUILD_DATADIR;
+  const std::vector<std::string> origins = code_origins();
+  if (std::string rel = data_dir_relative(origins); !rel.empty()) return rel;
+  // Run from the build tree: its data folder (never for an installed copy).
+  const std::string build = ISOTOPE_BUILD_DIR;
+  for (const std::string& origin : origins)
+    if ((origin == build || origin.rfind(build + "/", 0) == 0) && is_dir(ISOTOPE_BUILD_DATADIR))
+      return ISOTOPE_BUILD_DATADIR;
   return ISOTOPE_INSTALL_DATADIR;
 }
 

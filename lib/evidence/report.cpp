@@ -180,7 +180,7 @@ std::string schema_problem(const json& doc) {
   for (const char* m : members)
     if (!doc.contains(m)) return std::string("member \"") + m + "\" is missing";
   for (auto it = doc.begin(); it != doc.end(); ++it) {
-    bool known = false;
+    bool known = it.key() == "timestamp";  // optional: an RFC 3161 timestamp of the commitment
     for (const char* m : members) known = known || it.key() == m;
     if (!known) return "unknown member \"" + it.key() + "\"";
   }
@@ -214,6 +214,12 @@ std::string schema_problem(const json& doc) {
         !in.contains("name") || !in["name"].is_string() || !in.contains("size") || !in["size"].is_number_unsigned() ||
         !in.contains("sha256") || !is_hex_of(in["sha256"], 64))
       return where + " must hold exactly \"role\", \"name\", \"sha256\" (64 hex digits) and \"size\"";
+  }
+  if (doc.contains("timestamp")) {
+    const json& ts = doc["timestamp"];
+    if (!ts.is_object() || ts.size() != 3 || !ts.contains("type") || ts["type"] != "rfc3161" ||
+        !ts.contains("reply") || !ts["reply"].is_string() || !ts.contains("time_utc") || !is_utc_time(ts["time_utc"]))
+      return "\"timestamp\" must hold exactly \"type\": \"rfc3161\", \"reply\" (base64) and \"time_utc\"";
   }
   const json& sig = doc["signature"];
   if (!sig.is_object() || sig.size() != 3 || !sig.contains("algorithm") || sig["algorithm"] != "ed25519" ||

@@ -31,12 +31,51 @@ grep -q "\"public_key\":\"$pub\"" r.json || fail "signer's public key not in the
 grep -q "$("$ISOTOPE" commit wm.key)" r.json || fail "commitment not in the report"
 grep -q "$(sed -n 2p wm.key)" r.json && fail "the watermark key itself is in the report"
 
-# Round trip.
-must_exit 0 "$ISOTOPE" verify r.json
+# Round trip. Without a checked signer the answer is never plain success.
+must_exit 16 "$ISOTOPE" verify r.json
 grep -q "$pub" out.txt || fail "verify does not say who signed"
+head -1 out.txt | grep -q "^SIGNER NOT CHECKED" || fail "first line does not say the signer was not checked"
 must_exit 0 "$ISOTOPE" verify r.json --signer sign.key.pub
-must_exit 0 "$ISOTOPE" verify r.json --key wm.key --inputs wm.txt plain.txt
-grep -q VERIFIED out.txt || fail "verify with key did not say VERIFIED"
+grep -q "checked against the public key in 'sign.key.pub'" out.txt || fail "verify does not say what it checked against"
+must_exit 16 "$ISOTOPE" verify r.json --key wm.key --inputs wm.txt plain.txt -q
+head -1 out.txt | grep -q "^SIGNER NOT CHECKED" || fail "-q hides that the signer was not checked"
+grep -q "^VERIFIED" out.txt && fail "VERIFIED printed without a checked signer"
+must_exit 0 "$ISOTOPE" verify r.json --signer sign.key.pub --key wm.key --inputs wm.txt plain.txt
+grep -q "^VERIFIED" out.txt || fail "verify with key did not say VERIFIED"
+# A trusted-signers file: one key per line, with a label.
+printf '# trusted\n%s  other auditor\n%s  our auditor\n' "$(sed -n 2p intruder.key.pub)" "$pub" >trusted.txt
+must_exit 0 "$ISOTOPE" verify r.json --trusted-signers trusted.txt --key wm.key --inputs wm.txt plain.txt
+grep -q 'as "our auditor"' out.txt || fail "trusted signer's label not shown"
+printf '%s\n' "$(sed -n 2p intruder.key.pub)" >untrusted.txt
+must_exit 11 "$ISOTOPE" verify r.json --trusted-signers untrusted.txt
+printf 'not a key\n' >bad-trusted.txt
+must_exit 4 "$ISOTOPE" verify r.json --trusted-signers bad-trusted.txt
+
+# The other side's forgery: the date moved back, the suspect input renamed,
+# re-signed with a stranger's key. The signature is valid, but not by the
+# expected signer; without --signer, verify does not call it a success.
+python3 - <<'PY' || fail "forging"
+import json
+d = json.load(open("r.json"))
+d["created_utc"] = "2019-01-01T00:00:00Z"
+for i in d["inputs"]:
+    if i["name"] == "wm.txt": i["name"] = "innocent.txt"
+for t in d["result"]["texts"]:
+    if t["input"] == "wm.txt": t["input"] = "innocent.txt"
+d.pop("signature")
+json.dump(d, open("forged.json", "w"))
+PY
+"$ISOTOPE" signer new -o mallory.sign -q >/dev/null || fail "signer new (mallory)"
+"$ISOTOPE" report sign forged.json --sign mallory.sign -o forged-signed.json || fail "report sign (forged)"
+must_exit 16 "$ISOTOPE" verify forged-signed.json --key wm.key --inputs wm.txt plain.txt -q
+head -1 out.txt | grep -q "^SIGNER NOT CHECKED" || fail "forged report: first line does not say the signer was not checked"
+must_exit 11 "$ISOTOPE" verify forged-signed.json --signer sign.key.pub --key wm.key --inputs wm.txt plain.txt
+"$ISOTOPE" report html forged-signed.json -o forged.html 2>err.txt || fail "report html (forged)"
+grep -q "Signer not checked" forged.html || fail "the page of an unchecked report does not say so"
+grep -q "signer was not checked" err.txt || fail "report html does not note the unchecked signer"
+"$ISOTOPE" report html r.json --signer sign.key.pub -o checked.html || fail "report html --signer"
+grep -q "Signer checked" checked.html || fail "the page does not say the signer was checked"
+must_exit 11 "$ISOTOPE" report html forged-signed.json --signer sign.key.pub -o -
 
 # Wrong signer, bad signature, malformed.
 must_exit 11 "$ISOTOPE" verify r.json --signer intruder.key.pub
@@ -65,20 +104,20 @@ for pos in $(seq 0 97 $((size - 1))) $((size - 1)); do
 done
 
 # Wrong key: commitment mismatch.
-must_exit 12 "$ISOTOPE" verify r.json --key other.key --inputs wm.txt plain.txt
+must_exit 12 "$ISOTOPE" verify r.json --signer sign.key.pub --key other.key --inputs wm.txt plain.txt
 # Changed input, missing input, extra input.
 cp wm.txt changed.txt && printf 'x' >>changed.txt
-must_exit 13 "$ISOTOPE" verify r.json --key wm.key --inputs changed.txt plain.txt
+must_exit 13 "$ISOTOPE" verify r.json --signer sign.key.pub --key wm.key --inputs changed.txt plain.txt
 grep -q "wm.txt" err.txt || fail "input mismatch does not name the recorded input"
-must_exit 13 "$ISOTOPE" verify r.json --key wm.key --inputs wm.txt
-must_exit 13 "$ISOTOPE" verify r.json --key wm.key --inputs wm.txt plain.txt changed.txt
+must_exit 13 "$ISOTOPE" verify r.json --signer sign.key.pub --key wm.key --inputs wm.txt
+must_exit 13 "$ISOTOPE" verify r.json --signer sign.key.pub --key wm.key --inputs wm.txt plain.txt changed.txt
 # Changed option, re-signed: the signature holds, the recomputation does not.
 sed 's/"dedup":true/"dedup":false/' r.json >opt.json  # the first occurrence: options.dedup
 "$ISOTOPE" report sign opt.json --sign sign.key -o opt-signed.json || fail "report sign"
-must_exit 0 "$ISOTOPE" verify opt-signed.json
-must_exit 14 "$ISOTOPE" verify opt-signed.json --key wm.key --inputs wm.txt plain.txt
+must_exit 0 "$ISOTOPE" verify opt-signed.json --signer sign.key.pub
+must_exit 14 "$ISOTOPE" verify opt-signed.json --signer sign.key.pub --key wm.key --inputs wm.txt plain.txt
 grep -q "RESULT MISMATCH: result.texts\[0\].rules.dedup" err.txt || fail "result mismatch not reported field by field"
 sed 's/"threshold":1e-04/"threshold":0.5/' r.json >thr.json  # options.threshold
 "$ISOTOPE" report sign thr.json --sign sign.key -o thr-signed.json || fail "report sign (threshold)"
-must_exit 14 "$ISOTOPE" verify thr-signed.json --key wm.key --inputs wm.txt plain.txt
+must_exit 14 "$ISOTOPE" verify thr-signed.json --signer sign.key.pub --key wm.key --inputs wm.txt plain.txt
 echo "ok"

@@ -37,6 +37,25 @@ grep -q 'class="g"' a.html || fail "no green tokens in the audit sample"
 grep -q 'No valid answer' inv.html || fail "an invalid audit's page gives an answer"
 grep -q 'Yes: the suspect' inv.html && fail "an invalid audit's page says yes"
 
+# An open audit whose key runs far below the controls: a second panel at the
+# controls' scale shows them and the threshold.
+audit_fixture
+"$ISOTOPE" audit -q --mode open -k "$WORK/k1" --teacher "$WORK/teacher.jsonl" --model "$WORK/student.lm" --control 4 \
+  --report open.json --sign sign.key >/dev/null || fail "open audit --report"
+"$ISOTOPE" report html open.json -o open.html --signer sign.key.pub || fail "report html (open audit)"
+grep -q '<svg id="pvalue-zoom"' open.html || fail "no panel at the controls' scale on the open audit's page"
+grep -q 'continues below' open.html || fail "the zoom panel does not say where the committed key went"
+grep -q 'Not scored in all: [0-9,]* without a full context, [0-9,]* repeats, [0-9,]* inside a prompt, [0-9,]* removed by the filter' open.html ||
+  fail "the sample's legend does not count the tokens not scored"
+grep -q 'fixed in advance' open.html a.html r.html && fail "the page claims the rule was fixed in advance"
+# Several texts: the headline says which text its figures are about.
+"$ISOTOPE" generate --no-watermark -n 120 --seed 7 -q -o plain.txt || fail "generate (plain)"
+"$ISOTOPE" detect -k wm.key plain.txt 'wm<b>&.txt' --report two.json --sign sign.key >/dev/null 2>&1 || fail "detect (two texts)"
+"$ISOTOPE" report html two.json -o two.html --signer sign.key.pub || fail "report html (two texts)"
+grep -q 'found in 1 of 2 texts' two.html || fail "no count of texts in the headline"
+grep -q 'for the text with the lowest p-value, <b>wm&lt;b&gt;&amp;.txt</b>' two.html ||
+  fail "the headline does not say which text it is about"
+
 # A tampered report gets no page.
 sed 's/"green":/"green":1/' r.json >bad.json
 "$ISOTOPE" report html bad.json -o bad.html >/dev/null 2>&1

@@ -74,7 +74,7 @@ expect_in "$WORK/out" "WATERMARKED"
 expect_exit 0 "$ISOTOPE" signer new -o "$WORK/s.sign" -q
 expect_exit 0 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl "${TOK[@]}" --controls 3 --report "$WORK/r.json" --sign "$WORK/s.sign" "$WORK/ids.jsonl"
 expect_in "$WORK/r.json" '"input_ids":true'
-expect_exit 0 "$ISOTOPE" verify "$WORK/r.json" --key "$WORK/k.key" --inputs "$WORK/ids.jsonl"
+expect_exit 0 "$ISOTOPE" verify "$WORK/r.json" --signer "$WORK/s.sign.pub" --key "$WORK/k.key" --inputs "$WORK/ids.jsonl"
 expect_in "$WORK/out" "VERIFIED"
 expect_rc 2 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl --vocab-size 8000 --report "$WORK/r2.json" --sign "$WORK/s.sign" "$WORK/ids.jsonl"
 # ids at or above the vocabulary size are an input error

@@ -181,7 +181,11 @@ py::array_t<float, py::array::c_style> float_row(py::handle h, const char* what)
 
 std::shared_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   std::unique_ptr<Tokenizer> t;
-  check(Tokenizer::load(path.empty() ? default_tokenizer_path() : path, &t));
+  Status st = Tokenizer::load(path.empty() ? default_tokenizer_path() : path, &t);
+  if (!st.ok() && path.empty())
+    st = Status(st.code(), st.message() + " (the bundled tokenizer: set ISOTOPE_DATA_DIR to the folder holding "
+                                          "isotope-8k.model)");
+  check(st);
   return std::shared_ptr<Tokenizer>(std::move(t));
 }
 
