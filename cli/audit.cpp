@@ -71,8 +71,9 @@ std::vector<std::uint32_t> encode(const Tokenizer& tok, const std::string& text,
   return ids;
 }
 
-std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& tok) {
-  const std::string data = read_text(path);
+std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& tok, std::string* raw) {
+  *raw = read_text(path);
+  const std::string& data = *raw;
   std::vector<AuditRecord> records;
   for_each_jsonl(data, path, [&](const nlohmann::json& j, std::size_t lineno) {
     const std::string where = path + ":" + std::to_string(lineno);
@@ -88,8 +89,8 @@ std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& 
   return records;
 }
 
-std::vector<std::vector<std::uint32_t>> read_teacher(const std::string& path, const Tokenizer& tok) {
-  const std::vector<std::string> docs = read_documents(path);
+std::vector<std::vector<std::uint32_t>> read_teacher(const std::string& path, const Tokenizer& tok, std::string* raw) {
+  const std::vector<std::string> docs = read_documents(path, raw);
   if (docs.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no teacher texts"));
   std::vector<std::vector<std::uint32_t>> out;
   out.reserve(docs.size());
@@ -105,6 +106,12 @@ ControlSeed parse_seed(const std::string& hex) {
       len != CONTROL_SEED_BYTES)
     fail_usage("--control-seed must be " + std::to_string(2 * CONTROL_SEED_BYTES) + " hexadecimal digits");
   return seed;
+}
+
+// The record of an input: the hash and size of the bytes actually scored
+// (read once), never of a second read of the path.
+nlohmann::json data_json(const std::string& path, const std::string& data) {
+  return {{"path", path}, {"sha256", sha256_hex(data)}, {"bytes", data.size()}};
 }
 
 nlohmann::json file_json(const std::string& path) {
@@ -203,23 +210,26 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   const AuditRules rules{.dedup = !o.no_dedup, .prompt_exclusion = !o.no_prompt_exclusion};
   std::unique_ptr<Audit> audit;
   nlohmann::json inputs = {{"tokenizer", file_json(tok->path())}};
+  if (inputs["tokenizer"]["sha256"] != tok->sha256_hex())
+    fail(Status(Code::io, "'" + tok->path() + "' changed while it was read"));
+  std::string raw;  // the bytes of the input being read
   std::vector<std::uint32_t> sample_ids;  // the tokens of the first record (the sample)
   if (!open) {
     say("reading the suspect's responses from '" + o.suspect + "'");
-    std::vector<AuditRecord> records = read_suspect(o.suspect, *tok);
-    inputs["suspect"] = file_json(o.suspect);
+    std::vector<AuditRecord> records = read_suspect(o.suspect, *tok, &raw);
+    inputs["suspect"] = data_json(o.suspect, raw);
     sample_ids = records.front().response;
     std::vector<std::vector<std::uint32_t>> teacher;
     if (!o.teacher.empty()) {
       say("reading the teacher data for the filter from '" + o.teacher + "'");
-      teacher = read_teacher(o.teacher, *tok);
-      inputs["teacher"] = file_json(o.teacher);
+      teacher = read_teacher(o.teacher, *tok, &raw);
+      inputs["teacher"] = data_json(o.teacher, raw);
     }
     check(Audit::closed(profile, std::move(records), o.teacher.empty() ? nullptr : &teacher, rules, &audit));
   } else {
     say("reading the teacher texts from '" + o.teacher + "'");
-    std::vector<std::vector<std::uint32_t>> teacher = read_teacher(o.teacher, *tok);
-    inputs["teacher"] = file_json(o.teacher);
+    std::vector<std::vector<std::uint32_t>> teacher = read_teacher(o.teacher, *tok, &raw);
+    inputs["teacher"] = data_json(o.teacher, raw);
     sample_ids = teacher.front();
     if (!o.model.empty()) {
       auto model = load_model(o.model, *tok);
@@ -239,7 +249,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
       say("reading the suspect's predictions from '" + o.predictions + "'");
       const std::string data = read_text(o.predictions);
       auto preds = parse_predictions(data, o.predictions, teacher, tok->vocab_size());
-      inputs["predictions"] = file_json(o.predictions);
+      inputs["predictions"] = data_json(o.predictions, data);
       check(Audit::open(profile, std::move(teacher), std::move(preds), tok->vocab_size(), rules, &audit));
     }
   }

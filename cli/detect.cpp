@@ -1,5 +1,6 @@
 #include "detect.hpp"
 
+#include <istream>
 #include <sstream>
 
 #include "evidence.hpp"
@@ -54,7 +55,7 @@ DetectItem score_text(const DetectSpec& spec, const Profile& profile, const Key&
                       const std::string& name, const std::string& text, const std::string* prompt) {
   std::vector<std::uint32_t> ids;
   check(tok.encode(text, &ids), name);
-  if (ids.empty()) fail(Status(Code::empty_input, "no text to score"), name);
+  // An empty text is a result (nothing scored, p = 1), as whitespace is.
   WindowSet prompt_windows(profile.context_width);
   if (prompt != nullptr) {
     std::vector<std::uint32_t> pids;
@@ -92,30 +93,57 @@ DetectItem score_text(const DetectSpec& spec, const Profile& profile, const Key&
 
 }  // namespace
 
+void detect_jsonl_record(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer& tok,
+                         const nlohmann::json& j, const std::string& file, std::size_t lineno,
+                         const std::function<void(DetectItem&&)>& emit) {
+  const nlohmann::json* text = string_field(j, "response", file, lineno);
+  const nlohmann::json* prompt = string_field(j, "prompt", file, lineno);
+  if (text == nullptr) {
+    text = string_field(j, "text", file, lineno);
+    prompt = nullptr;
+  }
+  if (text == nullptr) fail_input(file + ":" + std::to_string(lineno) + ": no \"text\" or \"response\" field");
+  const std::string where = file + ":" + std::to_string(lineno);
+  const std::string prompt_text = prompt != nullptr ? prompt->get<std::string>() : std::string();
+  emit(score_text(spec, profile, key, tok, where, text->get<std::string>(), prompt != nullptr ? &prompt_text : nullptr));
+}
+
+void detect_stream_jsonl(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer& tok,
+                         std::istream& in, const std::string& name, const std::function<void(DetectItem&&)>& emit,
+                         const std::function<void(std::uint64_t)>& bytes_read) {
+  if (!(spec.threshold > 0.0 && spec.threshold < 1.0)) fail_usage("--threshold must lie in (0, 1)");
+  std::string line;
+  std::size_t lineno = 0, records = 0;
+  std::uint64_t consumed = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    consumed += line.size() + 1;
+    check_text(line, name, lineno);
+    if (!is_blank(line)) {
+      detect_jsonl_record(spec, profile, key, tok, parse_jsonl_line(line, name, lineno), name, lineno, emit);
+      ++records;
+    }
+    if (bytes_read) bytes_read(consumed);
+  }
+  if (in.bad()) fail(Status(Code::io, "error reading '" + name + "'"));
+  if (records == 0) fail_input("'" + name + "' holds no JSON lines");
+}
+
 std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& profile, const Key& key,
                                        const Tokenizer& tok, const std::vector<NamedText>& inputs) {
   if (!(spec.threshold > 0.0 && spec.threshold < 1.0)) fail_usage("--threshold must lie in (0, 1)");
   std::vector<DetectItem> items;
+  const auto emit = [&](DetectItem&& item) { items.push_back(std::move(item)); };
   for (const NamedText& in : inputs) {
     if (!is_valid_utf8(in.data)) fail_input("'" + in.name + "' is not valid UTF-8 text");
+    check_text(in.data, in.name);
     if (!spec.jsonl) {
       items.push_back(score_text(spec, profile, key, tok, in.name, in.data, nullptr));
       continue;
     }
     std::size_t records = 0;
     for_each_jsonl(in.data, in.name, [&](const nlohmann::json& j, std::size_t lineno) {
-      const nlohmann::json* text = string_field(j, "response", in.name, lineno);
-      const nlohmann::json* prompt = string_field(j, "prompt", in.name, lineno);
-      if (text == nullptr) {
-        text = string_field(j, "text", in.name, lineno);
-        prompt = nullptr;
-      }
-      if (text == nullptr)
-        fail_input(in.name + ":" + std::to_string(lineno) + ": no \"text\" or \"response\" field");
-      const std::string where = in.name + ":" + std::to_string(lineno);
-      const std::string prompt_text = prompt != nullptr ? prompt->get<std::string>() : std::string();
-      items.push_back(score_text(spec, profile, key, tok, where, text->get<std::string>(),
-                                 prompt != nullptr ? &prompt_text : nullptr));
+      detect_jsonl_record(spec, profile, key, tok, j, in.name, lineno, emit);
       ++records;
     });
     if (records == 0) fail_input("'" + in.name + "' holds no JSON lines");

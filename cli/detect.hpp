@@ -2,6 +2,8 @@
 // `isotope verify` (which recomputes a detect report's result from it).
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <istream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -43,6 +45,13 @@ struct NamedText {
 
 std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& profile, const Key& key,
                                        const Tokenizer& tok, const std::vector<NamedText>& inputs);
+
+// The same for one JSONL stream, record by record, with bounded memory: each
+// result is passed to `emit` as soon as it is computed; `bytes_read` (may be
+// empty) hears how far the stream has been read.
+void detect_stream_jsonl(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer& tok,
+                         std::istream& in, const std::string& name, const std::function<void(DetectItem&&)>& emit,
+                         const std::function<void(std::uint64_t)>& bytes_read = {});
 
 // The "result" member of a detect report.
 nlohmann::json detect_report_result(const std::vector<DetectItem>& items);

@@ -59,22 +59,35 @@ int run_detect(const DetectOptions& o) {
   const std::unique_ptr<Tokenizer> tok = load_tokenizer(o.tokenizer);
   std::vector<std::string> paths = o.inputs;
   if (paths.empty()) paths.push_back("-");
-  std::vector<NamedText> texts;
-  for (const std::string& in : paths) texts.push_back({in == "-" ? "<stdin>" : in, read_text(in)});
-
   DetectSpec spec;
   spec.threshold = o.threshold;
   spec.dedup = !o.no_dedup;
   spec.jsonl = o.jsonl;
   spec.mask = o.mask;
-  const std::vector<DetectItem> items = detect_compute(spec, profile, key, *tok, texts);
+  if (!(spec.threshold > 0.0 && spec.threshold < 1.0)) fail_usage("--threshold must lie in (0, 1)");
+  if (!o.report.empty()) check_output_path(o.report);
 
-  std::ostringstream out;
-  for (const DetectItem& item : items) {
-    if (o.json) out << item.json.dump() << '\n';
+  // Each result is printed as soon as it is computed: memory stays bounded
+  // however many texts or JSONL lines there are.
+  const auto print = [&](DetectItem&& item) {
+    if (o.json) std::cout << item.json.dump() << '\n' << std::flush;
     else explain(item, o, profile);
+  };
+  std::vector<NamedText> texts;  // kept only for --report
+  for (const std::string& in : paths) {
+    const std::string name = in == "-" ? "<stdin>" : in;
+    if (o.jsonl && o.report.empty()) {
+      std::uint64_t size = 0;
+      const std::unique_ptr<std::istream> stream = open_input_stream(in, &size);
+      Progress progress(false, "bytes of '" + name + "' scored", size);
+      detect_stream_jsonl(spec, profile, key, *tok, *stream, name, print,
+                          [&](std::uint64_t done) { progress.update(done); });
+      continue;
+    }
+    NamedText t{name, read_text(in)};
+    for (DetectItem& item : detect_compute(spec, profile, key, *tok, {t})) print(std::move(item));
+    if (!o.report.empty()) texts.push_back(std::move(t));
   }
-  std::cout << out.str() << std::flush;
 
   if (!o.report.empty()) {
     DetectSpec rspec = spec;

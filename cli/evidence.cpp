@@ -83,6 +83,7 @@ std::string utc_now() {
 
 std::string write_signed_report(const std::string& path, const std::string& sign_key_path, const ReportContent& c) {
   if (sign_key_path.empty()) fail_usage("--report needs --sign SIGNKEY (make one with 'isotope signer new')");
+  check_output_path(path);
   SigningKey sk;
   check(signer_read_secret(sign_key_path, &sk), "cannot use signing key");
   nlohmann::json doc = {{"schema", REPORT_SCHEMA},
@@ -105,7 +106,7 @@ std::string write_signed_report(const std::string& path, const std::string& sign
 
 nlohmann::json load_checked_report(const std::string& path, const std::string& signer_path, std::string* signer_hex) {
   std::string bytes;
-  check(read_file(path, &bytes), "cannot read report");
+  check(read_file(path, &bytes, MAX_REPORT_FILE_BYTES), "cannot read report");
   SignPublicKey expected{};
   if (!signer_path.empty()) check(signer_read_public(signer_path, &expected), "cannot use --signer");
   const ReportCheck rc = report_check(bytes, signer_path.empty() ? nullptr : &expected);

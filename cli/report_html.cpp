@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "evidence.hpp"
 
 namespace isotope::cli {
 
@@ -53,20 +54,23 @@ std::string fmt(const char* f, double v) {
 std::string count(double v) { return fmt("%.0f", v); }
 
 // 10^k with a superscript.
-std::string pow10_html(long k) {
+// (Exponents are doubles: a report's log10 p may lie far beyond any integer.)
+std::string pow10_html(double k) {
   if (k == 0) return "1";
-  return "10<sup>" + std::to_string(k) + "</sup>";
+  return "10<sup>" + (std::fabs(k) < 1e15 ? fmt("%.0f", k) : fmt("%.6g", k)) + "</sup>";
 }
 std::string p_html(double log10_p) {
   if (log10_p > -4.0) return fmt("%.3g", std::pow(10.0, log10_p));
   const double e = std::floor(log10_p);
-  return fmt("%.1f", std::pow(10.0, log10_p - e)) + " &times; " + pow10_html(static_cast<long>(e));
+  const double mant = std::pow(10.0, log10_p - e);
+  return (std::isfinite(mant) && std::fabs(e) < 1e15 ? fmt("%.1f", mant) + " &times; " : std::string()) +
+         pow10_html(e);
 }
 std::string odds_html(double log10_p) {
   const double x = -log10_p;
   if (x < 0.3) return "better than even";
   if (x < 6.0) return "about 1 in " + fmt("%.0f", std::pow(10.0, x));
-  return "about 1 in " + pow10_html(static_cast<long>(std::floor(x)));
+  return "about 1 in " + pow10_html(std::floor(x));
 }
 
 std::vector<double> doubles(const json& a) {
@@ -96,23 +100,29 @@ std::string chart_svg(const json& curve, double threshold, const std::string& id
   for (double v : real) ymin = std::min(ymin, v);
   for (const auto& c : controls)
     for (double v : c) ymin = std::min(ymin, v);
-  // A round number of decades below the lowest point.
+  // A round number of decades below the lowest point: a step of 1, 2 or 5
+  // times a power of ten, so that at most 8 grid lines are drawn however low
+  // the p-values go.
   double step = 1;
-  for (double cand : {1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0}) {
-    step = cand;
-    if (-ymin / cand <= 8) break;
-  }
-  ymin = -step * std::max(1.0, std::ceil(-ymin / step));
+  for (double decade = 1; -ymin / step > 8 && std::isfinite(decade); decade *= 10)
+    for (double m : {1.0, 2.0, 5.0}) {
+      step = m * decade;
+      if (-ymin / step <= 8) break;
+    }
+  const double lines = std::max(1.0, std::ceil(-ymin / step));
+  if (std::isfinite(-step * lines)) ymin = -step * lines;
   const double xmax = std::max(1.0, xs.back());
   auto X = [&](double x) { return L + (W - L - R) * x / xmax; };
   auto Y = [&](double y) { return T + (H - T - B) * (y / ymin); };
   s << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B
     << "\" fill=\"#fff\" stroke=\"#999\"/>";
-  for (double y = 0; y >= ymin - 1e-9; y -= step) {
+  for (int i = 0; i <= 9; ++i) {
+    const double y = -step * i;
+    if (!(y >= ymin - 1e-9 * step)) break;
     s << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << Y(y) << "\" y2=\"" << Y(y)
       << "\" stroke=\"#e4e4e4\"/>";
     s << "<text x=\"" << L - 6 << "\" y=\"" << Y(y) + 4 << "\" text-anchor=\"end\" font-size=\"12\">"
-      << (y == 0 ? std::string("1") : "10<tspan dy=\"-6\" font-size=\"9\">" + fmt("%.0f", y) + "</tspan>")
+      << (y == 0 ? std::string("1") : "10<tspan dy=\"-6\" font-size=\"9\">" + fmt(std::fabs(y) < 1e15 ? "%.0f" : "%.3g", y) + "</tspan>")
       << "</text>";
   }
   for (int k = 0; k <= 4; ++k) {
@@ -213,9 +223,11 @@ std::string strip_svg(double real, const std::vector<double>& controls, double t
       step = m * decade;
       if (-lo / step <= 8) break;
     }
-  for (double v = 0; v >= lo; v -= step)
+  for (int i = 0; i <= 9 && -step * i >= lo; ++i) {
+    const double v = -step * i;
     s << "<text x=\"" << X(v) << "\" y=\"82\" text-anchor=\"middle\" font-size=\"11\">"
-      << (v == 0 ? std::string("1") : "10<tspan dy=\"-5\" font-size=\"8\">" + fmt("%.0f", v) + "</tspan>") << "</text>";
+      << (v == 0 ? std::string("1") : "10<tspan dy=\"-5\" font-size=\"8\">" + fmt(std::fabs(v) < 1e15 ? "%.0f" : "%.3g", v) + "</tspan>") << "</text>";
+  }
   s << "<line x1=\"" << X(std::log10(threshold)) << "\" x2=\"" << X(std::log10(threshold))
     << "\" y1=\"35\" y2=\"70\" stroke=\"#c0392b\" stroke-dasharray=\"4 3\"/>";
   for (double v : controls) s << "<circle class=\"control\" cx=\"" << fmt("%.1f", X(v)) << "\" cy=\"60\" r=\"4\" fill=\"#9a9a9a\"/>";
@@ -308,6 +320,22 @@ std::string report_html(const json& doc, const std::string& report_name) {
     }
     return true;
   };
+  // A verdict that contradicts its own p-value is refused: the page would
+  // show one and say the other.
+  for (const json* it : items) {
+    if (!it->is_object()) continue;
+    const double t = num(*it, "threshold", threshold);
+    const bool by_p = num(*it, "scored", 0) > 0 && num(*it, "log10_p", 0) <= std::log10(t);
+    for (const char* field : {"watermarked", "flagged"}) {
+      auto f = it->find(field);
+      if (f == it->end()) continue;
+      const bool expected = by_p && (std::string(field) == "watermarked" || item_valid(*it));
+      if (!f->is_boolean() || f->get<bool>() != expected)
+        throw Failure{EXIT_REPORT_MALFORMED, std::string("the report's verdict \"") + field + "\" contradicts its " +
+                                                 "p-value (log10 p = " + fmt("%g", num(*it, "log10_p", 0)) +
+                                                 ", threshold " + fmt("%g", t) + "): refusing to show it"};
+    }
+  }
   std::size_t flagged = 0, invalid = 0;
   double best = 0;
   for (const json* it : items) {

@@ -126,6 +126,9 @@ Status check_params(const SamplingParams& p, std::size_t n) {
   if (n > std::numeric_limits<std::int32_t>::max()) return {Code::vocab_mismatch, "vocabulary too large"};
   if (!p.greedy && !(p.temperature > 0.0f && std::isfinite(p.temperature)))
     return {Code::invalid_argument, "temperature must be a positive finite number"};
+  if (!p.greedy && !std::isfinite(1.0f / p.temperature))
+    return {Code::invalid_argument, "temperature " + std::to_string(p.temperature) +
+                                        " is so small that 1/temperature overflows a float; use greedy decoding"};
   if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) return {Code::invalid_argument, "top_p must lie in (0, 1]"};
   return Status::OK();
 }
@@ -732,6 +735,27 @@ Status sample_core(std::span<const float> logits, GreenSource& g, const Sampling
   }
 }
 
+// Input validation after a failed draw, so that the common case pays nothing:
+// names the real cause and index, or applies the +inf rule (docs/spec.md: a
+// +inf logit is certain, so the first +inf logit is the token, whatever the
+// bias or the sampling parameters).
+Status explain_bad_logits(std::span<const float> logits, Status failed, std::uint32_t* token) {
+  if (failed.message() != kBadLogits.message()) return failed;
+  std::size_t first_inf = logits.size();
+  for (std::size_t i = 0; i < logits.size(); ++i) {
+    if (std::isnan(logits[i])) return {Code::invalid_argument, "logit " + std::to_string(i) + " is NaN"};
+    if (first_inf == logits.size() && logits[i] == std::numeric_limits<float>::infinity()) first_inf = i;
+  }
+  if (first_inf < logits.size()) {
+    *token = static_cast<std::uint32_t>(first_inf);
+    return Status::OK();
+  }
+  bool all_minus_inf = true;
+  for (float x : logits) all_minus_inf = all_minus_inf && x == -std::numeric_limits<float>::infinity();
+  if (all_minus_inf) return {Code::invalid_argument, "every logit is -inf: no token can be drawn"};
+  return failed;
+}
+
 Scratch& plain_scratch() {
   thread_local Scratch s;
   return s;
@@ -742,7 +766,8 @@ Scratch& plain_scratch() {
 Status sample_plain(std::span<const float> logits, const SamplingParams& params, Rng& rng, std::uint32_t* token) {
   if (token == nullptr) return {Code::invalid_argument, "token output is null"};
   GreenSource none;
-  return sample_core(logits, none, params, rng, plain_scratch(), token);
+  Status st = sample_core(logits, none, params, rng, plain_scratch(), token);
+  return st.ok() ? st : explain_bad_logits(logits, std::move(st), token);
 }
 
 // ---------------------------------------------------------------- Watermarker
@@ -785,6 +810,18 @@ Status Watermarker::create(const Key& key, const Profile& profile, std::uint32_t
 const Profile& Watermarker::profile() const noexcept { return impl_->profile; }
 std::uint32_t Watermarker::vocab_size() const noexcept { return impl_->vocab; }
 
+// The ids of the context window (the last h, which seed the green list) must
+// lie in the vocabulary, as candidate ids must.
+Status Watermarker::check_context(std::span<const std::uint32_t> context) const {
+  const std::size_t h = std::min<std::size_t>(impl_->profile.context_width, context.size());
+  for (std::size_t i = context.size() - h; i < context.size(); ++i)
+    if (context[i] >= impl_->vocab)
+      return {Code::vocab_mismatch, "context token id " + std::to_string(context[i]) + " (position " +
+                                        std::to_string(i) + ") is outside the vocabulary of " +
+                                        std::to_string(impl_->vocab)};
+  return Status::OK();
+}
+
 static Status check_vocab(std::size_t got, std::uint32_t want) {
   if (got != want)
     return {Code::vocab_mismatch, "logits array has " + std::to_string(got) + " entries, the watermark was set up for a vocabulary of " + std::to_string(want)};
@@ -793,6 +830,7 @@ static Status check_vocab(std::size_t got, std::uint32_t want) {
 
 Status Watermarker::apply(std::span<const std::uint32_t> context, std::span<float> logits) {
   ISOTOPE_RETURN_IF_ERROR(check_vocab(logits.size(), impl_->vocab));
+  ISOTOPE_RETURN_IF_ERROR(check_context(context));
   GreenSource g;
   if (!impl_->source(context, &g)) return Status::OK();
   auto& values = impl_->scratch.values;
@@ -807,6 +845,7 @@ Status Watermarker::apply_candidates(std::span<const std::uint32_t> context, std
   for (const TokenLogit& c : cand)
     if (c.id < 0 || static_cast<std::uint32_t>(c.id) >= V)
       return {Code::vocab_mismatch, "candidate token id " + std::to_string(c.id) + " is outside the vocabulary"};
+  ISOTOPE_RETURN_IF_ERROR(check_context(context));
   GreenSource g;
   if (cand.empty() || !impl_->source(context, &g)) return Status::OK();
   Scratch& s = impl_->scratch;
@@ -822,8 +861,10 @@ Status Watermarker::sample(std::span<const std::uint32_t> context, std::span<con
   if (token == nullptr) return {Code::invalid_argument, "token output is null"};
   ISOTOPE_RETURN_IF_ERROR(check_vocab(logits.size(), impl_->vocab));
   GreenSource g;
+  ISOTOPE_RETURN_IF_ERROR(check_context(context));
   impl_->source(context, &g);  // too short a context: plain sampling
-  return sample_core(logits, g, params, rng, impl_->scratch, token);
+  Status st = sample_core(logits, g, params, rng, impl_->scratch, token);
+  return st.ok() ? st : explain_bad_logits(logits, std::move(st), token);
 }
 
 Status Watermarker::green_mask(std::span<const std::uint32_t> context, std::span<std::uint8_t> mask) {
