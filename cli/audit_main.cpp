@@ -101,6 +101,9 @@ int run_audit(AuditCommand& c) {
   if (!c.sign.empty() && c.report.empty()) fail_usage("--sign is used with --report");
   if (!c.report.empty() && c.sign.empty())
     fail_usage("--report needs --sign SIGNKEY (make one with 'isotope signer new')");
+  // Output paths are checked before the work, not after it.
+  for (const std::string* out : {&c.output, &c.report, &c.write_predictions})
+    if (!out->empty() && *out != "-") check_output_path(*out);
   const Key key = load_key(c.o.key);
   std::vector<std::vector<std::uint32_t>> preds;
   const nlohmann::json j = compute_audit(c.o, key, [&](const std::string& m) { note(c.quiet, m); },
