@@ -11,6 +11,7 @@
 #include "evidence.hpp"
 #include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
+#include "isotope/normalize.hpp"
 #include "isotope/tokenizer.hpp"
 
 namespace isotope::cli {
@@ -32,6 +33,7 @@ void to_json(nlohmann::json& j, const AuditOptions& o) {
   // Left out when 0, as in options recorded before these existed.
   if (o.curve_points != 0) j["curve_points"] = o.curve_points;
   if (o.sample_tokens != 0) j["sample_tokens"] = o.sample_tokens;
+  if (!o.normalize.empty()) j["normalize"] = o.normalize;
 }
 
 void from_json(const nlohmann::json& j, AuditOptions& o) {
@@ -58,6 +60,7 @@ void from_json(const nlohmann::json& j, AuditOptions& o) {
     o.no_prompt_exclusion = j.value("no_prompt_exclusion", d.no_prompt_exclusion);
     o.curve_points = j.value("curve_points", std::uint32_t{0});
     o.sample_tokens = j.value("sample_tokens", std::uint32_t{0});
+    o.normalize = j.value("normalize", std::string());
   } catch (const nlohmann::json::exception& e) {
     fail_input(std::string("audit options: ") + e.what());
   }
@@ -65,13 +68,21 @@ void from_json(const nlohmann::json& j, AuditOptions& o) {
 
 namespace {
 
-std::vector<std::uint32_t> encode(const Tokenizer& tok, const std::string& text, const std::string& where) {
+std::vector<std::uint32_t> encode(const Tokenizer& tok, const std::string& text, const std::string& where,
+                                  const Normalizers& norm) {
   std::vector<std::uint32_t> ids;
+  if (norm.any()) {
+    std::string normed;
+    check(normalize_text(text, norm, &normed), where);
+    check(tok.encode(normed, &ids), where);
+    return ids;
+  }
   check(tok.encode(text, &ids), where);
   return ids;
 }
 
-std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& tok, std::string* raw) {
+std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& tok, std::string* raw,
+                                      const Normalizers& norm) {
   *raw = read_text(path);
   const std::string& data = *raw;
   std::vector<AuditRecord> records;
@@ -81,20 +92,21 @@ std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& 
     if (response == nullptr) fail_input(where + ": no \"response\" field (each line is {\"prompt\": ..., \"response\": ...})");
     const nlohmann::json* prompt = string_field(j, "prompt", path, lineno);
     AuditRecord r;
-    if (prompt != nullptr) r.prompt = encode(tok, prompt->get<std::string>(), where);
-    r.response = encode(tok, response->get<std::string>(), where);
+    if (prompt != nullptr) r.prompt = encode(tok, prompt->get<std::string>(), where, norm);
+    r.response = encode(tok, response->get<std::string>(), where, norm);
     records.push_back(std::move(r));
   });
   if (records.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no suspect records"));
   return records;
 }
 
-std::vector<std::vector<std::uint32_t>> read_teacher(const std::string& path, const Tokenizer& tok, std::string* raw) {
+std::vector<std::vector<std::uint32_t>> read_teacher(const std::string& path, const Tokenizer& tok, std::string* raw,
+                                                     const Normalizers& norm) {
   const std::vector<std::string> docs = read_documents(path, raw);
   if (docs.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no teacher texts"));
   std::vector<std::vector<std::uint32_t>> out;
   out.reserve(docs.size());
-  for (std::size_t i = 0; i < docs.size(); ++i) out.push_back(encode(tok, docs[i], path + " (text " + std::to_string(i + 1) + ")"));
+  for (std::size_t i = 0; i < docs.size(); ++i) out.push_back(encode(tok, docs[i], path + " (text " + std::to_string(i + 1) + ")", norm));
   return out;
 }
 
@@ -198,6 +210,8 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   }
   Profile profile = o.profile;
   check(profile.validate(), "invalid watermark profile");
+  Normalizers norm;
+  check(parse_normalizers(o.normalize, &norm), "--normalize");
   ControlSeed seed{};
   if (o.control_seed.empty()) {
     if (sodium_init() < 0) fail(Status(Code::crypto, "libsodium failed to initialise"));
@@ -216,19 +230,19 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   std::vector<std::uint32_t> sample_ids;  // the tokens of the first record (the sample)
   if (!open) {
     say("reading the suspect's responses from '" + o.suspect + "'");
-    std::vector<AuditRecord> records = read_suspect(o.suspect, *tok, &raw);
+    std::vector<AuditRecord> records = read_suspect(o.suspect, *tok, &raw, norm);
     inputs["suspect"] = data_json(o.suspect, raw);
     sample_ids = records.front().response;
     std::vector<std::vector<std::uint32_t>> teacher;
     if (!o.teacher.empty()) {
       say("reading the teacher data for the filter from '" + o.teacher + "'");
-      teacher = read_teacher(o.teacher, *tok, &raw);
+      teacher = read_teacher(o.teacher, *tok, &raw, norm);
       inputs["teacher"] = data_json(o.teacher, raw);
     }
     check(Audit::closed(profile, std::move(records), o.teacher.empty() ? nullptr : &teacher, rules, &audit));
   } else {
     say("reading the teacher texts from '" + o.teacher + "'");
-    std::vector<std::vector<std::uint32_t>> teacher = read_teacher(o.teacher, *tok, &raw);
+    std::vector<std::vector<std::uint32_t>> teacher = read_teacher(o.teacher, *tok, &raw, norm);
     inputs["teacher"] = data_json(o.teacher, raw);
     sample_ids = teacher.front();
     if (!o.model.empty()) {
@@ -279,6 +293,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   nlohmann::json out = {{"type", "isotope-audit"}, {"format_version", 1}, {"tool_version", version_string()},
                         {"mode", audit_mode_name(r.mode)}};
   out.update(j);
+  if (norm.any()) out["normalize"] = norm.names();
   out["valid"] = r.valid();
   out["flagged"] = r.valid() && is_flagged(r.detection, o.threshold);
   out["records"] = r.records;

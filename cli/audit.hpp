@@ -34,6 +34,10 @@ struct AuditOptions {
   // before they existed) read as 0, so such reports recompute as they were.
   std::uint32_t curve_points = 50;
   std::uint32_t sample_tokens = 80;
+  // Text normalizers applied before tokenization ("nfkc,spaces,format,
+  // confusables", "all"; empty: none). Recorded only when used, so options
+  // recorded before they existed read as none.
+  std::string normalize;
 };
 
 void to_json(nlohmann::json& j, const AuditOptions& o);

@@ -141,6 +141,9 @@ void register_audit(CLI::App& root, Runner* run) {
   sub->add_option("--control", c->o.control, "Random control keys to run the same test under")->capture_default_str();
   sub->add_option("--control-seed", c->o.control_seed,
                   "64 hex digits from which the control keys are derived (default: fresh, recorded in the result)");
+  sub->add_option("--normalize", c->o.normalize,
+                  "Normalize texts before tokenization: a list of nfkc, spaces, format, confusables, or all "
+                  "(docs/cli.md)");
   sub->add_option("--threshold", c->o.threshold, "Flag the suspect when p <= this")->capture_default_str();
   sub->add_flag("--json", c->json, "Write one JSON object instead of the explanation");
   sub->add_option("-o,--output", c->output, "Write the result to this file instead of standard output");

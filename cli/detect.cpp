@@ -10,8 +10,11 @@
 namespace isotope::cli {
 
 nlohmann::json DetectSpec::to_json() const {
-  return {{"threshold", threshold}, {"dedup", dedup},          {"jsonl", jsonl},
-          {"controls", controls},   {"curve_points", curve_points}, {"sample_tokens", sample_tokens}};
+  nlohmann::json j = {{"threshold", threshold}, {"dedup", dedup},          {"jsonl", jsonl},
+                      {"controls", controls},   {"curve_points", curve_points}, {"sample_tokens", sample_tokens}};
+  // Recorded only when used: options recorded before normalizers existed read as none.
+  if (normalize.any()) j["normalize"] = normalize.names();
+  return j;
 }
 
 DetectSpec DetectSpec::from_json(const nlohmann::json& j) {
@@ -23,6 +26,15 @@ DetectSpec DetectSpec::from_json(const nlohmann::json& j) {
     s.controls = j.at("controls").get<std::uint32_t>();
     s.curve_points = j.at("curve_points").get<std::uint32_t>();
     s.sample_tokens = j.at("sample_tokens").get<std::uint32_t>();
+    if (auto it = j.find("normalize"); it != j.end()) {
+      std::string list;
+      for (const auto& name : it->get<std::vector<std::string>>()) {
+        if (!list.empty()) list += ',';
+        list += name;
+      }
+      if (!parse_normalizers(list, &s.normalize).ok() || list.empty())
+        throw Failure{EXIT_REPORT_MALFORMED, "the report's options name an unknown normalizer"};
+    }
   } catch (const nlohmann::json::exception&) {
     throw Failure{EXIT_REPORT_MALFORMED,
                   "the report's \"options\" must hold threshold, dedup, jsonl, controls, curve_points and "
@@ -52,7 +64,17 @@ Scored score_ids(const Key& key, const Profile& profile, const DetectSpec& spec,
 }
 
 DetectItem score_text(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer& tok,
-                      const std::string& name, const std::string& text, const std::string* prompt) {
+                      const std::string& name, const std::string& raw_text, const std::string* raw_prompt) {
+  // The normalizers, before tokenization.
+  std::string text = raw_text, prompt_store;
+  const std::string* prompt = raw_prompt;
+  if (spec.normalize.any()) {
+    check(normalize_text(raw_text, spec.normalize, &text), name);
+    if (raw_prompt != nullptr) {
+      check(normalize_text(*raw_prompt, spec.normalize, &prompt_store), name);
+      prompt = &prompt_store;
+    }
+  }
   std::vector<std::uint32_t> ids;
   check(tok.encode(text, &ids), name);
   // An empty text is a result (nothing scored, p = 1), as whitespace is.
@@ -71,6 +93,7 @@ DetectItem score_text(const DetectSpec& spec, const Profile& profile, const Key&
   item.json = detection_json(real.result, profile, tok.sha256_hex(), spec.threshold, {.dedup = spec.dedup},
                              item.prompt_exclusion);
   item.json["input"] = name;
+  if (spec.normalize.any()) item.json["normalize"] = spec.normalize.names();
   if (spec.mask && !spec.evidence) item.json["mask"] = real.mask;
   if (!spec.evidence) return item;
 

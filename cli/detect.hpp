@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "isotope/normalize.hpp"
 
 namespace isotope::cli {
 
@@ -18,6 +19,7 @@ struct DetectSpec {
   bool dedup = true;
   bool jsonl = false;          // inputs are JSONL records
   bool mask = false;           // add the per-token mask (--json output only)
+  Normalizers normalize;       // applied to texts and prompts before tokenization
   // Report-only extras: random-key controls, the p-value curve, a text sample.
   bool evidence = false;
   std::uint32_t controls = 10;       // control keys (see isotope::control_key)

@@ -13,7 +13,7 @@ namespace isotope::cli {
 
 namespace {
 struct DetectOptions {
-  std::string key, tokenizer, report, sign;
+  std::string key, tokenizer, report, sign, normalize;
   std::vector<std::string> inputs;
   bool json = false, jsonl = false, mask = false, no_dedup = false;
   double threshold = 1e-4;
@@ -64,6 +64,7 @@ int run_detect(const DetectOptions& o) {
   spec.dedup = !o.no_dedup;
   spec.jsonl = o.jsonl;
   spec.mask = o.mask;
+  check(parse_normalizers(o.normalize, &spec.normalize), "--normalize");
   if (!(spec.threshold > 0.0 && spec.threshold < 1.0)) fail_usage("--threshold must lie in (0, 1)");
   if (!o.report.empty()) check_output_path(o.report);
 
@@ -119,6 +120,9 @@ void register_detect(CLI::App& root, Runner* run) {
   sub->add_flag("--jsonl", o->jsonl,
                 "Inputs are JSONL: each line {\"text\": ...} or {\"prompt\": ..., \"response\": ...} "
                 "(the prompt's windows are excluded) gives one result");
+  sub->add_option("--normalize", o->normalize,
+                  "Normalize texts before tokenization: a list of nfkc, spaces, format, confusables, or all "
+                  "(docs/cli.md)");
   sub->add_option("--threshold", o->threshold, "Flag a text as watermarked when p <= this")->capture_default_str();
   sub->add_flag("--mask", o->mask, "With --json: add the per-token mask (1 green, 0 not green, -1 not scored)");
   sub->add_flag("--no-dedup", o->no_dedup,

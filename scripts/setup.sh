@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config libssl-dev libsodium-dev libsentencepiece-dev
-          libcli11-dev catch2 nlohmann-json3-dev libbenchmark-dev sentencepiece
+          libcli11-dev catch2 nlohmann-json3-dev libbenchmark-dev sentencepiece libicu-dev
           chromium fonts-dejavu-core
           # the Python module, its tests and the neural experiment (Debian's python3)
           python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest python3-torch

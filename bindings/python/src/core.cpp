@@ -22,6 +22,7 @@
 #include "isotope/io.hpp"
 #include "isotope/key.hpp"
 #include "isotope/lm.hpp"
+#include "isotope/normalize.hpp"
 #include "isotope/profile.hpp"
 #include "isotope/status.hpp"
 #include "isotope/tokenizer.hpp"
@@ -261,27 +262,45 @@ void check_threshold(double t) {
 
 class Detector {
  public:
-  Detector(py::handle key, py::handle profile, py::handle tokenizer, double threshold, bool dedup)
+  Detector(py::handle key, py::handle profile, py::handle tokenizer, double threshold, bool dedup, py::handle normalize)
       : key_(key_arg(key)), profile_(profile_arg(profile)), threshold_(threshold), dedup_(dedup) {
     check(profile_.validate());
     check_threshold(threshold);
     if (!tokenizer.is_none()) tok_ = tokenizer_arg(tokenizer);
+    // None, "all", "nfkc,spaces", or a list of names.
+    if (!normalize.is_none()) {
+      std::string list;
+      if (py::isinstance<py::str>(normalize)) {
+        list = text_arg(normalize, "normalize");
+      } else {
+        for (py::handle item : py::reinterpret_borrow<py::iterable>(normalize)) {
+          if (!list.empty()) list += ',';
+          list += text_arg(item, "normalize");
+        }
+      }
+      check(parse_normalizers(list, &norm_));
+    }
   }
 
   py::dict detect(py::handle text, py::handle prompt, bool mask) {
     const Tokenizer& tok = tokenizer();
-    const std::string t = text_arg(text, "text");
+    std::string t = text_arg(text, "text");
     std::vector<std::uint32_t> ids, pids;
     const bool has_prompt = !prompt.is_none();
-    const std::string p = has_prompt ? text_arg(prompt, "prompt") : std::string();
+    std::string p = has_prompt ? text_arg(prompt, "prompt") : std::string();
     {
       py::gil_scoped_release nogil;
+      if (norm_.any()) {
+        check(normalize_text(t, norm_, &t));
+        if (has_prompt) check(normalize_text(p, norm_, &p));
+      }
       check(tok.encode(t, &ids));
       if (has_prompt) check(tok.encode(p, &pids));
     }
     // An empty text is a result (nothing scored, p = 1), as whitespace is.
     py::dict d = score(ids, has_prompt ? &pids : nullptr, mask);
     d["tokenizer_sha256"] = tok.sha256_hex();
+    if (norm_.any()) d["normalize"] = norm_.names();
     return d;
   }
 
@@ -326,6 +345,7 @@ class Detector {
   Profile profile_;
   double threshold_;
   bool dedup_;
+  Normalizers norm_;
   std::shared_ptr<Tokenizer> tok_;
 };
 
@@ -718,8 +738,11 @@ PYBIND11_MODULE(_core, m) {
   py::class_<Detector>(m, "Detector",
                        "Scores text or token ids for the watermark of a key. Results are dicts with the fields "
                        "of `isotope detect --json`.")
-      .def(py::init<py::handle, py::handle, py::handle, double, bool>(), "key"_a, "profile"_a = py::none(),
-           "tokenizer"_a = py::none(), "threshold"_a = 1e-4, "dedup"_a = true)
+      .def(py::init<py::handle, py::handle, py::handle, double, bool, py::handle>(), "key"_a,
+           "profile"_a = py::none(), "tokenizer"_a = py::none(), "threshold"_a = 1e-4, "dedup"_a = true,
+           "normalize"_a = py::none(),
+           "normalize: None, \"all\", or normalizers to apply to texts before tokenization (\"nfkc,spaces\" or a "
+           "list of nfkc, spaces, format, confusables)")
       .def("detect", &Detector::detect, "text"_a, "prompt"_a = py::none(), "mask"_a = false,
            "Tokenizes `text` with the provider's tokenizer and scores it; windows of `prompt` are excluded.")
       .def("detect_ids", &Detector::detect_ids, "ids"_a, "prompt_ids"_a = py::none(), "mask"_a = false,

@@ -106,3 +106,20 @@ def test_rows_sharing_memory_are_refused(key):
     ok = torch.zeros(3, V)
     proc(torch.tensor([[1, 2], [3, 4], [5, 6]]), ok)
     assert ok.any()
+
+
+def test_normalize_restores_a_text_pasted_with_nbsp(key, cli, tmp_path):
+    kf = tmp_path / "k.key"
+    key.save(str(kf))
+    text = cli("generate", "-k", kf, "-n", "200", "--seed", "5", "-q").stdout
+    orig = isotope.Detector(key).detect(text)["log10_p"]
+    assert orig < -20
+    pasted = text.replace(" ", "\u00a0")
+    assert isotope.Detector(key).detect(pasted)["log10_p"] > -4
+    for normalize in ("spaces", "all", ["nfkc"], ("format", "spaces")):
+        r = isotope.Detector(key, normalize=normalize).detect(pasted)
+        assert abs(r["log10_p"] - orig) <= 1, normalize
+        assert "spaces" in r["normalize"] or "nfkc" in r["normalize"]
+    assert "normalize" not in isotope.Detector(key).detect(text)
+    with pytest.raises(ValueError, match="homoglyphs"):
+        isotope.Detector(key, normalize="nfkc,homoglyphs")
