@@ -31,6 +31,15 @@ namespace {
 
 using json = nlohmann::json;
 
+// j[key], or null when j is not an object or has no such member (operator[]
+// of a const json must not be asked for a missing key).
+const json& member(const json& j, const char* key) {
+  static const json null_json;
+  if (!j.is_object()) return null_json;
+  auto it = j.find(key);
+  return it != j.end() ? *it : null_json;
+}
+
 double num(const json& j, const char* key, double dflt) {
   if (!j.is_object()) return dflt;
   auto it = j.find(key);
@@ -254,9 +263,9 @@ std::string controls_sentence(const json& r) {
 
 std::string report_html(const json& doc, const std::string& report_name) {
   const std::string command = str(doc, "command");
-  const json& result = doc["result"];
-  const json& opts = doc["options"];
-  const json& prof = doc["profile"];
+  const json& result = member(doc, "result");
+  const json& opts = member(doc, "options");
+  const json& prof = member(doc, "profile");
   const std::string commitment = str(doc, "commitment");
   const double threshold = num(opts, "threshold", num(result, "threshold", 1e-4));
 
@@ -291,7 +300,7 @@ std::string report_html(const json& doc, const std::string& report_name) {
        "</style></head><body>\n";
   h << "<header><h1>Watermark evidence report</h1><p class=\"meta\">isotope " << html_escape(command)
     << " report &middot; made " << html_escape(str(doc, "created_utc")) << " &middot; isotope "
-    << html_escape(str(doc["tool"], "version")) << " &middot; file " << html_escape(report_name) << "</p></header>\n";
+    << html_escape(str(member(doc, "tool"), "version")) << " &middot; file " << html_escape(report_name) << "</p></header>\n";
 
   // The question.
   h << "<section id=\"question\"><h2>The question</h2><p>";
@@ -299,7 +308,7 @@ std::string report_html(const json& doc, const std::string& report_name) {
     h << "Was the text below written by a model that carried <b>our watermark</b>: a secret key whose public "
          "fingerprint (commitment) is <span class=\"hash\">"
       << html_escape(commitment) << "</span>?</p><p>The watermark makes a model prefer a secret, key-dependent "
-      << html_escape(fmt("%g", 100.0 * num(doc["profile"], "gamma", 0.25)))
+      << html_escape(fmt("%g", 100.0 * num(member(doc, "profile"), "gamma", 0.25)))
       << "% of all words (&ldquo;green&rdquo; tokens) at every step. Text written "
          "without the key contains green tokens at that chance rate only.";
   } else {
@@ -430,14 +439,14 @@ std::string report_html(const json& doc, const std::string& report_name) {
   // Inputs.
   h << "<section id=\"inputs\"><h2>Inputs (fingerprinted)</h2><table><tr><th>role</th><th>name</th><th>bytes</th>"
        "<th>SHA-256</th></tr>";
-  if (doc["inputs"].is_array())
-    for (const auto& in : doc["inputs"])
+  if (member(doc, "inputs").is_array())
+    for (const auto& in : member(doc, "inputs"))
       h << "<tr><td>" << html_escape(str(in, "role")) << "</td><td>" << html_escape(str(in, "name")) << "</td><td>"
         << count(num(in, "size", 0)) << "</td><td class=\"hash\">" << html_escape(str(in, "sha256")) << "</td></tr>";
   h << "</table></section>\n";
 
   // Verification.
-  const std::string signer = str(doc["signature"], "public_key");
+  const std::string signer = str(member(doc, "signature"), "public_key");
   h << "<section id=\"verify\"><h2>How to check this report</h2>"
        "<p>This page is a reading aid; the evidence is the signed JSON file <code>"
     << html_escape(report_name)
