@@ -12,6 +12,7 @@
 #include "ids.hpp"
 #include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
+#include "isotope/normalize.hpp"
 #include "isotope/tokenizer.hpp"
 
 namespace isotope::cli {
@@ -33,6 +34,7 @@ void to_json(nlohmann::json& j, const AuditOptions& o) {
   // Left out when 0, as in options recorded before these existed.
   if (o.curve_points != 0) j["curve_points"] = o.curve_points;
   if (o.sample_tokens != 0) j["sample_tokens"] = o.sample_tokens;
+  if (!o.normalize.empty()) j["normalize"] = o.normalize;
 }
 
 void from_json(const nlohmann::json& j, AuditOptions& o) {
@@ -55,6 +57,7 @@ void from_json(const nlohmann::json& j, AuditOptions& o) {
     o.no_prompt_exclusion = j.value("no_prompt_exclusion", d.no_prompt_exclusion);
     o.curve_points = j.value("curve_points", std::uint32_t{0});
     o.sample_tokens = j.value("sample_tokens", std::uint32_t{0});
+    o.normalize = j.value("normalize", std::string());
   } catch (const nlohmann::json::exception& e) {
     fail_input(std::string("audit options: ") + e.what());
   }
@@ -62,8 +65,15 @@ void from_json(const nlohmann::json& j, AuditOptions& o) {
 
 namespace {
 
-std::vector<std::uint32_t> encode(const Tokenizer& tok, const std::string& text, const std::string& where) {
+std::vector<std::uint32_t> encode(const Tokenizer& tok, const std::string& text, const std::string& where,
+                                  const Normalizers& norm) {
   std::vector<std::uint32_t> ids;
+  if (norm.any()) {
+    std::string normed;
+    check(normalize_text(text, norm, &normed), where);
+    check(tok.encode(normed, &ids), where);
+    return ids;
+  }
   check(tok.encode(text, &ids), where);
   return ids;
 }
@@ -73,8 +83,10 @@ bool g_ids_given = false;
 // The vocabulary ids are read against: the named tokenizer's, 0 if none was named.
 std::uint32_t g_id_vocab = 0;
 
-std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& tok) {
-  const std::string data = read_text(path);
+std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& tok, std::string* raw,
+                                      const Normalizers& norm) {
+  *raw = read_text(path);
+  const std::string& data = *raw;
   std::vector<AuditRecord> records;
   for_each_jsonl(data, path, [&](const nlohmann::json& j, std::size_t lineno) {
     const std::string where = path + ":" + std::to_string(lineno);
@@ -88,19 +100,21 @@ std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& 
     if (response == nullptr) fail_input(where + ": no \"response\" field (each line is {\"prompt\": ..., \"response\": ...})");
     const nlohmann::json* prompt = string_field(j, "prompt", path, lineno);
     AuditRecord r;
-    if (prompt != nullptr) r.prompt = encode(tok, prompt->get<std::string>(), where);
-    r.response = encode(tok, response->get<std::string>(), where);
+    if (prompt != nullptr) r.prompt = encode(tok, prompt->get<std::string>(), where, norm);
+    r.response = encode(tok, response->get<std::string>(), where, norm);
     records.push_back(std::move(r));
   });
   if (records.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no suspect records"));
   return records;
 }
 
-std::vector<std::vector<std::uint32_t>> read_teacher(const std::string& path, const Tokenizer& tok) {
+std::vector<std::vector<std::uint32_t>> read_teacher(const std::string& path, const Tokenizer& tok, std::string* raw,
+                                                     const Normalizers& norm) {
   if (path.ends_with(".jsonl") || path.ends_with(".json")) {
     // JSONL lines of text, or of token ids ({"ids"} or {"response_ids"})
     std::vector<std::vector<std::uint32_t>> out;
-    for_each_jsonl(read_text(path), path, [&](const nlohmann::json& j, std::size_t lineno) {
+    *raw = read_text(path);
+    for_each_jsonl(*raw, path, [&](const nlohmann::json& j, std::size_t lineno) {
       const std::string where = path + ":" + std::to_string(lineno);
       IdRecord idr;
       if (read_id_record(j, where, g_id_vocab, &idr)) {
@@ -111,16 +125,16 @@ std::vector<std::vector<std::uint32_t>> read_teacher(const std::string& path, co
       const nlohmann::json* text = string_field(j, "response", path, lineno);
       if (text == nullptr) text = string_field(j, "text", path, lineno);
       if (text == nullptr) fail_input(where + ": no \"response\", \"text\", \"ids\" or \"response_ids\" field");
-      out.push_back(encode(tok, text->get<std::string>(), where));
+      out.push_back(encode(tok, text->get<std::string>(), where, norm));
     });
     if (out.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no teacher texts"));
     return out;
   }
-  const std::vector<std::string> docs = read_documents(path);
+  const std::vector<std::string> docs = read_documents(path, raw);
   if (docs.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no teacher texts"));
   std::vector<std::vector<std::uint32_t>> out;
   out.reserve(docs.size());
-  for (std::size_t i = 0; i < docs.size(); ++i) out.push_back(encode(tok, docs[i], path + " (text " + std::to_string(i + 1) + ")"));
+  for (std::size_t i = 0; i < docs.size(); ++i) out.push_back(encode(tok, docs[i], path + " (text " + std::to_string(i + 1) + ")", norm));
   return out;
 }
 
@@ -132,6 +146,12 @@ ControlSeed parse_seed(const std::string& hex) {
       len != CONTROL_SEED_BYTES)
     fail_usage("--control-seed must be " + std::to_string(2 * CONTROL_SEED_BYTES) + " hexadecimal digits");
   return seed;
+}
+
+// The record of an input: the hash and size of the bytes actually scored
+// (read once), never of a second read of the path.
+nlohmann::json data_json(const std::string& path, const std::string& data) {
+  return {{"path", path}, {"sha256", sha256_hex(data)}, {"bytes", data.size()}};
 }
 
 nlohmann::json file_json(const std::string& path) {
@@ -218,6 +238,8 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   }
   Profile profile = o.profile;
   check(profile.validate(), "invalid watermark profile");
+  Normalizers norm;
+  check(parse_normalizers(o.normalize, &norm), "--normalize");
   ControlSeed seed{};
   if (o.control_seed.empty()) {
     if (sodium_init() < 0) fail(Status(Code::crypto, "libsodium failed to initialise"));
@@ -232,24 +254,27 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   const AuditRules rules{.dedup = !o.no_dedup, .prompt_exclusion = !o.no_prompt_exclusion};
   std::unique_ptr<Audit> audit;
   nlohmann::json inputs = {{"tokenizer", file_json(tok->path())}};
+  if (inputs["tokenizer"]["sha256"] != tok->sha256_hex())
+    fail(Status(Code::io, "'" + tok->path() + "' changed while it was read"));
   if (o.tokenizer.empty()) inputs["tokenizer"]["path"] = BUNDLED_TOKENIZER_NAME;  // not this machine's path
+  std::string raw;  // the bytes of the input being read
   std::vector<std::uint32_t> sample_ids;  // the tokens of the first record (the sample)
   if (!open) {
     say("reading the suspect's responses from '" + o.suspect + "'");
-    std::vector<AuditRecord> records = read_suspect(o.suspect, *tok);
-    inputs["suspect"] = file_json(o.suspect);
+    std::vector<AuditRecord> records = read_suspect(o.suspect, *tok, &raw, norm);
+    inputs["suspect"] = data_json(o.suspect, raw);
     sample_ids = records.front().response;
     std::vector<std::vector<std::uint32_t>> teacher;
     if (!o.teacher.empty()) {
       say("reading the teacher data for the filter from '" + o.teacher + "'");
-      teacher = read_teacher(o.teacher, *tok);
-      inputs["teacher"] = file_json(o.teacher);
+      teacher = read_teacher(o.teacher, *tok, &raw, norm);
+      inputs["teacher"] = data_json(o.teacher, raw);
     }
     check(Audit::closed(profile, std::move(records), o.teacher.empty() ? nullptr : &teacher, rules, &audit));
   } else {
     say("reading the teacher texts from '" + o.teacher + "'");
-    std::vector<std::vector<std::uint32_t>> teacher = read_teacher(o.teacher, *tok);
-    inputs["teacher"] = file_json(o.teacher);
+    std::vector<std::vector<std::uint32_t>> teacher = read_teacher(o.teacher, *tok, &raw, norm);
+    inputs["teacher"] = data_json(o.teacher, raw);
     sample_ids = teacher.front();
     if (!o.model.empty()) {
       auto model = load_model(o.model, *tok);
@@ -269,7 +294,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
       say("reading the suspect's predictions from '" + o.predictions + "'");
       const std::string data = read_text(o.predictions);
       auto preds = parse_predictions(data, o.predictions, teacher, tok->vocab_size());
-      inputs["predictions"] = file_json(o.predictions);
+      inputs["predictions"] = data_json(o.predictions, data);
       check(Audit::open(profile, std::move(teacher), std::move(preds), tok->vocab_size(), rules, &audit));
     }
   }
@@ -298,6 +323,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   nlohmann::json out = {{"type", "isotope-audit"}, {"format_version", 1}, {"tool_version", version_string()},
                         {"mode", audit_mode_name(r.mode)}};
   out.update(j);
+  if (norm.any()) out["normalize"] = norm.names();
   out["valid"] = r.valid();
   if (!r.warnings.empty()) out["warnings"] = r.warnings;
   out["flagged"] = r.valid() && is_flagged(r.detection, o.threshold);

@@ -34,6 +34,10 @@ struct AuditOptions {
   // before they existed) read as 0, so such reports recompute as they were.
   std::uint32_t curve_points = 50;
   std::uint32_t sample_tokens = 80;
+  // Text normalizers applied before tokenization ("nfkc,spaces,format,
+  // confusables", "all"; empty: none). Recorded only when used, so options
+  // recorded before they existed read as none.
+  std::string normalize;
   // Threads that score control keys (0: one per core). Not recorded: the
   // numbers are the same for every thread count.
   unsigned threads = 0;

@@ -109,6 +109,9 @@ int run_audit(AuditCommand& c) {
   if (!c.sign.empty() && c.report.empty()) fail_usage("--sign is used with --report");
   if (!c.report.empty() && c.sign.empty())
     fail_usage("--report needs --sign SIGNKEY (make one with 'isotope signer new')");
+  // Output paths are checked before the work, not after it.
+  for (const std::string* out : {&c.output, &c.report, &c.write_predictions})
+    if (!out->empty() && *out != "-") check_output_path(*out);
   const Key key = load_key(c.o.key);
   std::vector<std::vector<std::uint32_t>> preds;
   const nlohmann::json j = compute_audit(c.o, key, [&](const std::string& m) { note(c.quiet, m); },
@@ -150,6 +153,9 @@ void register_audit(CLI::App& root, Runner* run) {
       ->capture_default_str();
   sub->add_option("--control-seed", c->o.control_seed,
                   "64 hex digits from which the control keys are derived (default: fresh, recorded in the result)");
+  sub->add_option("--normalize", c->o.normalize,
+                  "Normalize texts before tokenization: a list of nfkc, spaces, format, confusables, or all "
+                  "(docs/cli.md)");
   sub->add_option("--threshold", c->o.threshold, "Flag the suspect when p <= this")->capture_default_str();
   sub->add_flag("--json", c->json, "Write one JSON object instead of the explanation");
   sub->add_option("-o,--output", c->output, "Write the result to this file instead of standard output");

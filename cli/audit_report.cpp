@@ -27,7 +27,7 @@ std::string write_audit_report(const std::string& path, const std::string& sign_
 }
 
 nlohmann::json recompute_audit_result(const nlohmann::json& report, const Key& key,
-                                      const std::vector<std::string>& matched) {
+                                      const std::vector<std::string>& matched, const ProgressFn& progress) {
   AuditOptions o;
   from_json(report["options"], o);
   o.key.clear();
@@ -47,7 +47,7 @@ nlohmann::json recompute_audit_result(const nlohmann::json& report, const Key& k
       throw Failure{EXIT_REPORT_MALFORMED, std::string("the report's options name a ") + f +
                                                " file but its inputs record none"};
   }
-  nlohmann::json r = compute_audit(o, key);
+  nlohmann::json r = compute_audit(o, key, progress);
   // Names are not evidence; contents are (checked by hash before this).
   const nlohmann::json& rec = report["result"];
   if (r.contains("inputs") && rec.contains("inputs") && rec["inputs"].is_object())

@@ -20,6 +20,6 @@ std::string write_audit_report(const std::string& path, const std::string& sign_
 // recomputed result are replaced by the recorded ones (files are compared by
 // content, not by name).
 nlohmann::json recompute_audit_result(const nlohmann::json& report, const Key& key,
-                                      const std::vector<std::string>& matched);
+                                      const std::vector<std::string>& matched, const ProgressFn& progress = {});
 
 }  // namespace isotope::cli

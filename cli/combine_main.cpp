@@ -28,8 +28,10 @@ struct Input {
 
 Input read_result(const std::string& path) {
   const std::string text = read_text(path);
-  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) fail_input("'" + path + "' is not a JSON object");
+  nlohmann::json j;
+  std::string why;
+  if (!parse_json_strict(text, &j, &why)) fail_input("'" + path + "' is not valid JSON: " + why);
+  if (!j.is_object()) fail_input("'" + path + "' is not a JSON object");
   if (j.value("type", std::string()) != "isotope-audit")
     fail_input("'" + path + "' is not an audit result (written by 'isotope audit --json')");
   Input in;
@@ -96,6 +98,11 @@ int run_combine(const CombineOptions& o) {
   const Tail t = fisher_combine(lps);
   double stat = 0.0;
   for (double lp : lps) stat += -2.0 * lp * std::log(10.0);
+  // A statistic or p-value a double cannot hold is refused, never printed as
+  // nan or null.
+  if (!std::isfinite(stat) || !std::isfinite(t.log10_p))
+    fail_input("the combined statistic overflows a double (log10_p values of order -1e308): such p-values do not "
+               "come from real audits");
   const bool flagged = t.log10_p <= std::log10(o.threshold);
   if (o.json) {
     nlohmann::json j = {{"type", "isotope-combined"},

@@ -4,10 +4,12 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <istream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "isotope/detect.hpp"
@@ -75,10 +77,54 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path_or_empty);
 // Loads a model and checks that it was trained with `tok`.
 std::unique_ptr<NgramModel> load_model(const std::string& path_or_empty, const Tokenizer& tok);
 
-// Reads a whole file ("-" = stdin); must be valid UTF-8.
+// Reads a whole file ("-" = stdin) under the input-file policy (a regular
+// file or "-"); must be valid UTF-8 without NUL bytes (an input error names
+// the file and line).
 std::string read_text(const std::string& path);
+// Opens `path` ("-" = stdin) for streaming under the input-file policy;
+// *size gets its length (0 for stdin).
+std::unique_ptr<std::istream> open_input_stream(const std::string& path, std::uint64_t* size);
+// Input error "FILE:LINE: ..." (lines counted from first_line) if `data` (read from `file`) is not valid UTF-8
+// or holds a NUL byte.
+void check_text(const std::string& data, const std::string& file, std::size_t first_line = 1);
 // Writes `data` to `path` atomically, or to stdout when path is empty or "-".
+// Never replaces a key file (a watermark or signing key) nor anything that is
+// not a regular file (see check_output_path).
 void write_output(const std::string& path, const std::string& data);
+// Throws Failure(EXIT_IO) if `path` names an existing key file (watermark or
+// signing key) or something that is not a regular file.
+void check_output_path(const std::string& path);
+
+// `s` with every control character, invalid UTF-8 byte and bidirectional
+// override escaped (\n, \x1b, \u202e...), safe to print on a terminal.
+std::string term_safe(std::string_view s);
+
+// Parses JSON strictly: duplicate object keys are refused; on failure returns
+// false and says what is wrong in *why (position and cause).
+bool parse_json_strict(const std::string& text, nlohmann::json* out, std::string* why);
+
+// Makes every unsigned integer option of `app` and its subcommands refuse a
+// sign or a value too large for it (CLI11 would wrap -1 to the maximum).
+void harden_integer_options(CLI::App& app);
+
+// Progress of a long run on standard error: a bar on a terminal, a line every
+// few seconds otherwise ($ISOTOPE_PROGRESS_SECONDS sets the period; 0 = every
+// update). Silent when quiet.
+class Progress {
+ public:
+  Progress(bool quiet, std::string what, std::uint64_t total = 0);
+  ~Progress();
+  void update(std::uint64_t done);
+  void finish();
+
+ private:
+  bool quiet_, tty_, shown_ = false, finished_ = false;
+  std::string what_;
+  std::uint64_t total_;
+  double period_;
+  double last_ = -1e300;
+  double start_;
+};
 
 // One JSONL line as an object; a clear input error names file and line.
 nlohmann::json parse_jsonl_line(const std::string& line, const std::string& file, std::size_t lineno);

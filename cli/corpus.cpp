@@ -11,8 +11,10 @@ static bool ends_with(const std::string& s, const std::string& suffix) {
 }
 
 
-std::vector<std::string> read_documents(const std::string& path) {
-  const std::string data = read_text(path);
+std::vector<std::string> read_documents(const std::string& path, std::string* raw) {
+  std::string own;
+  std::string& data = raw != nullptr ? *raw : own;
+  data = read_text(path);
   std::vector<std::string> docs;
   if (ends_with(path, ".jsonl") || ends_with(path, ".json")) {
     for_each_jsonl(data, path, [&](const nlohmann::json& j, std::size_t lineno) {

@@ -1,5 +1,6 @@
 #include "detect.hpp"
 
+#include <istream>
 #include <sstream>
 
 #include "evidence.hpp"
@@ -10,8 +11,11 @@
 namespace isotope::cli {
 
 nlohmann::json DetectSpec::to_json() const {
-  return {{"threshold", threshold}, {"dedup", dedup},          {"jsonl", jsonl},
-          {"controls", controls},   {"curve_points", curve_points}, {"sample_tokens", sample_tokens}};
+  nlohmann::json j = {{"threshold", threshold}, {"dedup", dedup},          {"jsonl", jsonl},
+                      {"controls", controls},   {"curve_points", curve_points}, {"sample_tokens", sample_tokens}};
+  // Recorded only when used: options recorded before normalizers existed read as none.
+  if (normalize.any()) j["normalize"] = normalize.names();
+  return j;
 }
 
 DetectSpec DetectSpec::from_json(const nlohmann::json& j) {
@@ -23,6 +27,15 @@ DetectSpec DetectSpec::from_json(const nlohmann::json& j) {
     s.controls = j.at("controls").get<std::uint32_t>();
     s.curve_points = j.at("curve_points").get<std::uint32_t>();
     s.sample_tokens = j.at("sample_tokens").get<std::uint32_t>();
+    if (auto it = j.find("normalize"); it != j.end()) {
+      std::string list;
+      for (const auto& name : it->get<std::vector<std::string>>()) {
+        if (!list.empty()) list += ',';
+        list += name;
+      }
+      if (!parse_normalizers(list, &s.normalize).ok() || list.empty())
+        throw Failure{EXIT_REPORT_MALFORMED, "the report's options name an unknown normalizer"};
+    }
   } catch (const nlohmann::json::exception&) {
     throw Failure{EXIT_REPORT_MALFORMED,
                   "the report's \"options\" must hold threshold, dedup, jsonl, controls, curve_points and "
@@ -52,10 +65,10 @@ Scored score_ids(const Key& key, const Profile& profile, const DetectSpec& spec,
 }
 
 // Scores one id sequence; `tok` is null when ids came without a tokenizer.
+// An empty sequence is a result (nothing scored, p = 1), as whitespace is.
 DetectItem score_tokens(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer* tok,
                         const std::string& name, const std::vector<std::uint32_t>& ids,
                         const std::vector<std::uint32_t>* prompt_ids, bool ids_given) {
-  if (ids.empty()) fail(Status(Code::empty_input, "no text to score"), name);
   WindowSet prompt_windows(profile.context_width);
   if (prompt_ids != nullptr) prompt_windows.add_windows_of(*prompt_ids);
   const WindowSet* excl = prompt_ids != nullptr ? &prompt_windows : nullptr;
@@ -69,6 +82,7 @@ DetectItem score_tokens(const DetectSpec& spec, const Profile& profile, const Ke
   if (tok == nullptr) item.json["tokenizer_sha256"] = nullptr;
   if (ids_given) item.json["input_ids"] = true;
   item.json["input"] = name;
+  if (spec.normalize.any()) item.json["normalize"] = spec.normalize.names();
   if (spec.mask && !spec.evidence) item.json["mask"] = mask_json(real.mask);
   if (!spec.evidence) return item;
   if (tok == nullptr) fail_usage("an evidence report on token ids needs the tokenizer (--tokenizer)");
@@ -90,8 +104,18 @@ DetectItem score_tokens(const DetectSpec& spec, const Profile& profile, const Ke
 }
 
 DetectItem score_text(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer* tok,
-                      const std::string& name, const std::string& text, const std::string* prompt) {
+                      const std::string& name, const std::string& raw_text, const std::string* raw_prompt) {
   if (tok == nullptr) fail_usage(name + ": text needs a tokenizer (--tokenizer); --vocab-size is for token ids");
+  // The normalizers, before tokenization.
+  std::string text = raw_text, prompt_store;
+  const std::string* prompt = raw_prompt;
+  if (spec.normalize.any()) {
+    check(normalize_text(raw_text, spec.normalize, &text), name);
+    if (raw_prompt != nullptr) {
+      check(normalize_text(*raw_prompt, spec.normalize, &prompt_store), name);
+      prompt = &prompt_store;
+    }
+  }
   std::vector<std::uint32_t> ids, pids;
   check(tok->encode(text, &ids), name);
   if (prompt != nullptr) check(tok->encode(*prompt, &pids), name);
@@ -99,6 +123,48 @@ DetectItem score_text(const DetectSpec& spec, const Profile& profile, const Key&
 }
 
 }  // namespace
+
+void detect_jsonl_record(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer* tok,
+                         std::uint32_t vocab_size, const nlohmann::json& j, const std::string& file,
+                         std::size_t lineno, const std::function<void(DetectItem&&)>& emit) {
+  IdRecord rec;
+  if (read_id_record(j, file + ":" + std::to_string(lineno), vocab_size, &rec)) {
+    emit(score_tokens(spec, profile, key, tok, file + ":" + std::to_string(lineno), rec.ids,
+                      rec.prompt_ids ? &*rec.prompt_ids : nullptr, true));
+    return;
+  }
+  const nlohmann::json* text = string_field(j, "response", file, lineno);
+  const nlohmann::json* prompt = string_field(j, "prompt", file, lineno);
+  if (text == nullptr) {
+    text = string_field(j, "text", file, lineno);
+    prompt = nullptr;
+  }
+  if (text == nullptr) fail_input(file + ":" + std::to_string(lineno) + ": no \"text\" or \"response\" field");
+  const std::string where = file + ":" + std::to_string(lineno);
+  const std::string prompt_text = prompt != nullptr ? prompt->get<std::string>() : std::string();
+  emit(score_text(spec, profile, key, tok, where, text->get<std::string>(), prompt != nullptr ? &prompt_text : nullptr));
+}
+
+void detect_stream_jsonl(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer* tok,
+                         std::uint32_t vocab_size, std::istream& in, const std::string& name, const std::function<void(DetectItem&&)>& emit,
+                         const std::function<void(std::uint64_t)>& bytes_read) {
+  if (!(spec.threshold > 0.0 && spec.threshold < 1.0)) fail_usage("--threshold must lie in (0, 1)");
+  std::string line;
+  std::size_t lineno = 0, records = 0;
+  std::uint64_t consumed = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    consumed += line.size() + 1;
+    check_text(line, name, lineno);
+    if (!is_blank(line)) {
+      detect_jsonl_record(spec, profile, key, tok, vocab_size, parse_jsonl_line(line, name, lineno), name, lineno, emit);
+      ++records;
+    }
+    if (bytes_read) bytes_read(consumed);
+  }
+  if (in.bad()) fail(Status(Code::io, "error reading '" + name + "'"));
+  if (records == 0) fail_input("'" + name + "' holds no JSON lines");
+}
 
 std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& profile, const Key& key,
                                        const Tokenizer& tok, const std::vector<NamedText>& inputs) {
@@ -110,33 +176,17 @@ std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& pr
                                        const std::vector<NamedText>& inputs) {
   if (!(spec.threshold > 0.0 && spec.threshold < 1.0)) fail_usage("--threshold must lie in (0, 1)");
   std::vector<DetectItem> items;
+  const auto emit = [&](DetectItem&& item) { items.push_back(std::move(item)); };
   for (const NamedText& in : inputs) {
     if (!is_valid_utf8(in.data)) fail_input("'" + in.name + "' is not valid UTF-8 text");
+    check_text(in.data, in.name);
     if (!spec.jsonl) {
       items.push_back(score_text(spec, profile, key, tok, in.name, in.data, nullptr));
       continue;
     }
     std::size_t records = 0;
     for_each_jsonl(in.data, in.name, [&](const nlohmann::json& j, std::size_t lineno) {
-      IdRecord rec;
-      if (read_id_record(j, in.name + ":" + std::to_string(lineno), vocab_size, &rec)) {
-        items.push_back(score_tokens(spec, profile, key, tok, in.name + ":" + std::to_string(lineno), rec.ids,
-                                     rec.prompt_ids ? &*rec.prompt_ids : nullptr, true));
-        ++records;
-        return;
-      }
-      const nlohmann::json* text = string_field(j, "response", in.name, lineno);
-      const nlohmann::json* prompt = string_field(j, "prompt", in.name, lineno);
-      if (text == nullptr) {
-        text = string_field(j, "text", in.name, lineno);
-        prompt = nullptr;
-      }
-      if (text == nullptr)
-        fail_input(in.name + ":" + std::to_string(lineno) + ": no \"text\" or \"response\" field");
-      const std::string where = in.name + ":" + std::to_string(lineno);
-      const std::string prompt_text = prompt != nullptr ? prompt->get<std::string>() : std::string();
-      items.push_back(score_text(spec, profile, key, tok, where, text->get<std::string>(),
-                                 prompt != nullptr ? &prompt_text : nullptr));
+      detect_jsonl_record(spec, profile, key, tok, vocab_size, j, in.name, lineno, emit);
       ++records;
     });
     if (records == 0) fail_input("'" + in.name + "' holds no JSON lines");

@@ -2,11 +2,14 @@
 // `isotope verify` (which recomputes a detect report's result from it).
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <istream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "common.hpp"
+#include "isotope/normalize.hpp"
 
 namespace isotope::cli {
 
@@ -16,6 +19,7 @@ struct DetectSpec {
   bool dedup = true;
   bool jsonl = false;          // inputs are JSONL records
   bool mask = false;           // add the per-token mask (--json output only)
+  Normalizers normalize;       // applied to texts and prompts before tokenization
   // Report-only extras: random-key controls, the p-value curve, a text sample.
   bool evidence = false;
   std::uint32_t controls = 10;       // control keys (see isotope::control_key)
@@ -49,6 +53,13 @@ std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& pr
 std::vector<DetectItem> detect_compute(const DetectSpec& spec, const Profile& profile, const Key& key,
                                        const Tokenizer* tok, std::uint32_t vocab_size,
                                        const std::vector<NamedText>& inputs);
+
+// The same for one JSONL stream, record by record, with bounded memory: each
+// result is passed to `emit` as soon as it is computed; `bytes_read` (may be
+// empty) hears how far the stream has been read.
+void detect_stream_jsonl(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer* tok,
+                         std::uint32_t vocab_size, std::istream& in, const std::string& name, const std::function<void(DetectItem&&)>& emit,
+                         const std::function<void(std::uint64_t)>& bytes_read = {});
 
 // The "result" member of a detect report.
 nlohmann::json detect_report_result(const std::vector<DetectItem>& items);

@@ -13,7 +13,7 @@ namespace isotope::cli {
 
 namespace {
 struct DetectOptions {
-  std::string key, tokenizer, report, sign;
+  std::string key, tokenizer, report, sign, normalize;
   std::vector<std::string> inputs;
   bool json = false, jsonl = false, mask = false, no_dedup = false;
   double threshold = 1e-4;
@@ -61,24 +61,39 @@ int run_detect(const DetectOptions& o) {
   const std::unique_ptr<Tokenizer> tok = o.vocab_size > 0 ? nullptr : load_tokenizer(o.tokenizer);
   std::vector<std::string> paths = o.inputs;
   if (paths.empty()) paths.push_back("-");
-  std::vector<NamedText> texts;
-  for (const std::string& in : paths) texts.push_back({in == "-" ? "<stdin>" : in, read_text(in)});
-
   DetectSpec spec;
   spec.threshold = o.threshold;
   spec.dedup = !o.no_dedup;
   spec.jsonl = o.jsonl;
   spec.mask = o.mask;
-  const std::vector<DetectItem> items =
-      detect_compute(spec, profile, key, tok.get(), o.vocab_size > 0 ? o.vocab_size
-                                                    : o.tokenizer.empty() ? 0 : tok->vocab_size(), texts);
+  check(parse_normalizers(o.normalize, &spec.normalize), "--normalize");
+  if (!(spec.threshold > 0.0 && spec.threshold < 1.0)) fail_usage("--threshold must lie in (0, 1)");
+  if (!o.report.empty()) check_output_path(o.report);
+  // Id lines are read against --vocab-size, or a tokenizer named on the command
+  // line (never the bundled one by default: 0 refuses id lines).
+  const std::uint32_t vocab = o.vocab_size > 0 ? o.vocab_size : o.tokenizer.empty() ? 0 : tok->vocab_size();
 
-  std::ostringstream out;
-  for (const DetectItem& item : items) {
-    if (o.json) out << item.json.dump() << '\n';
+  // Each result is printed as soon as it is computed: memory stays bounded
+  // however many texts or JSONL lines there are.
+  const auto print = [&](DetectItem&& item) {
+    if (o.json) std::cout << item.json.dump() << '\n' << std::flush;
     else explain(item, o, profile);
+  };
+  std::vector<NamedText> texts;  // kept only for --report
+  for (const std::string& in : paths) {
+    const std::string name = in == "-" ? "<stdin>" : in;
+    if (o.jsonl && o.report.empty()) {
+      std::uint64_t size = 0;
+      const std::unique_ptr<std::istream> stream = open_input_stream(in, &size);
+      Progress progress(false, "bytes of '" + name + "' scored", size);
+      detect_stream_jsonl(spec, profile, key, tok.get(), vocab, *stream, name, print,
+                          [&](std::uint64_t done) { progress.update(done); });
+      continue;
+    }
+    NamedText t{name, read_text(in)};
+    for (DetectItem& item : detect_compute(spec, profile, key, tok.get(), vocab, {t})) print(std::move(item));
+    if (!o.report.empty()) texts.push_back(std::move(t));
   }
-  std::cout << out.str() << std::flush;
 
   if (!o.report.empty()) {
     DetectSpec rspec = spec;
@@ -94,7 +109,7 @@ int run_detect(const DetectOptions& o) {
     if (o.tokenizer.empty()) rc.inputs.back().name = BUNDLED_TOKENIZER_NAME;  // not this machine's path
     rc.options = rspec.to_json();
     rc.key_path = o.key;  // its timestamp (KEYFILE.tsr), if any, goes in the report
-    rc.result = detect_report_result(detect_compute(rspec, profile, key, *tok, texts));
+    rc.result = detect_report_result(detect_compute(rspec, profile, key, tok.get(), vocab, texts));
     const std::string signer = write_signed_report(o.report, o.sign, rc);
     std::cerr << "isotope: wrote signed report '" << o.report << "' (signer " << signer << ")\n";
   }
@@ -118,6 +133,9 @@ void register_detect(CLI::App& root, Runner* run) {
                 "Inputs are JSONL: each line {\"text\": ...} or {\"prompt\": ..., \"response\": ...} "
                 "(the prompt's windows are excluded), or token ids {\"ids\": [...]} or "
                 "{\"prompt_ids\": [...], \"response_ids\": [...]}, gives one result");
+  sub->add_option("--normalize", o->normalize,
+                  "Normalize texts before tokenization: a list of nfkc, spaces, format, confusables, or all "
+                  "(docs/cli.md)");
   sub->add_option("--threshold", o->threshold, "Flag a text as watermarked when p <= this")->capture_default_str();
   sub->add_flag("--mask", o->mask, "With --json: add the per-token mask (1 green, 0 not green, -1 not scored)")
       ->needs("--json");

@@ -137,6 +137,7 @@ std::string timestamp_reply_der(const nlohmann::json& ts) {
 
 std::string write_signed_report(const std::string& path, const std::string& sign_key_path, const ReportContent& c) {
   if (sign_key_path.empty()) fail_usage("--report needs --sign SIGNKEY (make one with 'isotope signer new')");
+  check_output_path(path);
   SigningKey sk;
   check(signer_read_secret(sign_key_path, &sk), "cannot use signing key");
   nlohmann::json doc = {{"schema", REPORT_SCHEMA},
@@ -195,7 +196,7 @@ std::vector<std::pair<SignPublicKey, std::string>> read_trusted_signers(const st
 
 nlohmann::json load_checked_report(const std::string& path, const SignerExpectation& expect, SignerOutcome* signer) {
   std::string bytes;
-  check(read_file(path, &bytes), "cannot read report");
+  check(read_file(path, &bytes, MAX_REPORT_FILE_BYTES), "cannot read report");
   SignPublicKey expected{};
   if (!expect.public_key_path.empty()) check(signer_read_public(expect.public_key_path, &expected), "cannot use --signer");
   std::vector<std::pair<SignPublicKey, std::string>> trusted;

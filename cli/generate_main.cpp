@@ -1,4 +1,5 @@
 // isotope generate: text from the reference model, with or without the watermark.
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -11,6 +12,9 @@
 namespace isotope::cli {
 
 namespace {
+// Upper bound of -n: a million tokens (under a minute at 20k tokens/s).
+constexpr std::uint32_t MAX_TOKENS = 1000000;
+
 struct GenerateOptions {
   std::string key, model, tokenizer, prompt, prompts, out;
   std::uint32_t tokens = 200;
@@ -29,6 +33,9 @@ std::uint64_t seed_for(std::uint64_t seed, std::uint64_t index) {
 int run_generate(const GenerateOptions& o) {
   if (!o.no_watermark && o.key.empty()) fail_usage("--key is required (or pass --no-watermark for plain text)");
   if (!o.prompt.empty() && !o.prompts.empty()) fail_usage("give either --prompt or --prompts, not both");
+  if (o.tokens > MAX_TOKENS)
+    fail_usage("-n: at most " + std::to_string(MAX_TOKENS) + " tokens per response (docs/cli.md)");
+  if (!o.out.empty() && o.out != "-") check_output_path(o.out);  // before the work, not after
   const Profile profile = o.profile.get();
   auto tok = load_tokenizer(o.tokenizer);
   auto model = load_model(o.model, *tok);
@@ -42,7 +49,17 @@ int run_generate(const GenerateOptions& o) {
     std::vector<std::uint32_t> prompt_ids, ids;
     check(tok->encode(prompt, &prompt_ids), "cannot tokenize the prompt");
     Rng rng(seed);
-    check(generate(*model, wm.get(), prompt_ids, o.tokens, o.sampling, rng, &ids));
+    // In chunks, for progress on long runs; the text is the same as one call's.
+    Progress progress(o.quiet || !o.prompts.empty(), "tokens generated", o.tokens);
+    std::vector<std::uint32_t> context = prompt_ids;
+    while (ids.size() < o.tokens) {
+      const auto chunk = static_cast<std::uint32_t>(std::min<std::size_t>(4096, o.tokens - ids.size()));
+      std::vector<std::uint32_t> more;
+      check(generate(*model, wm.get(), context, chunk, o.sampling, rng, &more));
+      context.insert(context.end(), more.begin(), more.end());
+      ids.insert(ids.end(), more.begin(), more.end());
+      progress.update(ids.size());
+    }
     std::string text;
     check(tok->decode(ids, &text));
     return text;
@@ -82,7 +99,7 @@ void register_generate(CLI::App& root, Runner* run) {
   sub->add_option("-p,--prompt", o->prompt, "Text to continue (default: empty)");
   sub->add_option("--prompts", o->prompts, "JSONL file of {\"prompt\": ...} lines; writes {\"prompt\", \"response\"} lines");
   sub->add_option("-o,--output", o->out, "Write here instead of standard output (atomically)");
-  sub->add_option("-n,--tokens", o->tokens, "Tokens to generate per prompt")->capture_default_str();
+  sub->add_option("-n,--tokens", o->tokens, "Tokens to generate per prompt (at most 1000000)")->capture_default_str();
   sub->add_option("--seed", o->seed, "Random seed; the same seed gives the same text")->capture_default_str();
   sub->add_option("--temperature", o->sampling.temperature, "Sampling temperature (> 0)")->capture_default_str();
   sub->add_option("--top-k", o->sampling.top_k, "Sample among the k most likely tokens (0 = off)")->capture_default_str();

@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
   register_tokenize(app, &run);
   set_exit_code_footers(app);
 
+  harden_integer_options(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -109,13 +110,14 @@ int main(int argc, char** argv) {
   try {
     return run ? run() : EXIT_USAGE;
   } catch (const Failure& f) {
-    std::cerr << "isotope: error: " << f.message << '\n';
+    // Messages may quote input: control characters are escaped.
+    std::cerr << "isotope: error: " << term_safe(f.message) << '\n';
     return f.exit_code;
   } catch (const std::bad_alloc&) {
     std::cerr << "isotope: error: out of memory\n";
     return EXIT_FAILURE_INTERNAL;
   } catch (const std::exception& e) {
-    std::cerr << "isotope: internal error: " << e.what() << '\n';
+    std::cerr << "isotope: internal error: " << term_safe(e.what()) << '\n';
     return EXIT_FAILURE_INTERNAL;
   }
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "evidence.hpp"
 #include "isotope/scheme.hpp"
 
 namespace isotope::cli {
@@ -31,6 +32,15 @@ namespace {
 
 using json = nlohmann::json;
 
+// j[key], or null when j is not an object or has no such member (operator[]
+// of a const json must not be asked for a missing key).
+const json& member(const json& j, const char* key) {
+  static const json null_json;
+  if (!j.is_object()) return null_json;
+  auto it = j.find(key);
+  return it != j.end() ? *it : null_json;
+}
+
 double num(const json& j, const char* key, double dflt) {
   if (!j.is_object()) return dflt;
   auto it = j.find(key);
@@ -54,20 +64,23 @@ std::string fmt(const char* f, double v) {
 std::string count(double v) { return fmt("%.0f", v); }
 
 // 10^k with a superscript.
-std::string pow10_html(long k) {
+// (Exponents are doubles: a report's log10 p may lie far beyond any integer.)
+std::string pow10_html(double k) {
   if (k == 0) return "1";
-  return "10<sup>" + std::to_string(k) + "</sup>";
+  return "10<sup>" + (std::fabs(k) < 1e15 ? fmt("%.0f", k) : fmt("%.6g", k)) + "</sup>";
 }
 std::string p_html(double log10_p) {
   if (log10_p > -4.0) return fmt("%.3g", std::pow(10.0, log10_p));
   const double e = std::floor(log10_p);
-  return fmt("%.1f", std::pow(10.0, log10_p - e)) + " &times; " + pow10_html(static_cast<long>(e));
+  const double mant = std::pow(10.0, log10_p - e);
+  return (std::isfinite(mant) && std::fabs(e) < 1e15 ? fmt("%.1f", mant) + " &times; " : std::string()) +
+         pow10_html(e);
 }
 std::string odds_html(double log10_p) {
   const double x = -log10_p;
   if (x < 0.3) return "better than even";
   if (x < 6.0) return "about 1 in " + fmt("%.0f", std::pow(10.0, x));
-  return "about 1 in " + pow10_html(static_cast<long>(std::floor(x)));
+  return "about 1 in " + pow10_html(std::floor(x));
 }
 
 std::vector<double> doubles(const json& a) {
@@ -101,13 +114,17 @@ std::string chart_svg(const json& curve, double threshold, const std::string& id
   for (const auto& c : controls)
     for (double v : c) ymin = std::min(ymin, v);
   if (zoom) ymin -= 1;  // room below the threshold
-  // A round number of decades below the lowest point.
+  // A round number of decades below the lowest point: a step of 1, 2 or 5
+  // times a power of ten, so that at most 8 grid lines are drawn however low
+  // the p-values go.
   double step = 1;
-  for (double cand : {1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0}) {
-    step = cand;
-    if (-ymin / cand <= 8) break;
-  }
-  ymin = -step * std::max(1.0, std::ceil(-ymin / step));
+  for (double decade = 1; -ymin / step > 8 && std::isfinite(decade); decade *= 10)
+    for (double m : {1.0, 2.0, 5.0}) {
+      step = m * decade;
+      if (-ymin / step <= 8) break;
+    }
+  const double lines = std::max(1.0, std::ceil(-ymin / step));
+  if (std::isfinite(-step * lines)) ymin = -step * lines;
   const double xmax = std::max(1.0, xs.back());
   auto X = [&](double x) { return L + (W - L - R) * x / xmax; };
   auto Y = [&](double y) { return T + (H - T - B) * (y / ymin); };
@@ -115,11 +132,13 @@ std::string chart_svg(const json& curve, double threshold, const std::string& id
     << "\" height=\"" << H - T - B << "\"/></clipPath></defs>";
   s << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B
     << "\" fill=\"#fff\" stroke=\"#999\"/>";
-  for (double y = 0; y >= ymin - 1e-9; y -= step) {
+  for (int i = 0; i <= 9; ++i) {
+    const double y = -step * i;
+    if (!(y >= ymin - 1e-9 * step)) break;
     s << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << Y(y) << "\" y2=\"" << Y(y)
       << "\" stroke=\"#e4e4e4\"/>";
     s << "<text x=\"" << L - 6 << "\" y=\"" << Y(y) + 4 << "\" text-anchor=\"end\" font-size=\"12\">"
-      << (y == 0 ? std::string("1") : "10<tspan dy=\"-6\" font-size=\"9\">" + fmt("%.0f", y) + "</tspan>")
+      << (y == 0 ? std::string("1") : "10<tspan dy=\"-6\" font-size=\"9\">" + fmt(std::fabs(y) < 1e15 ? "%.0f" : "%.3g", y) + "</tspan>")
       << "</text>";
   }
   for (int k = 0; k <= 4; ++k) {
@@ -275,9 +294,11 @@ std::string strip_svg(double real, const std::vector<double>& controls, double t
       step = m * decade;
       if (-lo / step <= 8) break;
     }
-  for (double v = 0; v >= lo; v -= step)
+  for (int i = 0; i <= 9 && -step * i >= lo; ++i) {
+    const double v = -step * i;
     s << "<text x=\"" << X(v) << "\" y=\"82\" text-anchor=\"middle\" font-size=\"11\">"
-      << (v == 0 ? std::string("1") : "10<tspan dy=\"-5\" font-size=\"8\">" + fmt("%.0f", v) + "</tspan>") << "</text>";
+      << (v == 0 ? std::string("1") : "10<tspan dy=\"-5\" font-size=\"8\">" + fmt(std::fabs(v) < 1e15 ? "%.0f" : "%.3g", v) + "</tspan>") << "</text>";
+  }
   s << "<line x1=\"" << X(std::log10(threshold)) << "\" x2=\"" << X(std::log10(threshold))
     << "\" y1=\"35\" y2=\"70\" stroke=\"#c0392b\" stroke-dasharray=\"4 3\"/>";
   for (double v : controls) s << "<circle class=\"control\" cx=\"" << fmt("%.1f", X(v)) << "\" cy=\"60\" r=\"4\" fill=\"#9a9a9a\"/>";
@@ -304,9 +325,9 @@ std::string controls_sentence(const json& r) {
 
 std::string report_html(const json& doc, const std::string& report_name, const SignerOutcome& signer_check) {
   const std::string command = str(doc, "command");
-  const json& result = doc["result"];
-  const json& opts = doc["options"];
-  const json& prof = doc["profile"];
+  const json& result = member(doc, "result");
+  const json& opts = member(doc, "options");
+  const json& prof = member(doc, "profile");
   const std::string commitment = str(doc, "commitment");
   const double threshold = num(opts, "threshold", num(result, "threshold", 1e-4));
 
@@ -342,10 +363,10 @@ std::string report_html(const json& doc, const std::string& report_name, const S
        "</style></head><body>\n";
   h << "<header><h1>Watermark evidence report</h1><p class=\"meta\">isotope " << html_escape(command)
     << " report &middot; made " << html_escape(str(doc, "created_utc")) << " &middot; isotope "
-    << html_escape(str(doc["tool"], "version"));
-  if (doc["tool"].contains("revision") && doc["tool"]["revision"].is_string())
-    h << " (revision <code>" << html_escape(doc["tool"]["revision"].get<std::string>()) << "</code>"
-      << (doc["tool"].contains("modified") && doc["tool"]["modified"].is_boolean() && doc["tool"]["modified"].get<bool>()
+    << html_escape(str(member(doc, "tool"), "version"));
+  if (member(doc, "tool").contains("revision") && member(doc, "tool")["revision"].is_string())
+    h << " (revision <code>" << html_escape(member(doc, "tool")["revision"].get<std::string>()) << "</code>"
+      << (member(doc, "tool").contains("modified") && member(doc, "tool")["modified"].is_boolean() && member(doc, "tool")["modified"].get<bool>()
               ? ", with uncommitted changes"
               : "")
       << ")";
@@ -365,12 +386,12 @@ std::string report_html(const json& doc, const std::string& report_name, const S
     h << "Was the text below written by a model that carried <b>our watermark</b>: a secret key whose public "
          "fingerprint (commitment) is <span class=\"hash\">"
       << html_escape(commitment) << "</span>?</p><p>";
-    if (str(doc["profile"], "scheme") == "kgw")
+    if (str(member(doc, "profile"), "scheme") == "kgw")
       h << "The watermark makes a model prefer a secret, key-dependent "
-        << html_escape(fmt("%g", 100.0 * num(doc["profile"], "gamma", 0.25)))
+        << html_escape(fmt("%g", 100.0 * num(member(doc, "profile"), "gamma", 0.25)))
         << "% of all words (&ldquo;green&rdquo; tokens) at every step. Text written "
            "without the key contains green tokens at that chance rate only.";
-    else if (const Scheme* sc = find_scheme(str(doc["profile"], "scheme")); sc != nullptr)
+    else if (const Scheme* sc = find_scheme(str(member(doc, "profile"), "scheme")); sc != nullptr)
       h << html_escape(std::string(sc->explanation()));
   } else {
     h << "Was the suspect model trained on text produced by our watermarked model, whose secret key has the "
@@ -390,6 +411,22 @@ std::string report_html(const json& doc, const std::string& report_name, const S
     }
     return true;
   };
+  // A verdict that contradicts its own p-value is refused: the page would
+  // show one and say the other.
+  for (const json* it : items) {
+    if (!it->is_object()) continue;
+    const double t = num(*it, "threshold", threshold);
+    const bool by_p = num(*it, "scored", 0) > 0 && num(*it, "log10_p", 0) <= std::log10(t);
+    for (const char* field : {"watermarked", "flagged"}) {
+      auto f = it->find(field);
+      if (f == it->end()) continue;
+      const bool expected = by_p && (std::string(field) == "watermarked" || item_valid(*it));
+      if (!f->is_boolean() || f->get<bool>() != expected)
+        throw Failure{EXIT_REPORT_MALFORMED, std::string("the report's verdict \"") + field + "\" contradicts its " +
+                                                 "p-value (log10 p = " + fmt("%g", num(*it, "log10_p", 0)) +
+                                                 ", threshold " + fmt("%g", t) + "): refusing to show it"};
+    }
+  }
   std::size_t flagged = 0, invalid = 0;
   double best = 0;
   const json* best_item = nullptr;
@@ -499,14 +536,14 @@ std::string report_html(const json& doc, const std::string& report_name, const S
   // Inputs.
   h << "<section id=\"inputs\"><h2>Inputs (fingerprinted)</h2><table><tr><th>role</th><th>name</th><th>bytes</th>"
        "<th>SHA-256</th></tr>";
-  if (doc["inputs"].is_array())
-    for (const auto& in : doc["inputs"])
+  if (member(doc, "inputs").is_array())
+    for (const auto& in : member(doc, "inputs"))
       h << "<tr><td>" << html_escape(str(in, "role")) << "</td><td>" << html_escape(str(in, "name")) << "</td><td>"
         << count(num(in, "size", 0)) << "</td><td class=\"hash\">" << html_escape(str(in, "sha256")) << "</td></tr>";
   h << "</table></section>\n";
 
   // Verification.
-  const std::string signer = str(doc["signature"], "public_key");
+  const std::string signer = str(member(doc, "signature"), "public_key");
   h << "<section id=\"verify\"><h2>How to check this report</h2>"
        "<p>This page is a reading aid; the evidence is the signed JSON file <code>"
     << html_escape(report_name)

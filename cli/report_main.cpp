@@ -35,7 +35,7 @@ int run_html(const ReportOptions& o) {
 
 int run_sign(const ReportOptions& o) {
   std::string text;
-  check(read_file(o.report, &text), "cannot read document");
+  check(read_file(o.report, &text, MAX_REPORT_FILE_BYTES), "cannot read document");
   SigningKey sk;
   check(signer_read_secret(o.sign, &sk), "cannot use signing key");
   std::string bytes;

@@ -155,16 +155,18 @@ int run_verify(const VerifyOptions& o) {
   SignerOutcome so;
   const nlohmann::json doc = load_checked_report(o.report, {o.signer, o.trusted}, &so);
   const std::string command = doc["command"].get<std::string>();
+  // Everything echoed from the report or the command line is escaped
+  // (term_safe): a string in a signed report cannot fake this output.
   if (!so.checked)
-    std::cout << "SIGNER NOT CHECKED: " << o.report << " is signed by " << so.signer_hex
+    std::cout << "SIGNER NOT CHECKED: " << term_safe(o.report) << " is signed by " << so.signer_hex
               << ", the key the report itself names; anyone can make such a signature. Give --signer "
                  "SIGNKEY.pub or --trusted-signers FILE to check who signed.\n";
-  std::cout << o.report << ": signature valid (Ed25519); signed by " << so.signer_hex
+  std::cout << term_safe(o.report) << ": signature valid (Ed25519); signed by " << so.signer_hex
             << (so.checked ? " (checked against " + so.against + ")" : std::string(" (signer not checked)")) << ".\n";
-  std::cout << "  isotope " << command << " report, made " << doc["created_utc"].get<std::string>()
-            << " (the signer's clock) with isotope " << doc["tool"]["version"].get<std::string>()
+  std::cout << "  isotope " << command << " report, made " << term_safe(doc["created_utc"].get<std::string>())
+            << " (the signer's clock) with isotope " << term_safe(doc["tool"]["version"].get<std::string>())
             << (doc["tool"].contains("revision") && doc["tool"]["revision"].is_string()
-                    ? " (revision " + doc["tool"]["revision"].get<std::string>() +
+                    ? " (revision " + term_safe(doc["tool"]["revision"].get<std::string>()) +
                           (doc["tool"].value("modified", false) ? ", with uncommitted changes" : "") + ")"
                     : std::string())
             << "; watermark key commitment " << doc["commitment"].get<std::string>() << ".\n";
@@ -192,7 +194,7 @@ int run_verify(const VerifyOptions& o) {
       throw Failure{EXIT_COMMITMENT_MISMATCH, "COMMITMENT MISMATCH: the key in '" + o.key + "' has commitment " +
                                                   key.commitment_hex() + ", but the report was made with the key "
                                                   "committed as " + doc["commitment"].get<std::string>()};
-    std::cout << "  The key in '" << o.key << "' matches the commitment.\n";
+    std::cout << "  The key in '" << term_safe(o.key) << "' matches the commitment.\n";
   }
 
   // 2. Inputs, matched by content.
@@ -214,6 +216,10 @@ int run_verify(const VerifyOptions& o) {
         found = &c;
         break;
       }
+    // One file satisfies every recorded input whose content it has (a
+    // suspect may serve the teacher's own text verbatim).
+    for (Candidate& c : cands)
+      if (c.hashed.sha256 == sha && c.hashed.size == size) c.used = true;
     if (found == nullptr) {
       problems.push_back("recorded input '" + rec["name"].get<std::string>() + "' (" + rec["role"].get<std::string>() +
                          ", " + std::to_string(size) + " bytes, sha256 " + sha +
@@ -229,7 +235,7 @@ int run_verify(const VerifyOptions& o) {
       problems.push_back("'" + c.path + "' (" + std::to_string(c.hashed.size) + " bytes, sha256 " + c.hashed.sha256 +
                          ") matches no input recorded in the report: it was changed, or is not part of this report");
   if (!problems.empty()) {
-    for (const std::string& p : problems) std::cerr << "isotope: INPUT MISMATCH: " << p << '\n';
+    for (const std::string& p : problems) std::cerr << "isotope: INPUT MISMATCH: " << term_safe(p) << '\n';
     throw Failure{EXIT_INPUT_MISMATCH, std::to_string(problems.size()) + " input problem(s); see above"};
   }
   std::cout << "  All " << matched.size() << " recorded inputs match the files given (SHA-256 and size).\n";
@@ -255,9 +261,16 @@ int run_verify(const VerifyOptions& o) {
     }
     if (tok_path.empty()) throw Failure{EXIT_REPORT_MALFORMED, "the report records no tokenizer"};
     const std::unique_ptr<Tokenizer> tok = load_tokenizer(tok_path);
-    recomputed = detect_report_result(detect_compute(spec, profile, key, *tok, texts));
+    note(o.quiet, "recomputing the result of " + std::to_string(texts.size()) + " text(s)");
+    Progress progress(o.quiet, "texts recomputed", texts.size());
+    std::vector<DetectItem> items;
+    for (const NamedText& t : texts) {
+      for (DetectItem& item : detect_compute(spec, profile, key, *tok, {t})) items.push_back(std::move(item));
+      progress.update(items.size());
+    }
+    recomputed = detect_report_result(items);
   } else if (command == "audit") {
-    recomputed = recompute_audit_result(doc, key, matched);
+    recomputed = recompute_audit_result(doc, key, matched, [&](const std::string& m) { note(o.quiet, "recomputing: " + m); });
     // The audit ran with the profile in its options; the top-level profile
     // (shown on the page) must be that one.
     const nlohmann::json used = profile_json(doc["options"].get<AuditOptions>().profile);
@@ -280,8 +293,8 @@ int run_verify(const VerifyOptions& o) {
   if (!diffs.empty()) {
     const std::size_t shown = std::min<std::size_t>(diffs.size(), 40);
     for (std::size_t i = 0; i < shown; ++i)
-      std::cerr << "isotope: RESULT MISMATCH: " << diffs[i].path << ": report " << diffs[i].expected
-                << ", recomputed " << diffs[i].actual << '\n';
+      std::cerr << "isotope: RESULT MISMATCH: " << term_safe(diffs[i].path) << ": report "
+                << term_safe(diffs[i].expected) << ", recomputed " << term_safe(diffs[i].actual) << '\n';
     if (shown < diffs.size()) std::cerr << "isotope: ... and " << diffs.size() - shown << " more\n";
     throw Failure{EXIT_RESULT_MISMATCH, std::to_string(diffs.size()) +
                                             " field(s) differ from the recomputation"};

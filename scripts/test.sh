@@ -3,5 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cd "${ISOTOPE_BUILD_DIR:-build}"
-exec ctest --output-on-failure -j"$(nproc 2>/dev/null || echo 2)" "$@"
+jobs="$(nproc 2>/dev/null || echo 2)"
+ctest --test-dir "${ISOTOPE_BUILD_DIR:-build}" --output-on-failure -j"$jobs" "$@"
+# A short run of every fuzz target, where setup.sh built them (clang present).
+fuzz_build="${ISOTOPE_FUZZ_BUILD_DIR:-build-fuzz}"
+if [ "${ISOTOPE_FUZZ_BUILD:-1}" != 0 ] && [ -f "$fuzz_build/CTestTestfile.cmake" ]; then
+  ctest --test-dir "$fuzz_build" --output-on-failure -j"$jobs" -R '^fuzz\.'
+fi

@@ -44,6 +44,10 @@ struct ISOTOPE_API TokenLogit {
 
 // The library's plain sampler (no watermark): the same code path as the
 // watermarked one minus the bias, used as the baseline of every speed figure.
+// Logits (here and in Watermarker::sample): a NaN is refused (naming its
+// index), as are logits that are all -inf; a +inf logit is certain: the
+// first +inf logit is the token drawn, whatever the bias and the sampling
+// parameters (docs/spec.md).
 ISOTOPE_API Status sample_plain(std::span<const float> logits, const SamplingParams& params, Rng& rng,
                     std::uint32_t* token);
 
@@ -82,6 +86,7 @@ class ISOTOPE_API Watermarker {
  private:
   Watermarker();
   struct Impl;
+  Status check_context(std::span<const std::uint32_t> context) const;
   std::unique_ptr<Impl> impl_;
 };
 

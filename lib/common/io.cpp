@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <cstdint>
+#include <exception>
 #include <fstream>
 #include <vector>
 
@@ -37,26 +40,69 @@ std::string sha256_hex(std::string_view bytes) {
   return to_hex(d);
 }
 
+namespace {
+
+// Opens `path` for reading under the input-file policy: a regular file only
+// (a FIFO, device or socket is refused without blocking or reading), of at
+// most `max_bytes`. On success *fd is open (blocking) and *size its length.
+Status open_regular(const std::string& path, std::uint64_t max_bytes, int* fd, std::uint64_t* size) {
+  const int f = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (f < 0) return {Code::io, "cannot open '" + path + "': " + std::strerror(errno)};
+  struct stat st {};
+  if (::fstat(f, &st) != 0) {
+    const std::string err = std::strerror(errno);
+    ::close(f);
+    return {Code::io, "cannot stat '" + path + "': " + err};
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(f);
+    return {Code::io, "'" + path + "' is a directory, not a file"};
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(f);
+    return {Code::io, "'" + path + "' is not a regular file (a pipe, device or socket): give a regular file, or '-' "
+                      "for standard input where the command reads it"};
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    ::close(f);
+    return {Code::io, "'" + path + "' is " + std::to_string(st.st_size) + " bytes, over the limit of " +
+                          std::to_string(max_bytes) + " bytes for this kind of file"};
+  }
+  const int flags = ::fcntl(f, F_GETFL);
+  if (flags >= 0) ::fcntl(f, F_SETFL, flags & ~O_NONBLOCK);
+  *fd = f;
+  *size = static_cast<std::uint64_t>(st.st_size);
+  return Status::OK();
+}
+
+}  // namespace
+
 Status sha256_file_hex(const std::string& path, std::string* hex, std::uint64_t* size) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {Code::io, "cannot open '" + path + "': " + std::strerror(errno)};
+  int fd = -1;
+  std::uint64_t expect = 0;
+  ISOTOPE_RETURN_IF_ERROR(open_regular(path, UINT64_MAX, &fd, &expect));
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   if (ctx == nullptr || EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) {
     EVP_MD_CTX_free(ctx);
+    ::close(fd);
     return {Code::crypto, "SHA-256 initialisation failed"};
   }
   std::uint64_t total = 0;
   std::string buf(1 << 16, '\0');
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const auto got = static_cast<std::size_t>(in.gcount());
-    if (got > 0) EVP_DigestUpdate(ctx, buf.data(), got);
-    total += got;
+  for (;;) {
+    const ssize_t got = ::read(fd, buf.data(), buf.size());
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      const std::string err = std::strerror(errno);
+      EVP_MD_CTX_free(ctx);
+      ::close(fd);
+      return {Code::io, "error reading '" + path + "': " + err};
+    }
+    if (got == 0) break;
+    EVP_DigestUpdate(ctx, buf.data(), static_cast<std::size_t>(got));
+    total += static_cast<std::uint64_t>(got);
   }
-  if (in.bad()) {
-    EVP_MD_CTX_free(ctx);
-    return {Code::io, "error reading '" + path + "'"};
-  }
+  ::close(fd);
   Sha256 d{};
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx, d.data(), &len);
@@ -66,19 +112,55 @@ Status sha256_file_hex(const std::string& path, std::string* hex, std::uint64_t*
   return Status::OK();
 }
 
-Status read_file(const std::string& path, std::string* out) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return {Code::io, "cannot open '" + path + "': " + std::strerror(errno)};
-  if (S_ISDIR(st.st_mode)) return {Code::io, "'" + path + "' is a directory, not a file"};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {Code::io, "cannot open '" + path + "': " + std::strerror(errno)};
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return {Code::io, "error reading '" + path + "'"};
+Status read_file(const std::string& path, std::string* out, std::uint64_t max_bytes) {
+  int fd = -1;
+  std::uint64_t expect = 0;
+  ISOTOPE_RETURN_IF_ERROR(open_regular(path, max_bytes, &fd, &expect));
+  std::string data;
+  try {
+    data.resize(static_cast<std::size_t>(expect));
+  } catch (const std::exception&) {
+    ::close(fd);
+    return {Code::out_of_memory, "cannot hold '" + path + "' (" + std::to_string(expect) + " bytes) in memory"};
+  }
+  std::size_t off = 0;
+  for (;;) {
+    if (off == data.size()) {
+      // The file grew since it was opened: read on, within the limit.
+      if (data.size() >= max_bytes) {
+        char probe;
+        const ssize_t more = ::read(fd, &probe, 1);
+        if (more == 0) break;
+        ::close(fd);
+        return {Code::io, "'" + path + "' grew over the limit of " + std::to_string(max_bytes) + " bytes"};
+      }
+      data.resize(std::min<std::uint64_t>(max_bytes, data.size() + (1 << 16)));
+    }
+    const ssize_t got = ::read(fd, data.data() + off, data.size() - off);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      const std::string err = std::strerror(errno);
+      ::close(fd);
+      return {Code::io, "error reading '" + path + "': " + err};
+    }
+    if (got == 0) break;
+    off += static_cast<std::size_t>(got);
+  }
+  ::close(fd);
+  data.resize(off);
   *out = std::move(data);
   return Status::OK();
 }
 
 Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
+  struct stat target {};
+  if (::lstat(path.c_str(), &target) == 0 && !S_ISREG(target.st_mode))
+    return {Code::io, "'" + path + "' exists and is not a regular file (" +
+                          (S_ISLNK(target.st_mode)   ? std::string("a symbolic link")
+                           : S_ISDIR(target.st_mode) ? std::string("a directory")
+                                                     : std::string("a device, pipe or socket")) +
+                          "): refusing to replace it; name a regular file, or '-' for standard output where the "
+                          "command writes it"};
   const auto slash = path.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   std::string tmpl = (slash == std::string::npos ? std::string() : path.substr(0, slash + 1)) + ".isotope-tmp-XXXXXX";

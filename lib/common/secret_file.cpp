@@ -35,7 +35,7 @@ struct FdCloser {
 }  // namespace
 
 Status read_secret_file(const std::string& path, std::string_view what, char* buf, std::size_t cap,
-                        std::size_t* got) {
+                        std::size_t* got, Status* permissions) {
   const std::string name(what);
   // O_NONBLOCK keeps a FIFO from blocking; it is rejected below.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -44,10 +44,13 @@ Status read_secret_file(const std::string& path, std::string_view what, char* bu
   struct stat st {};
   if (::fstat(fd, &st) != 0) return {Code::io, "cannot stat " + name + " '" + path + "': " + std::strerror(errno)};
   if (!S_ISREG(st.st_mode)) return {Code::io, name + " '" + path + "' is not a regular file"};
+  Status perm = Status::OK();
   if ((st.st_mode & 077) != 0)
-    return {Code::key_permissions, name + " '" + path + "' has mode " + mode_octal(st.st_mode) +
+    perm = Status{Code::key_permissions, name + " '" + path + "' has mode " + mode_octal(st.st_mode) +
                                        ", which lets group or others access it; refusing to read it. "
                                        "Fix with: chmod 600 " + path};
+  if (!perm.ok() && permissions == nullptr) return perm;
+  if (permissions != nullptr) *permissions = perm;
   std::size_t n_read = 0;
   while (n_read < cap) {
     const ssize_t n = ::read(fd, buf + n_read, cap - n_read);

@@ -171,6 +171,37 @@ bool is_utc_time(const json& j) {
   return true;
 }
 
+// A string safe to show: no control characters (C0, DEL, C1), no
+// bidirectional overrides or isolates, at most `max` bytes.
+bool is_plain_string(const json& j, std::size_t max) {
+  if (!j.is_string()) return false;
+  const auto& s = j.get_ref<const std::string&>();
+  if (s.size() > max) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) return false;
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0) return false;  // U+0080-009F
+    if (c == 0xE2 && i + 2 < s.size()) {
+      const auto c1 = static_cast<unsigned char>(s[i + 1]), c2 = static_cast<unsigned char>(s[i + 2]);
+      if (c1 == 0x80 && ((c2 >= 0xAA && c2 <= 0xAE) || c2 == 0x8E || c2 == 0x8F || c2 == 0xA8 || c2 == 0xA9))
+        return false;  // U+202A-202E, U+200E/F, U+2028/9
+      if (c1 == 0x81 && c2 >= 0xA6 && c2 <= 0xA9) return false;  // U+2066-2069
+    }
+  }
+  return true;
+}
+
+bool is_version_string(const json& j) {
+  if (!j.is_string()) return false;
+  const auto& s = j.get_ref<const std::string&>();
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '-' ||
+          c == '+' || c == '~' || c == '_'))
+      return false;
+  return true;
+}
+
 // Schema isotope-report/1 (docs/evidence.md). Returns an empty string if the
 // document conforms, else what is wrong.
 std::string schema_problem(const json& doc) {
@@ -197,6 +228,9 @@ std::string schema_problem(const json& doc) {
   if (!tool.is_object() || !tool.contains("name") || !tool["name"].is_string() || !tool.contains("version") ||
       !tool["version"].is_string() || !tool.contains("build") || !tool["build"].is_string())
     return "\"tool\" must hold the strings \"name\", \"version\" and \"build\"";
+  if (!is_plain_string(tool["name"], 64) || !is_version_string(tool["version"]) || !is_plain_string(tool["build"], 512))
+    return "\"tool\": \"version\" must be 1-64 letters, digits and . - + ~ _; \"name\" and \"build\" must be short "
+           "and free of control characters";
   if (!doc["options"].is_object()) return "\"options\" must be an object";
   if (!doc["result"].is_object()) return "\"result\" must be an object";
   const json& prof = doc["profile"];
@@ -214,6 +248,8 @@ std::string schema_problem(const json& doc) {
         !in.contains("name") || !in["name"].is_string() || !in.contains("size") || !in["size"].is_number_unsigned() ||
         !in.contains("sha256") || !is_hex_of(in["sha256"], 64))
       return where + " must hold exactly \"role\", \"name\", \"sha256\" (64 hex digits) and \"size\"";
+    if (!is_plain_string(in["role"], 64) || !is_plain_string(in["name"], 4096))
+      return where + ": \"role\" and \"name\" must be free of control characters (and at most 64 and 4096 bytes)";
   }
   if (doc.contains("timestamp")) {
     const json& ts = doc["timestamp"];

@@ -36,6 +36,11 @@ bool parse_two_line(std::string_view text, std::string_view header, std::string_
     *why = "the file is empty";
     return false;
   }
+  const bool cr = text.find('\r') != std::string_view::npos;
+  if (cr && text.substr(0, header.size()) == header) {
+    *why = "its lines end with a carriage return (CR, Windows line endings); remove it with: sed -i 's/\\r$//' FILE";
+    return false;
+  }
   if (text.size() < header.size() + 1 || text.substr(0, header.size()) != header || text[header.size()] != '\n') {
     *why = "the first line must be '" + std::string(header) + "'";
     return false;
@@ -155,7 +160,8 @@ Status signer_read_secret(const std::string& path, SigningKey* out) {
   ISOTOPE_RETURN_IF_ERROR(detail::ensure_sodium());
   char buf[SECRET_FILE_SIZE + 1];
   std::size_t got = 0;
-  ISOTOPE_RETURN_IF_ERROR(detail::read_secret_file(path, "signing key file", buf, sizeof buf, &got));
+  Status permissions;
+  ISOTOPE_RETURN_IF_ERROR(detail::read_secret_file(path, "signing key file", buf, sizeof buf, &got, &permissions));
   std::string_view hex;
   std::string why;
   if (!parse_two_line(std::string_view(buf, got), SECRET_HEADER, &hex, &why)) {
@@ -163,6 +169,11 @@ Status signer_read_secret(const std::string& path, SigningKey* out) {
     if (got > 0 && std::string_view(buf, got).substr(0, PUBLIC_HEADER.size()) == PUBLIC_HEADER)
       why = "it is a public key file; give the secret one (without .pub)";
     return {Code::key_format, "'" + path + "' is not an isotope signing key file: " + why};
+  }
+  // The file is a signing key: only now does its mode matter.
+  if (!permissions.ok()) {
+    sodium_memzero(buf, sizeof buf);
+    return permissions;
   }
   std::uint8_t seed[SEED_BYTES];
   std::size_t len = 0;
@@ -192,7 +203,7 @@ Status signer_parse_public_hex(std::string_view hex, SignPublicKey* out) {
 
 Status signer_read_public(const std::string& path, SignPublicKey* out) {
   std::string text;
-  ISOTOPE_RETURN_IF_ERROR(read_file(path, &text));
+  ISOTOPE_RETURN_IF_ERROR(read_file(path, &text, MAX_PUBLIC_KEY_FILE_BYTES));
   if (text.size() > 4096) return {Code::key_format, "'" + path + "' is not an isotope public signing key file"};
   std::string_view hex;
   std::string why;

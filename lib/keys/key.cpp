@@ -124,7 +124,8 @@ Status key_read_file(const std::string& path, Key* out) {
   ISOTOPE_RETURN_IF_ERROR(detail::ensure_sodium());
   char buf[KEY_FILE_SIZE + 1];
   std::size_t got = 0;
-  ISOTOPE_RETURN_IF_ERROR(detail::read_secret_file(path, "key file", buf, sizeof buf, &got));
+  Status permissions;
+  ISOTOPE_RETURN_IF_ERROR(detail::read_secret_file(path, "key file", buf, sizeof buf, &got, &permissions));
 
   auto fail = [&](const std::string& why) {
     sodium_memzero(buf, sizeof buf);
@@ -132,6 +133,9 @@ Status key_read_file(const std::string& path, Key* out) {
   };
   const std::size_t hdr = KEY_FILE_HEADER.size();
   if (got == 0) return fail("the file is empty");
+  if (got > hdr && std::memcmp(buf, KEY_FILE_HEADER.data(), hdr) == 0 && buf[hdr] == '\r')
+    return fail("its lines end with a carriage return (CR, Windows line endings); remove it with: sed -i 's/\\r$//' " +
+                path);
   if (got < hdr + 1 || std::memcmp(buf, KEY_FILE_HEADER.data(), hdr) != 0 || buf[hdr] != '\n')
     return fail("the first line must be '" + std::string(KEY_FILE_HEADER) + "'");
   const char* hex = buf + hdr + 1;
@@ -139,15 +143,26 @@ Status key_read_file(const std::string& path, Key* out) {
   std::size_t ndigits = 0;
   while (ndigits < rest && ndigits < 2 * KEY_BYTES && is_lower_hex(hex[ndigits])) ++ndigits;
   if (ndigits < 2 * KEY_BYTES) {
+    if (ndigits < rest && hex[ndigits] == '\r')
+      return fail("its lines end with a carriage return (CR, Windows line endings); remove it with: sed -i 's/\\r$//' " +
+                  path);
     if (ndigits < rest && hex[ndigits] != '\n')
       return fail("the second line must be " + std::to_string(2 * KEY_BYTES) + " lowercase hexadecimal digits");
     return fail("the key line is too short (" + std::to_string(2 * KEY_BYTES) + " hexadecimal digits expected)");
   }
   const std::size_t tail = rest - ndigits;
+  if (tail >= 1 && hex[ndigits] == '\r')
+    return fail("its lines end with a carriage return (CR, Windows line endings); remove it with: sed -i 's/\\r$//' " +
+                path);
   if (tail > 1 || (tail == 1 && hex[ndigits] != '\n'))
     return fail("unexpected data after the key line (expected " + std::to_string(2 * KEY_BYTES) +
                 " lowercase hexadecimal digits and an optional final newline)");
 
+  // The file is a key: only now does its mode matter.
+  if (!permissions.ok()) {
+    sodium_memzero(buf, sizeof buf);
+    return permissions;
+  }
   std::uint8_t raw[KEY_BYTES];
   std::size_t bin_len = 0;
   const int rc = sodium_hex2bin(raw, KEY_BYTES, hex, 2 * KEY_BYTES, nullptr, &bin_len, nullptr);

@@ -1,8 +1,10 @@
 // Watermarker: the public face of every scheme's generation hook.
+#include <algorithm>
 #include <limits>
 
 #include "isotope/scheme.hpp"
 #include "isotope/watermark.hpp"
+#include "watermark/sampler_internal.hpp"
 
 namespace isotope {
 
@@ -39,6 +41,18 @@ Status Watermarker::create(const Key& key, const Profile& profile, std::uint32_t
 const Profile& Watermarker::profile() const noexcept { return impl_->profile; }
 std::uint32_t Watermarker::vocab_size() const noexcept { return impl_->vocab; }
 
+// The ids of the context window (the last h, which seed the keyed values)
+// must lie in the vocabulary, as candidate ids must.
+Status Watermarker::check_context(std::span<const std::uint32_t> context) const {
+  const std::size_t h = std::min<std::size_t>(impl_->profile.context_width, context.size());
+  for (std::size_t i = context.size() - h; i < context.size(); ++i)
+    if (context[i] >= impl_->vocab)
+      return {Code::vocab_mismatch, "context token id " + std::to_string(context[i]) + " (position " +
+                                        std::to_string(i) + ") is outside the vocabulary of " +
+                                        std::to_string(impl_->vocab)};
+  return Status::OK();
+}
+
 static Status check_vocab(std::size_t got, std::uint32_t want) {
   if (got != want)
     return {Code::vocab_mismatch, "logits array has " + std::to_string(got) +
@@ -49,6 +63,7 @@ static Status check_vocab(std::size_t got, std::uint32_t want) {
 Status Watermarker::apply(std::span<const std::uint32_t> context, std::span<float> logits,
                           const SamplingParams& params) {
   ISOTOPE_RETURN_IF_ERROR(check_vocab(logits.size(), impl_->vocab));
+  ISOTOPE_RETURN_IF_ERROR(check_context(context));
   return impl_->gen->apply(context, logits, params);
 }
 
@@ -58,6 +73,7 @@ Status Watermarker::apply_candidates(std::span<const std::uint32_t> context, std
   for (const TokenLogit& c : cand)
     if (c.id < 0 || static_cast<std::uint32_t>(c.id) >= V)
       return {Code::vocab_mismatch, "candidate token id " + std::to_string(c.id) + " is outside the vocabulary"};
+  ISOTOPE_RETURN_IF_ERROR(check_context(context));
   return impl_->gen->apply_candidates(context, cand, params);
 }
 
@@ -65,7 +81,9 @@ Status Watermarker::sample(std::span<const std::uint32_t> context, std::span<con
                            const SamplingParams& params, Rng& rng, std::uint32_t* token) {
   if (token == nullptr) return {Code::invalid_argument, "token output is null"};
   ISOTOPE_RETURN_IF_ERROR(check_vocab(logits.size(), impl_->vocab));
-  return impl_->gen->sample(context, logits, params, rng, token);
+  ISOTOPE_RETURN_IF_ERROR(check_context(context));
+  Status st = impl_->gen->sample(context, logits, params, rng, token);
+  return st.ok() ? st : detail::explain_logits(logits, std::move(st), token);
 }
 
 Status Watermarker::green_mask(std::span<const std::uint32_t> context, std::span<std::uint8_t> mask) {

@@ -570,7 +570,22 @@ Tail fisher_combine(std::span<const double> log10_ps) noexcept {
     comp += std::fabs(sum) >= std::fabs(v) ? (sum - ns) + v : (v - ns) + sum;
     sum = ns;
   }
-  const double x = -2.0 * kLn10 * (sum + comp);
+  // The sum of the log10 p-values overflowed: the combined p-value is below
+  // 10^-1.8e308, which not even its log10 can hold.
+  if (std::isinf(sum)) return Tail{-kInf, 0.0};
+  const double s = sum + comp;
+  const double x = -2.0 * kLn10 * s;
+  if (std::isinf(x)) {
+    // x / 2 = y overflows while log10 p does not: log P = -y + log sum_{i<m}
+    // y^i / i!, with every term taken in logs.
+    const double ln_y = std::log(kLn10) + std::log(-s);
+    const std::size_t m = log10_ps.size();
+    double top = -kInf;
+    for (std::size_t i = 0; i < m; ++i) top = std::max(top, static_cast<double>(i) * ln_y - std::lgamma(i + 1.0));
+    double acc = 0.0;
+    for (std::size_t i = 0; i < m; ++i) acc += std::exp(static_cast<double>(i) * ln_y - std::lgamma(i + 1.0) - top);
+    return Tail{s + (top + std::log(acc)) / kLn10, 0.0};
+  }
   return chi2_upper_tail_even(x, log10_ps.size());
 }
 

@@ -69,7 +69,7 @@ Status Tokenizer::load(const std::string& path, std::unique_ptr<Tokenizer>* out)
   }
   // Read the file once: the recorded hash is that of the very bytes loaded.
   std::string bytes;
-  ISOTOPE_RETURN_IF_ERROR(read_file(path, &bytes));
+  ISOTOPE_RETURN_IF_ERROR(read_file(path, &bytes, MAX_TOKENIZER_FILE_BYTES));
   if (bytes.empty()) {
     return {Code::corrupt, "tokenizer '" + path + "' is empty, not a sentencepiece model"};
   }

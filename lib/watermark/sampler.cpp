@@ -127,6 +127,9 @@ Status check_params(const SamplingParams& p, std::size_t n) {
   if (n > std::numeric_limits<std::int32_t>::max()) return {Code::vocab_mismatch, "vocabulary too large"};
   if (!p.greedy && !(p.temperature > 0.0f && std::isfinite(p.temperature)))
     return {Code::invalid_argument, "temperature must be a positive finite number"};
+  if (!p.greedy && !std::isfinite(1.0f / p.temperature))
+    return {Code::invalid_argument, "temperature " + std::to_string(p.temperature) +
+                                        " is so small that 1/temperature overflows a float; use greedy decoding"};
   if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) return {Code::invalid_argument, "top_p must lie in (0, 1]"};
   return Status::OK();
 }
@@ -733,6 +736,27 @@ Status sample_core(std::span<const float> logits, GreenSource& g, const Sampling
   }
 }
 
+// Input validation after a failed draw, so that the common case pays nothing:
+// names the real cause and index, or applies the +inf rule (docs/spec.md: a
+// +inf logit is certain, so the first +inf logit is the token, whatever the
+// bias or the sampling parameters).
+Status explain_bad_logits(std::span<const float> logits, Status failed, std::uint32_t* token) {
+  if (failed.message() != kBadLogits.message()) return failed;
+  std::size_t first_inf = logits.size();
+  for (std::size_t i = 0; i < logits.size(); ++i) {
+    if (std::isnan(logits[i])) return {Code::invalid_argument, "logit " + std::to_string(i) + " is NaN"};
+    if (first_inf == logits.size() && logits[i] == std::numeric_limits<float>::infinity()) first_inf = i;
+  }
+  if (first_inf < logits.size()) {
+    *token = static_cast<std::uint32_t>(first_inf);
+    return Status::OK();
+  }
+  bool all_minus_inf = true;
+  for (float x : logits) all_minus_inf = all_minus_inf && x == -std::numeric_limits<float>::infinity();
+  if (all_minus_inf) return {Code::invalid_argument, "every logit is -inf: no token can be drawn"};
+  return failed;
+}
+
 Scratch& plain_scratch() {
   thread_local Scratch s;
   return s;
@@ -743,7 +767,8 @@ Scratch& plain_scratch() {
 Status sample_plain(std::span<const float> logits, const SamplingParams& params, Rng& rng, std::uint32_t* token) {
   if (token == nullptr) return {Code::invalid_argument, "token output is null"};
   GreenSource none;
-  return sample_core(logits, none, params, rng, plain_scratch(), token);
+  Status st = sample_core(logits, none, params, rng, plain_scratch(), token);
+  return st.ok() ? st : explain_bad_logits(logits, std::move(st), token);
 }
 
 // ---------------------------------------------------------------- for the schemes
@@ -751,6 +776,10 @@ Status sample_plain(std::span<const float> logits, const SamplingParams& params,
 namespace detail {
 
 Status check_sampling(const SamplingParams& p, std::size_t n) { return check_params(p, n); }
+
+Status explain_logits(std::span<const float> logits, Status failed, std::uint32_t* token) {
+  return explain_bad_logits(logits, std::move(failed), token);
+}
 
 Status green_sample(std::span<const float> logits, const GreenBias& bias, const SamplingParams& params, Rng& rng,
                     std::uint32_t* token) {
@@ -760,7 +789,8 @@ Status green_sample(std::span<const float> logits, const GreenBias& bias, const 
   g.seed = bias.seed;
   g.delta = bias.delta;
   g.threshold = bias.threshold;
-  return sample_core(logits, g, params, rng, plain_scratch(), token);
+  Status st = sample_core(logits, g, params, rng, plain_scratch(), token);
+  return st.ok() ? st : explain_bad_logits(logits, std::move(st), token);
 }
 
 Status green_apply(std::span<float> logits, const GreenBias& bias) {
@@ -804,7 +834,12 @@ Status kept_candidates(std::span<const float> logits, const SamplingParams& p, s
     std::sort(s.cands.begin(), s.cands.end(), better);
   }
   auto& c = s.cands;
-  if (c.empty() || !std::isfinite(c[0].v)) return kBadLogits;
+  if (c.empty() || std::isnan(c[0].v) || c[0].v == -std::numeric_limits<float>::infinity()) return kBadLogits;
+  if (c[0].v == std::numeric_limits<float>::infinity()) {  // a +inf logit is certain: the first one
+    ids->assign(1, c[0].id);
+    vals->assign(1, c[0].v);
+    return Status::OK();
+  }
   std::size_t keep = c.size();
   if (p.top_p < 1.0f) {
     const double inv_t = 1.0 / static_cast<double>(p.temperature);

@@ -19,6 +19,10 @@ struct GreenBias {
 
 // Checks temperature, top-p and the logits' size.
 Status check_sampling(const SamplingParams& p, std::size_t n);
+// After a sampler failed on `logits` with `failed`: the +inf rule (the first
+// +inf logit is the token: *token set, OK), else a message that names the
+// real cause and index (a NaN, every logit -inf), else `failed`.
+Status explain_logits(std::span<const float> logits, Status failed, std::uint32_t* token);
 // Samples from the biased logits (as sample_plain would), computing green bits only where they can matter.
 Status green_sample(std::span<const float> logits, const GreenBias& bias, const SamplingParams& params, Rng& rng,
                     std::uint32_t* token);

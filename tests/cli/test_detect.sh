@@ -64,7 +64,11 @@ printf 'caf\xc3\x28 \xff\xfe\n' > "$WORK/bad-utf8.txt"
 expect_exit 5 "$ISOTOPE" detect --key "$WORK/k.key" "$WORK/bad-utf8.txt"
 expect_in "$WORK/err" "UTF-8"
 : > "$WORK/empty.txt"
-expect_exit 5 "$ISOTOPE" detect --key "$WORK/k.key" "$WORK/empty.txt"
+# An empty text is a result: nothing scored, p = 1, not watermarked.
+expect_exit 0 "$ISOTOPE" detect --key "$WORK/k.key" --json "$WORK/empty.txt"
+expect_in "$WORK/out" '"scored":0'
+expect_in "$WORK/out" '"log10_p":0.0'
+expect_in "$WORK/out" '"watermarked":false'
 printf '{"text": 3}\n' > "$WORK/badfield.jsonl"
 expect_exit 5 "$ISOTOPE" detect --key "$WORK/k.key" --jsonl "$WORK/badfield.jsonl"
 printf '{"text": "ok"\n' > "$WORK/broken.jsonl"

@@ -174,7 +174,9 @@ TEST_CASE("signing key files: formats, permissions, round trip") {
   std::string pub_text;
   REQUIRE(read_file(path + ".pub", &pub_text).ok());
   CHECK(pub_text == "isotope-signing-public-key v1\n" + k.public_key_hex() + "\n");
-  CHECK(signer_read_secret(path + ".pub", &k2).code() == Code::key_permissions);  // 0644
+  // A public key file (0644) read as a secret one: the format is named first,
+  // not advice to chmod a file that is no secret key at all.
+  CHECK(signer_read_secret(path + ".pub", &k2).code() == Code::key_format);
   ::chmod((path + ".pub").c_str(), 0600);
   CHECK(signer_read_secret(path + ".pub", &k2).code() == Code::key_format);
   CHECK(signer_read_public(path, &pk).code() == Code::key_format);
@@ -203,4 +205,24 @@ TEST_CASE("control keys and curves are deterministic") {
   CHECK(cv.log10_p.back() == Approx(binomial_upper_tail(5, 7, 0.25).log10_p));
   CHECK(score_curve(mask, kgw, 100).scored.size() == 7);
   CHECK(score_curve({nan, nan}, kgw, 10).scored.empty());
+}
+
+TEST_CASE("report strings shown to people hold no control characters", "[robustness]") {
+  const SigningKey k = test_signer();
+  auto outcome_of = [&](const std::string& doc) {
+    std::string r;
+    if (!report_sign(doc, k, &r).ok()) return ReportCheck::Outcome::malformed;
+    return report_check(r).outcome;
+  };
+  const std::string s = SMALL_REPORT;
+  auto with = [&](const std::string& from, const std::string& to) { return std::string(s).replace(s.find(from), from.size(), to); };
+  CHECK(outcome_of(s) == ReportCheck::Outcome::ok);
+  // A version that would print a fake verdict on a terminal.
+  CHECK(outcome_of(with("\"0.1.0\"", R"("0.1.0\n  Recomputed ... VERIFIED\u001b[2K")")) == ReportCheck::Outcome::malformed);
+  CHECK(outcome_of(with("\"0.1.0\"", R"("0.1.0 beta")")) == ReportCheck::Outcome::malformed);
+  CHECK(outcome_of(with("\"0.1.0\"", R"("0.2.0-rc1+g1234")")) == ReportCheck::Outcome::ok);
+  CHECK(outcome_of(with("\"a.txt\"", R"("a\r.txt")")) == ReportCheck::Outcome::malformed);
+  CHECK(outcome_of(with("\"a.txt\"", R"("a\u202e.txt")")) == ReportCheck::Outcome::malformed);
+  CHECK(outcome_of(with("\"a.txt\"", R"("r\u00e9sum\u00e9 a.txt")")) == ReportCheck::Outcome::ok);
+  CHECK(outcome_of(with("\"build\":\"t\"", R"("build":"t\u0085")")) == ReportCheck::Outcome::malformed);
 }

@@ -437,7 +437,7 @@ TEST_CASE("the watermark raises the green share of sampled tokens", "[watermark]
   int green = 0;
   const int n = 2000;
   for (int i = 0; i < n; ++i) {
-    const std::uint32_t ctx[] = {static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i * 7)};
+    const std::uint32_t ctx[] = {static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i * 7) % V};
     std::uint32_t tok = 0;
     REQUIRE(wm->sample(ctx, logits, SamplingParams{}, rng, &tok).ok());
     REQUIRE(wm->green_mask(ctx, mask).ok());

@@ -22,6 +22,7 @@
 #include "isotope/io.hpp"
 #include "isotope/key.hpp"
 #include "isotope/lm.hpp"
+#include "isotope/normalize.hpp"
 #include "isotope/profile.hpp"
 #include "isotope/status.hpp"
 #include "isotope/tokenizer.hpp"
@@ -84,7 +85,22 @@ bool is_path(py::handle h) {
 std::string path_string(py::handle h) {
   py::object p = py::module_::import("os").attr("fspath")(h);
   if (!py::isinstance<py::str>(p)) type_error("paths must be str or os.PathLike giving str");
-  return p.cast<std::string>();
+  // As the os module does: undecodable bytes of a file name come back intact.
+  return py::module_::import("os").attr("fsencode")(p).cast<std::string>();
+}
+
+// A Python int in [0, max] as T; TypeError for a non-integer (or a bool),
+// ValueError naming the argument for a negative or too large one.
+template <class T>
+T uint_arg(py::handle h, const char* what, T max = std::numeric_limits<T>::max()) {
+  if (py::isinstance<py::bool_>(h) || PyIndex_Check(h.ptr()) == 0)
+    type_error(std::string(what) + " must be an integer, not " + type_name(h));
+  py::int_ i = py::reinterpret_steal<py::int_>(PyNumber_Index(h.ptr()));
+  if (!i) throw py::error_already_set();
+  if (i < py::int_(0) || i > py::int_(max))
+    value_error(std::string(what) + " must be an integer in [0, " + std::to_string(max) + "], got " +
+                std::string(py::str(i)));
+  return i.cast<T>();
 }
 
 Key copy_key(const Key& k) {
@@ -159,7 +175,22 @@ std::vector<std::vector<std::uint32_t>> ids_list_arg(py::handle h, const char* w
 }
 
 std::string text_arg(py::handle h, const char* what) {
-  if (py::isinstance<py::str>(h)) return h.cast<std::string>();
+  if (py::isinstance<py::str>(h)) {
+    Py_ssize_t n = 0;
+    const char* utf8 = PyUnicode_AsUTF8AndSize(h.ptr(), &n);
+    if (utf8 != nullptr) return std::string(utf8, static_cast<std::size_t>(n));
+    PyErr_Clear();
+    // Only a lone surrogate (U+D800-DFFF, e.g. from surrogateescape) cannot be encoded.
+    const Py_ssize_t len = PyUnicode_GetLength(h.ptr());
+    Py_ssize_t at = 0;
+    while (at < len) {
+      const Py_UCS4 c = PyUnicode_ReadChar(h.ptr(), at);
+      if (c >= 0xD800 && c <= 0xDFFF) break;
+      ++at;
+    }
+    value_error(std::string(what) + " holds a lone surrogate (a code point in U+D800-U+DFFF) at index " +
+                std::to_string(at) + ": it is not valid Unicode text and has no UTF-8 form");
+  }
   if (py::isinstance<py::bytes>(h)) {
     std::string s = h.cast<std::string>();
     if (!is_valid_utf8(s)) raise(Status(Code::invalid_utf8, std::string(what) + " is not valid UTF-8"));
@@ -252,27 +283,45 @@ void check_threshold(double t) {
 
 class Detector {
  public:
-  Detector(py::handle key, py::handle profile, py::handle tokenizer, double threshold, bool dedup)
+  Detector(py::handle key, py::handle profile, py::handle tokenizer, double threshold, bool dedup, py::handle normalize)
       : key_(key_arg(key)), profile_(profile_arg(profile)), threshold_(threshold), dedup_(dedup) {
     check(profile_.validate());
     check_threshold(threshold);
     if (!tokenizer.is_none()) tok_ = tokenizer_arg(tokenizer);
+    // None, "all", "nfkc,spaces", or a list of names.
+    if (!normalize.is_none()) {
+      std::string list;
+      if (py::isinstance<py::str>(normalize)) {
+        list = text_arg(normalize, "normalize");
+      } else {
+        for (py::handle item : py::reinterpret_borrow<py::iterable>(normalize)) {
+          if (!list.empty()) list += ',';
+          list += text_arg(item, "normalize");
+        }
+      }
+      check(parse_normalizers(list, &norm_));
+    }
   }
 
   py::dict detect(py::handle text, py::handle prompt, bool mask) {
     const Tokenizer& tok = tokenizer();
-    const std::string t = text_arg(text, "text");
+    std::string t = text_arg(text, "text");
     std::vector<std::uint32_t> ids, pids;
     const bool has_prompt = !prompt.is_none();
-    const std::string p = has_prompt ? text_arg(prompt, "prompt") : std::string();
+    std::string p = has_prompt ? text_arg(prompt, "prompt") : std::string();
     {
       py::gil_scoped_release nogil;
+      if (norm_.any()) {
+        check(normalize_text(t, norm_, &t));
+        if (has_prompt) check(normalize_text(p, norm_, &p));
+      }
       check(tok.encode(t, &ids));
       if (has_prompt) check(tok.encode(p, &pids));
     }
-    if (ids.empty()) raise(Status(Code::empty_input, "no text to score"));
+    // An empty text is a result (nothing scored, p = 1), as whitespace is.
     py::dict d = score(ids, has_prompt ? &pids : nullptr, mask);
     d["tokenizer_sha256"] = tok.sha256_hex();
+    if (norm_.any()) d["normalize"] = norm_.names();
     return d;
   }
 
@@ -338,6 +387,7 @@ class Detector {
   Profile profile_;
   double threshold_;
   bool dedup_;
+  Normalizers norm_;
   std::shared_ptr<Tokenizer> tok_;
 };
 
@@ -357,12 +407,13 @@ SamplingParams sampling(float temperature, std::uint32_t top_k, float top_p, boo
 // sharing its scratch space while the GIL is released.
 class Processor {
  public:
-  Processor(py::handle key, py::handle profile, std::uint32_t vocab_size, float temperature, std::uint32_t top_k,
+  Processor(py::handle key, py::handle profile, py::object vocab_size, float temperature, py::object top_k,
             float top_p)
-      : key_(key_arg(key)), profile_(profile_arg(profile)), fixed_vocab_(vocab_size),
-        params_(sampling(temperature, top_k, top_p, false)) {
+      : key_(key_arg(key)), profile_(profile_arg(profile)),
+        fixed_vocab_(uint_arg<std::uint32_t>(vocab_size, "vocab_size")),
+        params_(sampling(temperature, uint_arg<std::uint32_t>(top_k, "top_k"), top_p, false)) {
     check(profile_.validate());
-    if (vocab_size > 0) check(Watermarker::create(key_, profile_, vocab_size, &wm_));
+    if (fixed_vocab_ > 0) check(Watermarker::create(key_, profile_, fixed_vocab_, &wm_));
   }
 
   const Profile& profile() const { return profile_; }
@@ -389,6 +440,11 @@ class Processor {
     for (std::size_t b = 0; b < B; ++b) ctx[b] = to_ids(ids.data() + b * S + (S - h), h, "input_ids");
     char* base = static_cast<char*>(scores.mutable_data());
     const py::ssize_t row_stride = scores.strides(0);
+    // Rows that share memory (an expanded tensor has row stride 0) would be
+    // biased once per row in the same place.
+    if (B > 1 && static_cast<std::size_t>(row_stride < 0 ? -row_stride : row_stride) < V * sizeof(float))
+      value_error("scores rows overlap in memory (row stride " + std::to_string(row_stride) + " bytes for rows of " +
+                  std::to_string(V * sizeof(float)) + " bytes, as in an expanded tensor): pass a contiguous copy");
     py::gil_scoped_release nogil;
     std::lock_guard<std::mutex> lock(mu_);
     ensure(V);
@@ -400,7 +456,8 @@ class Processor {
 
   // Green masks (batch, vocab) of uint8, 1 = green; all 0 for rows whose
   // context is shorter than h (those are left unchanged by apply too).
-  py::array_t<std::uint8_t> green_masks(py::handle input_ids, std::uint32_t vocab) {
+  py::array_t<std::uint8_t> green_masks(py::handle input_ids, py::object vocab_arg) {
+    const auto vocab = uint_arg<std::uint32_t>(vocab_arg, "vocab_size");
     auto ids = int_array(input_ids, 2, "input_ids");
     const auto B = static_cast<std::size_t>(ids.shape(0));
     const auto S = static_cast<std::size_t>(ids.shape(1));
@@ -418,11 +475,11 @@ class Processor {
     return out;
   }
 
-  std::uint32_t sample(py::handle context, py::handle logits, float temperature, std::uint32_t top_k, float top_p,
+  std::uint32_t sample(py::handle context, py::handle logits, float temperature, py::object top_k, float top_p,
                        bool greedy, Rng& rng) {
     const std::vector<std::uint32_t> ctx = ids_arg(context, "input_ids");
     auto l = float_row(logits, "scores");
-    const SamplingParams params = sampling(temperature, top_k, top_p, greedy);
+    const SamplingParams params = sampling(temperature, uint_arg<std::uint32_t>(top_k, "top_k"), top_p, greedy);
     std::uint32_t token = 0;
     py::gil_scoped_release nogil;
     std::lock_guard<std::mutex> lock(mu_);
@@ -509,8 +566,9 @@ py::dict run_audit(const Audit& audit, const Key& key, const AuditSettings& s) {
   return d;
 }
 
-AuditSettings audit_settings(double threshold, std::uint32_t control, py::handle control_seed) {
+AuditSettings audit_settings(double threshold, py::handle control_arg, py::handle control_seed) {
   check_threshold(threshold);
+  const auto control = uint_arg<std::uint32_t>(control_arg, "control");
   if (control > 100000) value_error("control: at most 100000 control keys");
   AuditSettings s;
   s.threshold = threshold;
@@ -520,7 +578,7 @@ AuditSettings audit_settings(double threshold, std::uint32_t control, py::handle
 }
 
 py::dict audit_closed(py::handle key, py::handle profile, py::handle records, py::handle teacher, bool dedup,
-                      bool prompt_exclusion, double threshold, std::uint32_t control, py::handle control_seed) {
+                      bool prompt_exclusion, double threshold, py::object control, py::handle control_seed) {
   const Key k = key_arg(key);
   const Profile p = profile_arg(profile);
   const AuditSettings s = audit_settings(threshold, control, control_seed);
@@ -542,13 +600,14 @@ py::dict audit_closed(py::handle key, py::handle profile, py::handle records, py
 }
 
 py::dict audit_open(py::handle key, py::handle profile, py::handle teacher, py::handle predictions,
-                    std::uint32_t vocab_size, bool dedup, double threshold, std::uint32_t control,
+                    py::object vocab_size_arg, bool dedup, double threshold, py::object control,
                     py::handle control_seed) {
   const Key k = key_arg(key);
   const Profile p = profile_arg(profile);
   const AuditSettings s = audit_settings(threshold, control, control_seed);
   auto t = ids_list_arg(teacher, "teacher ids");
   auto preds = ids_list_arg(predictions, "predictions");
+  const auto vocab_size = uint_arg<std::uint32_t>(vocab_size_arg, "vocab_size");
   std::unique_ptr<Audit> a;
   {
     py::gil_scoped_release nogil;
@@ -558,7 +617,7 @@ py::dict audit_open(py::handle key, py::handle profile, py::handle teacher, py::
 }
 
 py::dict audit_open_model(py::handle key, py::handle profile, py::handle teacher, const NgramModel& model, bool dedup,
-                          double threshold, std::uint32_t control, py::handle control_seed) {
+                          double threshold, py::object control, py::handle control_seed) {
   const Key k = key_arg(key);
   const Profile p = profile_arg(profile);
   const AuditSettings s = audit_settings(threshold, control, control_seed);
@@ -680,10 +739,10 @@ PYBIND11_MODULE(_core, m) {
         const char* pos[] = {"gamma", "delta", "context_width"};
         auto set_value = [&](const std::string& name, py::handle v) {
           if (name == "context_width") {
-            const long long w = py::cast<long long>(v);
-            if (w < 0 || w > static_cast<long long>(MAX_CONTEXT_WIDTH))
+            const std::uint32_t w = uint_arg<std::uint32_t>(py::reinterpret_borrow<py::object>(v), "context_width");
+            if (w > MAX_CONTEXT_WIDTH)
               value_error("context_width must be between 0 and " + std::to_string(MAX_CONTEXT_WIDTH));
-            p.context_width = static_cast<std::uint32_t>(w);
+            p.context_width = w;
             return;
           }
           if (std::isnan(p.param(name)))
@@ -770,8 +829,11 @@ PYBIND11_MODULE(_core, m) {
   py::class_<Detector>(m, "Detector",
                        "Scores text or token ids for the watermark of a key. Results are dicts with the fields "
                        "of `isotope detect --json`.")
-      .def(py::init<py::handle, py::handle, py::handle, double, bool>(), "key"_a, "profile"_a = py::none(),
-           "tokenizer"_a = py::none(), "threshold"_a = 1e-4, "dedup"_a = true)
+      .def(py::init<py::handle, py::handle, py::handle, double, bool, py::handle>(), "key"_a,
+           "profile"_a = py::none(), "tokenizer"_a = py::none(), "threshold"_a = 1e-4, "dedup"_a = true,
+           "normalize"_a = py::none(),
+           "normalize: None, \"all\", or normalizers to apply to texts before tokenization (\"nfkc,spaces\" or a "
+           "list of nfkc, spaces, format, confusables)")
       .def("detect", &Detector::detect, "text"_a, "prompt"_a = py::none(), "mask"_a = false,
            "Tokenizes `text` with the provider's tokenizer and scores it; windows of `prompt` are excluded.")
       .def("detect_ids", &Detector::detect_ids, "ids"_a, "prompt_ids"_a = py::none(), "mask"_a = false,
@@ -785,15 +847,15 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("tokenizer", &Detector::tokenizer_ptr);
 
   py::class_<Rng>(m, "Rng", "The library's deterministic generator (xoshiro256**): a seed reproduces a generation.")
-      .def(py::init<std::uint64_t>(), "seed"_a = 0)
+      .def(py::init([](py::object seed) { return Rng(uint_arg<std::uint64_t>(seed, "seed")); }), "seed"_a = 0)
       .def("next_u64", &Rng::next_u64)
       .def("next_double", &Rng::next_double);
 
   m.def(
       "sample_plain",
-      [](py::handle logits, float temperature, std::uint32_t top_k, float top_p, bool greedy, Rng& rng) {
+      [](py::handle logits, float temperature, py::object top_k, float top_p, bool greedy, Rng& rng) {
         auto l = float_row(logits, "logits");
-        const SamplingParams params = sampling(temperature, top_k, top_p, greedy);
+        const SamplingParams params = sampling(temperature, uint_arg<std::uint32_t>(top_k, "top_k"), top_p, greedy);
         std::uint32_t token = 0;
         py::gil_scoped_release nogil;
         check(sample_plain(std::span<const float>(l.data(), static_cast<std::size_t>(l.size())), params, rng, &token));
@@ -803,7 +865,7 @@ PYBIND11_MODULE(_core, m) {
       "The library's plain sampler (no watermark).");
 
   py::class_<Processor>(m, "_Processor")
-      .def(py::init<py::handle, py::handle, std::uint32_t, float, std::uint32_t, float>(), "key"_a,
+      .def(py::init<py::handle, py::handle, py::object, float, py::object, float>(), "key"_a,
            "profile"_a = py::none(), "vocab_size"_a = 0, "temperature"_a = 1.0f, "top_k"_a = 0, "top_p"_a = 1.0f)
       .def_property_readonly("profile", &Processor::profile)
       .def_property_readonly("vocab_size", &Processor::vocab_size)

@@ -170,8 +170,8 @@ class SynthIdGenerator final : public Generator {
     const std::size_t B = kernels::BLOCK;
     const std::size_t nb = (n + B - 1) / B;
     block_.assign(nb, 0.0f);
-    if (std::isinf(M)) {  // +inf logits share all the mass
-      for (std::size_t j = 0; j < n; ++j) q_[j] = logits[j] == M ? 1.0f : 0.0f;
+    if (std::isinf(M)) {  // a +inf logit is certain: the first one takes all the mass
+      for (std::size_t j = 0; j < n; ++j) q_[j] = j == top ? 1.0f : 0.0f;
     } else {
       for (std::size_t b = 0; b < nb; ++b) {
         const std::size_t start = b * B, len = std::min(B, n - start);
