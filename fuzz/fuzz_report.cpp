@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../cli/common.hpp"
+#include "../cli/evidence.hpp"
 #include "../cli/report_html.hpp"
 #include "isotope/evidence.hpp"
 
@@ -14,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const nlohmann::json doc = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
   if (doc.is_object()) {
     try {
-      const std::string page = isotope::cli::report_html(doc, "fuzz.json");
+      const std::string page = isotope::cli::report_html(doc, "fuzz.json", isotope::cli::SignerOutcome{});
       if (page.size() > (64u << 20)) __builtin_trap();  // a page must stay bounded
     } catch (const isotope::cli::Failure&) {
     } catch (const nlohmann::json::exception&) {
