@@ -157,14 +157,18 @@ TEST_CASE("distortion-free schemes keep the model's distribution; KGW shifts it"
   double z = 0.0;
   for (std::size_t i = 0; i < V; ++i) z += std::exp(static_cast<double>(logits[i]));
   for (std::size_t i = 0; i < V; ++i) probs[i] = std::exp(static_cast<double>(logits[i])) / z;
+  // Context width 5 over this 9-token vocabulary: the base-9 digits of the
+  // draw's number give 59,049 distinct windows, every id inside the vocabulary.
   auto chi2_log10_p = [&](const char* name) {
-    const Profile p = profile_of(name);
+    Profile p = profile_of(name);
+    p.context_width = 5;
     std::unique_ptr<Watermarker> wm;
     REQUIRE(Watermarker::create(key_of(4), p, static_cast<std::uint32_t>(V), &wm).ok());
     Rng rng(5);
     std::vector<double> counts(V, 0.0);
     for (std::size_t i = 0; i < n; ++i) {
-      const std::vector<std::uint32_t> ctx{static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i >> 16) + 7};
+      std::vector<std::uint32_t> ctx(5);
+      for (std::size_t d = 0, x = i; d < 5; ++d, x /= V) ctx[d] = static_cast<std::uint32_t>(x % V);
       std::uint32_t t = 0;
       REQUIRE(wm->sample(ctx, logits, SamplingParams{}, rng, &t).ok());
       counts[t] += 1.0;

@@ -24,7 +24,7 @@
 #include "isotope/watermark.hpp"
 #include "prf/prf32.hpp"
 #include "watermark/kernels.hpp"
-#include "schemes/repeat.hpp"
+#include "schemes/distortion_free.hpp"
 #include "watermark/sampler_internal.hpp"
 
 namespace isotope {
@@ -72,15 +72,11 @@ class GumbelScorer final : public TupleScorer {
   std::vector<std::uint32_t> v_;
 };
 
-const Status kGreedy{Code::invalid_argument,
-                     "greedy decoding cannot carry a distortion-free watermark (there is no randomness to key): "
-                     "sample with a temperature"};
-const Status kBad{Code::invalid_argument, "logits contain NaN, or every logit is -inf"};
 
-class GumbelGenerator final : public Generator {
+class GumbelGenerator final : public detail::DistortionFreeGenerator {
  public:
   GumbelGenerator(std::unique_ptr<detail::Prf32> prf, const Profile& p, std::uint32_t vocab)
-      : prf_(std::move(prf)), h_(p.context_width), skip_(p.param("skip_repeated") != 0.0), vocab_(vocab) {}
+      : DistortionFreeGenerator(p, vocab), prf_(std::move(prf)) {}
 
   Status apply(std::span<const std::uint32_t> context, std::span<float> logits, const SamplingParams& params) override {
     ISOTOPE_RETURN_IF_ERROR(check(logits.size(), params));
@@ -93,10 +89,7 @@ class GumbelGenerator final : public Generator {
   }
   Status apply_candidates(std::span<const std::uint32_t> context, std::span<TokenLogit> cand,
                           const SamplingParams& params) override {
-    for (const TokenLogit& c : cand)
-      if (c.id < 0 || static_cast<std::uint32_t>(c.id) >= vocab_)
-        return {Code::vocab_mismatch, "candidate token id " + std::to_string(c.id) + " is outside the vocabulary"};
-    if (params.greedy) return kGreedy;
+    ISOTOPE_RETURN_IF_ERROR(check(cand, params));
     if (cand.empty() || !marked(context)) return Status::OK();
     std::vector<float> l(cand.size());
     for (std::size_t j = 0; j < cand.size(); ++j) l[j] = cand[j].logit;
@@ -120,17 +113,6 @@ class GumbelGenerator final : public Generator {
   }
 
  private:
-  Status check(std::size_t n, const SamplingParams& params) const {
-    if (n != vocab_)
-      return {Code::vocab_mismatch, "logits array has " + std::to_string(n) +
-                                        " entries, the watermark was set up for a vocabulary of " + std::to_string(vocab_)};
-    if (params.greedy) return kGreedy;
-    return detail::check_sampling(params, n);
-  }
-  bool marked(std::span<const std::uint32_t> context) {
-    if (context.size() < h_) return false;
-    return !(skip_ && repeated_.repeated(context, h_));
-  }
   Status race(std::span<const std::uint32_t> context, const std::vector<std::uint32_t>& ids,
               const std::vector<float>& logits, const SamplingParams& params, std::size_t* best) {
     v_.resize(ids.size());
@@ -178,7 +160,7 @@ class GumbelGenerator final : public Generator {
     std::size_t top = 0;
     bool nan = false;
     const float M = kernels::max_index(l, n, &top, &nan);
-    if (nan || !(M > -std::numeric_limits<float>::infinity())) return kBad;
+    if (nan || !(M > -std::numeric_limits<float>::infinity())) return detail::bad_logits();
     if (std::isinf(M)) {  // +inf wins outright (the lowest such id)
       *token = static_cast<std::uint32_t>(top);
       return Status::OK();
@@ -246,10 +228,6 @@ class GumbelGenerator final : public Generator {
   }
 
   std::unique_ptr<detail::Prf32> prf_;
-  std::uint32_t h_;
-  bool skip_;
-  std::uint32_t vocab_;
-  detail::RepeatedWindows repeated_;
   std::vector<std::uint32_t> v_, ids_, cand_;
   std::vector<std::uint8_t> flags_;
   std::vector<float> kv_;

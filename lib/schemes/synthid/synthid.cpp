@@ -26,7 +26,7 @@
 #include "isotope/watermark.hpp"
 #include "prf/prf32.hpp"
 #include "watermark/kernels.hpp"
-#include "schemes/repeat.hpp"
+#include "schemes/distortion_free.hpp"
 #include "watermark/sampler_internal.hpp"
 
 namespace isotope {
@@ -73,20 +73,14 @@ class SynthIdScorer final : public TupleScorer {
   std::vector<std::uint32_t> v_;
 };
 
-const Status kGreedy{Code::invalid_argument,
-                     "greedy decoding cannot carry a distortion-free watermark (there is no randomness to key): "
-                     "sample with a temperature"};
-const Status kBad{Code::invalid_argument, "logits contain NaN, or every logit is -inf"};
 
-class SynthIdGenerator final : public Generator {
+class SynthIdGenerator final : public detail::DistortionFreeGenerator {
  public:
   SynthIdGenerator(std::unique_ptr<detail::Prf32> prf, const Profile& p, std::uint32_t vocab)
-      : prf_(std::move(prf)),
-        h_(p.context_width),
+      : DistortionFreeGenerator(p, vocab),
+        prf_(std::move(prf)),
         m_(static_cast<std::uint32_t>(p.param("layers"))),
-        k_(static_cast<int>(p.param("leaves"))),
-        skip_(p.param("skip_repeated") != 0.0),
-        vocab_(vocab) {}
+        k_(static_cast<int>(p.param("leaves"))) {}
 
   Status apply(std::span<const std::uint32_t> context, std::span<float> logits, const SamplingParams& params) override {
     ISOTOPE_RETURN_IF_ERROR(check(logits.size(), params));
@@ -99,10 +93,7 @@ class SynthIdGenerator final : public Generator {
   }
   Status apply_candidates(std::span<const std::uint32_t> context, std::span<TokenLogit> cand,
                           const SamplingParams& params) override {
-    for (const TokenLogit& c : cand)
-      if (c.id < 0 || static_cast<std::uint32_t>(c.id) >= vocab_)
-        return {Code::vocab_mismatch, "candidate token id " + std::to_string(c.id) + " is outside the vocabulary"};
-    if (params.greedy) return kGreedy;
+    ISOTOPE_RETURN_IF_ERROR(check(cand, params));
     if (cand.empty() || !marked(context)) return Status::OK();
     std::vector<float> l(cand.size());
     for (std::size_t j = 0; j < cand.size(); ++j) l[j] = cand[j].logit;
@@ -128,17 +119,6 @@ class SynthIdGenerator final : public Generator {
   }
 
  private:
-  Status check(std::size_t n, const SamplingParams& params) const {
-    if (n != vocab_)
-      return {Code::vocab_mismatch, "logits array has " + std::to_string(n) +
-                                        " entries, the watermark was set up for a vocabulary of " + std::to_string(vocab_)};
-    if (params.greedy) return kGreedy;
-    return detail::check_sampling(params, n);
-  }
-  bool marked(std::span<const std::uint32_t> context) {
-    if (context.size() < h_) return false;
-    return !(skip_ && repeated_.repeated(context, h_));
-  }
   // The candidates (ids_: the kept ones, or the whole vocabulary when all_
   // is set) and their tournament weights (q_, block sums block_, sum total_).
   Status tournament(std::span<const std::uint32_t> context, std::span<const float> logits,
@@ -160,11 +140,11 @@ class SynthIdGenerator final : public Generator {
   Status weights(std::span<const std::uint32_t> context, std::span<const float> logits,
                  const SamplingParams& params) {
     const std::size_t n = ids_.size();
-    if (n == 0 || logits.size() != n) return kBad;
+    if (n == 0 || logits.size() != n) return detail::bad_logits();
     std::size_t top = 0;
     bool nan = false;
     const float M = kernels::max_index(logits.data(), n, &top, &nan);
-    if (nan || !(M > -std::numeric_limits<float>::infinity())) return kBad;
+    if (nan || !(M > -std::numeric_limits<float>::infinity())) return detail::bad_logits();
     q_.resize(n);
     const float inv_t = 1.0f / params.temperature;
     const std::size_t B = kernels::BLOCK;
@@ -201,7 +181,7 @@ class SynthIdGenerator final : public Generator {
       mass += m;
     }
     for (std::uint32_t l = 0; l < m_; ++l) {
-      if (!(total > 0.0) || !std::isfinite(total)) return kBad;
+      if (!(total > 0.0) || !std::isfinite(total)) return detail::bad_logits();
       const double G = std::min(1.0, mass / total);  // share of the mass with g_l = 1
       double c0 = 0.0, c1 = 0.0;
       if (k_ == 2) {
@@ -224,7 +204,7 @@ class SynthIdGenerator final : public Generator {
       total = t;
       mass = nm;
     }
-    if (!(total > 0.0) || !std::isfinite(total)) return kBad;
+    if (!(total > 0.0) || !std::isfinite(total)) return detail::bad_logits();
     total_ = total;
     return Status::OK();
   }
@@ -247,11 +227,8 @@ class SynthIdGenerator final : public Generator {
   }
 
   std::unique_ptr<detail::Prf32> prf_;
-  std::uint32_t h_, m_;
+  std::uint32_t m_;
   int k_;
-  bool skip_;
-  std::uint32_t vocab_;
-  detail::RepeatedWindows repeated_;
   std::vector<std::uint32_t> v_, ids_;
   std::vector<float> kv_, q_, block_;
   double total_ = 0.0;
