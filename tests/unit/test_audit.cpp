@@ -283,7 +283,7 @@ TEST_CASE("Fisher combination matches the reference values", "[audit]") {
   }
 }
 
-TEST_CASE("audit masks agree with the counts; their curves end at the final p-values", "[audit]") {
+TEST_CASE("audit masks agree with the counts, and their curves end at the final p-values", "[audit]") {
   const Key key = fixed_key(17);
   auto tok = tokenizer();
   const auto paras = human_paragraphs(*tok, 12);

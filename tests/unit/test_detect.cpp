@@ -185,7 +185,7 @@ TEST_CASE("reading mode scores predictions with the input's windows", "[detect]"
   CHECK(green_in_mask == rm.green);
 }
 
-TEST_CASE("watermarked generations are detected; plain ones and other keys are not", "[detect][model]") {
+TEST_CASE("watermarked generations are detected, plain ones and other keys are not", "[detect][model]") {
   std::unique_ptr<Tokenizer> tok;
   REQUIRE(Tokenizer::load(default_tokenizer_path(), &tok).ok());
   std::unique_ptr<NgramModel> model;

@@ -148,7 +148,7 @@ TEST_CASE("top-k and top-p generation is detected too", "[schemes]") {
   }
 }
 
-TEST_CASE("distortion-free schemes keep the model's distribution; KGW shifts it", "[schemes]") {
+TEST_CASE("distortion-free schemes keep the model's distribution, KGW shifts it", "[schemes]") {
   // Fixed logits, 20,000 draws with distinct contexts (so fresh keyed values
   // each time): chi-square against the model's own probabilities.
   const std::vector<float> logits{2.0f, 1.5f, 1.0f, 0.5f, 0.0f, -0.5f, -1.0f, -1.5f, -2.0f};
