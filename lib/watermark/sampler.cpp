@@ -136,6 +136,28 @@ Status check_params(const SamplingParams& p, std::size_t n) {
 
 const Status kBadLogits{Code::invalid_argument, "logits contain NaN, or every logit is -inf"};
 
+// Weights of `c` (sorted best first) at p.temperature into s.probs, their
+// sum into *total; returns how many of the best top-p keeps (the smallest
+// prefix that reaches top_p of the total; all when top_p is 1).
+std::size_t nucleus(const std::vector<Cand>& c, const SamplingParams& p, Scratch& s, double* total) {
+  const double inv_t = 1.0 / static_cast<double>(p.temperature);
+  s.probs.resize(c.size());
+  double t = 0.0;
+  for (std::size_t j = 0; j < c.size(); ++j) {
+    const double d = (static_cast<double>(c[j].v) - c[0].v) * inv_t;
+    s.probs[j] = std::isfinite(d) ? std::exp(d) : 0.0;
+    t += s.probs[j];
+  }
+  *total = t;
+  if (!(p.top_p < 1.0f)) return c.size();
+  double cum = 0.0;
+  for (std::size_t j = 0; j < c.size(); ++j) {
+    cum += s.probs[j];
+    if (cum >= static_cast<double>(p.top_p) * t) return j + 1;
+  }
+  return c.size();
+}
+
 // Draws from `c` (sorted best first) after temperature and top-p.
 Status draw_sorted(std::vector<Cand>& c, const SamplingParams& p, Rng& rng, Scratch& s, std::uint32_t* token) {
   if (c.empty() || !std::isfinite(c[0].v)) return kBadLogits;
@@ -143,26 +165,10 @@ Status draw_sorted(std::vector<Cand>& c, const SamplingParams& p, Rng& rng, Scra
     *token = c[0].id;
     return Status::OK();
   }
-  const double inv_t = 1.0 / static_cast<double>(p.temperature);
-  s.probs.resize(c.size());
   double total = 0.0;
-  for (std::size_t j = 0; j < c.size(); ++j) {
-    const double d = (static_cast<double>(c[j].v) - c[0].v) * inv_t;
-    s.probs[j] = std::isfinite(d) ? std::exp(d) : 0.0;
-    total += s.probs[j];
-  }
-  std::size_t keep = c.size();
-  if (p.top_p < 1.0f) {
-    double cum = 0.0;
-    for (std::size_t j = 0; j < c.size(); ++j) {
-      cum += s.probs[j];
-      if (cum >= static_cast<double>(p.top_p) * total) {
-        keep = j + 1;
-        break;
-      }
-    }
+  const std::size_t keep = nucleus(c, p, s, &total);
+  if (p.top_p < 1.0f)
     total = std::accumulate(s.probs.begin(), s.probs.begin() + static_cast<std::ptrdiff_t>(keep), 0.0);
-  }
   const double r = rng.next_double() * total;
   double cum = 0.0;
   std::size_t last = 0;
@@ -840,25 +846,8 @@ Status kept_candidates(std::span<const float> logits, const SamplingParams& p, s
     vals->assign(1, c[0].v);
     return Status::OK();
   }
-  std::size_t keep = c.size();
-  if (p.top_p < 1.0f) {
-    const double inv_t = 1.0 / static_cast<double>(p.temperature);
-    s.probs.resize(c.size());
-    double total = 0.0;
-    for (std::size_t j = 0; j < c.size(); ++j) {
-      const double d = (static_cast<double>(c[j].v) - c[0].v) * inv_t;
-      s.probs[j] = std::isfinite(d) ? std::exp(d) : 0.0;
-      total += s.probs[j];
-    }
-    double cum = 0.0;
-    for (std::size_t j = 0; j < c.size(); ++j) {
-      cum += s.probs[j];
-      if (cum >= static_cast<double>(p.top_p) * total) {
-        keep = j + 1;
-        break;
-      }
-    }
-  }
+  double total = 0.0;
+  std::size_t keep = p.top_p < 1.0f ? nucleus(c, p, s, &total) : c.size();
   while (keep > 0 && c[keep - 1].v == -std::numeric_limits<float>::infinity()) --keep;
   ids->resize(keep);
   vals->resize(keep);
