@@ -3,6 +3,7 @@
 #include "isotope/prf.hpp"
 
 #include "prf/aes_fast.hpp"
+#include "prf/subkeys.hpp"
 
 #include <openssl/evp.h>
 #include <sodium.h>
@@ -14,7 +15,6 @@
 namespace isotope {
 namespace {
 
-constexpr char KDF_CONTEXT[crypto_kdf_CONTEXTBYTES + 1] = "isotope1";
 constexpr std::uint64_t SUBKEY_ID_SIPHASH = 1;
 constexpr std::uint64_t SUBKEY_ID_AES = 2;
 constexpr std::size_t SIPHASH_KEY_BYTES = crypto_shorthash_siphashx24_KEYBYTES;  // 16
@@ -107,32 +107,17 @@ Status GreenList::create(const Key& key, const Profile& profile, std::unique_ptr
   gl->impl_ = std::make_unique<Impl>();
   Impl& im = *gl->impl_;
 
-  im.sip_key = static_cast<std::uint8_t*>(sodium_malloc(SIPHASH_KEY_BYTES));
-  if (im.sip_key == nullptr) return {Code::out_of_memory, "cannot allocate guarded memory for a PRF sub-key"};
   im.batch.reset(new (std::nothrow) std::uint8_t[BATCH_BLOCKS * BLOCK]);
   if (im.batch == nullptr) return {Code::out_of_memory, "cannot allocate the PRF batch buffer"};
-
-  if (crypto_kdf_derive_from_key(im.sip_key, SIPHASH_KEY_BYTES, SUBKEY_ID_SIPHASH, KDF_CONTEXT, key.data()) != 0)
-    return {Code::crypto, "sub-key derivation failed"};
   std::uint8_t aes_key[AES_KEY_BYTES];
-  if (crypto_kdf_derive_from_key(aes_key, AES_KEY_BYTES, SUBKEY_ID_AES, KDF_CONTEXT, key.data()) != 0) {
-    sodium_memzero(aes_key, sizeof aes_key);
-    return {Code::crypto, "sub-key derivation failed"};
-  }
-
-  const std::uint8_t zero_iv[BLOCK] = {};
-  im.ctr = EVP_CIPHER_CTX_new();
-  im.ecb = EVP_CIPHER_CTX_new();
-  const bool ok = im.ctr != nullptr && im.ecb != nullptr &&
-                  EVP_EncryptInit_ex(im.ctr, EVP_aes_128_ctr(), nullptr, aes_key, zero_iv) == 1 &&
-                  EVP_EncryptInit_ex(im.ecb, EVP_aes_128_ecb(), nullptr, aes_key, nullptr) == 1 &&
-                  EVP_CIPHER_CTX_set_padding(im.ecb, 0) == 1;
-  if (ok && aes_fast::available()) {
+  ISOTOPE_RETURN_IF_ERROR(detail::derive_prf_subkeys(key, SUBKEY_ID_SIPHASH, SUBKEY_ID_AES, &im.sip_key, aes_key));
+  const Status st = detail::init_aes_contexts(aes_key, &im.ctr, &im.ecb);
+  if (st.ok() && aes_fast::available()) {
     im.round_keys = static_cast<std::uint8_t*>(sodium_malloc(aes_fast::ROUND_KEY_BYTES));
     if (im.round_keys != nullptr) aes_fast::expand_key(aes_key, im.round_keys);  // else: OpenSSL serves
   }
   sodium_memzero(aes_key, sizeof aes_key);
-  if (!ok) return {Code::crypto, "AES-128 initialisation failed (OpenSSL)"};
+  ISOTOPE_RETURN_IF_ERROR(st);
 
   *out = std::move(gl);
   return Status::OK();

@@ -1,4 +1,5 @@
 #include "prf/prf32.hpp"
+#include "prf/subkeys.hpp"
 
 #include <openssl/evp.h>
 #include <sodium.h>
@@ -10,9 +11,7 @@
 namespace isotope::detail {
 namespace {
 
-constexpr char KDF_CONTEXT[crypto_kdf_CONTEXTBYTES + 1] = "isotope1";
 constexpr std::size_t SIPHASH_KEY_BYTES = crypto_shorthash_siphashx24_KEYBYTES;
-constexpr std::size_t AES_KEY_BYTES = 16;
 constexpr std::size_t BLOCK = 16;
 constexpr std::size_t PER_BLOCK = BLOCK / 4;
 constexpr std::size_t BATCH_BLOCKS = 2048;
@@ -68,30 +67,16 @@ Prf32::~Prf32() = default;
 Status Prf32::create(const Key& key, std::uint64_t sip_id, std::uint64_t aes_id, std::unique_ptr<Prf32>* out) {
   if (out == nullptr) return {Code::invalid_argument, "Prf32::create: null output"};
   if (!key.valid()) return {Code::invalid_argument, "Prf32::create: empty key"};
-  if (sodium_init() < 0) return {Code::crypto, "libsodium could not be initialised"};
   std::unique_ptr<Prf32> p(new Prf32());
   p->impl_ = std::make_unique<Impl>();
   Impl& im = *p->impl_;
-  im.sip_key = static_cast<std::uint8_t*>(sodium_malloc(SIPHASH_KEY_BYTES));
-  if (im.sip_key == nullptr) return {Code::out_of_memory, "cannot allocate guarded memory for a PRF sub-key"};
   im.batch.reset(new (std::nothrow) std::uint8_t[BATCH_BLOCKS * BLOCK]);
   if (im.batch == nullptr) return {Code::out_of_memory, "cannot allocate the PRF batch buffer"};
-  if (crypto_kdf_derive_from_key(im.sip_key, SIPHASH_KEY_BYTES, sip_id, KDF_CONTEXT, key.data()) != 0)
-    return {Code::crypto, "sub-key derivation failed"};
-  std::uint8_t aes_key[AES_KEY_BYTES];
-  if (crypto_kdf_derive_from_key(aes_key, AES_KEY_BYTES, aes_id, KDF_CONTEXT, key.data()) != 0) {
-    sodium_memzero(aes_key, sizeof aes_key);
-    return {Code::crypto, "sub-key derivation failed"};
-  }
-  const std::uint8_t zero_iv[BLOCK] = {};
-  im.ctr = EVP_CIPHER_CTX_new();
-  im.ecb = EVP_CIPHER_CTX_new();
-  const bool ok = im.ctr != nullptr && im.ecb != nullptr &&
-                  EVP_EncryptInit_ex(im.ctr, EVP_aes_128_ctr(), nullptr, aes_key, zero_iv) == 1 &&
-                  EVP_EncryptInit_ex(im.ecb, EVP_aes_128_ecb(), nullptr, aes_key, nullptr) == 1 &&
-                  EVP_CIPHER_CTX_set_padding(im.ecb, 0) == 1;
+  std::uint8_t aes_key[PRF_AES_KEY_BYTES];
+  ISOTOPE_RETURN_IF_ERROR(derive_prf_subkeys(key, sip_id, aes_id, &im.sip_key, aes_key));
+  const Status st = init_aes_contexts(aes_key, &im.ctr, &im.ecb);
   sodium_memzero(aes_key, sizeof aes_key);
-  if (!ok) return {Code::crypto, "AES-128 initialisation failed (OpenSSL)"};
+  ISOTOPE_RETURN_IF_ERROR(st);
   *out = std::move(p);
   return Status::OK();
 }
