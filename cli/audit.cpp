@@ -35,6 +35,7 @@ void to_json(nlohmann::json& j, const AuditOptions& o) {
   if (o.curve_points != 0) j["curve_points"] = o.curve_points;
   if (o.sample_tokens != 0) j["sample_tokens"] = o.sample_tokens;
   if (!o.normalize.empty()) j["normalize"] = o.normalize;
+  if (o.vocab_size != 0) j["vocab_size"] = o.vocab_size;
 }
 
 void from_json(const nlohmann::json& j, AuditOptions& o) {
@@ -58,6 +59,7 @@ void from_json(const nlohmann::json& j, AuditOptions& o) {
     o.curve_points = j.value("curve_points", std::uint32_t{0});
     o.sample_tokens = j.value("sample_tokens", std::uint32_t{0});
     o.normalize = j.value("normalize", std::string());
+    o.vocab_size = j.value("vocab_size", std::uint32_t{0});
   } catch (const nlohmann::json::exception& e) {
     fail_input(std::string("audit options: ") + e.what());
   }
@@ -65,16 +67,20 @@ void from_json(const nlohmann::json& j, AuditOptions& o) {
 
 namespace {
 
-std::vector<std::uint32_t> encode(const Tokenizer& tok, const std::string& text, const std::string& where,
+// `tok` is null when the audit reads token ids against --vocab-size.
+std::vector<std::uint32_t> encode(const Tokenizer* tok, const std::string& text, const std::string& where,
                                   const Normalizers& norm) {
+  if (tok == nullptr)
+    fail_input(where + ": a text, but this audit reads token ids against --vocab-size (give --tokenizer to read "
+               "texts, or write the line as {\"ids\": [...]} / {\"prompt_ids\": [...], \"response_ids\": [...]})");
   std::vector<std::uint32_t> ids;
   if (norm.any()) {
     std::string normed;
     check(normalize_text(text, norm, &normed), where);
-    check(tok.encode(normed, &ids), where);
+    check(tok->encode(normed, &ids), where);
     return ids;
   }
-  check(tok.encode(text, &ids), where);
+  check(tok->encode(text, &ids), where);
   return ids;
 }
 
@@ -83,7 +89,7 @@ bool g_ids_given = false;
 // The vocabulary ids are read against: the named tokenizer's, 0 if none was named.
 std::uint32_t g_id_vocab = 0;
 
-std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& tok, std::string* raw,
+std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer* tok, std::string* raw,
                                       const Normalizers& norm) {
   *raw = read_text(path);
   const std::string& data = *raw;
@@ -108,7 +114,7 @@ std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer& 
   return records;
 }
 
-std::vector<std::vector<std::uint32_t>> read_teacher(const std::string& path, const Tokenizer& tok, std::string* raw,
+std::vector<std::vector<std::uint32_t>> read_teacher(const std::string& path, const Tokenizer* tok, std::string* raw,
                                                      const Normalizers& norm) {
   if (path.ends_with(".jsonl") || path.ends_with(".json")) {
     // JSONL lines of text, or of token ids ({"ids"} or {"response_ids"})
@@ -248,32 +254,45 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
     seed = parse_seed(o.control_seed);
   }
 
-  auto tok = load_tokenizer(o.tokenizer);
+  // Token ids against --vocab-size: no tokenizer at all, so no text can be read.
+  const bool ids_only = o.vocab_size > 0;
+  if (ids_only) {
+    if (!o.tokenizer.empty()) fail_usage("--vocab-size is for token ids without --tokenizer");
+    if (!o.normalize.empty()) fail_usage("--normalize applies to texts; with --vocab-size the inputs are token ids");
+    if (!o.model.empty())
+      fail_usage("--model needs the tokenizer the model was trained with (--tokenizer); with --vocab-size give "
+                 "--predictions");
+  }
+  const std::unique_ptr<Tokenizer> tok = ids_only ? nullptr : load_tokenizer(o.tokenizer);
+  const std::uint32_t vocab = ids_only ? o.vocab_size : tok->vocab_size();
   g_ids_given = false;
-  g_id_vocab = o.tokenizer.empty() ? 0 : tok->vocab_size();
+  g_id_vocab = ids_only ? o.vocab_size : o.tokenizer.empty() ? 0 : tok->vocab_size();
   const AuditRules rules{.dedup = !o.no_dedup, .prompt_exclusion = !o.no_prompt_exclusion};
   std::unique_ptr<Audit> audit;
-  nlohmann::json inputs = {{"tokenizer", file_json(tok->path())}};
-  if (inputs["tokenizer"]["sha256"] != tok->sha256_hex())
-    fail(Status(Code::io, "'" + tok->path() + "' changed while it was read"));
-  if (o.tokenizer.empty()) inputs["tokenizer"]["path"] = BUNDLED_TOKENIZER_NAME;  // not this machine's path
+  nlohmann::json inputs = nlohmann::json::object();
+  if (!ids_only) {
+    inputs["tokenizer"] = file_json(tok->path());
+    if (inputs["tokenizer"]["sha256"] != tok->sha256_hex())
+      fail(Status(Code::io, "'" + tok->path() + "' changed while it was read"));
+    if (o.tokenizer.empty()) inputs["tokenizer"]["path"] = BUNDLED_TOKENIZER_NAME;  // not this machine's path
+  }
   std::string raw;  // the bytes of the input being read
   std::vector<std::uint32_t> sample_ids;  // the tokens of the first record (the sample)
   if (!open) {
     say("reading the suspect's responses from '" + o.suspect + "'");
-    std::vector<AuditRecord> records = read_suspect(o.suspect, *tok, &raw, norm);
+    std::vector<AuditRecord> records = read_suspect(o.suspect, tok.get(), &raw, norm);
     inputs["suspect"] = data_json(o.suspect, raw);
     sample_ids = records.front().response;
     std::vector<std::vector<std::uint32_t>> teacher;
     if (!o.teacher.empty()) {
       say("reading the teacher data for the filter from '" + o.teacher + "'");
-      teacher = read_teacher(o.teacher, *tok, &raw, norm);
+      teacher = read_teacher(o.teacher, tok.get(), &raw, norm);
       inputs["teacher"] = data_json(o.teacher, raw);
     }
     check(Audit::closed(profile, std::move(records), o.teacher.empty() ? nullptr : &teacher, rules, &audit));
   } else {
     say("reading the teacher texts from '" + o.teacher + "'");
-    std::vector<std::vector<std::uint32_t>> teacher = read_teacher(o.teacher, *tok, &raw, norm);
+    std::vector<std::vector<std::uint32_t>> teacher = read_teacher(o.teacher, tok.get(), &raw, norm);
     inputs["teacher"] = data_json(o.teacher, raw);
     sample_ids = teacher.front();
     if (!o.model.empty()) {
@@ -293,9 +312,9 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
     } else {
       say("reading the suspect's predictions from '" + o.predictions + "'");
       const std::string data = read_text(o.predictions);
-      auto preds = parse_predictions(data, o.predictions, teacher, tok->vocab_size());
+      auto preds = parse_predictions(data, o.predictions, teacher, vocab);
       inputs["predictions"] = data_json(o.predictions, data);
-      check(Audit::open(profile, std::move(teacher), std::move(preds), tok->vocab_size(), rules, &audit));
+      check(Audit::open(profile, std::move(teacher), std::move(preds), vocab, rules, &audit));
     }
   }
 
@@ -317,8 +336,9 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
     check(audit->control(seed, o.control, &c, {}, on_masks, o.threads));
   }
 
-  nlohmann::json j = detection_json(r.detection, profile, tok->sha256_hex(), o.threshold, {.dedup = r.rules.dedup},
-                                    open ? false : r.rules.prompt_exclusion);
+  nlohmann::json j = detection_json(r.detection, profile, ids_only ? std::string() : tok->sha256_hex(), o.threshold,
+                                    {.dedup = r.rules.dedup}, open ? false : r.rules.prompt_exclusion);
+  if (ids_only) j["tokenizer_sha256"] = nullptr;
   j["rules"]["filter"] = r.filter;
   nlohmann::json out = {{"type", "isotope-audit"}, {"format_version", 1}, {"tool_version", version_string()},
                         {"mode", audit_mode_name(r.mode)}};
@@ -332,6 +352,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   out["key_commitment"] = key.commitment_hex();
   out["inputs"] = inputs;
   if (g_ids_given) out["input_ids"] = true;
+  if (ids_only) out["vocab_size"] = o.vocab_size;
   std::vector<double> lp = c.log10_p;
   out["control"] = {{"keys", o.control},
                     {"seed", to_hex(seed)},
@@ -343,7 +364,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
     const Curve curve = score_curve(concatenated(masks), profile, o.curve_points);
     out["curve"] = {{"scored", curve.scored}, {"log10_p", curve.log10_p}, {"controls_log10_p", control_curves}};
   }
-  if (o.sample_tokens > 0) {
+  if (o.sample_tokens > 0 && !ids_only) {  // the sample shows text: it needs the tokenizer
     // Closed: the first response. Open: the first teacher text, each token
     // marked by the outcome of the suspect's prediction at its position.
     out["sample"] = sample_json(*tok, sample_ids, masks.front(), profile, o.sample_tokens,

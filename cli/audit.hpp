@@ -41,6 +41,9 @@ struct AuditOptions {
   // Threads that score control keys (0: one per core). Not recorded: the
   // numbers are the same for every thread count.
   unsigned threads = 0;
+  // Token ids read against this vocabulary size, with no tokenizer (0: texts
+  // and ids read with the tokenizer). Recorded only when set.
+  std::uint32_t vocab_size = 0;
 };
 
 void to_json(nlohmann::json& j, const AuditOptions& o);

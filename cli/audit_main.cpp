@@ -147,6 +147,10 @@ void register_audit(CLI::App& root, Runner* run) {
                   "Open: the suspect's top-1 predictions computed elsewhere (PREDS.jsonl, see docs/audit.md)");
   sub->add_option("--tokenizer", c->o.tokenizer, "The provider's tokenizer: a sentencepiece .model or a Hugging Face tokenizer.json "
                   "(default: the bundled one; needed for token-id lines)");
+  sub->add_option("--vocab-size", c->o.vocab_size,
+                  "Read token-id lines ({\"ids\"}, {\"prompt_ids\", \"response_ids\"}) against this vocabulary "
+                  "size, with no tokenizer; every input must then be token ids")
+      ->check(CLI::Range(1u, 0xFFFFFFFFu));
   sub->add_option("--control", c->o.control, "Random control keys to run the same test under")->capture_default_str();
   sub->add_option("--threads", c->o.threads,
                   "Threads that score the control keys (0: one per core); the results do not depend on it")

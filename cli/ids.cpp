@@ -35,7 +35,7 @@ bool read_id_record(const nlohmann::json& obj, const std::string& where, std::ui
   if (has_prompt && !has_resp) fail_input(where + ": \"prompt_ids\" without \"response_ids\"");
   if (vocab_size == 0)
     fail_usage(where + ": token ids are read against the provider's tokenizer: give --tokenizer FILE "
-                       "(or, for detect, --vocab-size V)");
+                       "(or --vocab-size V)");
   for (const char* text_field : {"text", "prompt", "response"}) {
     if (obj.contains(text_field))
       fail_input(where + ": a record holds either text or token ids, not both (\"" + text_field + "\")");
