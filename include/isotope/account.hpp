@@ -36,7 +36,7 @@ namespace isotope {
 inline constexpr std::size_t MAX_ACCOUNT_ID_BYTES = 256;
 // The share of positions routed to the account key when none is given
 // (chosen from measurements, docs/attribution.md).
-inline constexpr double ROUTE_ALPHA_DEFAULT = 0.25;
+inline constexpr double ROUTE_ALPHA_DEFAULT = 0.4;
 
 // Checks an account identifier: 1 to MAX_ACCOUNT_ID_BYTES bytes of valid
 // UTF-8, no control character (U+0000-U+001F, U+007F-U+009F), no space at

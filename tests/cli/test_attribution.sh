@@ -35,7 +35,7 @@ for i in $(seq 0 299); do printf 'acct-%04d\n' "$i"; done >"$T/accounts.txt"
 A=("$ISOTOPE" audit -q -k "$T/k1" --suspect "$T/answers.jsonl" --control 5 --json)
 "${A[@]}" --accounts "$T/accounts.txt" -o "$T/c.json" || die "audit --accounts"
 [ "$(field "$T/c.json" "[a['id'] for a in j['accounts']] == ['acct-0017'] and j['accounts'][0]['log10_p_corrected'] <= -4")" = True ] || die "closed: acct-0017 not named alone: $(field "$T/c.json" "j['accounts']")"
-[ "$(field "$T/c.json" "j['attribution']['candidates'] == 300 and j['attribution']['correction'] == 'holm' and j['route_alpha'] == 0.25 and j['routed_to_accounts'] == j['attribution']['routed'] > 0")" = True ] || die "closed: attribution fields"
+[ "$(field "$T/c.json" "j['attribution']['candidates'] == 300 and j['attribution']['correction'] == 'holm' and j['route_alpha'] == 0.4 and j['routed_to_accounts'] == j['attribution']['routed'] > 0")" = True ] || die "closed: attribution fields"
 [ "$(field "$T/c.json" "j['flagged'] and j['inputs']['accounts']['bytes'] > 0")" = True ] || die "closed: master key or inputs"
 "${A[@]}" -o "$T/none.json" || die "audit without accounts"
 [ "$(field "$T/none.json" "'attribution' not in j and 'route_alpha' not in j and 'accounts' not in j")" = True ] || die "audit without --accounts has attribution fields"

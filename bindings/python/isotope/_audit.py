@@ -75,7 +75,7 @@ def audit_closed(key, records, *, profile=None, teacher=None, tokenizer=None, co
     gives to accounts, with Holm's correction; the accounts whose corrected
     p-value is <= ``threshold`` are listed in ``"accounts"``, and
     ``"attribution"`` says how many were tested and how. ``route_alpha`` is
-    the routing share of the provider's generation (default 0.25 with
+    the routing share of the provider's generation (default 0.4 with
     ``accounts``, else 0); above 0, the key's own test scores only the tuples
     its route keeps for itself.
     """

@@ -58,7 +58,7 @@ class WatermarkLogitsProcessor:
     ``account`` (a str identifier, docs/attribution.md) generates for one API
     account: at each position a keyed route on the window (from ``key``)
     gives the position to the account's key (derived from ``key``) with
-    probability ``route_alpha`` (default 0.25), else to ``key``; the scheme
+    probability ``route_alpha`` (default 0.4), else to ``key``; the scheme
     then works with that key. Without ``account`` the output is exactly that of
     the master key alone.
     """

@@ -51,7 +51,7 @@ def test_processor_for_an_account_uses_the_routed_key(key):
 
 
 def test_closed_audit_names_the_account(key, model, tokenizer):
-    proc = isotope.WatermarkLogitsProcessor(key, account="acct-0003", route_alpha=0.25)
+    proc = isotope.WatermarkLogitsProcessor(key, account="acct-0003")
     recs = []
     for i in range(6):
         rng = isotope.Rng(40 + i)
