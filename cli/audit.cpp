@@ -2,14 +2,17 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <sstream>
+#include <unordered_map>
 
 #include "common.hpp"
 #include "corpus.hpp"
 #include "evidence.hpp"
 #include "ids.hpp"
+#include "isotope/account.hpp"
 #include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
 #include "isotope/normalize.hpp"
@@ -36,6 +39,8 @@ void to_json(nlohmann::json& j, const AuditOptions& o) {
   if (o.sample_tokens != 0) j["sample_tokens"] = o.sample_tokens;
   if (!o.normalize.empty()) j["normalize"] = o.normalize;
   if (o.vocab_size != 0) j["vocab_size"] = o.vocab_size;
+  if (o.route_alpha != 0.0) j["route_alpha"] = o.route_alpha;
+  if (!o.accounts.empty()) j["accounts"] = o.accounts;
 }
 
 void from_json(const nlohmann::json& j, AuditOptions& o) {
@@ -60,6 +65,8 @@ void from_json(const nlohmann::json& j, AuditOptions& o) {
     o.sample_tokens = j.value("sample_tokens", std::uint32_t{0});
     o.normalize = j.value("normalize", std::string());
     o.vocab_size = j.value("vocab_size", std::uint32_t{0});
+    o.route_alpha = j.value("route_alpha", 0.0);
+    o.accounts = j.value("accounts", std::string());
   } catch (const nlohmann::json::exception& e) {
     fail_input(std::string("audit options: ") + e.what());
   }
@@ -177,6 +184,40 @@ TokenScores concatenated(const std::vector<TokenScores>& masks) {
   return all;
 }
 
+// "attribution" and "accounts" (the named accounts, smallest p first) of a result.
+nlohmann::json attribution_json(const AttributionResult& at) {
+  std::vector<const AccountResult*> named;
+  const AccountResult* best_other = nullptr;
+  for (const AccountResult& a : at.accounts) {
+    if (a.named) named.push_back(&a);
+    else if (best_other == nullptr || a.detection.log10_p < best_other->detection.log10_p) best_other = &a;
+  }
+  std::stable_sort(named.begin(), named.end(), [](const AccountResult* a, const AccountResult* b) {
+    return a->detection.log10_p < b->detection.log10_p;
+  });
+  nlohmann::json accounts = nlohmann::json::array();
+  for (const AccountResult* a : named)
+    accounts.push_back({{"id", a->id},
+                        {"log10_p", a->detection.log10_p},
+                        {"log10_p_corrected", a->log10_p_corrected},
+                        {"scored", a->detection.scored},
+                        {"statistic", a->detection.statistic}});
+  nlohmann::json info = {
+      {"candidates", at.accounts.size()},
+      {"correction", "holm"},
+      {"level", at.level},
+      {"route_alpha", at.route_alpha},
+      {"routed", at.routed},
+      {"named", named.size()},
+      {"derivation", "BLAKE2b-256 keyed with the master key over \"isotope/v1/account-key\" || uint32le(len(id)) || id"}};
+  if (best_other != nullptr)
+    info["best_not_named"] = {{"id", best_other->id},
+                              {"log10_p", best_other->detection.log10_p},
+                              {"log10_p_corrected", best_other->log10_p_corrected}};
+  if (!at.warnings.empty()) info["warnings"] = at.warnings;
+  return {{"attribution", info}, {"accounts", accounts}};
+}
+
 }  // namespace
 
 std::vector<std::vector<std::uint32_t>> parse_predictions(const std::string& data, const std::string& file,
@@ -214,6 +255,28 @@ std::vector<std::vector<std::uint32_t>> parse_predictions(const std::string& dat
   return preds;
 }
 
+std::vector<std::string> parse_account_list(const std::string& data, const std::string& file) {
+  std::vector<std::string> ids;
+  std::unordered_map<std::string, std::size_t> seen;
+  std::size_t pos = 0, lineno = 0;
+  while (pos < data.size()) {
+    std::size_t end = data.find('\n', pos);
+    if (end == std::string::npos) end = data.size();
+    std::string line = data.substr(pos, end - pos);
+    pos = end + 1;
+    ++lineno;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::string where = file + ":" + std::to_string(lineno);
+    if (line.empty()) fail_input(where + ": empty line (one account identifier per line, no blank lines)");
+    if (Status st = account_id_check(line); !st.ok()) fail_input(where + ": " + st.message());
+    if (auto [it, fresh] = seen.emplace(line, lineno); !fresh)
+      fail_input(where + ": account '" + term_safe(line) + "' is already listed on line " + std::to_string(it->second));
+    ids.push_back(std::move(line));
+  }
+  if (ids.empty()) fail(Status(Code::empty_input, "'" + file + "' lists no account"));
+  return ids;
+}
+
 nlohmann::json compute_audit(const AuditOptions& o, const ProgressFn& progress) {
   if (o.key.empty()) fail_usage("a key file is required (--key)");
   const Key key = load_key(o.key);
@@ -231,6 +294,9 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   if (o.control > 100000) fail_usage("--control: at most 100000 control keys");
   if (o.curve_points > 10000 || o.sample_tokens > 10000)
     fail_usage("curve_points and sample_tokens: at most 10000 each");
+  if (!route_alpha_check(o.route_alpha).ok()) fail_usage("--route-alpha must lie in [0, 1)");
+  if (!o.accounts.empty() && o.route_alpha == 0.0)
+    fail_usage("--accounts needs a routing share --route-alpha above 0 (the provider's generation setting)");
   if (open) {
     if (o.teacher.empty()) fail_usage("--mode open needs --teacher (the watermarked texts to feed the suspect)");
     if (o.model.empty() == o.predictions.empty())
@@ -319,6 +385,14 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   }
 
   if (predictions_out != nullptr) *predictions_out = audit->predictions();
+  check(audit->set_route_alpha(o.route_alpha), "--route-alpha");
+  std::vector<std::string> account_ids;
+  if (!o.accounts.empty()) {
+    say("reading the candidate accounts from '" + o.accounts + "'");
+    const std::string data = read_text(o.accounts);
+    account_ids = parse_account_list(data, o.accounts);
+    inputs["accounts"] = data_json(o.accounts, data);
+  }
   say("scoring under the provider's key");
   AuditResult r;
   const bool want_masks = o.curve_points > 0 || o.sample_tokens > 0;
@@ -335,6 +409,11 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
       };
     check(audit->control(seed, o.control, &c, {}, on_masks, o.threads));
   }
+  AttributionResult attribution;
+  if (!account_ids.empty()) {
+    say("testing " + std::to_string(account_ids.size()) + " candidate accounts");
+    check(audit->attribute(key, account_ids, o.threshold, &attribution, o.threads));
+  }
 
   nlohmann::json j = detection_json(r.detection, profile, ids_only ? std::string() : tok->sha256_hex(), o.threshold,
                                     {.dedup = r.rules.dedup}, open ? false : r.rules.prompt_exclusion);
@@ -349,6 +428,11 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   out["flagged"] = r.valid() && is_flagged(r.detection, o.threshold);
   out["records"] = r.records;
   out["filter"] = {{"enabled", r.filter}, {"teacher_windows", r.filter_windows}};
+  if (o.route_alpha > 0.0) {
+    out["route_alpha"] = o.route_alpha;
+    out["routed_to_accounts"] = r.routed_to_accounts;
+  }
+  if (!account_ids.empty()) out.update(attribution_json(attribution));
   out["key_commitment"] = key.commitment_hex();
   out["inputs"] = inputs;
   if (g_ids_given) out["input_ids"] = true;

@@ -38,7 +38,13 @@ struct AuditOptions {
   // confusables", "all"; empty: none). Recorded only when used, so options
   // recorded before they existed read as none.
   std::string normalize;
-  // Threads that score control keys (0: one per core). Not recorded: the
+  // Attribution (docs/attribution.md): the routing share alpha of the
+  // provider's generation (0: none; the master-key audit then scores every
+  // admitted tuple) and a file of candidate account identifiers, one per
+  // line (empty: no attribution). Recorded only when used.
+  double route_alpha = 0.0;
+  std::string accounts;
+  // Threads that score control keys and candidate accounts (0: one per core). Not recorded: the
   // numbers are the same for every thread count.
   unsigned threads = 0;
   // Token ids read against this vocabulary size, with no tokenizer (0: texts
@@ -59,6 +65,11 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
                              std::vector<std::vector<std::uint32_t>>* predictions_out = nullptr);
 // The same, loading the key from o.key.
 nlohmann::json compute_audit(const AuditOptions& o, const ProgressFn& progress = {});
+
+// Parses a file of account identifiers: one per line (a final newline and CR
+// line ends allowed); an empty line, a duplicate or an identifier that fails
+// account_id_check is an input error naming the file and line.
+std::vector<std::string> parse_account_list(const std::string& data, const std::string& file);
 
 // Parses PREDS.jsonl text: one line per teacher record, {"predictions": [ids]};
 // checks the line count, each line's length and every id against vocab_size.

@@ -11,6 +11,7 @@
 #include "audit_report.hpp"
 #include "commands.hpp"
 #include "common.hpp"
+#include "isotope/account.hpp"
 
 namespace isotope::cli {
 
@@ -20,6 +21,7 @@ struct AuditCommand {
   ProfileOptions profile;
   bool json = false, quiet = false;
   std::string output, write_predictions, report, sign;
+  CLI::Option* route_alpha = nullptr;
 };
 
 std::string fmt(const char* f, double x) {
@@ -93,6 +95,29 @@ std::string explain(const nlohmann::json& j) {
       << (c["ks_p"].get<double>() > 0.01 ? ": the test behaves as it should under keys the suspect never saw.\n"
                                         : ": NOT uniform, the test is miscalibrated for these data; do not rely on it.\n");
   }
+  if (j.contains("route_alpha"))
+    s << "\nRouting: the provider marks a share " << j["route_alpha"].get<double>()
+      << " of positions with account keys; the key above was\n  tested on the " << scored
+      << " tuples its route keeps for itself (" << j["routed_to_accounts"].get<std::uint64_t>()
+      << " went to account keys).\n";
+  if (j.contains("attribution")) {
+    const auto& a = j["attribution"];
+    s << "\nAttribution: " << a["candidates"].get<std::uint64_t>() << " candidate accounts, each tested on the "
+      << a["routed"].get<std::uint64_t>() << " tuples routed to accounts,\n  p-values corrected for the number of "
+      << "candidates (Holm), accounts named at corrected p <= " << a["level"].get<double>() << "\n"
+      << "  (the chance of naming any account whose outputs the suspect never learned is at most that).\n";
+    if (!valid) s << "  No account is named: a validity rule was switched off.\n";
+    else if (j["accounts"].empty()) s << "  No account is named.\n";
+    for (const auto& acc : j["accounts"])
+      s << "  NAMED: " << term_safe(acc["id"].get<std::string>()) << ": p = " << format_p(acc["log10_p"].get<double>())
+        << ", corrected p = " << format_p(acc["log10_p_corrected"].get<double>()) << "\n";
+    if (a.contains("best_not_named"))
+      s << "  Strongest account not named: " << term_safe(a["best_not_named"]["id"].get<std::string>())
+        << ", p = " << format_p(a["best_not_named"]["log10_p"].get<double>())
+        << ", corrected p = " << format_p(a["best_not_named"]["log10_p_corrected"].get<double>()) << "\n";
+    if (a.contains("warnings"))
+      for (const auto& w : a["warnings"]) s << "  WARNING: " << w.get<std::string>() << ".\n";
+  }
   if (j.contains("warnings"))
     for (const auto& w : j["warnings"]) s << "\nWARNING: " << w.get<std::string>() << ".\n";
   if (!valid)
@@ -103,6 +128,8 @@ std::string explain(const nlohmann::json& j) {
 
 int run_audit(AuditCommand& c) {
   c.o.profile = c.profile.get();
+  // Without --route-alpha: the default share when accounts are tested, else no routing.
+  if (c.route_alpha->count() == 0) c.o.route_alpha = c.o.accounts.empty() ? 0.0 : ROUTE_ALPHA_DEFAULT;
   if (!c.write_predictions.empty() && (c.o.mode != "open" || c.o.model.empty()))
     fail_usage("--write-predictions needs --mode open with --model");
   if (c.o.key.empty()) fail_usage("a key file is required (--key)");
@@ -153,14 +180,22 @@ void register_audit(CLI::App& root, Runner* run) {
       ->check(CLI::Range(1u, 0xFFFFFFFFu));
   sub->add_option("--control", c->o.control, "Random control keys to run the same test under")->capture_default_str();
   sub->add_option("--threads", c->o.threads,
-                  "Threads that score the control keys (0: one per core); the results do not depend on it")
+                  "Threads that score the control keys and accounts (0: one per core); the results do not depend on it")
       ->capture_default_str();
   sub->add_option("--control-seed", c->o.control_seed,
                   "64 hex digits from which the control keys are derived (default: fresh, recorded in the result)");
   sub->add_option("--normalize", c->o.normalize,
                   "Normalize texts before tokenization: a list of nfkc, spaces, format, confusables, or all "
                   "(docs/cli.md)");
-  sub->add_option("--threshold", c->o.threshold, "Flag the suspect when p <= this")->capture_default_str();
+  sub->add_option("--threshold", c->o.threshold,
+                  "Flag the suspect when p <= this; with --accounts, name the accounts whose corrected p <= this")
+      ->capture_default_str();
+  sub->add_option("--accounts", c->o.accounts,
+                  "Attribution: test every account in this file (one identifier per line, docs/attribution.md)");
+  c->route_alpha = sub->add_option("--route-alpha", c->o.route_alpha,
+                                   "Share of positions the provider routes to account keys (default: " +
+                                       shortest_double(ROUTE_ALPHA_DEFAULT) +
+                                       " with --accounts, else 0: every tuple scored under --key)");
   sub->add_flag("--json", c->json, "Write one JSON object instead of the explanation");
   sub->add_option("-o,--output", c->output, "Write the result to this file instead of standard output");
   sub->add_flag("-q,--quiet", c->quiet, "No progress messages");

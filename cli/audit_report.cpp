@@ -6,7 +6,7 @@ namespace isotope::cli {
 
 namespace {
 // The AuditOptions members that name files, and the input roles they hold.
-const char* const FILE_OPTIONS[] = {"suspect", "teacher", "model", "predictions", "tokenizer"};
+const char* const FILE_OPTIONS[] = {"suspect", "teacher", "model", "predictions", "tokenizer", "accounts"};
 }  // namespace
 
 std::string write_audit_report(const std::string& path, const std::string& sign_key_path, const AuditOptions& o,
@@ -36,6 +36,7 @@ nlohmann::json recompute_audit_result(const nlohmann::json& report, const Key& k
                         : f == std::string("teacher")     ? &o.teacher
                         : f == std::string("model")       ? &o.model
                         : f == std::string("predictions") ? &o.predictions
+                        : f == std::string("accounts")    ? &o.accounts
                                                           : &o.tokenizer;
     bool recorded = false;
     for (std::size_t i = 0; i < matched.size(); ++i)

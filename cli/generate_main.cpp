@@ -2,11 +2,13 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "isotope/account.hpp"
 #include "isotope/generate.hpp"
 
 namespace isotope::cli {
@@ -17,6 +19,8 @@ constexpr std::uint32_t MAX_TOKENS = 1000000;
 
 struct GenerateOptions {
   std::string key, model, tokenizer, prompt, prompts, out;
+  std::string account;  // attribution: generate for this account
+  double route_alpha = ROUTE_ALPHA_DEFAULT;
   std::uint32_t tokens = 200;
   std::uint64_t seed = 0;
   SamplingParams sampling;
@@ -39,13 +43,28 @@ int run_generate(const GenerateOptions& o) {
   const Profile profile = o.profile.get();
   auto tok = load_tokenizer(o.tokenizer);
   auto model = load_model(o.model, *tok);
-  std::unique_ptr<Watermarker> wm;
-  if (!o.no_watermark) {
-    const Key key = load_key(o.key);
-    check(Watermarker::create(key, profile, model->vocab_size(), &wm));
-  }
+  if (!route_alpha_check(o.route_alpha).ok()) fail_usage("--route-alpha must lie in [0, 1)");
+  if (o.no_watermark && !o.account.empty()) fail_usage("--account needs the watermark (drop --no-watermark)");
+  if (!o.account.empty())
+    if (Status st = account_id_check(o.account); !st.ok()) fail_usage("--account: " + st.message());
+  Key key;
+  if (!o.no_watermark) key = load_key(o.key);
+  // One watermarker per account ("" = the master key alone), made when first needed.
+  std::map<std::string, std::unique_ptr<Watermarker>> wms;
+  auto watermarker = [&](const std::string& account) -> Watermarker* {
+    if (o.no_watermark) return nullptr;
+    auto& wm = wms[account];
+    if (wm == nullptr) {
+      if (account.empty())
+        check(Watermarker::create(key, profile, model->vocab_size(), &wm));
+      else
+        check(Watermarker::create_for_account(key, account, o.route_alpha, profile, model->vocab_size(), &wm),
+              "account '" + term_safe(account) + "'");
+    }
+    return wm.get();
+  };
 
-  auto continuation = [&](const std::string& prompt, std::uint64_t seed) {
+  auto continuation = [&](const std::string& prompt, std::uint64_t seed, Watermarker* wm) {
     std::vector<std::uint32_t> prompt_ids, ids;
     check(tok->encode(prompt, &prompt_ids), "cannot tokenize the prompt");
     Rng rng(seed);
@@ -55,7 +74,7 @@ int run_generate(const GenerateOptions& o) {
     while (ids.size() < o.tokens) {
       const auto chunk = static_cast<std::uint32_t>(std::min<std::size_t>(4096, o.tokens - ids.size()));
       std::vector<std::uint32_t> more;
-      check(generate(*model, wm.get(), context, chunk, o.sampling, rng, &more));
+      check(generate(*model, wm, context, chunk, o.sampling, rng, &more));
       context.insert(context.end(), more.begin(), more.end());
       ids.insert(ids.end(), more.begin(), more.end());
       progress.update(ids.size());
@@ -66,7 +85,7 @@ int run_generate(const GenerateOptions& o) {
   };
 
   if (o.prompts.empty()) {
-    std::string text = continuation(o.prompt, o.seed);
+    std::string text = continuation(o.prompt, o.seed, watermarker(o.account));
     write_output(o.out, text + "\n");
     return EXIT_OK;
   }
@@ -78,7 +97,17 @@ int run_generate(const GenerateOptions& o) {
     const nlohmann::json* p = string_field(j, "prompt", o.prompts, lineno);
     if (p == nullptr) fail_input(o.prompts + ":" + std::to_string(lineno) + ": no \"prompt\" field");
     const std::string prompt = p->get<std::string>();
-    nlohmann::json rec = {{"prompt", prompt}, {"response", continuation(prompt, seed_for(o.seed, count))}};
+    // The line's "account" field, else --account, else none.
+    std::string account = o.account;
+    if (const nlohmann::json* a = string_field(j, "account", o.prompts, lineno); a != nullptr) {
+      account = a->get<std::string>();
+      if (Status st = account_id_check(account); !st.ok())
+        fail_input(o.prompts + ":" + std::to_string(lineno) + ": \"account\": " + st.message());
+      if (o.no_watermark) fail_input(o.prompts + ":" + std::to_string(lineno) + ": \"account\" needs the watermark");
+    }
+    nlohmann::json rec = {{"prompt", prompt},
+                          {"response", continuation(prompt, seed_for(o.seed, count), watermarker(account))}};
+    if (!account.empty()) rec["account"] = account;
     out << rec.dump() << '\n';
     ++count;
     if (!o.quiet && count % 50 == 0) note(false, "generated " + std::to_string(count) + " responses");
@@ -106,6 +135,11 @@ void register_generate(CLI::App& root, Runner* run) {
   sub->add_option("--top-p", o->sampling.top_p, "Nucleus sampling mass in (0, 1] (1 = off)")->capture_default_str();
   sub->add_flag("--greedy", o->sampling.greedy, "Always take the most likely token");
   sub->add_flag("--no-watermark", o->no_watermark, "Plain sampling, no key needed");
+  sub->add_option("--account", o->account,
+                  "Generate for this account: a share --route-alpha of positions marked with its key, derived from "
+                  "--key (docs/attribution.md); --prompts lines may name their own \"account\"");
+  sub->add_option("--route-alpha", o->route_alpha, "Share of positions routed to the account key, in [0, 1)")
+      ->capture_default_str();
   sub->add_flag("-q,--quiet", o->quiet, "No progress messages");
   o->profile.add_to(sub);
   sub->callback([o, run] { *run = [o] { return run_generate(*o); }; });

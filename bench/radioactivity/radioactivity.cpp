@@ -28,9 +28,10 @@
 #include "isotope/lm.hpp"
 #include "isotope/tokenizer.hpp"
 #include "isotope/watermark.hpp"
+#include "../common/reference_data.hpp"
 
 using namespace isotope;
-using Docs = std::vector<std::vector<std::uint32_t>>;
+using namespace isotope::bench;
 
 namespace {
 
@@ -43,79 +44,6 @@ struct Options {
   bool validity = true;
   std::string scheme = "kgw";
 };
-
-[[noreturn]] void die(const std::string& m) {
-  std::cerr << "radioactivity: " << m << '\n';
-  std::exit(1);
-}
-void ok(const Status& st, const char* what) {
-  if (!st.ok()) die(std::string(what) + ": " + st.to_string());
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n == 0 ? 0.0 : (n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
-}
-
-std::vector<std::string> paragraphs(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) die("cannot read '" + path + "' (set ISOTOPE_DATA_DIR to a build's data folder)");
-  std::vector<std::string> out;
-  std::string line, para;
-  while (std::getline(in, line)) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) {
-      if (!para.empty()) out.push_back(para);
-      para.clear();
-    } else {
-      para += (para.empty() ? "" : "\n") + line;
-    }
-  }
-  if (!para.empty()) out.push_back(para);
-  return out;
-}
-
-// Human paragraphs in turn from each training file, tokenized, until `budget` tokens.
-Docs human(const Tokenizer& tok, std::uint64_t budget, std::size_t skip) {
-  std::vector<std::vector<std::string>> files;
-  for (const char* n : {"bible.txt", "jargon.txt", "wordnet.txt", "devil.txt"})
-    files.push_back(paragraphs(data_dir() + "/corpus/" + n));
-  Docs out;
-  std::uint64_t total = 0;
-  for (std::size_t i = skip; total < budget; ++i) {
-    bool any = false;
-    for (const auto& f : files) {
-      if (i >= f.size() || total >= budget) continue;
-      any = true;
-      std::vector<std::uint32_t> ids;
-      ok(tok.encode(f[i], &ids), "encode");
-      total += ids.size();
-      out.push_back(std::move(ids));
-    }
-    if (!any) break;
-  }
-  return out;
-}
-
-std::vector<std::uint32_t> retokenize(const Tokenizer& tok, std::span<const std::uint32_t> ids) {
-  std::string text;
-  ok(tok.decode(ids, &text), "decode");
-  std::vector<std::uint32_t> out;
-  ok(tok.encode(text, &out), "encode");
-  return out;
-}
-
-Docs prefix(const Docs& d, std::uint64_t tokens) {
-  Docs out;
-  std::uint64_t n = 0;
-  for (const auto& x : d) {
-    if (n >= tokens) break;
-    const std::uint64_t take = std::min<std::uint64_t>(x.size(), tokens - n);
-    out.emplace_back(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(take));
-    n += take;
-  }
-  return out;
-}
 
 Key replicate_key(int r) {
   ControlSeed s{};
@@ -132,6 +60,7 @@ struct Cell {
 }  // namespace
 
 int main(int argc, char** argv) {
+  program = "radioactivity";
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];

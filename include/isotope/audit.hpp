@@ -55,6 +55,11 @@ struct ISOTOPE_API AuditResult {
   bool filter = false;              // closed: the teacher-window filter was applied
   std::uint64_t filter_windows = 0; // distinct windows in the filter
   AuditRules rules;
+  // Attribution (isotope/account.hpp): the routing share alpha the audit
+  // assumed (0: none, every admitted tuple scored), and how many admitted
+  // tuples the route gave to account keys (not scored under this key).
+  double route_alpha = 0.0;
+  std::uint64_t routed_to_accounts = 0;
   // Why the test may have no power (empty when it has): too few tuples
   // scored, or a setting that scores almost nothing (reading mode at h = 0).
   std::vector<std::string> warnings;
@@ -77,6 +82,24 @@ struct ISOTOPE_API ControlResult {
   std::vector<double> log10_p;  // one per control key, in index order
   std::uint64_t below_0_05 = 0; // how many p-values fell below 0.05
   double ks_p = 1.0;            // Kolmogorov–Smirnov p-value against U(0, 1)
+};
+
+// One candidate account of an attribution audit.
+struct ISOTOPE_API AccountResult {
+  std::string id;
+  DetectionResult detection;       // its own test: the account-routed tuples under its key
+  double log10_p_corrected = 0.0;  // Holm-adjusted over all candidates (holm_log10), <= 0
+  bool named = false;              // log10_p_corrected <= log10(level), something was scored, and the
+                                   // validity rules were on
+};
+
+struct ISOTOPE_API AttributionResult {
+  double route_alpha = 0.0;
+  double level = 0.0;                   // family-wise error rate of the naming
+  std::uint64_t routed = 0;             // admitted tuples routed to account keys (each account scores these)
+  std::vector<AccountResult> accounts;  // every candidate, in the order given
+  std::vector<std::string> warnings;    // as AuditResult::warnings
+  std::size_t named() const noexcept;
 };
 
 // Teacher-forced top-1 predictions of `model` over `ids`: (*out)[i] is the
@@ -138,6 +161,29 @@ class ISOTOPE_API Audit {
                  const ControlMasksFn& masks = {}, unsigned threads = 0) const;
   // The distinct tuples the rules admitted (the same for every key).
   std::size_t admitted() const noexcept;
+
+  // Attribution (isotope/account.hpp). With alpha > 0, run() under a key K
+  // scores only the admitted tuples that K's route gives to K itself (share
+  // 1 - alpha), and control() does the same under each control key (each
+  // acting as a master key with its own route). alpha = 0 (the default):
+  // every admitted tuple is scored. Set it before run(), control() and
+  // attribute(); Code::invalid_argument unless 0 <= alpha < 1.
+  Status set_route_alpha(double alpha);
+  double route_alpha() const noexcept;
+
+  // Tests each candidate account: the admitted tuples that the master key's
+  // route gives to accounts (the same tuples for every account, routed once)
+  // are scored under the account's key (account_key(master, id)), then the
+  // p-values are corrected for the number of candidates with Holm's method
+  // (holm_log10), and an account is named when its corrected p-value is
+  // <= level, which keeps the family-wise rate of naming an account whose
+  // outputs the suspect never learned at or below `level`. Needs alpha > 0;
+  // ids must pass account_id_check and be distinct (Code::invalid_argument
+  // naming the first that does not). `threads` accounts are scored at a
+  // time (0: one per core); results do not depend on it. `progress`, if
+  // set, is called with (accounts done, accounts in all) from this thread.
+  Status attribute(const Key& master, std::span<const std::string> ids, double level, AttributionResult* out,
+                   unsigned threads = 0, const std::function<void(std::size_t, std::size_t)>& progress = {}) const;
 
  private:
   Audit();

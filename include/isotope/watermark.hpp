@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "isotope/key.hpp"
@@ -60,6 +61,13 @@ class ISOTOPE_API Watermarker {
 
   static Status create(const Key& key, const Profile& profile, std::uint32_t vocab_size,
                        std::unique_ptr<Watermarker>* out);
+  // Generation for one account (attribution, isotope/account.hpp): at each
+  // position the master key's route on the window (the last h tokens of the
+  // context) gives the position to the account's key (derived from `master`
+  // and `account`) with probability `alpha`, else to the master key; the
+  // scheme then works with that key. alpha = 0 is create(master, ...).
+  static Status create_for_account(const Key& master, std::string_view account, double alpha, const Profile& profile,
+                                   std::uint32_t vocab_size, std::unique_ptr<Watermarker>* out);
 
   const Profile& profile() const noexcept;
   std::uint32_t vocab_size() const noexcept;

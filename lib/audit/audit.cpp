@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstring>
 #include <string_view>
+#include <unordered_set>
 
+#include "isotope/account.hpp"
 #include "isotope/stats.hpp"
 
 namespace isotope {
@@ -53,6 +55,7 @@ struct Audit::Impl {
   AdmittedTuples tuples;
   std::vector<std::size_t> record_end, record_len;
   std::vector<DetectionResult> counts_after;
+  double alpha = 0.0;  // attribution: the routing share (0: none)
 
   std::size_t count() const { return mode == AuditMode::closed ? records.size() : teacher.size(); }
 
@@ -108,18 +111,72 @@ struct Audit::Impl {
     return ms;
   }
 
-  Status result(const Key& key, std::size_t n, DetectionResult* out, std::vector<double>* scores) const {
+  // The tuples among the first `end` whose route under `router` is
+  // `to_account`, gathered: their indices, windows and tokens.
+  struct Subset {
+    std::vector<std::size_t> index;
+    std::vector<std::uint32_t> windows, tokens;
+  };
+  Subset routed(const Router& router, std::size_t end, bool to_account) const {
+    const std::size_t h = tuples.width;
+    std::vector<std::uint8_t> route(end);
+    router.route(tuples.windows.data(), h, end, route.data());
+    Subset s;
+    for (std::size_t j = 0; j < end; ++j) {
+      if ((route[j] != 0) != to_account) continue;
+      s.index.push_back(j);
+      s.windows.insert(s.windows.end(), tuples.windows.begin() + static_cast<std::ptrdiff_t>(j * h),
+                       tuples.windows.begin() + static_cast<std::ptrdiff_t>((j + 1) * h));
+      s.tokens.push_back(tuples.tokens[j]);
+    }
+    return s;
+  }
+
+  // Sum of the scores of a gathered subset under `scorer`; `scores`, if
+  // non-null, receives each tuple's score.
+  static Status score_subset(TupleScorer& scorer, const Subset& s, double* sum, std::vector<double>* scores) {
+    std::vector<double> out(s.tokens.size());
+    if (!out.empty()) ISOTOPE_RETURN_IF_ERROR(scorer.score(s.windows.data(), s.tokens.data(), out.size(), out.data()));
+    double t = 0.0;
+    for (double v : out) t += v;
+    *sum = t;
+    if (scores != nullptr) *scores = std::move(out);
+    return Status::OK();
+  }
+
+  // The counts of the first n records with the statistic `sum` over `scored` tuples.
+  Status finish(std::size_t n, double sum, std::uint64_t scored, DetectionResult* out) const {
+    DetectionResult r = n == 0 ? DetectionResult{} : counts_after[n - 1];
+    ISOTOPE_RETURN_IF_ERROR(result_from_statistic(profile, sum, scored, &r));
+    *out = r;
+    return Status::OK();
+  }
+
+  Status result(const Key& key, std::size_t n, DetectionResult* out, std::vector<double>* scores,
+                std::uint64_t* routed_away = nullptr) const {
     const Scheme* sc = nullptr;
     ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
     std::unique_ptr<TupleScorer> scorer;
     ISOTOPE_RETURN_IF_ERROR(sc->make_scorer(key, profile, &scorer));
     const std::size_t end = n == 0 ? 0 : record_end[n - 1];
     double sum = 0.0;
+    if (alpha > 0.0) {
+      // Only the tuples this key's route keeps for itself.
+      std::unique_ptr<Router> router;
+      ISOTOPE_RETURN_IF_ERROR(Router::create(key, alpha, &router));
+      const Subset mine = routed(*router, end, false);
+      std::vector<double> sub;
+      ISOTOPE_RETURN_IF_ERROR(score_subset(*scorer, mine, &sum, scores != nullptr ? &sub : nullptr));
+      if (scores != nullptr) {
+        scores->assign(end, std::nan(""));
+        for (std::size_t i = 0; i < sub.size(); ++i) (*scores)[mine.index[i]] = sub[i];
+      }
+      if (routed_away != nullptr) *routed_away = end - mine.index.size();
+      return finish(n, sum, mine.index.size(), out);
+    }
     ISOTOPE_RETURN_IF_ERROR(score(*scorer, end, &sum, scores));
-    DetectionResult r = n == 0 ? DetectionResult{} : counts_after[n - 1];
-    ISOTOPE_RETURN_IF_ERROR(result_from_statistic(profile, sum, r.scored, &r));
-    *out = r;
-    return Status::OK();
+    if (routed_away != nullptr) *routed_away = 0;
+    return finish(n, sum, n == 0 ? 0 : counts_after[n - 1].scored, out);
   }
 };
 
@@ -218,7 +275,9 @@ Status Audit::run(const Key& key, AuditResult* out, std::size_t limit, std::vect
   const std::size_t n = limit == 0 ? m.count() : std::min(limit, m.count());
   std::vector<double> scores;
   AuditResult res;
-  ISOTOPE_RETURN_IF_ERROR(m.result(key, n, &res.detection, masks != nullptr ? &scores : nullptr));
+  ISOTOPE_RETURN_IF_ERROR(
+      m.result(key, n, &res.detection, masks != nullptr ? &scores : nullptr, &res.routed_to_accounts));
+  res.route_alpha = m.alpha;
   if (masks != nullptr) *masks = m.masks_of(scores, n);
   res.mode = m.mode;
   res.records = n;
@@ -285,6 +344,99 @@ Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* o
     if (ps[i] < 0.05) ++c.below_0_05;
   c.ks_p = n == 0 ? 1.0 : ks_uniform_pvalue(ps);
   *out = std::move(c);
+  return Status::OK();
+}
+
+std::size_t AttributionResult::named() const noexcept {
+  std::size_t n = 0;
+  for (const AccountResult& a : accounts) n += a.named ? 1 : 0;
+  return n;
+}
+
+Status Audit::set_route_alpha(double alpha) {
+  ISOTOPE_RETURN_IF_ERROR(route_alpha_check(alpha));
+  impl_->alpha = alpha;
+  return Status::OK();
+}
+
+double Audit::route_alpha() const noexcept { return impl_->alpha; }
+
+Status Audit::attribute(const Key& master, std::span<const std::string> ids, double level, AttributionResult* out,
+                        unsigned threads, const std::function<void(std::size_t, std::size_t)>& progress) const {
+  if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  const Impl& m = *impl_;
+  if (!(m.alpha > 0.0)) return {Code::invalid_argument, "attribution needs a routing share alpha > 0 (set_route_alpha)"};
+  if (!(level > 0.0 && level < 1.0)) return {Code::invalid_argument, "the naming level must lie in (0, 1)"};
+  if (ids.empty()) return {Code::empty_input, "no candidate accounts to test"};
+  {
+    std::unordered_set<std::string_view> seen;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (Status st = account_id_check(ids[i]); !st.ok())
+        return {st.code(), "candidate account " + std::to_string(i + 1) + ": " + st.message()};
+      if (!seen.insert(ids[i]).second)
+        return {Code::invalid_argument, "candidate account " + std::to_string(i + 1) + " is listed twice"};
+    }
+  }
+  const Scheme* sc = nullptr;
+  ISOTOPE_RETURN_IF_ERROR(scheme_of(m.profile, &sc));
+  std::unique_ptr<Router> router;
+  ISOTOPE_RETURN_IF_ERROR(Router::create(master, m.alpha, &router));
+  // The route runs once: every account scores the same gathered tuples.
+  const std::size_t n = m.count();
+  const Impl::Subset theirs = m.routed(*router, n == 0 ? 0 : m.record_end[n - 1], true);
+  AttributionResult res;
+  res.route_alpha = m.alpha;
+  res.level = level;
+  res.routed = theirs.index.size();
+  res.accounts.resize(ids.size());
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  const auto nt = static_cast<unsigned>(std::min<std::size_t>(threads, ids.size()));
+  std::vector<Status> errors(nt);
+  std::atomic<std::size_t> next{0};
+  std::atomic<std::size_t> done{0};
+  auto work = [&](unsigned t) {
+    try {
+      for (std::size_t i = next++; i < ids.size(); i = next++) {
+        Key k;
+        std::unique_ptr<TupleScorer> scorer;
+        double sum = 0.0;
+        Status st = account_key(master, ids[i], &k);
+        if (st.ok()) st = sc->make_scorer(k, m.profile, &scorer);
+        if (st.ok()) st = Impl::score_subset(*scorer, theirs, &sum, nullptr);
+        if (st.ok()) st = m.finish(n, sum, theirs.index.size(), &res.accounts[i].detection);
+        if (!st.ok()) {
+          errors[t] = st;
+          return;
+        }
+        res.accounts[i].id = ids[i];
+        ++done;
+        if (t == 0 && progress) progress(done.load(), ids.size());
+      }
+    } catch (const std::bad_alloc&) {
+      errors[t] = {Code::out_of_memory, "out of memory while scoring candidate accounts"};
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < nt; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (std::thread& th : pool) th.join();
+  for (const Status& st : errors) ISOTOPE_RETURN_IF_ERROR(st);
+  if (progress) progress(ids.size(), ids.size());
+  std::vector<double> lp(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) lp[i] = res.accounts[i].detection.log10_p;
+  const std::vector<double> adj = holm_log10(lp);
+  const double log_level = std::log10(level);
+  const bool valid = m.rules.dedup && m.rules.prompt_exclusion;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    res.accounts[i].log10_p_corrected = adj[i];
+    // A switched-off validity rule makes no p-value valid: nothing is named.
+    res.accounts[i].named = valid && res.routed > 0 && adj[i] <= log_level;
+  }
+  if (res.routed < AUDIT_MIN_SCORED)
+    res.warnings.push_back("only " + std::to_string(res.routed) + " tuples were routed to accounts (fewer than " +
+                           std::to_string(AUDIT_MIN_SCORED) +
+                           "): too few for the account tests to have power; an account not named means little");
+  *out = std::move(res);
   return Status::OK();
 }
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "isotope/account.hpp"
 #include "isotope/scheme.hpp"
 #include "isotope/watermark.hpp"
 #include "watermark/sampler_internal.hpp"
@@ -13,8 +14,20 @@ struct Watermarker::Impl {
   std::uint32_t vocab = 0;
   std::unique_ptr<Generator> gen;
   std::unique_ptr<TupleScorer> scorer;  // green_mask
+  // Attribution: the route, and the account key's generator and scorer
+  // (null without an account).
+  std::unique_ptr<Router> router;
+  std::unique_ptr<Generator> account_gen;
+  std::unique_ptr<TupleScorer> account_scorer;
   std::vector<std::uint32_t> all;
   std::vector<double> vals;
+
+  // True if the position after `context` is routed to the account key.
+  bool to_account(std::span<const std::uint32_t> context) const {
+    const std::size_t h = profile.context_width;
+    return router != nullptr && context.size() >= h && router->to_account(context.subspan(context.size() - h));
+  }
+  Generator& gen_for(std::span<const std::uint32_t> context) { return to_account(context) ? *account_gen : *gen; }
 };
 
 Watermarker::Watermarker() = default;
@@ -34,6 +47,27 @@ Status Watermarker::create(const Key& key, const Profile& profile, std::uint32_t
   ISOTOPE_RETURN_IF_ERROR(s->make_scorer(key, profile, &w->impl_->scorer));
   w->impl_->profile = profile;
   w->impl_->vocab = vocab_size;
+  *out = std::move(w);
+  return Status::OK();
+}
+
+Status Watermarker::create_for_account(const Key& master, std::string_view account, double alpha,
+                                       const Profile& profile, std::uint32_t vocab_size,
+                                       std::unique_ptr<Watermarker>* out) {
+  if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  ISOTOPE_RETURN_IF_ERROR(account_id_check(account));
+  ISOTOPE_RETURN_IF_ERROR(route_alpha_check(alpha));
+  std::unique_ptr<Watermarker> w;
+  ISOTOPE_RETURN_IF_ERROR(create(master, profile, vocab_size, &w));
+  if (alpha > 0.0) {
+    const Scheme* s = nullptr;
+    ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &s));
+    Key k;
+    ISOTOPE_RETURN_IF_ERROR(account_key(master, account, &k));
+    ISOTOPE_RETURN_IF_ERROR(Router::create(master, alpha, &w->impl_->router));
+    ISOTOPE_RETURN_IF_ERROR(s->make_generator(k, profile, vocab_size, &w->impl_->account_gen));
+    ISOTOPE_RETURN_IF_ERROR(s->make_scorer(k, profile, &w->impl_->account_scorer));
+  }
   *out = std::move(w);
   return Status::OK();
 }
@@ -64,7 +98,7 @@ Status Watermarker::apply(std::span<const std::uint32_t> context, std::span<floa
                           const SamplingParams& params) {
   ISOTOPE_RETURN_IF_ERROR(check_vocab(logits.size(), impl_->vocab));
   ISOTOPE_RETURN_IF_ERROR(check_context(context));
-  return impl_->gen->apply(context, logits, params);
+  return impl_->gen_for(context).apply(context, logits, params);
 }
 
 Status Watermarker::apply_candidates(std::span<const std::uint32_t> context, std::span<TokenLogit> cand,
@@ -74,7 +108,7 @@ Status Watermarker::apply_candidates(std::span<const std::uint32_t> context, std
     if (c.id < 0 || static_cast<std::uint32_t>(c.id) >= V)
       return {Code::vocab_mismatch, "candidate token id " + std::to_string(c.id) + " is outside the vocabulary"};
   ISOTOPE_RETURN_IF_ERROR(check_context(context));
-  return impl_->gen->apply_candidates(context, cand, params);
+  return impl_->gen_for(context).apply_candidates(context, cand, params);
 }
 
 Status Watermarker::sample(std::span<const std::uint32_t> context, std::span<const float> logits,
@@ -82,7 +116,7 @@ Status Watermarker::sample(std::span<const std::uint32_t> context, std::span<con
   if (token == nullptr) return {Code::invalid_argument, "token output is null"};
   ISOTOPE_RETURN_IF_ERROR(check_vocab(logits.size(), impl_->vocab));
   ISOTOPE_RETURN_IF_ERROR(check_context(context));
-  Status st = impl_->gen->sample(context, logits, params, rng, token);
+  Status st = impl_->gen_for(context).sample(context, logits, params, rng, token);
   return st.ok() ? st : detail::explain_logits(logits, std::move(st), token);
 }
 
@@ -98,7 +132,8 @@ Status Watermarker::green_mask(std::span<const std::uint32_t> context, std::span
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint32_t>(i);
   }
   impl_->vals.resize(mask.size());
-  ISOTOPE_RETURN_IF_ERROR(impl_->scorer->values(context.subspan(context.size() - h), all, impl_->vals));
+  TupleScorer& scorer = impl_->to_account(context) ? *impl_->account_scorer : *impl_->scorer;
+  ISOTOPE_RETURN_IF_ERROR(scorer.values(context.subspan(context.size() - h), all, impl_->vals));
   for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = impl_->vals[i] != 0.0 ? 1 : 0;
   return Status::OK();
 }

@@ -15,6 +15,7 @@ See docs/python.md.
 
 from ._core import (
     KEY_BYTES,
+    ROUTE_ALPHA_DEFAULT,
     Detector,
     Key,
     NgramModel,
@@ -22,6 +23,7 @@ from ._core import (
     Rng,
     Tokenizer,
     __version__,
+    account_key,
     argmax_rows,
     data_dir,
     default_model_path,
@@ -35,6 +37,7 @@ from ._audit import audit_closed, audit_open, predictions_from_callable
 
 __all__ = [
     "KEY_BYTES",
+    "ROUTE_ALPHA_DEFAULT",
     "Detector",
     "Key",
     "NgramModel",
@@ -43,6 +46,7 @@ __all__ = [
     "Tokenizer",
     "WatermarkLogitsProcessor",
     "__version__",
+    "account_key",
     "argmax_rows",
     "audit_closed",
     "audit_open",

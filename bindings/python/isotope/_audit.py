@@ -49,8 +49,14 @@ def _profile_of(profile):
     return profile if profile is not None else _core.Profile()
 
 
+def _route_alpha(accounts, route_alpha):
+    if route_alpha is None:
+        return _core.ROUTE_ALPHA_DEFAULT if accounts is not None else 0.0
+    return float(route_alpha)
+
+
 def audit_closed(key, records, *, profile=None, teacher=None, tokenizer=None, control=20, control_seed=None,
-                 threshold=1e-4, dedup=True, prompt_exclusion=True):
+                 threshold=1e-4, dedup=True, prompt_exclusion=True, accounts=None, route_alpha=None):
     """Closed-model audit: were these answers written by a model trained on
     the key's watermarked text?
 
@@ -63,6 +69,15 @@ def audit_closed(key, records, *, profile=None, teacher=None, tokenizer=None, co
     them are scored (the filter). ``control`` random keys derived from
     ``control_seed`` (32 bytes or 64 hex digits; default: fresh) repeat the
     test. Returns a dict with the fields of ``isotope audit --json``.
+
+    Attribution (docs/attribution.md): ``accounts``, a list of candidate
+    account identifiers, tests each of them on the tuples the key's route
+    gives to accounts, with Holm's correction; the accounts whose corrected
+    p-value is <= ``threshold`` are listed in ``"accounts"``, and
+    ``"attribution"`` says how many were tested and how. ``route_alpha`` is
+    the routing share of the provider's generation (default 0.4 with
+    ``accounts``, else 0); above 0, the key's own test scores only the tuples
+    its route keeps for itself.
     """
     toks = _Tokens(tokenizer)
     recs = []
@@ -81,7 +96,8 @@ def audit_closed(key, records, *, profile=None, teacher=None, tokenizer=None, co
     t = None
     if teacher is not None:
         t = [toks.ids(x, f"teacher text {i}") for i, x in enumerate(teacher)]
-    out = _core._audit_closed(key, profile, recs, t, dedup, prompt_exclusion, threshold, control, _seed(control_seed))
+    out = _core._audit_closed(key, profile, recs, t, dedup, prompt_exclusion, threshold, control, _seed(control_seed),
+                              accounts, _route_alpha(accounts, route_alpha))
     if toks.used or tokenizer is not None:
         out["tokenizer_sha256"] = toks.get().sha256
     return out
@@ -152,7 +168,7 @@ def predictions_from_callable(suspect, sequences, *, batch_size=8):
 
 
 def audit_open(key, teacher, suspect, *, profile=None, tokenizer=None, vocab_size=None, batch_size=8,
-               control=20, control_seed=None, threshold=1e-4, dedup=True):
+               control=20, control_seed=None, threshold=1e-4, dedup=True, accounts=None, route_alpha=None):
     """Open-model audit ("reading mode"): feed the provider's watermarked
     texts to the suspect with teacher forcing and score its top-1
     predictions against windows taken from the texts.
@@ -169,13 +185,15 @@ def audit_open(key, teacher, suspect, *, profile=None, tokenizer=None, vocab_siz
     With context width 0 the first token of each text (predicted after no
     context) is left out for callables, which cannot predict it. Returns a
     dict with the fields of ``isotope audit --mode open --json``.
+    ``accounts`` and ``route_alpha``: attribution, as in audit_closed.
     """
     prof = _profile_of(profile)
     toks = _Tokens(tokenizer)
     ids = [np.asarray(toks.ids(x, f"teacher text {i}"), dtype=np.int64) for i, x in enumerate(teacher)]
     seed = _seed(control_seed)
     if isinstance(suspect, _core.NgramModel):
-        out = _core._audit_open_model(key, prof, ids, suspect, dedup, threshold, control, seed)
+        out = _core._audit_open_model(key, prof, ids, suspect, dedup, threshold, control, seed, accounts,
+                                      _route_alpha(accounts, route_alpha))
     else:
         if callable(suspect):
             preds = predictions_from_callable(suspect, ids, batch_size=batch_size)
@@ -187,7 +205,8 @@ def audit_open(key, teacher, suspect, *, profile=None, tokenizer=None, vocab_siz
         if vocab_size is None:
             vocab_size = toks.get().vocab_size
             toks.used = True
-        out = _core._audit_open(key, prof, ids, preds, int(vocab_size), dedup, threshold, control, seed)
+        out = _core._audit_open(key, prof, ids, preds, int(vocab_size), dedup, threshold, control, seed, accounts,
+                                _route_alpha(accounts, route_alpha))
     if toks.used or tokenizer is not None:
         out["tokenizer_sha256"] = toks.get().sha256
     return out

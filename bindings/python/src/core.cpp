@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "isotope/account.hpp"
 #include "isotope/audit.hpp"
 #include "isotope/detect.hpp"
 #include "isotope/io.hpp"
@@ -408,13 +409,30 @@ SamplingParams sampling(float temperature, std::uint32_t top_k, float top_p, boo
 class Processor {
  public:
   Processor(py::handle key, py::handle profile, py::object vocab_size, float temperature, py::object top_k,
-            float top_p)
+            float top_p, py::handle account, double route_alpha)
       : key_(key_arg(key)), profile_(profile_arg(profile)),
         fixed_vocab_(uint_arg<std::uint32_t>(vocab_size, "vocab_size")),
         params_(sampling(temperature, uint_arg<std::uint32_t>(top_k, "top_k"), top_p, false)) {
     check(profile_.validate());
-    if (fixed_vocab_ > 0) check(Watermarker::create(key_, profile_, fixed_vocab_, &wm_));
+    if (!account.is_none()) {
+      if (!py::isinstance<py::str>(account)) type_error("account must be a str or None, not " + type_name(account));
+      account_ = account.cast<std::string>();
+      check(account_id_check(account_));
+    }
+    check(route_alpha_check(route_alpha));
+    route_alpha_ = route_alpha;
+    if (fixed_vocab_ > 0) make(fixed_vocab_);
   }
+
+  // The watermarker for a vocabulary of V: the master key's, or the account's routed one.
+  void make(std::uint32_t V) {
+    if (account_.empty())
+      check(Watermarker::create(key_, profile_, V, &wm_));
+    else
+      check(Watermarker::create_for_account(key_, account_, route_alpha_, profile_, V, &wm_));
+  }
+  const std::string& account() const { return account_; }
+  double route_alpha() const { return route_alpha_; }
 
   const Profile& profile() const { return profile_; }
   std::uint32_t vocab_size() const { return wm_ ? wm_->vocab_size() : fixed_vocab_; }
@@ -496,7 +514,7 @@ class Processor {
       raise(Status(Code::vocab_mismatch, "scores have " + std::to_string(V) +
                                              " columns but this processor was made for a vocabulary of " +
                                              std::to_string(fixed_vocab_)));
-    if (!wm_ || wm_->vocab_size() != V) check(Watermarker::create(key_, profile_, static_cast<std::uint32_t>(V), &wm_));
+    if (!wm_ || wm_->vocab_size() != V) make(static_cast<std::uint32_t>(V));
   }
 
   Key key_;
@@ -505,6 +523,8 @@ class Processor {
   SamplingParams params_;
   std::unique_ptr<Watermarker> wm_;
   std::mutex mu_;
+  std::string account_;  // empty: the master key alone
+  double route_alpha_ = 0.0;
 };
 
 // ---- audits --------------------------------------------------------------------
@@ -533,15 +553,20 @@ struct AuditSettings {
   double threshold = 1e-4;
   std::uint32_t control = 20;
   ControlSeed seed{};
+  double route_alpha = 0.0;           // attribution: the routing share (0: none)
+  std::vector<std::string> accounts;  // candidate accounts (empty: no attribution)
 };
 
-py::dict run_audit(const Audit& audit, const Key& key, const AuditSettings& s) {
+py::dict run_audit(Audit& audit, const Key& key, const AuditSettings& s) {
   AuditResult r;
   ControlResult c;
+  AttributionResult at;
   {
     py::gil_scoped_release nogil;
+    check(audit.set_route_alpha(s.route_alpha));
     check(audit.run(key, &r));
     if (s.control > 0) check(audit.control(s.seed, s.control, &c));
+    if (!s.accounts.empty()) check(audit.attribute(key, s.accounts, s.threshold, &at));
   }
   const bool open = r.mode == AuditMode::open;
   py::dict d;
@@ -563,10 +588,44 @@ py::dict run_audit(const Audit& audit, const Key& key, const AuditSettings& s) {
                           "derivation"_a =
                               "BLAKE2b-256 keyed with the seed over \"isotope/v1/audit-control-key\" || uint64le(i)",
                           "log10_p"_a = c.log10_p, "below_0_05"_a = c.below_0_05, "ks_p"_a = c.ks_p);
+  if (s.route_alpha > 0.0) {
+    d["route_alpha"] = s.route_alpha;
+    d["routed_to_accounts"] = r.routed_to_accounts;
+  }
+  if (!s.accounts.empty()) {
+    // As `isotope audit --accounts`: the named accounts, smallest p first.
+    std::vector<const AccountResult*> named;
+    const AccountResult* best_other = nullptr;
+    for (const AccountResult& a : at.accounts) {
+      if (a.named)
+        named.push_back(&a);
+      else if (best_other == nullptr || a.detection.log10_p < best_other->detection.log10_p)
+        best_other = &a;
+    }
+    std::stable_sort(named.begin(), named.end(), [](const AccountResult* a, const AccountResult* b) {
+      return a->detection.log10_p < b->detection.log10_p;
+    });
+    py::list accounts;
+    for (const AccountResult* a : named)
+      accounts.append(py::dict("id"_a = a->id, "log10_p"_a = a->detection.log10_p,
+                               "log10_p_corrected"_a = a->log10_p_corrected, "scored"_a = a->detection.scored,
+                               "statistic"_a = a->detection.statistic));
+    py::dict info("candidates"_a = at.accounts.size(), "correction"_a = "holm", "level"_a = s.threshold,
+                  "route_alpha"_a = at.route_alpha, "routed"_a = at.routed, "named"_a = named.size(),
+                  "derivation"_a =
+                      "BLAKE2b-256 keyed with the master key over \"isotope/v1/account-key\" || uint32le(len(id)) || id");
+    if (best_other != nullptr)
+      info["best_not_named"] = py::dict("id"_a = best_other->id, "log10_p"_a = best_other->detection.log10_p,
+                                        "log10_p_corrected"_a = best_other->log10_p_corrected);
+    if (!at.warnings.empty()) info["warnings"] = at.warnings;
+    d["attribution"] = info;
+    d["accounts"] = accounts;
+  }
   return d;
 }
 
-AuditSettings audit_settings(double threshold, py::handle control_arg, py::handle control_seed) {
+AuditSettings audit_settings(double threshold, py::handle control_arg, py::handle control_seed, py::handle accounts,
+                             double route_alpha) {
   check_threshold(threshold);
   const auto control = uint_arg<std::uint32_t>(control_arg, "control");
   if (control > 100000) value_error("control: at most 100000 control keys");
@@ -574,14 +633,27 @@ AuditSettings audit_settings(double threshold, py::handle control_arg, py::handl
   s.threshold = threshold;
   s.control = control;
   s.seed = seed_arg(control_seed);
+  check(route_alpha_check(route_alpha));
+  s.route_alpha = route_alpha;
+  if (!accounts.is_none()) {
+    if (py::isinstance<py::str>(accounts) || py::isinstance<py::bytes>(accounts))
+      type_error("accounts must be a list of identifiers, not one string");
+    for (py::handle a : py::reinterpret_borrow<py::iterable>(accounts)) {
+      if (!py::isinstance<py::str>(a)) type_error("each account identifier must be a str, not " + type_name(a));
+      s.accounts.push_back(a.cast<std::string>());
+    }
+    if (s.accounts.empty()) value_error("accounts is empty");
+    if (route_alpha == 0.0) value_error("accounts need a routing share route_alpha above 0");
+  }
   return s;
 }
 
 py::dict audit_closed(py::handle key, py::handle profile, py::handle records, py::handle teacher, bool dedup,
-                      bool prompt_exclusion, double threshold, py::object control, py::handle control_seed) {
+                      bool prompt_exclusion, double threshold, py::object control, py::handle control_seed,
+                      py::handle accounts, double route_alpha) {
   const Key k = key_arg(key);
   const Profile p = profile_arg(profile);
-  const AuditSettings s = audit_settings(threshold, control, control_seed);
+  const AuditSettings s = audit_settings(threshold, control, control_seed, accounts, route_alpha);
   std::vector<AuditRecord> recs;
   for (py::handle item : py::reinterpret_borrow<py::iterable>(records)) {
     auto pair = py::reinterpret_borrow<py::sequence>(item);
@@ -601,10 +673,10 @@ py::dict audit_closed(py::handle key, py::handle profile, py::handle records, py
 
 py::dict audit_open(py::handle key, py::handle profile, py::handle teacher, py::handle predictions,
                     py::object vocab_size_arg, bool dedup, double threshold, py::object control,
-                    py::handle control_seed) {
+                    py::handle control_seed, py::handle accounts, double route_alpha) {
   const Key k = key_arg(key);
   const Profile p = profile_arg(profile);
-  const AuditSettings s = audit_settings(threshold, control, control_seed);
+  const AuditSettings s = audit_settings(threshold, control, control_seed, accounts, route_alpha);
   auto t = ids_list_arg(teacher, "teacher ids");
   auto preds = ids_list_arg(predictions, "predictions");
   const auto vocab_size = uint_arg<std::uint32_t>(vocab_size_arg, "vocab_size");
@@ -617,10 +689,11 @@ py::dict audit_open(py::handle key, py::handle profile, py::handle teacher, py::
 }
 
 py::dict audit_open_model(py::handle key, py::handle profile, py::handle teacher, const NgramModel& model, bool dedup,
-                          double threshold, py::object control, py::handle control_seed) {
+                          double threshold, py::object control, py::handle control_seed, py::handle accounts,
+                          double route_alpha) {
   const Key k = key_arg(key);
   const Profile p = profile_arg(profile);
-  const AuditSettings s = audit_settings(threshold, control, control_seed);
+  const AuditSettings s = audit_settings(threshold, control, control_seed, accounts, route_alpha);
   auto t = ids_list_arg(teacher, "teacher ids");
   std::unique_ptr<Audit> a;
   {
@@ -865,9 +938,12 @@ PYBIND11_MODULE(_core, m) {
       "The library's plain sampler (no watermark).");
 
   py::class_<Processor>(m, "_Processor")
-      .def(py::init<py::handle, py::handle, py::object, float, py::object, float>(), "key"_a,
-           "profile"_a = py::none(), "vocab_size"_a = 0, "temperature"_a = 1.0f, "top_k"_a = 0, "top_p"_a = 1.0f)
+      .def(py::init<py::handle, py::handle, py::object, float, py::object, float, py::handle, double>(), "key"_a,
+           "profile"_a = py::none(), "vocab_size"_a = 0, "temperature"_a = 1.0f, "top_k"_a = 0, "top_p"_a = 1.0f,
+           "account"_a = py::none(), "route_alpha"_a = ROUTE_ALPHA_DEFAULT)
       .def_property_readonly("profile", &Processor::profile)
+      .def_property_readonly("account", &Processor::account)
+      .def_property_readonly("route_alpha", &Processor::route_alpha)
       .def_property_readonly("vocab_size", &Processor::vocab_size)
       .def("apply", &Processor::apply, "input_ids"_a, "scores"_a)
       .def("green_masks", &Processor::green_masks, "input_ids"_a, "vocab_size"_a)
@@ -905,11 +981,24 @@ PYBIND11_MODULE(_core, m) {
           "ids"_a, "Teacher-forced top-1 predictions: entry i is the argmax after ids[0..i).");
 
   m.def("_audit_closed", &audit_closed, "key"_a, "profile"_a, "records"_a, "teacher"_a, "dedup"_a,
-        "prompt_exclusion"_a, "threshold"_a, "control"_a, "control_seed"_a);
+        "prompt_exclusion"_a, "threshold"_a, "control"_a, "control_seed"_a, "accounts"_a = py::none(),
+        "route_alpha"_a = 0.0);
   m.def("_audit_open", &audit_open, "key"_a, "profile"_a, "teacher"_a, "predictions"_a, "vocab_size"_a, "dedup"_a,
-        "threshold"_a, "control"_a, "control_seed"_a);
+        "threshold"_a, "control"_a, "control_seed"_a, "accounts"_a = py::none(), "route_alpha"_a = 0.0);
   m.def("_audit_open_model", &audit_open_model, "key"_a, "profile"_a, "teacher"_a, "model"_a, "dedup"_a,
-        "threshold"_a, "control"_a, "control_seed"_a);
+        "threshold"_a, "control"_a, "control_seed"_a, "accounts"_a = py::none(), "route_alpha"_a = 0.0);
+  m.def(
+      "account_key",
+      [](py::handle master, const std::string& id) {
+        Key k;
+        check(account_key(key_arg(master), id, &k));
+        return k;
+      },
+      "master"_a, "id"_a,
+      "The key of account `id` under the master key: BLAKE2b-256 keyed with the master key over "
+      "\"isotope/v1/account-key\" || uint32le(len(id)) || id (docs/spec.md, \"Attribution\"). ValueError for an "
+      "identifier that is empty, longer than 256 bytes, or holds a control character or a space at either end.");
+  m.attr("ROUTE_ALPHA_DEFAULT") = ROUTE_ALPHA_DEFAULT;
   m.def("argmax_rows", &argmax_rows, "logits"_a,
         "Row-wise argmax of (seq, vocab) logits as uint32, lowest id on ties.");
 }
