@@ -90,7 +90,10 @@ void ProfileOptions::add_to(CLI::App* app) {
 Profile ProfileOptions::get() const {
   Profile p;
   check(Profile::of(scheme, &p), "invalid watermark profile");
-  p.context_width = context_width;
+  // Without --context-width a scheme keeps its own default (the engine profiles: the engine's).
+  if (width_option == nullptr || width_option->count() > 0 || p.scheme == SCHEME_KGW || p.scheme == SCHEME_GUMBEL ||
+      p.scheme == SCHEME_SYNTHID)
+    p.context_width = context_width;
   for (const auto& [name, v] : values) {
     if (std::isnan(p.param(name)))
       fail_usage("--" + name + " is not a parameter of the " + scheme + " scheme");

@@ -86,6 +86,8 @@ class ISOTOPE_API Scheme {
   virtual std::string_view explanation() const noexcept = 0;
   virtual std::string_view default_prf() const noexcept = 0;
   virtual std::span<const ParamSpec> params() const noexcept = 0;
+  // The context width h of the scheme's default profile.
+  virtual std::uint32_t default_context_width() const noexcept { return 2; }
   // Scheme-specific checks beyond the parameter ranges.
   virtual Status validate(const Profile& p) const = 0;
   // True if sampling keeps the model's distribution (over random keys).
