@@ -224,7 +224,7 @@ template <typename K = Key> K engine_key(std::uint64_t v) {
 Profile engine_profile(const char *scheme, double vocab) {
   Profile p;
   REQUIRE(Profile::of(scheme, &p).ok());
-  REQUIRE(p.set("vocab_size", vocab).ok());
+  REQUIRE(p.set("engine_vocab_size", vocab).ok());
   REQUIRE(p.validate().ok());
   return p;
 }
@@ -241,7 +241,7 @@ TEST_CASE(
   const Status no_vocab = p.validate();
   CHECK(!no_vocab.ok());
   CHECK(no_vocab.message().find("vocab") != std::string::npos);
-  REQUIRE(p.set("vocab_size", 32000).ok());
+  REQUIRE(p.set("engine_vocab_size", 32000).ok());
   CHECK(p.validate().ok());
   REQUIRE(p.set("device", 1).ok());
   const Status cuda = p.validate();
@@ -252,7 +252,7 @@ TEST_CASE(
   REQUIRE(Profile::of("tgi-kgw", &t).ok());
   CHECK(t.param("gamma") == 0.5);
   CHECK(t.param("delta") == 2.0);
-  REQUIRE(t.set("vocab_size", 32000).ok());
+  REQUIRE(t.set("engine_vocab_size", 32000).ok());
   CHECK(t.validate().ok());
   t.context_width = 2;
   CHECK(!t.validate().ok());

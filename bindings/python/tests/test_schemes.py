@@ -101,15 +101,15 @@ def test_closed_audit_any_scheme(key):
 
 
 def test_engine_kgw_profiles():
-    p = isotope.Profile(scheme="hf-kgw", vocab_size=32000)
+    p = isotope.Profile(scheme="hf-kgw", engine_vocab_size=32000)
     assert p.context_width == 1
     assert p.params["greenlist_ratio"] == 0.25 and p.params["bias"] == 2.0
     assert p.params["seeding_scheme"] == 0 and p.params["device"] == 0
-    t = isotope.Profile(scheme="tgi-kgw", vocab_size=128256)
+    t = isotope.Profile(scheme="tgi-kgw", engine_vocab_size=128256)
     assert t.params["gamma"] == 0.5 and t.params["delta"] == 2.0
     with pytest.raises(ValueError, match="vocab"):
         isotope.Profile(scheme="hf-kgw")
     with pytest.raises(ValueError, match="CUDA"):
-        isotope.Profile(scheme="hf-kgw", vocab_size=32000, device=1)
+        isotope.Profile(scheme="hf-kgw", engine_vocab_size=32000, device=1)
     with pytest.raises(ValueError, match="context width must be 1"):
-        isotope.Profile(scheme="tgi-kgw", vocab_size=32000, context_width=2)
+        isotope.Profile(scheme="tgi-kgw", engine_vocab_size=32000, context_width=2)

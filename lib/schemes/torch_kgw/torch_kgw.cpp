@@ -49,7 +49,7 @@ constexpr std::array<ParamSpec, 5> kHfParams{{
      "Logit bias added to green tokens when generating (transformers' bias)"},
     {"seeding_scheme", 0.0, 0.0, 1.0, true,
      "transformers' seeding_scheme: 0 lefthash, 1 selfhash"},
-    {"vocab_size", 0.0, 0.0, MAX_VOCAB, true,
+    {"engine_vocab_size", 0.0, 0.0, MAX_VOCAB, true,
      "The model config's vocab_size (required: the green lists depend on it)"},
     {"device", 0.0, 0.0, 1.0, true,
      "Where the engine drew its green lists: 0 cpu; 1 cuda (not reproduced)"},
@@ -60,7 +60,7 @@ constexpr std::array<ParamSpec, 4> kTgiParams{{
     {"delta", 2.0, 0.0, 100.0, false,
      "Logit bias added to green tokens when generating (TGI's "
      "WATERMARK_DELTA)"},
-    {"vocab_size", 0.0, 0.0, MAX_VOCAB, true,
+    {"engine_vocab_size", 0.0, 0.0, MAX_VOCAB, true,
      "The size of the model's logits (required: the green lists depend on it)"},
     {"device", 0.0, 0.0, 1.0, true,
      "Where the engine drew its green lists: 0 cpu; 1 cuda (not reproduced)"},
@@ -74,7 +74,7 @@ double bias_of(const Profile &p) {
   return p.param(is_tgi(p) ? "delta" : "bias");
 }
 std::uint32_t vocab_of(const Profile &p) {
-  return static_cast<std::uint32_t>(p.param("vocab_size"));
+  return static_cast<std::uint32_t>(p.param("engine_vocab_size"));
 }
 std::uint32_t green_of(const Profile &p) {
   return detail::torch_kgw_green_size(vocab_of(p), ratio_of(p));
@@ -284,7 +284,7 @@ public:
     if (V < 2)
       return {Code::invalid_argument,
               std::string(name()) +
-                  " needs --vocab-size: the model's vocabulary size "
+                  " needs --engine-vocab-size: the model's vocabulary size "
                   "(the size of its logits), on which the green lists depend"};
     const std::uint32_t G = green_of(p);
     if (G == 0 || G >= V)
