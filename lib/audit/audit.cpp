@@ -118,6 +118,14 @@ struct Audit::Impl {
     ISOTOPE_RETURN_IF_ERROR(score(*scorer, end, &sum, scores));
     DetectionResult r = n == 0 ? DetectionResult{} : counts_after[n - 1];
     ISOTOPE_RETURN_IF_ERROR(result_from_statistic(profile, sum, r.scored, &r));
+    std::unique_ptr<TupleNull> null;
+    ISOTOPE_RETURN_IF_ERROR(sc->make_tuple_null(profile, &null));
+    if (null) {  // the tuples' own exact null
+      null->add(tuples.windows.data(), tuples.tokens.data(), end);
+      const Tail t = null->tail(sum);
+      r.log10_p = t.log10_p;
+      r.p_value = t.p_value;
+    }
     *out = r;
     return Status::OK();
   }

@@ -1,11 +1,11 @@
 // PyTorch's CPU generator, the hf-kgw / tgi-kgw green lists and the hf-synthid
 // g-values against tests/vectors/hf_vectors.json (written by
 // tests/vectors/gen_hf_vectors.py with torch's own CPU generator).
-#include <catch2/catch.hpp>
+#include <openssl/sha.h>
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <openssl/sha.h>
 
 #include "prf/torch_cpu.hpp"
 #include "schemes/hf_synthid/hf_synthid.hpp"
@@ -20,12 +20,12 @@ nlohmann::json hf_vectors() {
   REQUIRE(in.good());
   return nlohmann::json::parse(in);
 }
-template <typename T> std::string sha256_u32(const std::vector<T> &ids) {
+template <typename T>
+std::string sha256_u32(const std::vector<T> &ids) {
   std::vector<unsigned char> bytes;
   for (T v : ids)
     for (int b = 0; b < 4; ++b)
-      bytes.push_back(static_cast<unsigned char>(
-          (static_cast<std::uint32_t>(v) >> (8 * b)) & 0xFF));
+      bytes.push_back(static_cast<unsigned char>((static_cast<std::uint32_t>(v) >> (8 * b)) & 0xFF));
   unsigned char d[SHA256_DIGEST_LENGTH];
   SHA256(bytes.data(), bytes.size(), d);
   static const char *hex = "0123456789abcdef";
@@ -36,19 +36,14 @@ template <typename T> std::string sha256_u32(const std::vector<T> &ids) {
   }
   return s;
 }
-void check_summary(const std::vector<std::uint32_t> &ids,
-                   const nlohmann::json &want) {
+void check_summary(const std::vector<std::uint32_t> &ids, const nlohmann::json &want) {
   REQUIRE(ids.size() == want["len"].get<std::size_t>());
   const auto head = want["head"].get<std::vector<std::uint32_t>>();
-  CHECK(std::vector<std::uint32_t>(
-            ids.begin(),
-            ids.begin() + static_cast<std::ptrdiff_t>(head.size())) == head);
+  CHECK(std::vector<std::uint32_t>(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(head.size())) == head);
   CHECK(sha256_u32(ids) == want["sha256"].get<std::string>());
 }
-std::uint64_t u64(const nlohmann::json &s) {
-  return std::stoull(s.get<std::string>());
-}
-} // namespace
+std::uint64_t u64(const nlohmann::json &s) { return std::stoull(s.get<std::string>()); }
+}  // namespace
 
 TEST_CASE("torch CPU randperm is reproduced", "[hf][torch]") {
   const auto doc = hf_vectors();
@@ -64,8 +59,7 @@ TEST_CASE("torch CPU randperm is reproduced", "[hf][torch]") {
     std::mt19937 again = torch_cpu_generator(u64(v["seed"]));
     std::vector<std::uint32_t> prefix;
     REQUIRE(torch_randperm_prefix(again, size, size / 3, &prefix).ok());
-    CHECK(prefix ==
-          std::vector<std::uint32_t>(perm.begin(), perm.begin() + size / 3));
+    CHECK(prefix == std::vector<std::uint32_t>(perm.begin(), perm.begin() + size / 3));
     ++n;
   }
   CHECK(n == 30);
@@ -79,12 +73,10 @@ TEST_CASE("torch CPU randperm is reproduced", "[hf][torch]") {
 TEST_CASE("torch CPU randint(0, 2) bits are reproduced", "[hf][torch]") {
   const auto doc = hf_vectors();
   for (const auto &v : doc["random_bits"]) {
-    const auto bits = hf_synthid_table(v["n"].get<std::uint32_t>(),
-                                       v["seed"].get<std::uint64_t>());
+    const auto bits = hf_synthid_table(v["n"].get<std::uint32_t>(), v["seed"].get<std::uint64_t>());
     std::vector<std::uint32_t> as_ids(bits.begin(), bits.end());
     std::size_t ones = 0;
-    for (auto b : bits)
-      ones += b;
+    for (auto b : bits) ones += b;
     CHECK(ones == v["ones"].get<std::size_t>());
     CHECK(std::vector<std::uint32_t>(as_ids.begin(), as_ids.begin() + 32) ==
           v["head"].get<std::vector<std::uint32_t>>());
@@ -95,10 +87,10 @@ TEST_CASE("torch CPU randint(0, 2) bits are reproduced", "[hf][torch]") {
 TEST_CASE("mod 2^64-1 products match Python integers", "[hf][torch]") {
   const std::uint64_t M = ~std::uint64_t{0};
   CHECK(mulmod_2p64m1(0, M) == 0);
-  CHECK(mulmod_2p64m1(M, 1) == 0);          // 2^64 - 1 = 0
-  CHECK(mulmod_2p64m1(1ull << 63, 2) == 1); // 2^64 = 1
+  CHECK(mulmod_2p64m1(M, 1) == 0);           // 2^64 - 1 = 0
+  CHECK(mulmod_2p64m1(1ull << 63, 2) == 1);  // 2^64 = 1
   CHECK(mulmod_2p64m1(15485863, 31999) == 15485863ull * 31999ull);
-  CHECK(mulmod_2p64m1(M - 1, M - 1) == 1); // (-1)^2
+  CHECK(mulmod_2p64m1(M - 1, M - 1) == 1);  // (-1)^2
 }
 
 TEST_CASE("hf-kgw and tgi-kgw green lists equal torch's", "[hf][kgw]") {
@@ -114,8 +106,7 @@ TEST_CASE("hf-kgw and tgi-kgw green lists equal torch's", "[hf][kgw]") {
     REQUIRE(TorchGreenLists::create(cfg, &lists).ok());
     const std::uint32_t prev = v["prev"];
     std::uint64_t seed = 0;
-    REQUIRE(
-        lists.seed(std::span<const std::uint32_t>(&prev, 1), 0, &seed).ok());
+    REQUIRE(lists.seed(std::span<const std::uint32_t>(&prev, 1), 0, &seed).ok());
     CHECK(seed == u64(v["seed"]));
     std::vector<std::uint32_t> ids;
     REQUIRE(lists.green_ids(seed, &ids).ok());
@@ -125,8 +116,7 @@ TEST_CASE("hf-kgw and tgi-kgw green lists equal torch's", "[hf][kgw]") {
     REQUIRE(lists.is_green(seed, ids.front(), &g).ok());
     CHECK(g);
     std::vector<std::uint8_t> in(cfg.vocab, 0);
-    for (auto id : ids)
-      in[id] = 1;
+    for (auto id : ids) in[id] = 1;
     for (std::uint32_t t = 0; t < cfg.vocab; t += 997) {
       REQUIRE(lists.is_green(seed, t, &g).ok());
       CHECK(g == (in[t] != 0));
@@ -144,8 +134,7 @@ TEST_CASE("hf-kgw and tgi-kgw green lists equal torch's", "[hf][kgw]") {
     REQUIRE(TorchGreenLists::create(cfg, &lists).ok());
     const std::uint32_t prev = v["prev"];
     std::uint64_t seed = 0;
-    REQUIRE(
-        lists.seed(std::span<const std::uint32_t>(&prev, 1), 0, &seed).ok());
+    REQUIRE(lists.seed(std::span<const std::uint32_t>(&prev, 1), 0, &seed).ok());
     CHECK(seed == u64(v["seed"]));
     std::vector<std::uint32_t> ids;
     REQUIRE(lists.green_ids(seed, &ids).ok());
@@ -166,11 +155,7 @@ TEST_CASE("hf-kgw selfhash seeds and green lists equal torch's", "[hf][kgw]") {
     TorchGreenLists lists;
     REQUIRE(TorchGreenLists::create(cfg, &lists).ok());
     std::uint64_t seed = 0;
-    REQUIRE(lists
-                .seed(std::span<const std::uint32_t>(window).first(
-                          window.size() - 1),
-                      window.back(), &seed)
-                .ok());
+    REQUIRE(lists.seed(std::span<const std::uint32_t>(window).first(window.size() - 1), window.back(), &seed).ok());
     INFO(v.dump());
     CHECK(seed == u64(v["seed"]));
     std::vector<std::uint32_t> ids;
@@ -183,15 +168,13 @@ TEST_CASE("hf-synthid g-values equal the reference hashing", "[hf][synthid]") {
   const auto doc = hf_vectors();
   std::size_t n = 0;
   for (const auto &v : doc["synthid"]) {
-    const auto table = hf_synthid_table(v["table_size"].get<std::uint32_t>(),
-                                        v["table_seed"].get<std::uint64_t>());
+    const auto table = hf_synthid_table(v["table_size"].get<std::uint32_t>(), v["table_seed"].get<std::uint64_t>());
     const auto keys = v["keys"].get<std::vector<std::uint64_t>>();
     const auto ctx = v["context"].get<std::vector<std::uint32_t>>();
     std::vector<std::uint8_t> g(keys.size());
     hf_synthid_gvalues(table, keys, ctx, v["token"].get<std::uint32_t>(), g);
     INFO(v.dump());
-    CHECK(std::vector<int>(g.begin(), g.end()) ==
-          v["g"].get<std::vector<int>>());
+    CHECK(std::vector<int>(g.begin(), g.end()) == v["g"].get<std::vector<int>>());
     ++n;
   }
   CHECK(n == 8);
@@ -206,17 +189,14 @@ TEST_CASE("hf-synthid g-values equal the reference hashing", "[hf][synthid]") {
 #include "isotope/watermark.hpp"
 
 namespace {
-template <typename K = Key> K engine_key(std::uint64_t v) {
+template <typename K = Key>
+K engine_key(std::uint64_t v) {
   K k;
-  if constexpr (requires {
-                  K::from_engine_ints(std::span<const std::uint64_t>(), &k);
-                }) {
-    REQUIRE(
-        K::from_engine_ints(std::span<const std::uint64_t>(&v, 1), &k).ok());
+  if constexpr (requires { K::from_engine_ints(std::span<const std::uint64_t>(), &k); }) {
+    REQUIRE(K::from_engine_ints(std::span<const std::uint64_t>(&v, 1), &k).ok());
   } else {
     std::uint8_t b[KEY_BYTES] = {};
-    for (int i = 0; i < 8; ++i)
-      b[i] = static_cast<std::uint8_t>(v >> (8 * i));
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
     REQUIRE(K::from_bytes(b, sizeof b, &k).ok());
   }
   return k;
@@ -228,11 +208,9 @@ Profile engine_profile(const char *scheme, double vocab) {
   REQUIRE(p.validate().ok());
   return p;
 }
-} // namespace
+}  // namespace
 
-TEST_CASE(
-    "hf-kgw and tgi-kgw profiles: defaults, required vocabulary, cuda refused",
-    "[hf][kgw]") {
+TEST_CASE("hf-kgw and tgi-kgw profiles: defaults, required vocabulary, cuda refused", "[hf][kgw]") {
   Profile p;
   REQUIRE(Profile::of("hf-kgw", &p).ok());
   CHECK(p.context_width == 1);
@@ -261,38 +239,30 @@ TEST_CASE(
 TEST_CASE("hf-kgw scorer values are the engine's green list", "[hf][kgw]") {
   const auto doc = hf_vectors();
   for (const auto &v : doc["kgw"]) {
-    if (v["hashing_key"].get<std::string>() != "15485863")
-      continue;
+    if (v["hashing_key"].get<std::string>() != "15485863") continue;
     const Profile p = engine_profile("hf-kgw", v["vocab"].get<double>());
     std::unique_ptr<TupleScorer> s;
-    REQUIRE(
-        find_scheme("hf-kgw")->make_scorer(engine_key(15485863), p, &s).ok());
+    REQUIRE(find_scheme("hf-kgw")->make_scorer(engine_key(15485863), p, &s).ok());
     const std::uint32_t prev = v["prev"];
     const auto head = v["green"]["head"].get<std::vector<std::uint32_t>>();
     std::vector<double> out(head.size());
-    REQUIRE(
-        s->values(std::span<const std::uint32_t>(&prev, 1), head, out).ok());
-    for (double x : out)
-      CHECK(x == 1.0);
+    REQUIRE(s->values(std::span<const std::uint32_t>(&prev, 1), head, out).ok());
+    for (double x : out) CHECK(x == 1.0);
     // Over the whole vocabulary, exactly G tokens are green.
     std::vector<std::uint32_t> all(v["vocab"].get<std::uint32_t>());
-    for (std::uint32_t i = 0; i < all.size(); ++i)
-      all[i] = i;
+    for (std::uint32_t i = 0; i < all.size(); ++i) all[i] = i;
     std::vector<double> vals(all.size());
-    REQUIRE(
-        s->values(std::span<const std::uint32_t>(&prev, 1), all, vals).ok());
+    REQUIRE(s->values(std::span<const std::uint32_t>(&prev, 1), all, vals).ok());
     double green = 0;
-    for (double x : vals)
-      green += x;
+    for (double x : vals) green += x;
     CHECK(green == std::floor(all.size() * 0.25));
   }
 }
 
-TEST_CASE("hf-kgw null: binomial above the mean, 1 below (conservative)",
-          "[hf][kgw]") {
+TEST_CASE("hf-kgw null: binomial above the mean, 1 below (conservative)", "[hf][kgw]") {
   const Profile p = engine_profile("hf-kgw", 32000);
   const Scheme *s = find_scheme("hf-kgw");
-  CHECK(s->tail(p, 100, 400).p_value == 1.0); // mean 100
+  CHECK(s->tail(p, 100, 400).p_value == 1.0);  // mean 100
   CHECK(s->tail(p, 100, 400).log10_p == 0.0);
   const Tail t = s->tail(p, 200, 400);
   const Tail b = binomial_upper_tail(200, 400, 0.25);
@@ -300,13 +270,13 @@ TEST_CASE("hf-kgw null: binomial above the mean, 1 below (conservative)",
   CHECK(t.log10_p < -20);
 }
 
-TEST_CASE("hf-kgw and tgi-kgw text generated under the key is detected, other "
-          "keys are not",
-          "[hf][kgw]") {
+TEST_CASE(
+    "hf-kgw and tgi-kgw text generated under the key is detected, other "
+    "keys are not",
+    "[hf][kgw]") {
   for (const char *scheme : {"hf-kgw", "tgi-kgw"}) {
     for (double selfhash : {0.0, 1.0}) {
-      if (std::string(scheme) == "tgi-kgw" && selfhash == 1.0)
-        continue;
+      if (std::string(scheme) == "tgi-kgw" && selfhash == 1.0) continue;
       Profile p = engine_profile(scheme, 2000);
       if (selfhash == 1.0) {
         REQUIRE(p.set("seeding_scheme", 1).ok());
@@ -322,8 +292,7 @@ TEST_CASE("hf-kgw and tgi-kgw text generated under the key is detected, other "
       std::vector<float> logits(2000);
       Rng rng(11);
       for (int i = 0; i < 300; ++i) {
-        for (float &x : logits)
-          x = nd(logit_rng);
+        for (float &x : logits) x = nd(logit_rng);
         std::uint32_t tok = 0;
         REQUIRE(w->sample(ids, logits, SamplingParams{}, rng, &tok).ok());
         ids.push_back(tok);
@@ -337,4 +306,138 @@ TEST_CASE("hf-kgw and tgi-kgw text generated under the key is detected, other "
       CHECK(other->result().log10_p > -3);
     }
   }
+}
+
+// ---------------------------------------------------------------- hf-synthid
+
+namespace {
+template <typename K = Key>
+K engine_keys(const std::vector<std::uint64_t>& v) {
+  K k;
+  if constexpr (requires { K::from_engine_ints(std::span<const std::uint64_t>(), &k); }) {
+    REQUIRE(K::from_engine_ints(std::span<const std::uint64_t>(v), &k).ok());
+  } else {
+    REQUIRE(v.size() <= 4);
+    std::uint8_t b[KEY_BYTES] = {};
+    for (std::size_t j = 0; j < v.size(); ++j)
+      for (int i = 0; i < 8; ++i) b[8 * j + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v[j] >> (8 * i));
+    REQUIRE(K::from_bytes(b, sizeof b, &k).ok());
+  }
+  return k;
+}
+Profile synthid_profile(double table_size, double table_seed, double layers, double ngram_len) {
+  Profile p;
+  REQUIRE(Profile::of("hf-synthid", &p).ok());
+  REQUIRE(p.set("sampling_table_size", table_size).ok());
+  REQUIRE(p.set("sampling_table_seed", table_seed).ok());
+  REQUIRE(p.set("layers", layers).ok());
+  REQUIRE(p.set("ngram_len", ngram_len).ok());
+  p.context_width = static_cast<std::uint32_t>(ngram_len) - 1;
+  REQUIRE(p.validate().ok());
+  return p;
+}
+}  // namespace
+
+TEST_CASE("hf-synthid profile: defaults and refusals", "[hf][synthid]") {
+  Profile p;
+  REQUIRE(Profile::of("hf-synthid", &p).ok());
+  CHECK(p.context_width == 4);
+  CHECK(p.param("ngram_len") == 5);
+  CHECK(p.param("sampling_table_size") == 65536);
+  CHECK(p.param("context_history_size") == 1024);
+  CHECK(p.validate().ok());
+  Profile q = p;
+  REQUIRE(q.set("sampling_table_size", 1000).ok());
+  CHECK(q.validate().message().find("power of two") != std::string::npos);
+  q = p;
+  REQUIRE(q.set("device", 1).ok());
+  CHECK(q.validate().message().find("CUDA") != std::string::npos);
+  q = p;
+  q.context_width = 3;
+  CHECK(!q.validate().ok());
+}
+
+TEST_CASE("hf-synthid exact null equals the exact fractions of the reference", "[hf][synthid]") {
+  const auto doc = hf_vectors();
+  std::size_t n = 0;
+  for (const auto& v : doc["synthid_null"]) {
+    const auto windows = v["windows"].get<std::vector<std::vector<std::uint32_t>>>();
+    const auto tokens = v["tokens"].get<std::vector<std::uint32_t>>();
+    const Profile p = synthid_profile(v["table_size"].get<double>(), v["table_seed"].get<double>(),
+                                      v["layers"].get<double>(), static_cast<double>(windows[0].size() + 1));
+    std::unique_ptr<TupleNull> null;
+    REQUIRE(find_scheme("hf-synthid")->make_tuple_null(p, &null).ok());
+    REQUIRE(null);
+    std::vector<std::uint32_t> flat;
+    for (const auto& w : windows) flat.insert(flat.end(), w.begin(), w.end());
+    null->add(flat.data(), tokens.data(), tokens.size());
+    for (const auto& [t, want] : v["log10_tail"].items()) {
+      INFO("t = " << t);
+      const Tail got = null->tail(std::stod(t));
+      CHECK(std::fabs(got.log10_p - want.get<double>()) <= 1e-12 * std::max(1.0, std::fabs(want.get<double>())));
+      ++n;
+    }
+    // Above the largest possible count the tail is empty; at 0 it is 1.
+    CHECK(null->tail(0).log10_p == 0.0);
+    null->clear();
+    CHECK(null->tail(3).log10_p == 0.0);
+  }
+  CHECK(n == 16 + 64 + 25);
+}
+
+TEST_CASE("hf-synthid: each layer reads the table at one key-given rotation of the tuples' residues", "[hf][synthid]") {
+  // The identity the exact null rests on, through the scorer's full hashing.
+  const Profile p = synthid_profile(1 << 10, 7, 3, 3);
+  const auto table = hf_synthid_table(1 << 10, 7);
+  std::mt19937_64 rng(9);
+  std::vector<std::uint32_t> windows, tokens;
+  for (int j = 0; j < 50; ++j) {
+    windows.push_back(static_cast<std::uint32_t>(rng() % 100000));
+    windows.push_back(static_cast<std::uint32_t>(rng() % 100000));
+    tokens.push_back(static_cast<std::uint32_t>(rng() % 100000));
+  }
+  for (int trial = 0; trial < 20; ++trial) {
+    const std::vector<std::uint64_t> keys{rng(), rng(), rng()};
+    std::unique_ptr<TupleScorer> s;
+    REQUIRE(find_scheme("hf-synthid")->make_scorer(engine_keys(keys), p, &s).ok());
+    std::vector<double> scores(tokens.size());
+    REQUIRE(s->score(windows.data(), tokens.data(), tokens.size(), scores.data()).ok());
+    double total = 0.0, want = 0.0;
+    for (double x : scores) total += x;
+    for (std::uint64_t k : keys) {
+      const std::uint64_t o = (k * HF_SYNTHID_LCG_MUL) % (1u << 10);
+      for (std::size_t j = 0; j < tokens.size(); ++j) {
+        const std::uint64_t h =
+            hf_synthid_hash1(hf_synthid_hash(1, std::span<const std::uint32_t>(windows).subspan(2 * j, 2)), tokens[j]);
+        want += table[((h * HF_SYNTHID_LCG_MUL + 1) + o) % (1u << 10)];
+      }
+    }
+    CHECK(total == want);
+  }
+}
+
+TEST_CASE("hf-synthid text generated under the keys is detected, other keys are not", "[hf][synthid]") {
+  const Profile p = synthid_profile(65536, 0, 4, 3);
+  const Key key = engine_keys({654, 400, 836, 123}), other = engine_keys({1, 2, 3, 4});
+  std::unique_ptr<Watermarker> w;
+  REQUIRE(Watermarker::create(key, p, 2000, &w).ok());
+  std::mt19937 logit_rng(7);
+  std::normal_distribution<float> nd(0.0f, 2.0f);
+  std::vector<std::uint32_t> ids{1, 2, 3};
+  std::vector<float> logits(2000);
+  Rng rng(11);
+  for (int i = 0; i < 300; ++i) {
+    for (float& x : logits) x = nd(logit_rng);
+    std::uint32_t tok = 0;
+    REQUIRE(w->sample(ids, logits, SamplingParams{}, rng, &tok).ok());
+    ids.push_back(tok);
+  }
+  DetectionResult mine, theirs;
+  REQUIRE(detect_ids(key, p, ids, &mine).ok());
+  REQUIRE(detect_ids(other, p, ids, &theirs).ok());
+  CHECK(mine.trials == 4 * mine.scored);
+  CHECK(mine.log10_p < -6);
+  CHECK(theirs.log10_p > -3);
+  // The smallest p-value the exact null allows is S^-m.
+  CHECK(mine.log10_p >= -4 * std::log10(65536.0) - 1e-9);
 }

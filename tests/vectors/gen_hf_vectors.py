@@ -23,6 +23,9 @@ import struct
 import sys
 
 import torch
+from fractions import Fraction
+
+import mpmath
 
 M64 = (1 << 64) - 1
 TABLE = 1_000_003
@@ -69,6 +72,41 @@ def synthid_gvalues(table, keys, context, token):
     return [table[synthid_hash(h, [k]) % len(table)] for k in keys]
 
 
+def synthid_exact_null(table, layers, tuples):
+    """P(T >= t) for every t, T the number of ones over the tuples and layers
+    when each layer's key is uniform: layer l reads table[(c_j + o_l) mod S],
+    o_l uniform on 0..S-1, independent (docs/compat.md). Exact fractions."""
+    S = len(table)
+    res = []
+    for context, token in tuples:
+        h = synthid_hash(synthid_hash(1, context), [token])
+        res.append(((h * LCG_MUL + 1) & ((1 << 64) - 1)) % S)
+    # The rotation identity itself, checked on random keys through the full hashing.
+    rnd = __import__("random").Random(5)
+    for _ in range(200):
+        k = rnd.getrandbits(64)
+        o = (k * LCG_MUL) % S
+        for (context, token), c in zip(tuples, res):
+            h = synthid_hash(synthid_hash(1, context), [token])
+            assert table[synthid_hash(h, [k]) % S] == table[(c + o) % S]
+    one = {}
+    for o in range(S):
+        d = sum(table[(c + o) % S] for c in res)
+        one[d] = one.get(d, 0) + Fraction(1, S)
+    dist = {0: Fraction(1)}
+    for _ in range(layers):
+        nxt = {}
+        for a, pa in dist.items():
+            for b, pb in one.items():
+                nxt[a + b] = nxt.get(a + b, 0) + pa * pb
+        dist = nxt
+    tail, out = Fraction(0), {}
+    for t in sorted(dist, reverse=True):
+        tail += dist[t]
+        out[t] = tail
+    return out
+
+
 def main():
     out = {"randperm": [], "random_bits": [], "kgw": [], "selfhash": [], "tgi": [], "synthid": []}
     for n in (1, 2, 3, 10, 1000, 40000):
@@ -111,6 +149,19 @@ def main():
             out["synthid"].append({"table_size": table_size, "table_seed": table_seed, "keys": keys,
                                    "context": context, "token": token,
                                    "g": synthid_gvalues(table, keys, context, token)})
+    out["synthid_null"] = []
+    mpmath.mp.dps = 40
+    for table_size, table_seed, layers, n in ((64, 3, 3, 5), (256, 11, 4, 40), (1 << 16, 0, 2, 12)):
+        g = torch.Generator().manual_seed(table_seed)
+        table = torch.randint(0, 2, (table_size,), generator=g).tolist()
+        rnd = __import__("random").Random(table_size)
+        tuples = [([rnd.randrange(50000) for _ in range(2)], rnd.randrange(50000)) for _ in range(n)]
+        tails = synthid_exact_null(table, layers, tuples)
+        out["synthid_null"].append({
+            "table_size": table_size, "table_seed": table_seed, "layers": layers,
+            "windows": [c for c, _ in tuples], "tokens": [t for _, t in tuples],
+            "log10_tail": {str(t): float(mpmath.log10(mpmath.mpf(p.numerator) / p.denominator))
+                           for t, p in tails.items()}})
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                                  "hf_vectors.json")
     with open(path, "w") as f:

@@ -11,7 +11,7 @@ import isotope
 
 def test_profiles_of_every_scheme():
     assert isotope.schemes()[:3] == ["kgw", "gumbel", "synthid"]
-    assert {"hf-kgw", "tgi-kgw"} <= set(isotope.schemes())
+    assert {"hf-kgw", "tgi-kgw", "hf-synthid"} <= set(isotope.schemes())
     assert isotope.Profile().name == "kgw/v1/gamma=0.25/delta=3/h=2/siphash128-aes128ctr-u16-v1"
     assert isotope.Profile(0.5, 2.0, 1).gamma == 0.5  # the kgw positional form
     g = isotope.Profile(scheme="gumbel", context_width=3)
@@ -113,3 +113,15 @@ def test_engine_kgw_profiles():
         isotope.Profile(scheme="hf-kgw", engine_vocab_size=32000, device=1)
     with pytest.raises(ValueError, match="context width must be 1"):
         isotope.Profile(scheme="tgi-kgw", engine_vocab_size=32000, context_width=2)
+
+
+def test_hf_synthid_profile():
+    p = isotope.Profile(scheme="hf-synthid")
+    assert p.context_width == 4 and p.params["ngram_len"] == 5
+    assert p.params["sampling_table_size"] == 65536 and p.params["sampling_table_seed"] == 0
+    q = isotope.Profile(scheme="hf-synthid", ngram_len=3, layers=12)
+    assert q.context_width == 2 and q.params["layers"] == 12
+    with pytest.raises(ValueError, match="power of two"):
+        isotope.Profile(scheme="hf-synthid", sampling_table_size=1000)
+    with pytest.raises(ValueError, match="CUDA"):
+        isotope.Profile(scheme="hf-synthid", device=1)

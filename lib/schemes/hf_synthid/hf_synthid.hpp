@@ -22,32 +22,25 @@ namespace isotope::detail {
 inline constexpr std::uint64_t HF_SYNTHID_LCG_MUL = 6364136223846793005ull;
 
 // One step of the hash per id, wrapping mod 2^64 (the bits of torch's int64).
-inline std::uint64_t
-hf_synthid_hash(std::uint64_t h, std::span<const std::uint32_t> data) noexcept {
-  for (std::uint32_t x : data)
-    h = (h + x) * HF_SYNTHID_LCG_MUL + 1u;
+inline std::uint64_t hf_synthid_hash(std::uint64_t h, std::span<const std::uint32_t> data) noexcept {
+  for (std::uint32_t x : data) h = (h + x) * HF_SYNTHID_LCG_MUL + 1u;
   return h;
 }
-inline std::uint64_t hf_synthid_hash1(std::uint64_t h,
-                                      std::uint64_t x) noexcept {
+inline std::uint64_t hf_synthid_hash1(std::uint64_t h, std::uint64_t x) noexcept {
   return (h + x) * HF_SYNTHID_LCG_MUL + 1u;
 }
 // torch's `%` on int64 (Python's floor modulo) of the hash read as signed.
-inline std::uint32_t hf_synthid_index(std::uint64_t h,
-                                      std::uint32_t table_size) noexcept {
+inline std::uint32_t hf_synthid_index(std::uint64_t h, std::uint32_t table_size) noexcept {
   const auto s = static_cast<std::int64_t>(h);
   const std::int64_t r = s % static_cast<std::int64_t>(table_size);
   return static_cast<std::uint32_t>(r < 0 ? r + table_size : r);
 }
 
 // The sampling table of (table_size, seed) on CPU.
-std::vector<std::uint8_t> hf_synthid_table(std::uint32_t table_size,
-                                           std::uint64_t seed);
+std::vector<std::uint8_t> hf_synthid_table(std::uint32_t table_size, std::uint64_t seed);
 
 // g-values of `token` after `context` (ngram_len - 1 ids), one per key.
-void hf_synthid_gvalues(std::span<const std::uint8_t> table,
-                        std::span<const std::uint64_t> keys,
-                        std::span<const std::uint32_t> context,
-                        std::uint32_t token, std::span<std::uint8_t> out);
+void hf_synthid_gvalues(std::span<const std::uint8_t> table, std::span<const std::uint64_t> keys,
+                        std::span<const std::uint32_t> context, std::uint32_t token, std::span<std::uint8_t> out);
 
-} // namespace isotope::detail
+}  // namespace isotope::detail

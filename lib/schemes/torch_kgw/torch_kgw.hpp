@@ -33,11 +33,9 @@ inline constexpr std::uint32_t HF_SELFHASH_TABLE_SIZE = 1000003;
 struct TorchKgwConfig {
   TorchKgwSeeding seeding = TorchKgwSeeding::hf_lefthash;
   std::uint64_t hashing_key = 15485863;
-  std::uint32_t vocab = 0; // V: the model's vocabulary size (logits dimension)
-  std::uint32_t green =
-      0; // G = floor(V * ratio), computed in double as Python does
-  std::uint32_t context_width =
-      1; // selfhash: ids in the window, the token included
+  std::uint32_t vocab = 0;          // V: the model's vocabulary size (logits dimension)
+  std::uint32_t green = 0;          // G = floor(V * ratio), computed in double as Python does
+  std::uint32_t context_width = 1;  // selfhash: ids in the window, the token included
 };
 
 // G = int(V * ratio) with Python's float product and truncation.
@@ -45,12 +43,11 @@ std::uint32_t torch_kgw_green_size(std::uint32_t vocab, double ratio) noexcept;
 
 // The engine's green lists with a cache of recent ones. Not thread-safe.
 class TorchGreenLists {
-public:
+ public:
   static Status create(const TorchKgwConfig &cfg, TorchGreenLists *out);
   // The seed of a scored token. `window` holds the ids before it (at least
   // one; selfhash uses the last context_width - 1 of them).
-  Status seed(std::span<const std::uint32_t> window, std::uint32_t token,
-              std::uint64_t *out) const;
+  Status seed(std::span<const std::uint32_t> window, std::uint32_t token, std::uint64_t *out) const;
   // Whether `token` is green under `seed` (token < V).
   Status is_green(std::uint64_t seed, std::uint32_t token, bool *out);
   // The green ids under `seed`, in the engine's order (the permutation's first
@@ -58,12 +55,11 @@ public:
   Status green_ids(std::uint64_t seed, std::vector<std::uint32_t> *out) const;
   const TorchKgwConfig &config() const noexcept { return cfg_; }
 
-private:
+ private:
   TorchKgwConfig cfg_;
-  std::vector<std::uint32_t> table_; // selfhash: T
-  std::unordered_map<std::uint32_t, std::vector<std::uint8_t>>
-      masks_; // low 32 bits of the seed -> green mask
+  std::vector<std::uint32_t> table_;                                    // selfhash: T
+  std::unordered_map<std::uint32_t, std::vector<std::uint8_t>> masks_;  // low 32 bits of the seed -> green mask
   std::vector<std::uint32_t> perm_;
 };
 
-} // namespace isotope::detail
+}  // namespace isotope::detail
