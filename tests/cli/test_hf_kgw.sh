@@ -1,21 +1,22 @@
-# The hf-kgw and tgi-kgw profiles from the command line: token ids chosen from
-# the green lists that torch's own CPU generator gives (the engines'
-# construction, written here in Python) are all green, with the exact binomial
-# tail; ids chosen without the key are not flagged; missing or CUDA settings
-# are refused with their reason.
+# The engine profiles from the command line. hf-kgw and tgi-kgw: token ids
+# chosen from the green lists that torch's own CPU generator gives (the
+# engines' construction, written here in Python) are all green, with the exact
+# binomial tail; ids chosen without the key are not flagged; missing or CUDA
+# settings are refused with their reason. hf-kgw and hf-synthid: generation,
+# a closed audit with a signed report, and verify.
 source "$(dirname "$0")/lib.sh" "$1"
 cd "$WORK" || exit 1
 
-# The engine key: the integer 15485863.
-if "$ISOTOPE" key import --help > /dev/null 2>&1; then
-  echo 15485863 | "$ISOTOPE" key import --int - -o hf.key > /dev/null 2>&1 || die "key import"
-else
-  /usr/bin/python3 - <<'PY' || die "interim key"
+# The engine keys: the integer 15485863 (KGW) and four SynthID keys.
+if ! echo 15485863 | "$ISOTOPE" key import --int - -o hf.key > /dev/null 2>&1 ||
+  ! "$ISOTOPE" key import --int 654,400,836,123 -o synthid.key > /dev/null 2>&1; then
+  /usr/bin/python3 - <<'PY' || die "interim keys"
 import struct
-b = struct.pack("<Q", 15485863) + bytes(24)
-open("hf.key", "w").write("isotope-watermark-key v1\n" + b.hex() + "\n")
+for name, ints in (("hf.key", [15485863]), ("synthid.key", [654, 400, 836, 123])):
+    b = struct.pack("<%dQ" % len(ints), *ints) + bytes(32 - 8 * len(ints))
+    open(name, "w").write("isotope-watermark-key v1\n" + b.hex() + "\n")
 PY
-  chmod 600 hf.key
+  chmod 600 hf.key synthid.key
 fi
 
 /usr/bin/python3 - <<'PY' || die "id lines"
@@ -68,4 +69,25 @@ expect_exit 2 "$ISOTOPE" detect --key hf.key --scheme hf-kgw --engine-vocab-size
 grep -q "CUDA" err || die "device=cuda is not refused with its reason"
 expect_exit 2 "$ISOTOPE" detect --key hf.key --scheme tgi-kgw --engine-vocab-size 32000 -H 2 --jsonl \
   --vocab-size 32000 hf.jsonl
+
+# Generation, a closed audit with the filter, a signed report that verifies.
+src="${ISOTOPE_SOURCE_DIR:?}"
+head -n 30 "$src/corpora/prompts.jsonl" > tp.jsonl
+"$ISOTOPE" signer new -o sign.key -q > /dev/null || die "signer new"
+kgw=(--scheme hf-kgw --engine-vocab-size 8000)
+syn=(--scheme hf-synthid --layers 4 --ngram-len 3)
+for s in kgw syn; do
+  declare -n opts="$s"
+  k=hf.key
+  [ "$s" = syn ] && k=synthid.key
+  "$ISOTOPE" generate -q -k "$k" "${opts[@]}" --prompts tp.jsonl -n 120 --seed 3 -o "teacher-$s.jsonl" || die "teacher $s"
+  expect_exit 0 "$ISOTOPE" audit --key "$k" "${opts[@]}" --suspect "teacher-$s.jsonl" --teacher "teacher-$s.jsonl" \
+    --control 5 --json --report "report-$s.json" --sign sign.key -q
+  expect_in out '"flagged": true'
+  expect_exit 0 "$ISOTOPE" verify "report-$s.json" --signer sign.key.pub --key "$k" --inputs "teacher-$s.jsonl" -q
+  expect_in out "VERIFIED"
+done
+expect_in report-syn.json '"scheme":"hf-synthid"'
+expect_exit 2 "$ISOTOPE" detect --key synthid.key --scheme hf-synthid --layers 4 --sampling-table-size 1000 tp.jsonl
+expect_in err "power of two"
 finish

@@ -268,7 +268,7 @@ class TorchKgw final : public Scheme {
     if (vocab != vocab_of(p))
       return {Code::vocab_mismatch, "the logits have " + std::to_string(vocab) +
                                         " entries but the profile's "
-                                        "vocab_size is " +
+                                        "engine_vocab_size is " +
                                         std::to_string(vocab_of(p))};
     TorchGreenLists lists;
     ISOTOPE_RETURN_IF_ERROR(make_lists(key, p, &lists));
