@@ -6,15 +6,15 @@
 
 namespace isotope::detail {
 
-Status torch_randperm_prefix(std::mt19937 &gen, std::uint32_t n, std::uint32_t prefix,
-                             std::vector<std::uint32_t> *out) {
+Status torch_randperm_prefix(std::mt19937& gen, std::uint32_t n, std::uint32_t prefix,
+                             std::vector<std::uint32_t>* out) {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   if (n == 0 || n > TORCH_RANDPERM_MAX_N)
     return {Code::invalid_argument, "a torch CPU permutation is reproduced for 1 to " +
                                         std::to_string(TORCH_RANDPERM_MAX_N) + " entries (got " + std::to_string(n) +
                                         ")"};
   if (prefix > n) return {Code::invalid_argument, "the prefix is longer than the permutation"};
-  std::vector<std::uint32_t> &r = *out;
+  std::vector<std::uint32_t>& r = *out;
   r.resize(n);
   std::iota(r.begin(), r.end(), 0u);
   // Entry i is final once step i has run: later steps swap only i+1..n-1.
@@ -27,7 +27,7 @@ Status torch_randperm_prefix(std::mt19937 &gen, std::uint32_t n, std::uint32_t p
   return Status::OK();
 }
 
-void torch_random_bits(std::mt19937 &gen, std::size_t n, std::vector<std::uint8_t> *out) {
+void torch_random_bits(std::mt19937& gen, std::size_t n, std::vector<std::uint8_t>* out) {
   out->resize(n);
   for (std::size_t i = 0; i < n; ++i) (*out)[i] = static_cast<std::uint8_t>(gen() & 1u);
 }

@@ -42,10 +42,10 @@ inline std::mt19937 torch_cpu_generator(std::uint64_t seed) {
 // The first `prefix` entries of torch.randperm(n) drawn from `gen` (the
 // remaining draws of the full permutation do not change them). `out` gets
 // `prefix` ids. n must lie in [1, TORCH_RANDPERM_MAX_N] and prefix <= n.
-Status torch_randperm_prefix(std::mt19937 &gen, std::uint32_t n, std::uint32_t prefix, std::vector<std::uint32_t> *out);
+Status torch_randperm_prefix(std::mt19937& gen, std::uint32_t n, std::uint32_t prefix, std::vector<std::uint32_t>* out);
 
 // torch.randint(0, 2, (n,)) drawn from `gen`: one bit per entry.
-void torch_random_bits(std::mt19937 &gen, std::size_t n, std::vector<std::uint8_t> *out);
+void torch_random_bits(std::mt19937& gen, std::size_t n, std::vector<std::uint8_t>* out);
 
 // (a * b) mod (2^64 - 1), as Python computes it on integers.
 std::uint64_t mulmod_2p64m1(std::uint64_t a, std::uint64_t b) noexcept;

@@ -14,7 +14,7 @@ namespace isotope::detail {
 // The key's `count` integers; Code::invalid_argument (naming `what`) for a
 // key of another kind or count.
 template <typename K = Key>
-Status engine_ints(const K &key, std::size_t count, std::string_view what, std::vector<std::uint64_t> *out) {
+Status engine_ints(const K& key, std::size_t count, std::string_view what, std::vector<std::uint64_t>* out) {
   if constexpr (requires { key.engine_ints(); }) {
     ISOTOPE_RETURN_IF_ERROR(check_key_kind(key, count, what));
     const auto ints = key.engine_ints();

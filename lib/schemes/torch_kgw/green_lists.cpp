@@ -16,7 +16,7 @@ std::uint32_t torch_kgw_green_size(std::uint32_t vocab, double ratio) noexcept {
   return g <= 0.0 ? 0u : static_cast<std::uint32_t>(g);
 }
 
-Status TorchGreenLists::create(const TorchKgwConfig &cfg, TorchGreenLists *out) {
+Status TorchGreenLists::create(const TorchKgwConfig& cfg, TorchGreenLists* out) {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   if (cfg.vocab < 2 || cfg.vocab > TORCH_RANDPERM_MAX_N)
     return {Code::invalid_argument, "vocab_size must be between 2 and " + std::to_string(TORCH_RANDPERM_MAX_N) +
@@ -36,7 +36,7 @@ Status TorchGreenLists::create(const TorchKgwConfig &cfg, TorchGreenLists *out) 
   return Status::OK();
 }
 
-Status TorchGreenLists::seed(std::span<const std::uint32_t> window, std::uint32_t token, std::uint64_t *out) const {
+Status TorchGreenLists::seed(std::span<const std::uint32_t> window, std::uint32_t token, std::uint64_t* out) const {
   const std::uint64_t hk = cfg_.hashing_key;
   switch (cfg_.seeding) {
     case TorchKgwSeeding::hf_lefthash:
@@ -74,15 +74,16 @@ Status TorchGreenLists::seed(std::span<const std::uint32_t> window, std::uint32_
   return {Code::internal, "unknown seeding"};
 }
 
-Status TorchGreenLists::green_ids(std::uint64_t seed, std::vector<std::uint32_t> *out) const {
+Status TorchGreenLists::green_ids(std::uint64_t seed, std::vector<std::uint32_t>* out) const {
   std::mt19937 gen = torch_cpu_generator(seed);
   return torch_randperm_prefix(gen, cfg_.vocab, cfg_.green, out);
 }
 
-Status TorchGreenLists::is_green(std::uint64_t seed, std::uint32_t token, bool *out) {
-  if (token >= cfg_.vocab)
-    return {Code::vocab_mismatch, "token id " + std::to_string(token) + " is outside the vocabulary of " +
-                                      std::to_string(cfg_.vocab) + " (vocab_size)"};
+Status TorchGreenLists::is_green(std::uint64_t seed, std::uint32_t token, bool* out) {
+  if (token >= cfg_.vocab) {  // beyond the engine's vocab_size (padded logits): never in the permutation
+    *out = false;
+    return Status::OK();
+  }
   const auto s32 = static_cast<std::uint32_t>(seed);
   auto it = masks_.find(s32);
   if (it == masks_.end()) {

@@ -61,17 +61,17 @@ constexpr std::array<ParamSpec, 4> kTgiParams{{
     {"device", 0.0, 0.0, 1.0, true, "Where the engine drew its green lists: 0 cpu; 1 cuda (not reproduced)"},
 }};
 
-bool is_tgi(const Profile &p) { return p.scheme == "tgi-kgw"; }
-double ratio_of(const Profile &p) { return p.param(is_tgi(p) ? "gamma" : "greenlist_ratio"); }
-double bias_of(const Profile &p) { return p.param(is_tgi(p) ? "delta" : "bias"); }
-std::uint32_t vocab_of(const Profile &p) { return static_cast<std::uint32_t>(p.param("engine_vocab_size")); }
-std::uint32_t green_of(const Profile &p) { return detail::torch_kgw_green_size(vocab_of(p), ratio_of(p)); }
-double gamma_of(const Profile &p) {
+bool is_tgi(const Profile& p) { return p.scheme == "tgi-kgw"; }
+double ratio_of(const Profile& p) { return p.param(is_tgi(p) ? "gamma" : "greenlist_ratio"); }
+double bias_of(const Profile& p) { return p.param(is_tgi(p) ? "delta" : "bias"); }
+std::uint32_t vocab_of(const Profile& p) { return static_cast<std::uint32_t>(p.param("engine_vocab_size")); }
+std::uint32_t green_of(const Profile& p) { return detail::torch_kgw_green_size(vocab_of(p), ratio_of(p)); }
+double gamma_of(const Profile& p) {
   const std::uint32_t V = vocab_of(p);
   return V == 0 ? 0.0 : static_cast<double>(green_of(p)) / V;
 }
 
-Status make_lists(const Key &key, const Profile &p, TorchGreenLists *out) {
+Status make_lists(const Key& key, const Profile& p, TorchGreenLists* out) {
   std::vector<std::uint64_t> ints;
   ISOTOPE_RETURN_IF_ERROR(detail::engine_ints(key, 1, p.scheme, &ints));
   TorchKgwConfig cfg;
@@ -88,7 +88,7 @@ Status make_lists(const Key &key, const Profile &p, TorchGreenLists *out) {
 class TorchKgwScorer final : public TupleScorer {
  public:
   TorchKgwScorer(TorchGreenLists lists, std::uint32_t h) : lists_(std::move(lists)), h_(h) {}
-  Status score(const std::uint32_t *windows, const std::uint32_t *tokens, std::size_t n, double *out) override {
+  Status score(const std::uint32_t* windows, const std::uint32_t* tokens, std::size_t n, double* out) override {
     for (std::size_t j = 0; j < n; ++j) {
       std::uint64_t seed = 0;
       ISOTOPE_RETURN_IF_ERROR(lists_.seed({windows + j * h_, h_}, tokens[j], &seed));
@@ -125,10 +125,10 @@ class TorchKgwScorer final : public TupleScorer {
 // sampler to the biased logits.
 class TorchKgwGenerator final : public Generator {
  public:
-  TorchKgwGenerator(TorchGreenLists lists, const Profile &p)
+  TorchKgwGenerator(TorchGreenLists lists, const Profile& p)
       : lists_(std::move(lists)), h_(p.context_width), bias_(static_cast<float>(bias_of(p))) {}
 
-  Status apply(std::span<const std::uint32_t> context, std::span<float> logits, const SamplingParams &) override {
+  Status apply(std::span<const std::uint32_t> context, std::span<float> logits, const SamplingParams&) override {
     if (context.size() < std::max<std::uint32_t>(h_, 1)) return Status::OK();  // the engine skips short inputs
     const auto window = context.subspan(context.size() - h_);
     if (lists_.config().seeding != TorchKgwSeeding::hf_selfhash) {
@@ -157,7 +157,7 @@ class TorchKgwGenerator final : public Generator {
     return Status::OK();
   }
   Status apply_candidates(std::span<const std::uint32_t> context, std::span<TokenLogit> cand,
-                          const SamplingParams &) override {
+                          const SamplingParams&) override {
     if (cand.empty() || context.size() < std::max<std::uint32_t>(h_, 1)) return Status::OK();
     const auto window = context.subspan(context.size() - h_);
     const bool selfhash = lists_.config().seeding == TorchKgwSeeding::hf_selfhash;
@@ -183,8 +183,8 @@ class TorchKgwGenerator final : public Generator {
     for (std::size_t i : green_at) cand[i].logit += bias_;
     return Status::OK();
   }
-  Status sample(std::span<const std::uint32_t> context, std::span<const float> logits, const SamplingParams &params,
-                Rng &rng, std::uint32_t *token) override {
+  Status sample(std::span<const std::uint32_t> context, std::span<const float> logits, const SamplingParams& params,
+                Rng& rng, std::uint32_t* token) override {
     biased_.assign(logits.begin(), logits.end());
     ISOTOPE_RETURN_IF_ERROR(apply(context, biased_, params));
     return sample_plain(biased_, params, rng, token);
@@ -228,7 +228,7 @@ class TorchKgw final : public Scheme {
     return kHfParams;
   }
   std::uint32_t default_context_width() const noexcept override { return 1; }
-  Status validate(const Profile &p) const override {
+  Status validate(const Profile& p) const override {
     if (p.param("device") != 0.0)
       return {Code::invalid_argument, std::string(name()) +
                                           ": green lists drawn on a CUDA device come "
@@ -255,20 +255,19 @@ class TorchKgw final : public Scheme {
               "least 1 (transformers' context_width)"};
     return Status::OK();
   }
-  bool distortion_free(const Profile &p) const noexcept override { return bias_of(p) == 0.0; }
+  bool distortion_free(const Profile& p) const noexcept override { return bias_of(p) == 0.0; }
 
-  Status make_scorer(const Key &key, const Profile &p, std::unique_ptr<TupleScorer> *out) const override {
+  Status make_scorer(const Key& key, const Profile& p, std::unique_ptr<TupleScorer>* out) const override {
     TorchGreenLists lists;
     ISOTOPE_RETURN_IF_ERROR(make_lists(key, p, &lists));
     *out = std::make_unique<TorchKgwScorer>(std::move(lists), p.context_width);
     return Status::OK();
   }
-  Status make_generator(const Key &key, const Profile &p, std::uint32_t vocab,
-                        std::unique_ptr<Generator> *out) const override {
-    if (vocab != vocab_of(p))
+  Status make_generator(const Key& key, const Profile& p, std::uint32_t vocab,
+                        std::unique_ptr<Generator>* out) const override {
+    if (vocab < vocab_of(p))
       return {Code::vocab_mismatch, "the logits have " + std::to_string(vocab) +
-                                        " entries but the profile's "
-                                        "engine_vocab_size is " +
+                                        " entries, fewer than the profile's engine_vocab_size " +
                                         std::to_string(vocab_of(p))};
     TorchGreenLists lists;
     ISOTOPE_RETURN_IF_ERROR(make_lists(key, p, &lists));
@@ -276,13 +275,13 @@ class TorchKgw final : public Scheme {
     return Status::OK();
   }
 
-  std::uint64_t trials(const Profile &, std::uint64_t scored) const noexcept override { return scored; }
-  double null_mean(const Profile &p) const noexcept override { return gamma_of(p); }
-  double null_variance(const Profile &p) const noexcept override {
+  std::uint64_t trials(const Profile&, std::uint64_t scored) const noexcept override { return scored; }
+  double null_mean(const Profile& p) const noexcept override { return gamma_of(p); }
+  double null_variance(const Profile& p) const noexcept override {
     const double g = gamma_of(p);
     return g * (1.0 - g);
   }
-  Tail tail(const Profile &p, double statistic, std::uint64_t scored) const noexcept override {
+  Tail tail(const Profile& p, double statistic, std::uint64_t scored) const noexcept override {
     const double g = gamma_of(p);
     const auto k = static_cast<std::uint64_t>(statistic);
     // Hoeffding (1956): the binomial tail bounds the true one from k >= N g + 1
@@ -298,11 +297,11 @@ class TorchKgw final : public Scheme {
 
 }  // namespace
 
-const Scheme &hf_kgw_scheme() noexcept {
+const Scheme& hf_kgw_scheme() noexcept {
   static const TorchKgw s(false);
   return s;
 }
-const Scheme &tgi_kgw_scheme() noexcept {
+const Scheme& tgi_kgw_scheme() noexcept {
   static const TorchKgw s(true);
   return s;
 }

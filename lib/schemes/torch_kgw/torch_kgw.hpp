@@ -44,16 +44,17 @@ std::uint32_t torch_kgw_green_size(std::uint32_t vocab, double ratio) noexcept;
 // The engine's green lists with a cache of recent ones. Not thread-safe.
 class TorchGreenLists {
  public:
-  static Status create(const TorchKgwConfig &cfg, TorchGreenLists *out);
+  static Status create(const TorchKgwConfig& cfg, TorchGreenLists* out);
   // The seed of a scored token. `window` holds the ids before it (at least
   // one; selfhash uses the last context_width - 1 of them).
-  Status seed(std::span<const std::uint32_t> window, std::uint32_t token, std::uint64_t *out) const;
-  // Whether `token` is green under `seed` (token < V).
-  Status is_green(std::uint64_t seed, std::uint32_t token, bool *out);
+  Status seed(std::span<const std::uint32_t> window, std::uint32_t token, std::uint64_t* out) const;
+  // Whether `token` is green under `seed` (ids from V on, which the engine's
+  // permutation never holds, are red).
+  Status is_green(std::uint64_t seed, std::uint32_t token, bool* out);
   // The green ids under `seed`, in the engine's order (the permutation's first
   // G).
-  Status green_ids(std::uint64_t seed, std::vector<std::uint32_t> *out) const;
-  const TorchKgwConfig &config() const noexcept { return cfg_; }
+  Status green_ids(std::uint64_t seed, std::vector<std::uint32_t>* out) const;
+  const TorchKgwConfig& config() const noexcept { return cfg_; }
 
  private:
   TorchKgwConfig cfg_;
