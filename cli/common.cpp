@@ -90,12 +90,18 @@ void ProfileOptions::add_to(CLI::App* app) {
 Profile ProfileOptions::get() const {
   Profile p;
   check(Profile::of(scheme, &p), "invalid watermark profile");
-  p.context_width = context_width;
+  // Without --context-width a scheme keeps its own default (the engine profiles: the engine's).
+  if (width_option == nullptr || width_option->count() > 0 || p.scheme == SCHEME_KGW || p.scheme == SCHEME_GUMBEL ||
+      p.scheme == SCHEME_SYNTHID)
+    p.context_width = context_width;
   for (const auto& [name, v] : values) {
     if (std::isnan(p.param(name)))
       fail_usage("--" + name + " is not a parameter of the " + scheme + " scheme");
     p.params[name] = v;
   }
+  // hf-synthid: the window is the n-gram before its last token.
+  if (values.contains("ngram_len") && (width_option == nullptr || width_option->count() == 0))
+    p.context_width = static_cast<std::uint32_t>(p.param("ngram_len")) - 1;
   check(p.validate(), "invalid watermark profile");
   return p;
 }

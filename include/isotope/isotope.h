@@ -80,7 +80,11 @@ ISOTOPE_API void isotope_params_default(isotope_params* p);
 /* A profile of any scheme: "kgw", "gumbel" or "synthid" (NULL: "kgw"), with
    the scheme's defaults. Parameters are set by name: "context_width" for
    every scheme; "gamma", "delta" (kgw); "skip_repeated" (gumbel, synthid);
-   "layers", "leaves" (synthid). An unknown name or an out-of-range value is
+   "layers", "leaves" (synthid). The engine profiles "hf-kgw", "tgi-kgw" and
+   "hf-synthid" (docs/compat.md) take their engine's parameter names; the
+   KGW ones need "engine_vocab_size" set first (their default profile lacks
+   it), and setting "ngram_len" (hf-synthid) sets the context width to
+   ngram_len - 1. An unknown name or an out-of-range value is
    ISOTOPE_ERR_INVALID_ARGUMENT and leaves the profile unchanged. */
 typedef struct isotope_profile isotope_profile;
 ISOTOPE_API int isotope_profile_create(const char* scheme, isotope_profile** out);

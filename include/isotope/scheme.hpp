@@ -77,6 +77,21 @@ class ISOTOPE_API Generator {
                         const SamplingParams& params, Rng& rng, std::uint32_t* token) = 0;
 };
 
+// The exact null of a scheme whose null law depends on the scored tuples
+// themselves (never on the key): hf-synthid, whose g-values of one layer are
+// the sampling table read at one key-given rotation of the tuples' residues.
+// It is fed every scored tuple (the same ones, in any order) and gives the
+// exact tail of the summed score. Not thread-safe.
+class ISOTOPE_API TupleNull {
+ public:
+  virtual ~TupleNull() = default;
+  // Tuples as in TupleScorer::score: windows of h ids, one token each.
+  virtual void add(const std::uint32_t* windows, const std::uint32_t* tokens, std::size_t n) = 0;
+  // P(S' >= statistic) under H0 over the tuples added so far, exact, in log space.
+  virtual Tail tail(double statistic) = 0;
+  virtual void clear() = 0;
+};
+
 class ISOTOPE_API Scheme {
  public:
   virtual ~Scheme() = default;
@@ -86,6 +101,8 @@ class ISOTOPE_API Scheme {
   virtual std::string_view explanation() const noexcept = 0;
   virtual std::string_view default_prf() const noexcept = 0;
   virtual std::span<const ParamSpec> params() const noexcept = 0;
+  // The context width h of the scheme's default profile.
+  virtual std::uint32_t default_context_width() const noexcept { return 2; }
   // Scheme-specific checks beyond the parameter ranges.
   virtual Status validate(const Profile& p) const = 0;
   // True if sampling keeps the model's distribution (over random keys).
@@ -104,6 +121,12 @@ class ISOTOPE_API Scheme {
   virtual Tail tail(const Profile& p, double statistic, std::uint64_t scored) const noexcept = 0;
   // True when every score is a whole number (the statistic is a count).
   virtual bool integer_scores() const noexcept = 0;
+  // Schemes whose null depends on the scored tuples give it here (and their
+  // tail() is then not used for results); others leave *out null.
+  virtual Status make_tuple_null(const Profile&, std::unique_ptr<TupleNull>* out) const {
+    out->reset();
+    return Status::OK();
+  }
 };
 
 // The registered schemes, in registration order.

@@ -151,6 +151,22 @@ struct Audit::Impl {
     *out = r;
     return Status::OK();
   }
+  // The scheme's null of the scored tuples, for schemes whose null depends on
+  // them (Scheme::make_tuple_null); null for the others.
+  Status tuple_null(const std::uint32_t* windows, const std::uint32_t* tokens, std::size_t count,
+                    std::unique_ptr<TupleNull>* out) const {
+    const Scheme* sc = nullptr;
+    ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
+    ISOTOPE_RETURN_IF_ERROR(sc->make_tuple_null(profile, out));
+    if (*out) (*out)->add(windows, tokens, count);
+    return Status::OK();
+  }
+  static void apply_null(TupleNull* null, double sum, DetectionResult* r) {
+    if (null == nullptr) return;
+    const Tail t = null->tail(sum);
+    r->log10_p = t.log10_p;
+    r->p_value = t.p_value;
+  }
 
   Status result(const Key& key, std::size_t n, DetectionResult* out, std::vector<double>* scores,
                 std::uint64_t* routed_away = nullptr) const {
@@ -172,11 +188,19 @@ struct Audit::Impl {
         for (std::size_t i = 0; i < sub.size(); ++i) (*scores)[mine.index[i]] = sub[i];
       }
       if (routed_away != nullptr) *routed_away = end - mine.index.size();
-      return finish(n, sum, mine.index.size(), out);
+      ISOTOPE_RETURN_IF_ERROR(finish(n, sum, mine.index.size(), out));
+      std::unique_ptr<TupleNull> null;
+      ISOTOPE_RETURN_IF_ERROR(tuple_null(mine.windows.data(), mine.tokens.data(), mine.tokens.size(), &null));
+      apply_null(null.get(), sum, out);
+      return Status::OK();
     }
     ISOTOPE_RETURN_IF_ERROR(score(*scorer, end, &sum, scores));
     if (routed_away != nullptr) *routed_away = 0;
-    return finish(n, sum, n == 0 ? 0 : counts_after[n - 1].scored, out);
+    ISOTOPE_RETURN_IF_ERROR(finish(n, sum, n == 0 ? 0 : counts_after[n - 1].scored, out));
+    std::unique_ptr<TupleNull> null;
+    ISOTOPE_RETURN_IF_ERROR(tuple_null(tuples.windows.data(), tuples.tokens.data(), end, &null));
+    apply_null(null.get(), sum, out);
+    return Status::OK();
   }
 };
 
@@ -422,6 +446,12 @@ Status Audit::attribute(const Key& master, std::span<const std::string> ids, dou
   for (std::thread& th : pool) th.join();
   for (const Status& st : errors) ISOTOPE_RETURN_IF_ERROR(st);
   if (progress) progress(ids.size(), ids.size());
+  {  // every account scored the same tuples: one null for all
+    std::unique_ptr<TupleNull> null;
+    ISOTOPE_RETURN_IF_ERROR(m.tuple_null(theirs.windows.data(), theirs.tokens.data(), theirs.tokens.size(), &null));
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      Impl::apply_null(null.get(), res.accounts[i].detection.statistic, &res.accounts[i].detection);
+  }
   std::vector<double> lp(ids.size());
   for (std::size_t i = 0; i < ids.size(); ++i) lp[i] = res.accounts[i].detection.log10_p;
   const std::vector<double> adj = holm_log10(lp);

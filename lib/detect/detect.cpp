@@ -51,6 +51,7 @@ struct Scorer::Impl {
   Impl(std::uint32_t h) : seen(h + 1), text_windows(h) {}
   const Scheme* scheme = nullptr;
   std::unique_ptr<TupleScorer> tuple_scorer;  // null: collector
+  std::unique_ptr<TupleNull> null;            // schemes whose null depends on the tuples
   AdmittedTuples collected;
   Profile profile;
   ScoreRules rules;
@@ -104,6 +105,7 @@ struct Scorer::Impl {
       positions.clear();
       return Status::OK();
     }
+    if (null) null->add(windows.data(), tokens.data(), tokens.size());
     scores.resize(tokens.size());
     if (!tokens.empty())
       ISOTOPE_RETURN_IF_ERROR(tuple_scorer->score(windows.data(), tokens.data(), tokens.size(), scores.data()));
@@ -167,6 +169,7 @@ Status Scorer::create(const Key& key, const Profile& profile, std::unique_ptr<Sc
   s->impl_ = std::make_unique<Impl>(profile.context_width);
   ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &s->impl_->scheme));
   ISOTOPE_RETURN_IF_ERROR(s->impl_->scheme->make_scorer(key, profile, &s->impl_->tuple_scorer));
+  ISOTOPE_RETURN_IF_ERROR(s->impl_->scheme->make_tuple_null(profile, &s->impl_->null));
   s->impl_->profile = profile;
   s->impl_->rules = rules;
   *out = std::move(s);
@@ -258,6 +261,11 @@ DetectionResult Scorer::result() const {
   DetectionResult r = impl_->counts;
   // The profile was validated at create(): its scheme is known.
   (void)result_from_statistic(impl_->profile, impl_->statistic, r.scored, &r);
+  if (impl_->null) {
+    const Tail t = impl_->null->tail(impl_->statistic);
+    r.log10_p = t.log10_p;
+    r.p_value = t.p_value;
+  }
   return r;
 }
 
@@ -265,6 +273,7 @@ void Scorer::reset() {
   impl_->counts = DetectionResult{};
   impl_->statistic = 0.0;
   impl_->seen.clear();
+  if (impl_->null) impl_->null->clear();
 }
 
 Status detect_ids(const Key& key, const Profile& profile, std::span<const std::uint32_t> ids, DetectionResult* out,

@@ -31,6 +31,9 @@ Curve score_curve(const TokenScores& scores, const Profile& profile, std::size_t
   Curve c;
   const Scheme* scheme = find_scheme(profile.scheme);
   if (scheme == nullptr) return c;
+  // A null that depends on the tuples is not a function of the prefix sums: no curve.
+  std::unique_ptr<TupleNull> null;
+  if (!scheme->make_tuple_null(profile, &null).ok() || null) return c;
   std::uint64_t n_total = 0;
   for (double v : scores) n_total += std::isnan(v) ? 0 : 1;
   if (n_total == 0 || points == 0) return c;

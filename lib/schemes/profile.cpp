@@ -15,6 +15,7 @@ Status Profile::of(std::string_view scheme_name, Profile* out) {
   const Scheme* s = nullptr;
   ISOTOPE_RETURN_IF_ERROR(scheme_of(p, &s));
   p.prf = std::string(s->default_prf());
+  p.context_width = s->default_context_width();
   p.params.clear();
   for (const ParamSpec& spec : s->params()) p.params.emplace(spec.name, spec.def);
   *out = std::move(p);

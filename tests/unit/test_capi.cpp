@@ -241,3 +241,23 @@ TEST_CASE("C API: profiles of any scheme, parameters by name, results that carry
   isotope_profile_free(p);
   isotope_profile_free(nullptr);
 }
+
+TEST_CASE("C API: the engine profiles by their engines' parameter names", "[capi][hf]") {
+  isotope_profile* p = nullptr;
+  REQUIRE(isotope_profile_create("hf-kgw", &p) == ISOTOPE_OK);
+  CHECK(isotope_profile_set(p, "greenlist_ratio", 0.5) == ISOTOPE_ERR_INVALID_ARGUMENT);  // no vocabulary yet
+  CHECK(isotope_profile_set(p, "engine_vocab_size", 32000) == ISOTOPE_OK);
+  CHECK(isotope_profile_set(p, "greenlist_ratio", 0.5) == ISOTOPE_OK);
+  CHECK(isotope_profile_set(p, "device", 1) == ISOTOPE_ERR_INVALID_ARGUMENT);
+  CHECK(std::string(isotope_last_error_message()).find("CUDA") != std::string::npos);
+  double v = 0;
+  REQUIRE(isotope_profile_get(p, "device", &v) == ISOTOPE_OK);
+  CHECK(v == 0.0);
+  isotope_profile_free(p);
+  REQUIRE(isotope_profile_create("hf-synthid", &p) == ISOTOPE_OK);
+  CHECK(isotope_profile_set(p, "ngram_len", 3) == ISOTOPE_OK);
+  REQUIRE(isotope_profile_get(p, "context_width", &v) == ISOTOPE_OK);
+  CHECK(v == 2.0);
+  CHECK(isotope_profile_set(p, "sampling_table_size", 1000) == ISOTOPE_ERR_INVALID_ARGUMENT);
+  isotope_profile_free(p);
+}

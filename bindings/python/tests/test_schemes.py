@@ -10,7 +10,8 @@ import isotope
 
 
 def test_profiles_of_every_scheme():
-    assert isotope.schemes() == ["kgw", "gumbel", "synthid"]
+    assert isotope.schemes()[:3] == ["kgw", "gumbel", "synthid"]
+    assert {"hf-kgw", "tgi-kgw", "hf-synthid"} <= set(isotope.schemes())
     assert isotope.Profile().name == "kgw/v1/gamma=0.25/delta=3/h=2/siphash128-aes128ctr-u16-v1"
     assert isotope.Profile(0.5, 2.0, 1).gamma == 0.5  # the kgw positional form
     g = isotope.Profile(scheme="gumbel", context_width=3)
@@ -97,3 +98,30 @@ def test_closed_audit_any_scheme(key):
                                control=5)
     assert out["profile"]["scheme"] == "synthid"
     assert out["flagged"] and out["log10_p"] <= -6
+
+
+def test_engine_kgw_profiles():
+    p = isotope.Profile(scheme="hf-kgw", engine_vocab_size=32000)
+    assert p.context_width == 1
+    assert p.params["greenlist_ratio"] == 0.25 and p.params["bias"] == 2.0
+    assert p.params["seeding_scheme"] == 0 and p.params["device"] == 0
+    t = isotope.Profile(scheme="tgi-kgw", engine_vocab_size=128256)
+    assert t.params["gamma"] == 0.5 and t.params["delta"] == 2.0
+    with pytest.raises(ValueError, match="vocab"):
+        isotope.Profile(scheme="hf-kgw")
+    with pytest.raises(ValueError, match="CUDA"):
+        isotope.Profile(scheme="hf-kgw", engine_vocab_size=32000, device=1)
+    with pytest.raises(ValueError, match="context width must be 1"):
+        isotope.Profile(scheme="tgi-kgw", engine_vocab_size=32000, context_width=2)
+
+
+def test_hf_synthid_profile():
+    p = isotope.Profile(scheme="hf-synthid")
+    assert p.context_width == 4 and p.params["ngram_len"] == 5
+    assert p.params["sampling_table_size"] == 65536 and p.params["sampling_table_seed"] == 0
+    q = isotope.Profile(scheme="hf-synthid", ngram_len=3, layers=12)
+    assert q.context_width == 2 and q.params["layers"] == 12
+    with pytest.raises(ValueError, match="power of two"):
+        isotope.Profile(scheme="hf-synthid", sampling_table_size=1000)
+    with pytest.raises(ValueError, match="CUDA"):
+        isotope.Profile(scheme="hf-synthid", device=1)
