@@ -1,5 +1,6 @@
 #include "detect.hpp"
 
+#include <cmath>
 #include <istream>
 #include <sstream>
 
@@ -15,6 +16,7 @@ nlohmann::json DetectSpec::to_json() const {
                       {"controls", controls},   {"curve_points", curve_points}, {"sample_tokens", sample_tokens}};
   // Recorded only when used: options recorded before normalizers existed read as none.
   if (normalize.any()) j["normalize"] = normalize.names();
+  if (scan) j["scan"] = {{"min_length", scan_min_length}};
   return j;
 }
 
@@ -35,6 +37,12 @@ DetectSpec DetectSpec::from_json(const nlohmann::json& j) {
       }
       if (!parse_normalizers(list, &s.normalize).ok() || list.empty())
         throw Failure{EXIT_REPORT_MALFORMED, "the report's options name an unknown normalizer"};
+    }
+    if (auto it = j.find("scan"); it != j.end()) {
+      s.scan = true;
+      s.scan_min_length = it->at("min_length").get<std::uint32_t>();
+      if (s.scan_min_length < 2 || s.scan_min_length % 2 != 0)
+        throw Failure{EXIT_REPORT_MALFORMED, "the report's scan options are out of range"};
     }
   } catch (const nlohmann::json::exception&) {
     throw Failure{EXIT_REPORT_MALFORMED,
@@ -64,6 +72,39 @@ Scored score_ids(const Key& key, const Profile& profile, const DetectSpec& spec,
   return out;
 }
 
+// The "scan" member: the corrected p-value, the best window and its own
+// result; with a tokenizer, the window's text.
+nlohmann::json scan_json(const ScanResult& sr, const Profile& profile, double threshold, const Tokenizer* tok,
+                         const std::vector<std::uint32_t>& ids, const std::string& where) {
+  const DetectionResult& w = sr.window;
+  nlohmann::json j = {{"log10_p", sr.log10_p},
+                      {"p_value", sr.p_value},
+                      {"watermarked", w.scored > 0 && sr.log10_p <= std::log10(threshold)},
+                      {"start", sr.start},
+                      {"end", sr.end},
+                      {"windows", sr.windows},
+                      {"min_length", sr.min_length},
+                      {"correction", "bonferroni"},
+                      {"window",
+                       {{"tokens", w.tokens},
+                        {"scored", w.scored},
+                        {"statistic", w.statistic},
+                        {"trials", w.trials},
+                        {"log10_p", w.log10_p},
+                        {"skipped",
+                         {{"short_context", w.skipped_short},
+                          {"duplicate", w.skipped_duplicate},
+                          {"prompt", w.skipped_prompt}}}}}};
+  if (profile.scheme == SCHEME_KGW) j["window"]["green"] = w.green;
+  if (tok != nullptr && sr.end > sr.start) {
+    std::string text;
+    check(tok->decode(std::span<const std::uint32_t>(ids.data() + sr.start, sr.end - sr.start), &text), where);
+    // A window may begin inside a character of byte-level pieces: keep valid UTF-8 only.
+    if (is_valid_utf8(text)) j["text"] = text;
+  }
+  return j;
+}
+
 // Scores one id sequence; `tok` is null when ids came without a tokenizer.
 // An empty sequence is a result (nothing scored, p = 1), as whitespace is.
 DetectItem score_tokens(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer* tok,
@@ -84,6 +125,13 @@ DetectItem score_tokens(const DetectSpec& spec, const Profile& profile, const Ke
   item.json["input"] = name;
   if (spec.normalize.any()) item.json["normalize"] = spec.normalize.names();
   if (spec.mask && !spec.evidence) item.json["mask"] = mask_json(real.mask);
+  if (spec.scan) {
+    ScanResult sr;
+    check(scan_ids(key, profile, ids, excl, {.min_length = spec.scan_min_length, .rules = {.dedup = spec.dedup}}, &sr),
+          name);
+    item.scan = sr;
+    item.json["scan"] = scan_json(sr, profile, spec.threshold, tok, ids, name);
+  }
   if (!spec.evidence) return item;
   if (tok == nullptr) fail_usage("an evidence report on token ids needs the tokenizer (--tokenizer)");
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <istream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@ struct DetectSpec {
   bool jsonl = false;          // inputs are JSONL records
   bool mask = false;           // add the per-token mask (--json output only)
   Normalizers normalize;       // applied to texts and prompts before tokenization
+  bool scan = false;           // also windowed detection (isotope::scan_ids): the "scan" member
+  std::uint32_t scan_min_length = 32;  // the scan's shortest window, in tokens
   // Report-only extras: random-key controls, the p-value curve, a text sample.
   bool evidence = false;
   std::uint32_t controls = 10;       // control keys (see isotope::control_key)
@@ -36,6 +39,7 @@ struct DetectItem {
   std::string name;  // "FILE", "<stdin>" or "FILE:LINE"
   DetectionResult result;
   bool prompt_exclusion = false;
+  std::optional<ScanResult> scan;  // with spec.scan
   nlohmann::json json;  // the --json object (with "input"; with the evidence extras if spec.evidence)
 };
 

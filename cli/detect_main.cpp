@@ -15,12 +15,32 @@ namespace {
 struct DetectOptions {
   std::string key, tokenizer, report, sign, normalize;
   std::vector<std::string> inputs;
-  bool json = false, jsonl = false, mask = false, no_dedup = false;
+  bool json = false, jsonl = false, mask = false, no_dedup = false, scan = false;
+  std::uint32_t scan_min_length = 32;
   double threshold = 1e-4;
   std::uint32_t controls = 10;
   std::uint32_t vocab_size = 0;  // --vocab-size: token ids without a tokenizer
   ProfileOptions profile;
 };
+
+void explain_scan(const ScanResult& sr, const nlohmann::json& j) {
+  const bool flagged = j.at("watermarked").get<bool>();
+  std::cout << "  Scan: " << (flagged ? "WATERMARKED span" : "no watermarked span found") << " (p = "
+            << format_p(sr.log10_p) << " for the whole scan: " << sr.windows
+            << " windows tried, Bonferroni-corrected); best window: tokens " << sr.start << "-" << sr.end << " ("
+            << sr.window.scored << " scored, p = " << format_p(sr.window.log10_p) << " on its own).\n";
+  if (flagged && j.contains("text")) {
+    std::string text = j["text"].get<std::string>();
+    constexpr std::size_t SHOWN = 160;
+    const bool cut = text.size() > SHOWN;
+    if (cut) {
+      std::size_t n = SHOWN;
+      while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;  // whole characters
+      text.resize(n);
+    }
+    std::cout << "  Span: \"" << term_safe(text) << (cut ? "...\"" : "\"") << "\n";
+  }
+}
 
 void explain(const DetectItem& item, const DetectOptions& o, const Profile& profile) {
   const DetectionResult& r = item.result;
@@ -45,6 +65,7 @@ void explain(const DetectItem& item, const DetectOptions& o, const Profile& prof
     std::cout << "  A score like this is unremarkable for text written without this key ("
               << odds_phrase(r.log10_p) << ").\n";
   }
+  if (item.scan) explain_scan(*item.scan, item.json["scan"]);
   if (o.no_dedup)
     std::cout << "  WARNING: repeated (context, token) pairs were counted (--no-dedup): this p-value is NOT valid.\n";
 }
@@ -66,6 +87,9 @@ int run_detect(const DetectOptions& o) {
   spec.dedup = !o.no_dedup;
   spec.jsonl = o.jsonl;
   spec.mask = o.mask;
+  spec.scan = o.scan;
+  spec.scan_min_length = o.scan_min_length;
+  if (o.scan && o.scan_min_length % 2 != 0) fail_usage("--scan-min-length must be even");
   check(parse_normalizers(o.normalize, &spec.normalize), "--normalize");
   if (!(spec.threshold > 0.0 && spec.threshold < 1.0)) fail_usage("--threshold must lie in (0, 1)");
   if (!o.report.empty()) check_output_path(o.report);
@@ -136,6 +160,14 @@ void register_detect(CLI::App& root, Runner* run) {
   sub->add_option("--normalize", o->normalize,
                   "Normalize texts before tokenization: a list of nfkc, spaces, format, confusables, or all "
                   "(docs/cli.md)");
+  sub->add_flag("--scan", o->scan,
+                "Also look for a watermarked span inside a longer text (windowed detection): adds \"scan\" with a "
+                "p-value corrected for every window tried and the span's token offsets (docs/statistics.md)");
+  sub->add_option("--scan-min-length", o->scan_min_length,
+                  "The scan's shortest window, in tokens (even; windows double in length up to the whole text)")
+      ->capture_default_str()
+      ->check(CLI::Range(2u, 1u << 30))
+      ->needs("--scan");
   sub->add_option("--threshold", o->threshold, "Flag a text as watermarked when p <= this")->capture_default_str();
   sub->add_flag("--mask", o->mask, "With --json: add the per-token mask (1 green, 0 not green, -1 not scored)")
       ->needs("--json");

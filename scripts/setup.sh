@@ -12,7 +12,9 @@ packages=(build-essential cmake pkg-config libssl-dev libsodium-dev libsentencep
           python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest python3-torch
           libopenblas0-pthread libtcmalloc-minimal4
           # the fuzz targets (libFuzzer comes with clang's runtime libraries)
-          clang libclang-rt-14-dev)
+          clang libclang-rt-14-dev
+          # the attack suite's synonyms (bench/attacks)
+          wordnet)
 # node and npm run the tokenizer reference tests (tests/tokenizers); any
 # installed node will do, Debian's only when there is none.
 command -v node > /dev/null && command -v npm > /dev/null || packages+=(nodejs npm)

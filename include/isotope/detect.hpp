@@ -141,6 +141,55 @@ class ISOTOPE_API Scorer {
   std::unique_ptr<Impl> impl_;
 };
 
+// ---------------------------------------------------------------- Scan
+
+// Windowed detection: a watermarked span inside a longer document.
+//
+// The family of windows depends only on the number of tokens T and on
+// min_length (never on the key or the scores): for each length
+// L = min_length * 2^k < T, the windows [s, s + L) at s = 0, L/2, L, 3L/2, ...
+// (every s with s + L <= T), plus [T - L, T) when the last of them ends
+// before T; and the whole document [0, T) once. Each window is scored on its
+// own with the usual rules: a (context, token) tuple counts the first time it
+// occurs inside the window, tuples whose context occurs in the prompt are
+// excluded. A tuple at position i belongs to the windows holding i (its
+// context may start before the window).
+//
+// The scan's p-value is Bonferroni's: with M windows and the smallest
+// per-window p-value p_min, p_scan = min(1, M p_min), in log space. Each
+// window's p-value is exact under H0 (text written without the key), so
+// P(p_scan <= a) <= sum over windows of P(p_w <= a / M) <= a for every a,
+// however the windows overlap (docs/statistics.md, section 8).
+// When T <= min_length the family is the whole document alone (M = 1) and
+// the scan is plain detection.
+struct ISOTOPE_API ScanOptions {
+  std::uint32_t min_length = 32;  // shortest window, in tokens; even, >= 2
+  ScoreRules rules;               // dedup inside each window (on by default)
+};
+
+struct ISOTOPE_API ScanResult {
+  std::uint64_t start = 0;        // the best window: token offsets [start, end) of the scored ids
+  std::uint64_t end = 0;
+  std::uint64_t windows = 0;      // M: windows tried
+  std::uint32_t min_length = 32;  // the family's shortest window
+  double log10_p = 0.0;           // corrected for the scan: min(0, log10 M + window.log10_p)
+  double p_value = 1.0;           // 10^log10_p (0 only when it underflows a double)
+  DetectionResult window;         // the best window's own result (not corrected): counts, statistic, log10_p
+};
+
+// The number of windows of the family for T tokens (see above); 0 when
+// T == 0 or min_length is not even and >= 2.
+ISOTOPE_API std::uint64_t scan_window_count(std::uint64_t tokens, std::uint32_t min_length) noexcept;
+
+// Scans `ids` under `key` (any scheme: per-tuple scores from its TupleScorer,
+// the exact tail from Scheme::tail). `exclude`: the prompt's windows, or null.
+// The best window is the one with the smallest p-value; ties go to the
+// shorter, then the earlier window. Errors: Code::invalid_argument for a bad
+// min_length, a null output or an exclude set of another width; the
+// profile's and the scheme's errors.
+ISOTOPE_API Status scan_ids(const Key& key, const Profile& profile, std::span<const std::uint32_t> ids,
+                            const WindowSet* exclude, const ScanOptions& options, ScanResult* out);
+
 // One-shot: a fresh Scorer over one sequence.
 ISOTOPE_API Status detect_ids(const Key& key, const Profile& profile, std::span<const std::uint32_t> ids,
                               DetectionResult* out, TokenScores* mask = nullptr);

@@ -276,6 +276,20 @@ py::dict detection_dict(const DetectionResult& r, const Profile& p, double thres
   return d;
 }
 
+// The "scan" member of `isotope detect --scan --json`.
+py::dict scan_dict(const ScanResult& sr, const Profile& p, double threshold) {
+  const DetectionResult& w = sr.window;
+  py::dict window("tokens"_a = w.tokens, "scored"_a = w.scored, "statistic"_a = w.statistic, "trials"_a = w.trials,
+                  "log10_p"_a = w.log10_p,
+                  "skipped"_a = py::dict("short_context"_a = w.skipped_short, "duplicate"_a = w.skipped_duplicate,
+                                         "prompt"_a = w.skipped_prompt));
+  if (p.scheme == SCHEME_KGW) window["green"] = w.green;
+  return py::dict("log10_p"_a = sr.log10_p, "p_value"_a = sr.p_value,
+                  "watermarked"_a = w.scored > 0 && sr.log10_p <= std::log10(threshold), "start"_a = sr.start,
+                  "end"_a = sr.end, "windows"_a = sr.windows, "min_length"_a = sr.min_length,
+                  "correction"_a = "bonferroni", "window"_a = window);
+}
+
 void check_threshold(double t) {
   if (!(t > 0.0 && t < 1.0)) value_error("threshold must lie in (0, 1)");
 }
@@ -304,7 +318,8 @@ class Detector {
     }
   }
 
-  py::dict detect(py::handle text, py::handle prompt, bool mask) {
+  py::dict detect(py::handle text, py::handle prompt, bool mask, bool scan, py::handle scan_min_length) {
+    const std::optional<ScanOptions> so = scan_arg(scan, scan_min_length);
     const Tokenizer& tok = tokenizer();
     std::string t = text_arg(text, "text");
     std::vector<std::uint32_t> ids, pids;
@@ -320,22 +335,25 @@ class Detector {
       if (has_prompt) check(tok.encode(p, &pids));
     }
     // An empty text is a result (nothing scored, p = 1), as whitespace is.
-    py::dict d = score(ids, has_prompt ? &pids : nullptr, mask);
+    py::dict d = score(ids, has_prompt ? &pids : nullptr, mask, so);
+    if (so) add_span_text(d, tok, ids);
     d["tokenizer_sha256"] = tok.sha256_hex();
     if (norm_.any()) d["normalize"] = norm_.names();
     return d;
   }
 
-  py::dict detect_ids(py::handle ids, py::handle prompt_ids, bool mask) {
+  py::dict detect_ids(py::handle ids, py::handle prompt_ids, bool mask, bool scan, py::handle scan_min_length) {
+    const std::optional<ScanOptions> so = scan_arg(scan, scan_min_length);
     const std::vector<std::uint32_t> v = ids_arg(ids, "ids");
-    if (prompt_ids.is_none()) return score(v, nullptr, mask);
+    if (prompt_ids.is_none()) return score(v, nullptr, mask, so);
     const std::vector<std::uint32_t> p = ids_arg(prompt_ids, "prompt_ids");
-    return score(v, &p, mask);
+    return score(v, &p, mask, so);
   }
 
   // A batch: a 2-D array or tensor (one row per sequence) or a list of
   // sequences; prompt_ids, if given, one per sequence (None for none).
-  py::list detect_batch(py::handle batch, py::handle prompt_ids, bool mask) {
+  py::list detect_batch(py::handle batch, py::handle prompt_ids, bool mask, bool scan, py::handle scan_min_length) {
+    const std::optional<ScanOptions> so = scan_arg(scan, scan_min_length);
     if (py::isinstance<py::str>(batch) || py::isinstance<py::bytes>(batch))
       type_error("batch must hold token-id sequences, not " + type_name(batch));
     const std::vector<std::vector<std::uint32_t>> seqs = ids_list_arg(batch, "batch");
@@ -350,7 +368,8 @@ class Detector {
       if (i != seqs.size()) value_error("prompt_ids must have one entry per sequence of batch");
     }
     py::list out;
-    for (std::size_t i = 0; i < seqs.size(); ++i) out.append(score(seqs[i], prompts[i] ? &*prompts[i] : nullptr, mask));
+    for (std::size_t i = 0; i < seqs.size(); ++i)
+      out.append(score(seqs[i], prompts[i] ? &*prompts[i] : nullptr, mask, so));
     return out;
   }
 
@@ -367,9 +386,30 @@ class Detector {
     return *tok_;
   }
 
-  py::dict score(const std::vector<std::uint32_t>& ids, const std::vector<std::uint32_t>* prompt, bool want_mask) {
+  // The scan's options, or none without scan=True; scan_min_length is checked either way.
+  std::optional<ScanOptions> scan_arg(bool scan, py::handle min_length_arg) const {
+    const auto min_length = uint_arg<std::uint32_t>(min_length_arg, "scan_min_length");
+    if (min_length < 2 || min_length % 2 != 0)
+      value_error("scan_min_length must be an even number of tokens >= 2, got " + std::to_string(min_length));
+    if (!scan) return std::nullopt;
+    return ScanOptions{.min_length = min_length, .rules = {.dedup = dedup_}};
+  }
+
+  // The text of the scan's best window, when it decodes to whole characters.
+  static void add_span_text(py::dict& d, const Tokenizer& tok, const std::vector<std::uint32_t>& ids) {
+    py::dict sd = d["scan"];
+    const auto start = sd["start"].cast<std::uint64_t>(), end = sd["end"].cast<std::uint64_t>();
+    if (end <= start) return;
+    std::string text;
+    check(tok.decode(std::span<const std::uint32_t>(ids.data() + start, end - start), &text));
+    if (is_valid_utf8(text)) sd["text"] = text;
+  }
+
+  py::dict score(const std::vector<std::uint32_t>& ids, const std::vector<std::uint32_t>* prompt, bool want_mask,
+                 const std::optional<ScanOptions>& scan) {
     DetectionResult r;
     TokenScores mask;
+    ScanResult sr;
     {
       py::gil_scoped_release nogil;
       std::unique_ptr<Scorer> s;
@@ -378,9 +418,11 @@ class Detector {
       if (prompt != nullptr) pw.add_windows_of(*prompt);
       check(s->add(ids, prompt != nullptr ? &pw : nullptr, nullptr, want_mask ? &mask : nullptr));
       r = s->result();
+      if (scan) check(scan_ids(key_, profile_, ids, prompt != nullptr ? &pw : nullptr, *scan, &sr));
     }
     py::dict d = detection_dict(r, profile_, threshold_, dedup_, prompt != nullptr);
     if (want_mask) d["mask"] = mask_list(mask);
+    if (scan) d["scan"] = scan_dict(sr, profile_, threshold_);
     return d;
   }
 
@@ -910,11 +952,17 @@ PYBIND11_MODULE(_core, m) {
            "normalize"_a = py::none(),
            "normalize: None, \"all\", or normalizers to apply to texts before tokenization (\"nfkc,spaces\" or a "
            "list of nfkc, spaces, format, confusables)")
-      .def("detect", &Detector::detect, "text"_a, "prompt"_a = py::none(), "mask"_a = false,
-           "Tokenizes `text` with the provider's tokenizer and scores it; windows of `prompt` are excluded.")
+      .def("detect", &Detector::detect, "text"_a, "prompt"_a = py::none(), "mask"_a = false, "scan"_a = false,
+           "scan_min_length"_a = 32,
+           "Tokenizes `text` with the provider's tokenizer and scores it; windows of `prompt` are excluded. "
+           "scan=True adds \"scan\": windowed detection of a watermarked span inside a longer text, with a "
+           "p-value corrected (Bonferroni) for every window tried, the span's token offsets [start, end) and "
+           "its text (docs/statistics.md, section 8); scan_min_length: the shortest window, in tokens (even).")
       .def("detect_ids", &Detector::detect_ids, "ids"_a, "prompt_ids"_a = py::none(), "mask"_a = false,
-           "Scores token ids (list, numpy array or CPU tensor).")
+           "scan"_a = false, "scan_min_length"_a = 32,
+           "Scores token ids (list, numpy array or CPU tensor); scan as for detect().")
       .def("detect_batch", &Detector::detect_batch, "batch"_a, "prompt_ids"_a = py::none(), "mask"_a = false,
+           "scan"_a = false, "scan_min_length"_a = 32,
            "Scores a batch of token-id sequences in one call (a 2-D array or tensor, one row per sequence, or a "
            "list of sequences of any lengths), each on its own; prompt_ids: one sequence or None per row. "
            "Returns a list of result dicts.")
