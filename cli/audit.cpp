@@ -6,6 +6,7 @@
 #include <memory>
 #include <sstream>
 
+#include "cluster.hpp"
 #include "common.hpp"
 #include "corpus.hpp"
 #include "evidence.hpp"
@@ -13,6 +14,7 @@
 #include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
 #include "isotope/normalize.hpp"
+#include "isotope/shard.hpp"
 #include "isotope/tokenizer.hpp"
 
 namespace isotope::cli {
@@ -171,6 +173,114 @@ TokenScores concatenated(const std::vector<TokenScores>& masks) {
   return all;
 }
 
+// The numbers of an audit computed on a Dask cluster (run_on_cluster): the
+// same as Audit gives on one machine (isotope/shard.hpp says why).
+struct ClusterAudit {
+  const Profile &profile;
+  AuditRules rules;
+  const ControlSeed &seed;
+  const Tokenizer &tok;
+};
+
+void audit_on_cluster(const AuditOptions &o, const ClusterAudit &ca,
+                      const std::function<void(const std::string &)> &say,
+                      nlohmann::json *inputs, AuditResult *r, ControlResult *c,
+                      Curve *curve, nlohmann::json *control_curves,
+                      std::vector<std::uint32_t> *sample_ids,
+                      TokenScores *sample_mask) {
+  const bool open = o.mode == "open";
+  const Profile &profile = ca.profile;
+  if (open && o.predictions.empty())
+    fail_usage("--scheduler with --mode open needs --predictions (the "
+               "suspect's predictions, computed elsewhere)");
+  if (!shard_sums_exact(profile))
+    fail_usage("--scheduler: a cluster audit adds up the partitions' sums of "
+               "scores, which is exact only for schemes "
+               "whose scores are whole numbers (kgw, synthid); audit the " +
+               profile.scheme + " scheme on one machine");
+  for (const std::string *in : {&o.suspect, &o.teacher, &o.predictions})
+    if (*in == "-")
+      fail_usage("--scheduler reads its inputs from files, not standard input");
+  if (!open)
+    (*inputs)["suspect"] = file_json(o.suspect);
+  if (!o.teacher.empty())
+    (*inputs)["teacher"] = file_json(o.teacher);
+  if (open)
+    (*inputs)["predictions"] = file_json(o.predictions);
+  const nlohmann::json request = {
+      {"scheduler", o.scheduler},
+      {"mode", o.mode},
+      {"key", o.key},
+      {"suspect", o.suspect},
+      {"teacher", o.teacher},
+      {"predictions", o.predictions},
+      {"tokenizer", ca.tok.path()},
+      {"tokenizer_sha256", ca.tok.sha256_hex()},
+      {"profile", profile_options_json(profile)},
+      {"normalize", o.normalize},
+      {"control", o.control},
+      {"control_seed", to_hex(ca.seed)},
+      {"dedup", ca.rules.dedup},
+      {"prompt_exclusion", ca.rules.prompt_exclusion},
+      {"curve_points", o.curve_points},
+      {"id_vocab", g_id_vocab}};
+  say("running the audit on the Dask cluster at " + o.scheduler);
+  nlohmann::json res;
+  run_on_cluster("audit", request, [&](const nlohmann::json &j) { res = j; });
+  try {
+    DetectionResult d;
+    d.tokens = res.at("tokens").get<std::uint64_t>();
+    d.skipped_short = res.at("skipped_short").get<std::uint64_t>();
+    d.skipped_duplicate = res.at("skipped_duplicate").get<std::uint64_t>();
+    d.skipped_prompt = res.at("skipped_prompt").get<std::uint64_t>();
+    d.skipped_filter = res.at("skipped_filter").get<std::uint64_t>();
+    const auto scored = res.at("scored").get<std::uint64_t>();
+    check(result_from_statistic(profile, res.at("statistic").get<double>(),
+                                scored, &d));
+    r->detection = d;
+    r->mode = open ? AuditMode::open : AuditMode::closed;
+    r->records = res.at("records").get<std::uint64_t>();
+    r->filter = !open && !o.teacher.empty();
+    r->filter_windows =
+        r->filter ? res.at("filter_windows").get<std::uint64_t>() : 0;
+    r->rules = ca.rules;
+    if (open)
+      r->rules.prompt_exclusion =
+          true; // as Audit::open: no prompts in reading mode
+    r->warnings = audit_warnings(r->mode, profile, scored);
+    std::vector<double> lp, ps;
+    for (const auto &s : res.at("control_statistics")) {
+      DetectionResult cd;
+      check(result_from_statistic(profile, s.get<double>(), scored, &cd));
+      lp.push_back(cd.log10_p);
+      ps.push_back(cd.p_value);
+    }
+    *c = control_summary(std::move(lp), ps);
+    const auto &cv = res.at("curve");
+    const auto ranks = cv.at("scored").get<std::vector<std::uint64_t>>();
+    if (o.curve_points > 0) {
+      check(curve_from_sums(profile, ranks,
+                            cv.at("statistic").get<std::vector<double>>(),
+                            curve));
+      for (const auto &row : cv.at("controls_statistic")) {
+        Curve cc;
+        check(curve_from_sums(profile, ranks, row.get<std::vector<double>>(),
+                              &cc));
+        control_curves->push_back(cc.log10_p);
+      }
+    }
+    *sample_ids = res.at("sample_ids").get<std::vector<std::uint32_t>>();
+    sample_mask->clear();
+    for (const auto &v : res.at("sample_mask"))
+      sample_mask->push_back(v.is_null() ? std::nan("") : v.get<double>());
+    g_ids_given = res.at("input_ids").get<bool>();
+  } catch (const nlohmann::json::exception &e) {
+    throw Failure{EXIT_CLUSTER,
+                  std::string("the cluster helper's answer is incomplete: ") +
+                      e.what()};
+  }
+}
+
 }  // namespace
 
 std::vector<std::vector<std::uint32_t>> parse_predictions(const std::string& data, const std::string& file,
@@ -251,70 +361,99 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   auto tok = load_tokenizer(o.tokenizer);
   g_ids_given = false;
   g_id_vocab = o.tokenizer.empty() ? 0 : tok->vocab_size();
-  const AuditRules rules{.dedup = !o.no_dedup, .prompt_exclusion = !o.no_prompt_exclusion};
-  std::unique_ptr<Audit> audit;
+  const AuditRules rules{.dedup = !o.no_dedup,
+                         .prompt_exclusion = !o.no_prompt_exclusion};
   nlohmann::json inputs = {{"tokenizer", file_json(tok->path())}};
   if (inputs["tokenizer"]["sha256"] != tok->sha256_hex())
     fail(Status(Code::io, "'" + tok->path() + "' changed while it was read"));
-  if (o.tokenizer.empty()) inputs["tokenizer"]["path"] = BUNDLED_TOKENIZER_NAME;  // not this machine's path
-  std::string raw;  // the bytes of the input being read
+  if (o.tokenizer.empty())
+    inputs["tokenizer"]["path"] =
+        BUNDLED_TOKENIZER_NAME;           // not this machine's path
   std::vector<std::uint32_t> sample_ids;  // the tokens of the first record (the sample)
-  if (!open) {
-    say("reading the suspect's responses from '" + o.suspect + "'");
-    std::vector<AuditRecord> records = read_suspect(o.suspect, *tok, &raw, norm);
-    inputs["suspect"] = data_json(o.suspect, raw);
-    sample_ids = records.front().response;
-    std::vector<std::vector<std::uint32_t>> teacher;
-    if (!o.teacher.empty()) {
-      say("reading the teacher data for the filter from '" + o.teacher + "'");
-      teacher = read_teacher(o.teacher, *tok, &raw, norm);
-      inputs["teacher"] = data_json(o.teacher, raw);
-    }
-    check(Audit::closed(profile, std::move(records), o.teacher.empty() ? nullptr : &teacher, rules, &audit));
+  TokenScores sample_mask;                // its scores under the provider's key
+  AuditResult r;
+  ControlResult c;
+  Curve curve;
+  nlohmann::json control_curves = nlohmann::json::array();
+  if (!o.scheduler.empty()) {
+    ClusterAudit ca{
+        .profile = profile, .rules = rules, .seed = seed, .tok = *tok};
+    audit_on_cluster(o, ca, say, &inputs, &r, &c, &curve, &control_curves,
+                     &sample_ids, &sample_mask);
   } else {
-    say("reading the teacher texts from '" + o.teacher + "'");
-    std::vector<std::vector<std::uint32_t>> teacher = read_teacher(o.teacher, *tok, &raw, norm);
-    inputs["teacher"] = data_json(o.teacher, raw);
-    sample_ids = teacher.front();
-    if (!o.model.empty()) {
-      auto model = load_model(o.model, *tok);
-      inputs["model"] = file_json(o.model);
-      std::uint64_t total = 0;
-      for (const auto& t : teacher) total += t.size();
-      say("feeding " + std::to_string(total) + " teacher tokens to the suspect model (teacher forcing)");
-      std::size_t last = 0;
-      check(Audit::open_with_model(profile, std::move(teacher), *model, rules, &audit,
+    std::unique_ptr<Audit> audit;
+    std::string raw; // the bytes of the input being read
+    if (!open) {
+      say("reading the suspect's responses from '" + o.suspect + "'");
+      std::vector<AuditRecord> records =
+          read_suspect(o.suspect, *tok, &raw, norm);
+      inputs["suspect"] = data_json(o.suspect, raw);
+      sample_ids = records.front().response;
+      std::vector<std::vector<std::uint32_t>> teacher;
+      if (!o.teacher.empty()) {
+        say("reading the teacher data for the filter from '" + o.teacher + "'");
+        teacher = read_teacher(o.teacher, *tok, &raw, norm);
+        inputs["teacher"] = data_json(o.teacher, raw);
+      }
+      check(Audit::closed(profile, std::move(records),
+                          o.teacher.empty() ? nullptr : &teacher, rules,
+                          &audit));
+    } else {
+      say("reading the teacher texts from '" + o.teacher + "'");
+      std::vector<std::vector<std::uint32_t>> teacher =
+          read_teacher(o.teacher, *tok, &raw, norm);
+      inputs["teacher"] = data_json(o.teacher, raw);
+      sample_ids = teacher.front();
+      if (!o.model.empty()) {
+        auto model = load_model(o.model, *tok);
+        inputs["model"] = file_json(o.model);
+        std::uint64_t total = 0;
+        for (const auto &t : teacher)
+          total += t.size();
+        say("feeding " + std::to_string(total) +
+            " teacher tokens to the suspect model (teacher forcing)");
+        std::size_t last = 0;
+        check(
+            Audit::open_with_model(profile, std::move(teacher), *model, rules,
+                                   &audit,
                                    [&](std::size_t done, std::size_t all) {
                                      if (done * 10 / all != last) {
                                        last = done * 10 / all;
                                        say("  " + std::to_string(done) + " of " + std::to_string(all) + " texts");
                                      }
                                    }));
-    } else {
-      say("reading the suspect's predictions from '" + o.predictions + "'");
-      const std::string data = read_text(o.predictions);
-      auto preds = parse_predictions(data, o.predictions, teacher, tok->vocab_size());
-      inputs["predictions"] = data_json(o.predictions, data);
-      check(Audit::open(profile, std::move(teacher), std::move(preds), tok->vocab_size(), rules, &audit));
+      } else {
+        say("reading the suspect's predictions from '" + o.predictions + "'");
+        const std::string data = read_text(o.predictions);
+        auto preds =
+            parse_predictions(data, o.predictions, teacher, tok->vocab_size());
+        inputs["predictions"] = data_json(o.predictions, data);
+        check(Audit::open(profile, std::move(teacher), std::move(preds),
+                          tok->vocab_size(), rules, &audit));
+      }
     }
-  }
 
-  if (predictions_out != nullptr) *predictions_out = audit->predictions();
-  say("scoring under the provider's key");
-  AuditResult r;
-  const bool want_masks = o.curve_points > 0 || o.sample_tokens > 0;
-  std::vector<TokenScores> masks;
-  check(audit->run(key, &r, 0, want_masks ? &masks : nullptr));
-  ControlResult c;
-  nlohmann::json control_curves = nlohmann::json::array();
-  if (o.control > 0) {
-    say("scoring under " + std::to_string(o.control) + " random control keys");
-    Audit::ControlMasksFn on_masks;
+    if (predictions_out != nullptr)
+      *predictions_out = audit->predictions();
+    say("scoring under the provider's key");
+    const bool want_masks = o.curve_points > 0 || o.sample_tokens > 0;
+    std::vector<TokenScores> masks;
+    check(audit->run(key, &r, 0, want_masks ? &masks : nullptr));
+    if (o.control > 0) {
+      say("scoring under " + std::to_string(o.control) +
+          " random control keys");
+      Audit::ControlMasksFn on_masks;
+      if (o.curve_points > 0)
+        on_masks = [&](std::uint32_t, const std::vector<TokenScores> &ms) {
+          control_curves.push_back(
+              score_curve(concatenated(ms), profile, o.curve_points).log10_p);
+        };
+      check(audit->control(seed, o.control, &c, {}, on_masks, o.threads));
+    }
     if (o.curve_points > 0)
-      on_masks = [&](std::uint32_t, const std::vector<TokenScores>& ms) {
-        control_curves.push_back(score_curve(concatenated(ms), profile, o.curve_points).log10_p);
-      };
-    check(audit->control(seed, o.control, &c, {}, on_masks, o.threads));
+      curve = score_curve(concatenated(masks), profile, o.curve_points);
+    if (o.sample_tokens > 0)
+      sample_mask = masks.front();
   }
 
   nlohmann::json j = detection_json(r.detection, profile, tok->sha256_hex(), o.threshold, {.dedup = r.rules.dedup},
@@ -340,14 +479,14 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
                     {"below_0_05", c.below_0_05},
                     {"ks_p", c.ks_p}};
   if (o.curve_points > 0) {
-    const Curve curve = score_curve(concatenated(masks), profile, o.curve_points);
     out["curve"] = {{"scored", curve.scored}, {"log10_p", curve.log10_p}, {"controls_log10_p", control_curves}};
   }
   if (o.sample_tokens > 0) {
     // Closed: the first response. Open: the first teacher text, each token
     // marked by the outcome of the suspect's prediction at its position.
-    out["sample"] = sample_json(*tok, sample_ids, masks.front(), profile, o.sample_tokens,
-                                open ? "teacher text 1" : "suspect record 1");
+    out["sample"] =
+        sample_json(*tok, sample_ids, sample_mask, profile, o.sample_tokens,
+                    open ? "teacher text 1" : "suspect record 1");
   }
   AuditOptions recorded = o;
   recorded.control_seed = to_hex(seed);

@@ -41,6 +41,9 @@ struct AuditOptions {
   // Threads that score control keys (0: one per core). Not recorded: the
   // numbers are the same for every thread count.
   unsigned threads = 0;
+  // A Dask scheduler address: run on that cluster (docs/scale.md). Not
+  // recorded: the numbers are the same as on one machine.
+  std::string scheduler;
 };
 
 void to_json(nlohmann::json& j, const AuditOptions& o);

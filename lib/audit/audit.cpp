@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "isotope/shard.hpp"
 #include "isotope/stats.hpp"
 
 namespace isotope {
@@ -225,13 +226,7 @@ Status Audit::run(const Key& key, AuditResult* out, std::size_t limit, std::vect
   res.filter = m.filter != nullptr;
   res.filter_windows = m.filter != nullptr ? m.filter->size() : 0;
   res.rules = m.rules;
-  if (m.mode == AuditMode::open && m.profile.context_width == 0)
-    res.warnings.push_back("at context width 0 the reading mode scores only the first position of each text (every "
-                           "later window repeats the empty one), so this test has almost no power");
-  if (res.detection.scored < AUDIT_MIN_SCORED)
-    res.warnings.push_back("only " + std::to_string(res.detection.scored) + " tuples were scored (fewer than " +
-                           std::to_string(AUDIT_MIN_SCORED) +
-                           "): too few for the test to have power; a 'no evidence' answer means little");
+  res.warnings = audit_warnings(m.mode, m.profile, res.detection.scored);
   *out = res;
   return Status::OK();
 }
@@ -281,9 +276,7 @@ Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* o
       for (std::uint32_t i = first; i < last; ++i) masks(i, m.masks_of(scores[i - first], m.count()));
     if (progress) progress(last, n);
   }
-  for (std::uint32_t i = 0; i < n; ++i)
-    if (ps[i] < 0.05) ++c.below_0_05;
-  c.ks_p = n == 0 ? 1.0 : ks_uniform_pvalue(ps);
+  c = control_summary(std::move(c.log10_p), ps);
   *out = std::move(c);
   return Status::OK();
 }
