@@ -19,4 +19,4 @@ namespace isotope::cli {
 void run_on_cluster(const std::string &command, const nlohmann::json &request,
                     const std::function<void(const nlohmann::json &)> &on_line);
 
-} // namespace isotope::cli
+}  // namespace isotope::cli

@@ -17,8 +17,7 @@ namespace {
 struct DetectOptions {
   std::string key, tokenizer, report, sign, normalize, scheduler;
   std::vector<std::string> inputs;
-  bool json = false, jsonl = false, mask = false, no_dedup = false,
-       summary = false;
+  bool json = false, jsonl = false, mask = false, no_dedup = false, summary = false;
   double threshold = 1e-4;
   std::uint32_t controls = 10;
   std::uint32_t vocab_size = 0;  // --vocab-size: token ids without a tokenizer
@@ -55,14 +54,12 @@ void explain(const DetectItem& item, const DetectOptions& o, const Profile& prof
 // --summary: Holm's correction over every text's exact p-value, at the
 // threshold.
 void print_summary(const DetectOptions &o, const std::vector<double> &lps) {
-  if (!o.summary)
-    return;
+  if (!o.summary) return;
   const HolmResult h = holm(lps, o.threshold);
   std::uint64_t uncorrected = 0;
   double min_lp = 0.0, min_adj = 0.0;
   for (std::size_t i = 0; i < lps.size(); ++i) {
-    if (lps[i] <= std::log10(o.threshold))
-      ++uncorrected;
+    if (lps[i] <= std::log10(o.threshold)) ++uncorrected;
     min_lp = std::min(min_lp, lps[i]);
     min_adj = std::min(min_adj, h.adjusted_log10_p[i]);
   }
@@ -80,50 +77,37 @@ void print_summary(const DetectOptions &o, const std::vector<double> &lps) {
     std::cout << j.dump() << '\n' << std::flush;
     return;
   }
-  std::cout << "Summary: " << lps.size() << " texts; "
-            << (valid ? h.rejected : 0)
-            << " watermarked at family-wise error rate " << o.threshold
-            << " (Holm's correction; " << (valid ? uncorrected : 0)
-            << " before correction); smallest adjusted p = "
-            << format_p(min_adj) << ".\n";
-  if (!valid)
-    std::cout
-        << "  WARNING: --no-dedup was given: these p-values are NOT valid.\n";
+  std::cout << "Summary: " << lps.size() << " texts; " << (valid ? h.rejected : 0)
+            << " watermarked at family-wise error rate " << o.threshold << " (Holm's correction; "
+            << (valid ? uncorrected : 0) << " before correction); smallest adjusted p = " << format_p(min_adj) << ".\n";
+  if (!valid) std::cout << "  WARNING: --no-dedup was given: these p-values are NOT valid.\n";
 }
 
 // --scheduler: the JSONL records scored by the workers of a Dask cluster
 // (python3 -m isotope.dask detect), each result composed as without it.
-void detect_on_cluster(const DetectOptions &o, const DetectSpec &spec,
-                       const Profile &profile, const Tokenizer *tok,
+void detect_on_cluster(const DetectOptions &o, const DetectSpec &spec, const Profile &profile, const Tokenizer *tok,
                        const std::function<void(DetectItem &&)> &print) {
-  if (!o.jsonl)
-    fail_usage("--scheduler scans JSONL corpora: give --jsonl");
-  if (!o.report.empty())
-    fail_usage("--scheduler and --report: write reports on one machine");
-  if (o.mask)
-    fail_usage("--scheduler does not give per-token masks (--mask)");
-  if (o.inputs.empty())
-    fail_usage("--scheduler reads its inputs from files, not standard input");
+  if (!o.jsonl) fail_usage("--scheduler scans JSONL corpora: give --jsonl");
+  if (!o.report.empty()) fail_usage("--scheduler and --report: write reports on one machine");
+  if (o.mask) fail_usage("--scheduler does not give per-token masks (--mask)");
+  if (o.inputs.empty()) fail_usage("--scheduler reads its inputs from files, not standard input");
   for (const std::string &in : o.inputs) {
-    if (in == "-")
-      fail_usage("--scheduler reads its inputs from files, not standard input");
+    if (in == "-") fail_usage("--scheduler reads its inputs from files, not standard input");
     std::uint64_t size = 0;
-    (void)open_input_stream(
-        in, &size); // the input-file policy, before the cluster is asked
+    (void)open_input_stream(in, &size);  // the input-file policy, before the cluster is asked
   }
-  const nlohmann::json request = {
-      {"scheduler", o.scheduler},
-      {"key", o.key},
-      {"inputs", o.inputs},
-      {"tokenizer", tok != nullptr ? tok->path() : std::string()},
-      {"tokenizer_sha256", tok != nullptr ? tok->sha256_hex() : std::string()},
-      {"vocab_size", o.vocab_size},
-      {"id_vocab", o.vocab_size > 0      ? o.vocab_size
-                   : o.tokenizer.empty() ? 0
-                                         : tok->vocab_size()},
-      {"profile", profile_options_json(profile)},
-      {"normalize", o.normalize},
-      {"dedup", spec.dedup}};
+  const nlohmann::json request = {{"scheduler", o.scheduler},
+                                  {"key", o.key},
+                                  {"inputs", o.inputs},
+                                  {"tokenizer", tok != nullptr ? tok->path() : std::string()},
+                                  {"tokenizer_sha256", tok != nullptr ? tok->sha256_hex() : std::string()},
+                                  {"vocab_size", o.vocab_size},
+                                  {"id_vocab", o.vocab_size > 0      ? o.vocab_size
+                                               : o.tokenizer.empty() ? 0
+                                                                     : tok->vocab_size()},
+                                  {"profile", profile_options_json(profile)},
+                                  {"normalize", o.normalize},
+                                  {"dedup", spec.dedup}};
   run_on_cluster("detect", request, [&](const nlohmann::json &j) {
     try {
       DetectionResult d;
@@ -131,17 +115,12 @@ void detect_on_cluster(const DetectOptions &o, const DetectSpec &spec,
       d.skipped_short = j.at("skipped_short").get<std::uint64_t>();
       d.skipped_duplicate = j.at("skipped_duplicate").get<std::uint64_t>();
       d.skipped_prompt = j.at("skipped_prompt").get<std::uint64_t>();
-      check(result_from_statistic(profile, j.at("statistic").get<double>(),
-                                  j.at("scored").get<std::uint64_t>(), &d));
+      check(result_from_statistic(profile, j.at("statistic").get<double>(), j.at("scored").get<std::uint64_t>(), &d));
       const std::string name =
-          j.at("path").get<std::string>() + ":" +
-          std::to_string(j.at("line").get<std::uint64_t>());
-      print(detect_item(spec, profile, tok, name, d, j.at("prompt").get<bool>(),
-                        j.at("input_ids").get<bool>()));
+          j.at("path").get<std::string>() + ":" + std::to_string(j.at("line").get<std::uint64_t>());
+      print(detect_item(spec, profile, tok, name, d, j.at("prompt").get<bool>(), j.at("input_ids").get<bool>()));
     } catch (const nlohmann::json::exception &e) {
-      throw Failure{EXIT_CLUSTER,
-                    std::string("the cluster helper's answer is incomplete: ") +
-                        e.what()};
+      throw Failure{EXIT_CLUSTER, std::string("the cluster helper's answer is incomplete: ") + e.what()};
     }
   });
 }
@@ -172,10 +151,9 @@ int run_detect(const DetectOptions& o) {
 
   // Each result is printed as soon as it is computed: memory stays bounded
   // however many texts or JSONL lines there are.
-  std::vector<double> all_log10_p; // --summary
+  std::vector<double> all_log10_p;  // --summary
   const auto print = [&](DetectItem &&item) {
-    if (o.summary)
-      all_log10_p.push_back(item.result.log10_p);
+    if (o.summary) all_log10_p.push_back(item.result.log10_p);
     if (o.json)
       std::cout << item.json.dump() << '\n' << std::flush;
     else

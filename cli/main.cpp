@@ -14,7 +14,7 @@
 
 namespace {
 // What each exit code means (docs/cli.md, "Exit codes").
-const std::map<int, const char *> EXIT_MEANINGS = {
+const std::map<int, const char*> EXIT_MEANINGS = {
     {0, "success"},
     {1, "internal error"},
     {2, "usage error"},

@@ -1,10 +1,10 @@
 // isotope — exact tail probabilities, in log space.
 #pragma once
-#include "isotope/export.h"
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "isotope/export.h"
 #include "isotope/status.hpp"
 
 namespace isotope {

@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <new>
-#include <thread>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <string_view>
+#include <thread>
 
 #include "isotope/shard.hpp"
 #include "isotope/stats.hpp"
@@ -232,8 +232,8 @@ Status Audit::run(const Key& key, AuditResult* out, std::size_t limit, std::vect
 }
 
 Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* out,
-                      const std::function<void(std::uint32_t, std::uint32_t)>& progress,
-                      const ControlMasksFn& masks, unsigned threads) const {
+                      const std::function<void(std::uint32_t, std::uint32_t)>& progress, const ControlMasksFn& masks,
+                      unsigned threads, const ControlScoresFn& tuple_scores) const {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   const Impl& m = *impl_;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
@@ -250,15 +250,18 @@ Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* o
     std::atomic<std::uint32_t> next{first};
     auto work = [&](unsigned t) {
       try {
+        std::vector<double> own;  // this thread's tuple scores (tuple_scores)
         for (std::uint32_t i = next++; i < last; i = next++) {
           Key k;
           Status st = audit_control_key(seed, i, &k);
           DetectionResult r;
-          if (st.ok()) st = m.result(k, m.count(), &r, masks ? &scores[i - first] : nullptr);
+          std::vector<double>* keep = masks ? &scores[i - first] : tuple_scores ? &own : nullptr;
+          if (st.ok()) st = m.result(k, m.count(), &r, keep);
           if (!st.ok()) {
             errors[t] = st;
             return;
           }
+          if (tuple_scores) tuple_scores(i, *keep);
           c.log10_p[i] = r.log10_p;
           ps[i] = r.p_value;
         }

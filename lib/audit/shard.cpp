@@ -11,14 +11,10 @@
 
 namespace isotope {
 
-std::uint32_t shard_of(std::span<const std::uint32_t> window,
-                       std::uint32_t token, std::uint32_t parts) noexcept {
-  if (parts <= 1)
-    return 0;
-  const std::uint64_t h =
-      window.empty()
-          ? detail::TupleSet::hash(std::span<const std::uint32_t>(&token, 1))
-          : detail::TupleSet::hash(window);
+std::uint32_t shard_of(std::span<const std::uint32_t> window, std::uint32_t token, std::uint32_t parts) noexcept {
+  if (parts <= 1) return 0;
+  const std::uint64_t h = window.empty() ? detail::TupleSet::hash(std::span<const std::uint32_t>(&token, 1))
+                                         : detail::TupleSet::hash(window);
   // The high half: the hash sets index their slots with the low bits.
   return static_cast<std::uint32_t>((h >> 32) % parts);
 }
@@ -26,23 +22,19 @@ std::uint32_t shard_of(std::span<const std::uint32_t> window,
 namespace {
 
 Status check_parts(std::uint32_t parts, const void *out, const void *counts) {
-  if (out == nullptr || counts == nullptr)
-    return {Code::invalid_argument, "output pointer is null"};
-  if (parts == 0)
-    return {Code::invalid_argument,
-            "the number of partitions must be at least 1"};
+  if (out == nullptr || counts == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  if (parts == 0) return {Code::invalid_argument, "the number of partitions must be at least 1"};
   return Status::OK();
 }
 
 std::vector<ShardTuples> empty_parts(std::uint32_t parts, std::uint32_t h) {
   std::vector<ShardTuples> v(parts);
-  for (ShardTuples &t : v)
-    t.width = h;
+  for (ShardTuples &t : v) t.width = h;
   return v;
 }
 
-void push(ShardTuples &t, std::span<const std::uint32_t> window,
-          std::uint32_t token, std::uint32_t record, std::uint32_t pos) {
+void push(ShardTuples &t, std::span<const std::uint32_t> window, std::uint32_t token, std::uint32_t record,
+          std::uint32_t pos) {
   t.windows.insert(t.windows.end(), window.begin(), window.end());
   t.tokens.push_back(token);
   t.records.push_back(record);
@@ -50,18 +42,14 @@ void push(ShardTuples &t, std::span<const std::uint32_t> window,
 }
 
 Status check_sizes(std::size_t n) {
-  if (n > 0xFFFFFFFFull)
-    return {Code::invalid_argument,
-            "a chunk holds more than 2^32 records or positions"};
+  if (n > 0xFFFFFFFFull) return {Code::invalid_argument, "a chunk holds more than 2^32 records or positions"};
   return Status::OK();
 }
 
-} // namespace
+}  // namespace
 
-Status shard_closed(const Profile &profile,
-                    std::span<const AuditRecord> records, bool prompt_exclusion,
-                    std::uint32_t parts, std::vector<ShardTuples> *out,
-                    ShardCounts *counts) {
+Status shard_closed(const Profile &profile, std::span<const AuditRecord> records, bool prompt_exclusion,
+                    std::uint32_t parts, std::vector<ShardTuples> *out, ShardCounts *counts) {
   ISOTOPE_RETURN_IF_ERROR(check_parts(parts, out, counts));
   ISOTOPE_RETURN_IF_ERROR(profile.validate());
   ISOTOPE_RETURN_IF_ERROR(check_sizes(records.size()));
@@ -73,21 +61,19 @@ Status shard_closed(const Profile &profile,
     const auto ids = std::span<const std::uint32_t>(records[r].response);
     ISOTOPE_RETURN_IF_ERROR(check_sizes(ids.size()));
     WindowSet prompt(h);
-    if (prompt_exclusion)
-      prompt.add_windows_of(records[r].prompt);
+    if (prompt_exclusion) prompt.add_windows_of(records[r].prompt);
     c.tokens += ids.size();
     c.skipped_short += std::min<std::size_t>(h, ids.size());
     for (std::size_t i = h; i < ids.size(); ++i) {
       const auto window = ids.subspan(i - h, h);
       // The same test as the Scorer's: at h = 0 by the token, else by the
       // window.
-      if (prompt_exclusion &&
-          (h == 0 ? prompt.contains_token(ids[i]) : prompt.contains(window))) {
+      if (prompt_exclusion && (h == 0 ? prompt.contains_token(ids[i]) : prompt.contains(window))) {
         ++c.skipped_prompt;
         continue;
       }
-      push(v[shard_of(window, ids[i], parts)], window, ids[i],
-           static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(i));
+      push(v[shard_of(window, ids[i], parts)], window, ids[i], static_cast<std::uint32_t>(r),
+           static_cast<std::uint32_t>(i));
     }
   }
   *out = std::move(v);
@@ -95,19 +81,15 @@ Status shard_closed(const Profile &profile,
   return Status::OK();
 }
 
-Status shard_open(const Profile &profile,
-                  std::span<const std::vector<std::uint32_t>> teacher,
-                  std::span<const std::vector<std::uint32_t>> predictions,
-                  std::uint32_t vocab_size, bool dedup, std::uint32_t parts,
-                  std::vector<ShardTuples> *out, ShardCounts *counts) {
+Status shard_open(const Profile &profile, std::span<const std::vector<std::uint32_t>> teacher,
+                  std::span<const std::vector<std::uint32_t>> predictions, std::uint32_t vocab_size, bool dedup,
+                  std::uint32_t parts, std::vector<ShardTuples> *out, ShardCounts *counts) {
   ISOTOPE_RETURN_IF_ERROR(check_parts(parts, out, counts));
   ISOTOPE_RETURN_IF_ERROR(profile.validate());
   ISOTOPE_RETURN_IF_ERROR(check_sizes(teacher.size()));
   if (predictions.size() != teacher.size())
-    return {Code::invalid_argument,
-            "need one line of predictions per teacher text (" +
-                std::to_string(teacher.size()) + "), got " +
-                std::to_string(predictions.size())};
+    return {Code::invalid_argument, "need one line of predictions per teacher text (" + std::to_string(teacher.size()) +
+                                        "), got " + std::to_string(predictions.size())};
   const std::uint32_t h = profile.context_width;
   std::vector<ShardTuples> v = empty_parts(parts, h);
   ShardCounts c;
@@ -118,18 +100,14 @@ Status shard_open(const Profile &profile,
     const auto &pred = predictions[r];
     ISOTOPE_RETURN_IF_ERROR(check_sizes(ids.size()));
     if (pred.size() != ids.size())
-      return {Code::invalid_argument,
-              "predictions for teacher text " + std::to_string(r + 1) +
-                  ": need " + std::to_string(ids.size()) +
-                  " (one per token), got " + std::to_string(pred.size())};
+      return {Code::invalid_argument, "predictions for teacher text " + std::to_string(r + 1) + ": need " +
+                                          std::to_string(ids.size()) + " (one per token), got " +
+                                          std::to_string(pred.size())};
     for (std::size_t i = 0; i < pred.size(); ++i)
       if (pred[i] >= vocab_size)
-        return {Code::vocab_mismatch, "predictions for teacher text " +
-                                          std::to_string(r + 1) + ", entry " +
-                                          std::to_string(i) + ": token id " +
-                                          std::to_string(pred[i]) +
-                                          " is not below the vocabulary size " +
-                                          std::to_string(vocab_size)};
+        return {Code::vocab_mismatch, "predictions for teacher text " + std::to_string(r + 1) + ", entry " +
+                                          std::to_string(i) + ": token id " + std::to_string(pred[i]) +
+                                          " is not below the vocabulary size " + std::to_string(vocab_size)};
     c.tokens += ids.size();
     c.skipped_short += std::min<std::size_t>(h, ids.size());
     text_windows.clear();
@@ -140,8 +118,8 @@ Status shard_open(const Profile &profile,
         ++c.skipped_duplicate;
         continue;
       }
-      push(v[shard_of(window, pred[i], parts)], window, pred[i],
-           static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(i));
+      push(v[shard_of(window, pred[i], parts)], window, pred[i], static_cast<std::uint32_t>(r),
+           static_cast<std::uint32_t>(i));
     }
   }
   *out = std::move(v);
@@ -149,20 +127,13 @@ Status shard_open(const Profile &profile,
   return Status::OK();
 }
 
-Status shard_windows(const Profile &profile,
-                     std::span<const std::vector<std::uint32_t>> texts,
-                     std::uint32_t parts,
+Status shard_windows(const Profile &profile, std::span<const std::vector<std::uint32_t>> texts, std::uint32_t parts,
                      std::vector<std::vector<std::uint32_t>> *out) {
-  if (out == nullptr)
-    return {Code::invalid_argument, "output pointer is null"};
-  if (parts == 0)
-    return {Code::invalid_argument,
-            "the number of partitions must be at least 1"};
+  if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  if (parts == 0) return {Code::invalid_argument, "the number of partitions must be at least 1"};
   ISOTOPE_RETURN_IF_ERROR(profile.validate());
   const std::uint32_t h = profile.context_width;
-  if (h == 0)
-    return {Code::invalid_argument,
-            "at context width 0 there are no filter windows"};
+  if (h == 0) return {Code::invalid_argument, "at context width 0 there are no filter windows"};
   std::vector<detail::TupleSet> seen(parts, detail::TupleSet(h));
   std::vector<std::vector<std::uint32_t>> v(parts);
   for (const auto &t : texts) {
@@ -170,8 +141,7 @@ Status shard_windows(const Profile &profile,
     for (std::size_t i = h; i <= ids.size(); ++i) {
       const auto window = ids.subspan(i - h, h);
       const std::uint32_t p = shard_of(window, 0, parts);
-      if (seen[p].insert(window))
-        v[p].insert(v[p].end(), window.begin(), window.end());
+      if (seen[p].insert(window)) v[p].insert(v[p].end(), window.begin(), window.end());
     }
   }
   *out = std::move(v);
@@ -179,17 +149,13 @@ Status shard_windows(const Profile &profile,
 }
 
 Status shard_admit(const Profile &profile, std::span<const ShardTuples> chunks,
-                   std::span<const std::uint64_t> record_offsets,
-                   const std::vector<std::vector<std::uint32_t>> *filter,
+                   std::span<const std::uint64_t> record_offsets, const std::vector<std::vector<std::uint32_t>> *filter,
                    bool dedup, ShardAdmitted *out) {
-  if (out == nullptr)
-    return {Code::invalid_argument, "output pointer is null"};
+  if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   ISOTOPE_RETURN_IF_ERROR(profile.validate());
   const std::uint32_t h = profile.context_width;
   if (record_offsets.size() != chunks.size())
-    return {Code::invalid_argument, "need one record offset per chunk (" +
-                                        std::to_string(chunks.size()) +
-                                        "), got " +
+    return {Code::invalid_argument, "need one record offset per chunk (" + std::to_string(chunks.size()) + "), got " +
                                         std::to_string(record_offsets.size())};
   ShardAdmitted a;
   a.width = h;
@@ -201,29 +167,24 @@ Status shard_admit(const Profile &profile, std::span<const ShardTuples> chunks,
         return {Code::invalid_argument,
                 "filter windows must hold a whole number of windows of the "
                 "context width"};
-      for (std::size_t j = 0; j < w.size(); j += h)
-        require->insert(std::span<const std::uint32_t>(w).subspan(j, h));
+      for (std::size_t j = 0; j < w.size(); j += h) require->insert(std::span<const std::uint32_t>(w).subspan(j, h));
     }
     a.filter_windows = require->size();
   }
   std::size_t total = 0;
   for (const ShardTuples &c : chunks) {
-    if (c.width != h || c.windows.size() != c.tokens.size() * h ||
-        c.records.size() != c.tokens.size() ||
+    if (c.width != h || c.windows.size() != c.tokens.size() * h || c.records.size() != c.tokens.size() ||
         c.positions.size() != c.tokens.size())
-      return {Code::invalid_argument,
-              "partition tuples do not match the profile's context width"};
+      return {Code::invalid_argument, "partition tuples do not match the profile's context width"};
     total += c.size();
   }
   detail::TupleSet seen(h + 1);
-  if (dedup)
-    seen.reserve(total);
+  if (dedup) seen.reserve(total);
   std::vector<std::uint32_t> tuple(h + 1);
   for (std::size_t ci = 0; ci < chunks.size(); ++ci) {
     const ShardTuples &c = chunks[ci];
     for (std::size_t j = 0; j < c.size(); ++j) {
-      const auto window =
-          std::span<const std::uint32_t>(c.windows).subspan(j * h, h);
+      const auto window = std::span<const std::uint32_t>(c.windows).subspan(j * h, h);
       if (require != nullptr && !require->contains(window)) {
         ++a.skipped_filter;
         continue;
@@ -238,8 +199,7 @@ Status shard_admit(const Profile &profile, std::span<const ShardTuples> chunks,
       }
       a.windows.insert(a.windows.end(), window.begin(), window.end());
       a.tokens.push_back(c.tokens[j]);
-      a.order.push_back(((record_offsets[ci] + c.records[j]) << 32) |
-                        c.positions[j]);
+      a.order.push_back(((record_offsets[ci] + c.records[j]) << 32) | c.positions[j]);
     }
   }
   *out = std::move(a);
@@ -252,47 +212,37 @@ bool shard_sums_exact(const Profile &profile) noexcept {
 
 namespace {
 
-Status check_bins(const ShardAdmitted &t, std::span<const std::uint32_t> bins,
-                  std::uint32_t nbins, const void *sums) {
-  if (sums == nullptr)
-    return {Code::invalid_argument, "output pointer is null"};
+Status check_bins(const ShardAdmitted &t, std::span<const std::uint32_t> bins, std::uint32_t nbins, const void *sums) {
+  if (sums == nullptr) return {Code::invalid_argument, "output pointer is null"};
   if (bins.size() != t.size())
-    return {Code::invalid_argument, "need one bin per tuple (" +
-                                        std::to_string(t.size()) + "), got " +
-                                        std::to_string(bins.size())};
+    return {Code::invalid_argument,
+            "need one bin per tuple (" + std::to_string(t.size()) + "), got " + std::to_string(bins.size())};
   for (std::uint32_t b : bins)
-    if (b >= nbins)
-      return {Code::invalid_argument,
-              "a bin index is not below the number of bins"};
+    if (b >= nbins) return {Code::invalid_argument, "a bin index is not below the number of bins"};
   return Status::OK();
 }
 
 // Scores the tuples in chunks, in order, adding each to its bin.
-Status score_into(TupleScorer &scorer, const ShardAdmitted &t,
-                  std::span<const std::uint32_t> bins, double *sums,
+Status score_into(TupleScorer &scorer, const ShardAdmitted &t, std::span<const std::uint32_t> bins, double *sums,
                   std::vector<double> *scores) {
   constexpr std::size_t CHUNK = 1 << 14;
   const std::size_t n = t.size(), h = t.width;
   std::vector<double> buf(std::min(n, CHUNK));
-  if (scores != nullptr)
-    scores->resize(n);
+  if (scores != nullptr) scores->resize(n);
   for (std::size_t j = 0; j < n; j += CHUNK) {
     const std::size_t len = std::min(CHUNK, n - j);
     double *out = scores != nullptr ? scores->data() + j : buf.data();
-    ISOTOPE_RETURN_IF_ERROR(
-        scorer.score(t.windows.data() + j * h, t.tokens.data() + j, len, out));
-    for (std::size_t k = 0; k < len; ++k)
-      sums[bins[j + k]] += out[k];
+    ISOTOPE_RETURN_IF_ERROR(scorer.score(t.windows.data() + j * h, t.tokens.data() + j, len, out));
+    for (std::size_t k = 0; k < len; ++k) sums[bins[j + k]] += out[k];
   }
   return Status::OK();
 }
 
-} // namespace
+}  // namespace
 
-Status shard_score(const Key &key, const Profile &profile,
-                   const ShardAdmitted &tuples,
-                   std::span<const std::uint32_t> bins, std::uint32_t nbins,
-                   std::vector<double> *sums, std::vector<double> *scores) {
+Status shard_score(const Key &key, const Profile &profile, const ShardAdmitted &tuples,
+                   std::span<const std::uint32_t> bins, std::uint32_t nbins, std::vector<double> *sums,
+                   std::vector<double> *scores) {
   ISOTOPE_RETURN_IF_ERROR(check_bins(tuples, bins, nbins, sums));
   const Scheme *sc = nullptr;
   ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
@@ -304,17 +254,13 @@ Status shard_score(const Key &key, const Profile &profile,
   return Status::OK();
 }
 
-Status shard_score_controls(const ControlSeed &seed, std::uint32_t first,
-                            std::uint32_t count, const Profile &profile,
-                            const ShardAdmitted &tuples,
-                            std::span<const std::uint32_t> bins,
-                            std::uint32_t nbins, std::vector<double> *sums,
-                            unsigned threads) {
+Status shard_score_controls(const ControlSeed &seed, std::uint32_t first, std::uint32_t count, const Profile &profile,
+                            const ShardAdmitted &tuples, std::span<const std::uint32_t> bins, std::uint32_t nbins,
+                            std::vector<double> *sums, unsigned threads) {
   ISOTOPE_RETURN_IF_ERROR(check_bins(tuples, bins, nbins, sums));
   const Scheme *sc = nullptr;
   ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
-  if (threads == 0)
-    threads = std::max(1u, std::thread::hardware_concurrency());
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<double> s(static_cast<std::size_t>(count) * nbins, 0.0);
   std::vector<Status> errors(threads);
   std::atomic<std::uint32_t> next{0};
@@ -323,64 +269,52 @@ Status shard_score_controls(const ControlSeed &seed, std::uint32_t first,
     try {
       for (std::uint32_t i = next++; i < count; i = next++) {
         Key k;
-        Status st =
-            audit_control_key(seed, first + static_cast<std::uint64_t>(i), &k);
+        Status st = audit_control_key(seed, first + static_cast<std::uint64_t>(i), &k);
         std::unique_ptr<TupleScorer> scorer;
-        if (st.ok())
-          st = sc->make_scorer(k, profile, &scorer);
-        if (st.ok())
-          st = score_into(*scorer, tuples, bins,
-                          s.data() + static_cast<std::size_t>(i) * nbins,
-                          nullptr);
+        if (st.ok()) st = sc->make_scorer(k, profile, &scorer);
+        if (st.ok()) st = score_into(*scorer, tuples, bins, s.data() + static_cast<std::size_t>(i) * nbins, nullptr);
         if (!st.ok()) {
           errors[t] = st;
           return;
         }
       }
     } catch (const std::bad_alloc &) {
-      errors[t] = {Code::out_of_memory,
-                   "out of memory while scoring control keys"};
+      errors[t] = {Code::out_of_memory, "out of memory while scoring control keys"};
     }
   };
   const unsigned nt = std::min<unsigned>(threads, std::max(1u, count));
   std::vector<std::thread> pool;
-  for (unsigned t = 1; t < nt; ++t)
-    pool.emplace_back(work, t);
+  for (unsigned t = 1; t < nt; ++t) pool.emplace_back(work, t);
   work(0);
-  for (std::thread &th : pool)
-    th.join();
-  for (const Status &st : errors)
-    ISOTOPE_RETURN_IF_ERROR(st);
+  for (std::thread &th : pool) th.join();
+  for (const Status &st : errors) ISOTOPE_RETURN_IF_ERROR(st);
   *sums = std::move(s);
   return Status::OK();
 }
 
-ControlResult control_summary(std::vector<double> log10_p,
-                              std::span<const double> p_values) {
+ControlResult control_summary(std::vector<double> log10_p, std::span<const double> p_values) {
   ControlResult c;
   c.log10_p = std::move(log10_p);
   for (double p : p_values)
-    if (p < 0.05)
-      ++c.below_0_05;
+    if (p < 0.05) ++c.below_0_05;
   c.ks_p = p_values.empty() ? 1.0 : ks_uniform_pvalue(p_values);
   return c;
 }
 
-std::vector<std::string> audit_warnings(AuditMode mode, const Profile &profile,
-                                        std::uint64_t scored) {
+std::vector<std::string> audit_warnings(AuditMode mode, const Profile &profile, std::uint64_t scored) {
   std::vector<std::string> w;
   if (mode == AuditMode::open && profile.context_width == 0)
-    w.push_back("at context width 0 the reading mode scores only the first "
-                "position of each text (every "
-                "later window repeats the empty one), so this test has almost "
-                "no power");
+    w.push_back(
+        "at context width 0 the reading mode scores only the first "
+        "position of each text (every "
+        "later window repeats the empty one), so this test has almost "
+        "no power");
   if (scored < AUDIT_MIN_SCORED)
-    w.push_back("only " + std::to_string(scored) +
-                " tuples were scored (fewer than " +
+    w.push_back("only " + std::to_string(scored) + " tuples were scored (fewer than " +
                 std::to_string(AUDIT_MIN_SCORED) +
                 "): too few for the test to have power; a 'no evidence' answer "
                 "means little");
   return w;
 }
 
-} // namespace isotope
+}  // namespace isotope

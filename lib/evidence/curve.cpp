@@ -27,14 +27,11 @@ Status control_key(const std::array<std::uint8_t, COMMITMENT_BYTES>& commitment,
   return st;
 }
 
-std::vector<std::uint64_t> curve_checkpoints(std::uint64_t n_total,
-                                             std::size_t points) {
+std::vector<std::uint64_t> curve_checkpoints(std::uint64_t n_total, std::size_t points) {
   std::vector<std::uint64_t> ks;
-  if (n_total == 0 || points == 0)
-    return ks;
+  if (n_total == 0 || points == 0) return ks;
   const std::uint64_t m = points < n_total ? points : n_total;
-  for (std::uint64_t k = 1; k <= m; ++k)
-    ks.push_back((k * n_total + m - 1) / m); // ceil(k N / m)
+  for (std::uint64_t k = 1; k <= m; ++k) ks.push_back((k * n_total + m - 1) / m);  // ceil(k N / m)
   return ks;
 }
 
@@ -49,8 +46,7 @@ Curve score_curve(const TokenScores& scores, const Profile& profile, std::size_t
   std::uint64_t n = 0;
   double s = 0.0;
   for (double v : scores) {
-    if (k == ks.size())
-      break;
+    if (k == ks.size()) break;
     if (std::isnan(v)) continue;
     ++n;
     s += v;
@@ -63,14 +59,11 @@ Curve score_curve(const TokenScores& scores, const Profile& profile, std::size_t
   return c;
 }
 
-Status curve_from_sums(const Profile &profile,
-                       std::span<const std::uint64_t> scored,
-                       std::span<const double> statistic, Curve *out) {
-  if (out == nullptr)
-    return {Code::invalid_argument, "output pointer is null"};
-  if (scored.size() != statistic.size())
-    return {Code::invalid_argument, "a curve needs one sum per checkpoint"};
-  const Scheme *scheme = nullptr;
+Status curve_from_sums(const Profile& profile, std::span<const std::uint64_t> scored, std::span<const double> statistic,
+                       Curve* out) {
+  if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  if (scored.size() != statistic.size()) return {Code::invalid_argument, "a curve needs one sum per checkpoint"};
+  const Scheme* scheme = nullptr;
   ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &scheme));
   Curve c;
   for (std::size_t k = 0; k < scored.size(); ++k) {
