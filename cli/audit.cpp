@@ -3,11 +3,15 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 
+#include "cluster.hpp"
 #include "common.hpp"
 #include "corpus.hpp"
 #include "evidence.hpp"
@@ -16,6 +20,7 @@
 #include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
 #include "isotope/normalize.hpp"
+#include "isotope/shard.hpp"
 #include "isotope/tokenizer.hpp"
 
 namespace isotope::cli {
@@ -96,11 +101,52 @@ bool g_ids_given = false;
 // The vocabulary ids are read against: the named tokenizer's, 0 if none was named.
 std::uint32_t g_id_vocab = 0;
 
+// Texts waiting for the tokenizer: each one's ids go to *out. Tokenized on
+// `threads` threads (0: one per core), each text by one thread into its own
+// slot, so the ids do not depend on the thread count; the error of the first
+// failing text (in input order) is the one reported.
+struct PendingText {
+  std::string text;
+  std::string where;
+  std::vector<std::uint32_t>* out;
+};
+
+void encode_all(std::vector<PendingText>& pending, const Tokenizer* tok, const Normalizers& norm, unsigned threads) {
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(1, pending.size() / 64)));
+  std::vector<std::optional<Failure>> errors(pending.size());
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i = next++; i < pending.size(); i = next++) {
+      try {
+        *pending[i].out = encode(tok, pending[i].text, pending[i].where, norm);
+      } catch (const Failure& f) {
+        errors[i] = f;
+      }
+      std::string().swap(pending[i].text);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& th : pool) th.join();
+  for (const auto& e : errors)
+    if (e) throw *e;
+}
+
 std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer* tok, std::string* raw,
-                                      const Normalizers& norm) {
+                                      const Normalizers& norm, unsigned threads) {
   *raw = read_text(path);
   const std::string& data = *raw;
   std::vector<AuditRecord> records;
+  // Text fields wait for the tokenizer; the records are in place first, so
+  // that the pointers into them stay valid.
+  struct Texts {
+    std::size_t record;
+    std::optional<std::string> prompt;
+    std::string response, where;
+  };
+  std::vector<Texts> texts;
   for_each_jsonl(data, path, [&](const nlohmann::json& j, std::size_t lineno) {
     const std::string where = path + ":" + std::to_string(lineno);
     IdRecord idr;
@@ -112,20 +158,27 @@ std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer* 
     const nlohmann::json* response = string_field(j, "response", path, lineno);
     if (response == nullptr) fail_input(where + ": no \"response\" field (each line is {\"prompt\": ..., \"response\": ...})");
     const nlohmann::json* prompt = string_field(j, "prompt", path, lineno);
-    AuditRecord r;
-    if (prompt != nullptr) r.prompt = encode(tok, prompt->get<std::string>(), where, norm);
-    r.response = encode(tok, response->get<std::string>(), where, norm);
-    records.push_back(std::move(r));
+    texts.push_back({records.size(), prompt != nullptr ? std::optional(prompt->get<std::string>()) : std::nullopt,
+                     response->get<std::string>(), where});
+    records.emplace_back();
   });
   if (records.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no suspect records"));
+  std::vector<PendingText> pending;
+  pending.reserve(2 * texts.size());
+  for (Texts& t : texts) {
+    if (t.prompt) pending.push_back({std::move(*t.prompt), t.where, &records[t.record].prompt});
+    pending.push_back({std::move(t.response), t.where, &records[t.record].response});
+  }
+  encode_all(pending, tok, norm, threads);
   return records;
 }
 
 std::vector<std::vector<std::uint32_t>> read_teacher(const std::string& path, const Tokenizer* tok, std::string* raw,
-                                                     const Normalizers& norm) {
+                                                     const Normalizers& norm, unsigned threads) {
+  std::vector<std::vector<std::uint32_t>> out;
+  std::vector<std::pair<std::size_t, PendingText>> texts;  // (index in out, text)
   if (path.ends_with(".jsonl") || path.ends_with(".json")) {
     // JSONL lines of text, or of token ids ({"ids"} or {"response_ids"})
-    std::vector<std::vector<std::uint32_t>> out;
     *raw = read_text(path);
     for_each_jsonl(*raw, path, [&](const nlohmann::json& j, std::size_t lineno) {
       const std::string where = path + ":" + std::to_string(lineno);
@@ -138,16 +191,24 @@ std::vector<std::vector<std::uint32_t>> read_teacher(const std::string& path, co
       const nlohmann::json* text = string_field(j, "response", path, lineno);
       if (text == nullptr) text = string_field(j, "text", path, lineno);
       if (text == nullptr) fail_input(where + ": no \"response\", \"text\", \"ids\" or \"response_ids\" field");
-      out.push_back(encode(tok, text->get<std::string>(), where, norm));
+      texts.push_back({out.size(), {text->get<std::string>(), where, nullptr}});
+      out.emplace_back();
     });
     if (out.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no teacher texts"));
-    return out;
+  } else {
+    std::vector<std::string> docs = read_documents(path, raw);
+    if (docs.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no teacher texts"));
+    out.resize(docs.size());
+    for (std::size_t i = 0; i < docs.size(); ++i)
+      texts.push_back({i, {std::move(docs[i]), path + " (text " + std::to_string(i + 1) + ")", nullptr}});
   }
-  const std::vector<std::string> docs = read_documents(path, raw);
-  if (docs.empty()) fail(Status(Code::empty_input, "'" + path + "' holds no teacher texts"));
-  std::vector<std::vector<std::uint32_t>> out;
-  out.reserve(docs.size());
-  for (std::size_t i = 0; i < docs.size(); ++i) out.push_back(encode(tok, docs[i], path + " (text " + std::to_string(i + 1) + ")", norm));
+  std::vector<PendingText> pending;
+  pending.reserve(texts.size());
+  for (auto& [i, t] : texts) {
+    t.out = &out[i];
+    pending.push_back(std::move(t));
+  }
+  encode_all(pending, tok, norm, threads);
   return out;
 }
 
@@ -216,6 +277,99 @@ nlohmann::json attribution_json(const AttributionResult& at) {
                               {"log10_p_corrected", best_other->log10_p_corrected}};
   if (!at.warnings.empty()) info["warnings"] = at.warnings;
   return {{"attribution", info}, {"accounts", accounts}};
+}
+
+// The numbers of an audit computed on a Dask cluster (run_on_cluster): the
+// same as Audit gives on one machine (isotope/shard.hpp says why).
+struct ClusterAudit {
+  const Profile& profile;
+  AuditRules rules;
+  const ControlSeed& seed;
+  const Tokenizer& tok;
+};
+
+void audit_on_cluster(const AuditOptions& o, const ClusterAudit& ca, const std::function<void(const std::string&)>& say,
+                      nlohmann::json* inputs, AuditResult* r, ControlResult* c, Curve* curve,
+                      nlohmann::json* control_curves, std::vector<std::uint32_t>* sample_ids,
+                      TokenScores* sample_mask) {
+  const bool open = o.mode == "open";
+  const Profile& profile = ca.profile;
+  if (open && o.predictions.empty())
+    fail_usage(
+        "--scheduler with --mode open needs --predictions (the "
+        "suspect's predictions, computed elsewhere)");
+  if (!shard_sums_exact(profile))
+    fail_usage(
+        "--scheduler: a cluster audit adds up the partitions' sums of "
+        "scores, which is exact only for schemes "
+        "whose scores are whole numbers (kgw, synthid); audit the " +
+        profile.scheme + " scheme on one machine");
+  for (const std::string* in : {&o.suspect, &o.teacher, &o.predictions})
+    if (*in == "-") fail_usage("--scheduler reads its inputs from files, not standard input");
+  if (!open) (*inputs)["suspect"] = file_json(o.suspect);
+  if (!o.teacher.empty()) (*inputs)["teacher"] = file_json(o.teacher);
+  if (open) (*inputs)["predictions"] = file_json(o.predictions);
+  const nlohmann::json request = {{"scheduler", o.scheduler},
+                                  {"mode", o.mode},
+                                  {"key", o.key},
+                                  {"suspect", o.suspect},
+                                  {"teacher", o.teacher},
+                                  {"predictions", o.predictions},
+                                  {"tokenizer", ca.tok.path()},
+                                  {"tokenizer_sha256", ca.tok.sha256_hex()},
+                                  {"profile", profile_options_json(profile)},
+                                  {"normalize", o.normalize},
+                                  {"control", o.control},
+                                  {"control_seed", to_hex(ca.seed)},
+                                  {"dedup", ca.rules.dedup},
+                                  {"prompt_exclusion", ca.rules.prompt_exclusion},
+                                  {"curve_points", o.curve_points},
+                                  {"id_vocab", g_id_vocab}};
+  say("running the audit on the Dask cluster at " + o.scheduler);
+  nlohmann::json res;
+  run_on_cluster("audit", request, [&](const nlohmann::json& j) { res = j; });
+  try {
+    DetectionResult d;
+    d.tokens = res.at("tokens").get<std::uint64_t>();
+    d.skipped_short = res.at("skipped_short").get<std::uint64_t>();
+    d.skipped_duplicate = res.at("skipped_duplicate").get<std::uint64_t>();
+    d.skipped_prompt = res.at("skipped_prompt").get<std::uint64_t>();
+    d.skipped_filter = res.at("skipped_filter").get<std::uint64_t>();
+    const auto scored = res.at("scored").get<std::uint64_t>();
+    check(result_from_statistic(profile, res.at("statistic").get<double>(), scored, &d));
+    r->detection = d;
+    r->mode = open ? AuditMode::open : AuditMode::closed;
+    r->records = res.at("records").get<std::uint64_t>();
+    r->filter = !open && !o.teacher.empty();
+    r->filter_windows = r->filter ? res.at("filter_windows").get<std::uint64_t>() : 0;
+    r->rules = ca.rules;
+    if (open) r->rules.prompt_exclusion = true;  // as Audit::open: no prompts in reading mode
+    r->warnings = audit_warnings(r->mode, profile, scored);
+    std::vector<double> lp, ps;
+    for (const auto& s : res.at("control_statistics")) {
+      DetectionResult cd;
+      check(result_from_statistic(profile, s.get<double>(), scored, &cd));
+      lp.push_back(cd.log10_p);
+      ps.push_back(cd.p_value);
+    }
+    *c = control_summary(std::move(lp), ps);
+    const auto& cv = res.at("curve");
+    const auto ranks = cv.at("scored").get<std::vector<std::uint64_t>>();
+    if (o.curve_points > 0) {
+      check(curve_from_sums(profile, ranks, cv.at("statistic").get<std::vector<double>>(), curve));
+      for (const auto& row : cv.at("controls_statistic")) {
+        Curve cc;
+        check(curve_from_sums(profile, ranks, row.get<std::vector<double>>(), &cc));
+        control_curves->push_back(cc.log10_p);
+      }
+    }
+    *sample_ids = res.at("sample_ids").get<std::vector<std::uint32_t>>();
+    sample_mask->clear();
+    for (const auto& v : res.at("sample_mask")) sample_mask->push_back(v.is_null() ? std::nan("") : v.get<double>());
+    g_ids_given = res.at("input_ids").get<bool>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Failure{EXIT_CLUSTER, std::string("the cluster helper's answer is incomplete: ") + e.what()};
+  }
 }
 
 }  // namespace
@@ -334,7 +488,6 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   g_ids_given = false;
   g_id_vocab = ids_only ? o.vocab_size : o.tokenizer.empty() ? 0 : tok->vocab_size();
   const AuditRules rules{.dedup = !o.no_dedup, .prompt_exclusion = !o.no_prompt_exclusion};
-  std::unique_ptr<Audit> audit;
   nlohmann::json inputs = nlohmann::json::object();
   if (!ids_only) {
     inputs["tokenizer"] = file_json(tok->path());
@@ -342,77 +495,94 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
       fail(Status(Code::io, "'" + tok->path() + "' changed while it was read"));
     if (o.tokenizer.empty()) inputs["tokenizer"]["path"] = BUNDLED_TOKENIZER_NAME;  // not this machine's path
   }
-  std::string raw;  // the bytes of the input being read
-  std::vector<std::uint32_t> sample_ids;  // the tokens of the first record (the sample)
-  if (!open) {
-    say("reading the suspect's responses from '" + o.suspect + "'");
-    std::vector<AuditRecord> records = read_suspect(o.suspect, tok.get(), &raw, norm);
-    inputs["suspect"] = data_json(o.suspect, raw);
-    sample_ids = records.front().response;
-    std::vector<std::vector<std::uint32_t>> teacher;
-    if (!o.teacher.empty()) {
-      say("reading the teacher data for the filter from '" + o.teacher + "'");
-      teacher = read_teacher(o.teacher, tok.get(), &raw, norm);
-      inputs["teacher"] = data_json(o.teacher, raw);
-    }
-    check(Audit::closed(profile, std::move(records), o.teacher.empty() ? nullptr : &teacher, rules, &audit));
-  } else {
-    say("reading the teacher texts from '" + o.teacher + "'");
-    std::vector<std::vector<std::uint32_t>> teacher = read_teacher(o.teacher, tok.get(), &raw, norm);
-    inputs["teacher"] = data_json(o.teacher, raw);
-    sample_ids = teacher.front();
-    if (!o.model.empty()) {
-      auto model = load_model(o.model, *tok);
-      inputs["model"] = file_json(o.model);
-      std::uint64_t total = 0;
-      for (const auto& t : teacher) total += t.size();
-      say("feeding " + std::to_string(total) + " teacher tokens to the suspect model (teacher forcing)");
-      std::size_t last = 0;
-      check(Audit::open_with_model(profile, std::move(teacher), *model, rules, &audit,
-                                   [&](std::size_t done, std::size_t all) {
-                                     if (done * 10 / all != last) {
-                                       last = done * 10 / all;
-                                       say("  " + std::to_string(done) + " of " + std::to_string(all) + " texts");
-                                     }
-                                   }));
-    } else {
-      say("reading the suspect's predictions from '" + o.predictions + "'");
-      const std::string data = read_text(o.predictions);
-      auto preds = parse_predictions(data, o.predictions, teacher, vocab);
-      inputs["predictions"] = data_json(o.predictions, data);
-      check(Audit::open(profile, std::move(teacher), std::move(preds), vocab, rules, &audit));
-    }
-  }
-
-  if (predictions_out != nullptr) *predictions_out = audit->predictions();
-  check(audit->set_route_alpha(o.route_alpha), "--route-alpha");
   std::vector<std::string> account_ids;
   if (!o.accounts.empty()) {
+    if (!o.scheduler.empty()) fail_usage("--accounts: attribution runs on one machine, not with --scheduler");
     say("reading the candidate accounts from '" + o.accounts + "'");
     const std::string data = read_text(o.accounts);
     account_ids = parse_account_list(data, o.accounts);
     inputs["accounts"] = data_json(o.accounts, data);
   }
-  say("scoring under the provider's key");
+  std::vector<std::uint32_t> sample_ids;  // the tokens of the first record (the sample)
+  TokenScores sample_mask;                // its scores under the provider's key
   AuditResult r;
-  const bool want_masks = o.curve_points > 0 || o.sample_tokens > 0;
-  std::vector<TokenScores> masks;
-  check(audit->run(key, &r, 0, want_masks ? &masks : nullptr));
   ControlResult c;
+  Curve curve;
   nlohmann::json control_curves = nlohmann::json::array();
-  if (o.control > 0) {
-    say("scoring under " + std::to_string(o.control) + " random control keys");
-    Audit::ControlMasksFn on_masks;
-    if (o.curve_points > 0)
-      on_masks = [&](std::uint32_t, const std::vector<TokenScores>& ms) {
-        control_curves.push_back(score_curve(concatenated(ms), profile, o.curve_points).log10_p);
-      };
-    check(audit->control(seed, o.control, &c, {}, on_masks, o.threads));
-  }
   AttributionResult attribution;
-  if (!account_ids.empty()) {
-    say("testing " + std::to_string(account_ids.size()) + " candidate accounts");
-    check(audit->attribute(key, account_ids, o.threshold, &attribution, o.threads));
+  if (!o.scheduler.empty()) {
+    if (ids_only) fail_usage("--scheduler reads inputs with a tokenizer: give --tokenizer instead of --vocab-size");
+    if (o.route_alpha > 0.0) fail_usage("--route-alpha: a routed audit runs on one machine, not with --scheduler");
+    ClusterAudit ca{.profile = profile, .rules = rules, .seed = seed, .tok = *tok};
+    audit_on_cluster(o, ca, say, &inputs, &r, &c, &curve, &control_curves, &sample_ids, &sample_mask);
+  } else {
+    std::unique_ptr<Audit> audit;
+    std::string raw;  // the bytes of the input being read
+    if (!open) {
+      say("reading the suspect's responses from '" + o.suspect + "'");
+      std::vector<AuditRecord> records = read_suspect(o.suspect, tok.get(), &raw, norm, o.threads);
+      inputs["suspect"] = data_json(o.suspect, raw);
+      sample_ids = records.front().response;
+      std::vector<std::vector<std::uint32_t>> teacher;
+      if (!o.teacher.empty()) {
+        say("reading the teacher data for the filter from '" + o.teacher + "'");
+        teacher = read_teacher(o.teacher, tok.get(), &raw, norm, o.threads);
+        inputs["teacher"] = data_json(o.teacher, raw);
+      }
+      check(Audit::closed(profile, std::move(records), o.teacher.empty() ? nullptr : &teacher, rules, &audit));
+    } else {
+      say("reading the teacher texts from '" + o.teacher + "'");
+      std::vector<std::vector<std::uint32_t>> teacher = read_teacher(o.teacher, tok.get(), &raw, norm, o.threads);
+      inputs["teacher"] = data_json(o.teacher, raw);
+      sample_ids = teacher.front();
+      if (!o.model.empty()) {
+        auto model = load_model(o.model, *tok);
+        inputs["model"] = file_json(o.model);
+        std::uint64_t total = 0;
+        for (const auto& t : teacher) total += t.size();
+        say("feeding " + std::to_string(total) + " teacher tokens to the suspect model (teacher forcing)");
+        std::size_t last = 0;
+        check(Audit::open_with_model(profile, std::move(teacher), *model, rules, &audit,
+                                     [&](std::size_t done, std::size_t all) {
+                                       if (done * 10 / all != last) {
+                                         last = done * 10 / all;
+                                         say("  " + std::to_string(done) + " of " + std::to_string(all) + " texts");
+                                       }
+                                     }));
+      } else {
+        say("reading the suspect's predictions from '" + o.predictions + "'");
+        const std::string data = read_text(o.predictions);
+        auto preds = parse_predictions(data, o.predictions, teacher, vocab);
+        inputs["predictions"] = data_json(o.predictions, data);
+        check(Audit::open(profile, std::move(teacher), std::move(preds), vocab, rules, &audit));
+      }
+    }
+
+    if (predictions_out != nullptr) *predictions_out = audit->predictions();
+    check(audit->set_route_alpha(o.route_alpha), "--route-alpha");
+    say("scoring under the provider's key");
+    const bool want_masks = o.curve_points > 0 || o.sample_tokens > 0;
+    std::vector<TokenScores> masks;
+    check(audit->run(key, &r, 0, want_masks ? &masks : nullptr));
+    if (o.control > 0) {
+      say("scoring under " + std::to_string(o.control) + " random control keys");
+      // Each control key's curve from its tuples' scores in scoring order (the
+      // scored entries of its masks, record after record), on the scoring threads.
+      std::vector<std::vector<double>> curves(o.curve_points > 0 ? o.control : 0);
+      Audit::ControlScoresFn on_scores;
+      if (o.curve_points > 0)
+        on_scores = [&](std::uint32_t i, const std::vector<double>& scores) {
+          curves[i] = score_curve(scores, profile, o.curve_points).log10_p;
+        };
+      check(audit->control(seed, o.control, &c, {}, {}, o.threads, on_scores));
+      for (const auto& cv : curves) control_curves.push_back(cv);
+    }
+    if (o.curve_points > 0) curve = score_curve(concatenated(masks), profile, o.curve_points);
+    if (o.sample_tokens > 0) sample_mask = masks.front();
+    if (!account_ids.empty()) {
+      say("testing " + std::to_string(account_ids.size()) + " candidate accounts");
+      check(audit->attribute(key, account_ids, o.threshold, &attribution, o.threads));
+    }
   }
 
   nlohmann::json j = detection_json(r.detection, profile, ids_only ? std::string() : tok->sha256_hex(), o.threshold,
@@ -445,13 +615,12 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
                     {"below_0_05", c.below_0_05},
                     {"ks_p", c.ks_p}};
   if (o.curve_points > 0) {
-    const Curve curve = score_curve(concatenated(masks), profile, o.curve_points);
     out["curve"] = {{"scored", curve.scored}, {"log10_p", curve.log10_p}, {"controls_log10_p", control_curves}};
   }
   if (o.sample_tokens > 0 && !ids_only) {  // the sample shows text: it needs the tokenizer
     // Closed: the first response. Open: the first teacher text, each token
     // marked by the outcome of the suspect's prediction at its position.
-    out["sample"] = sample_json(*tok, sample_ids, masks.front(), profile, o.sample_tokens,
+    out["sample"] = sample_json(*tok, sample_ids, sample_mask, profile, o.sample_tokens,
                                 open ? "teacher text 1" : "suspect record 1");
   }
   AuditOptions recorded = o;

@@ -50,6 +50,9 @@ struct AuditOptions {
   // Token ids read against this vocabulary size, with no tokenizer (0: texts
   // and ids read with the tokenizer). Recorded only when set.
   std::uint32_t vocab_size = 0;
+  // A Dask scheduler address: run on that cluster (docs/scale.md). Not
+  // recorded: the numbers are the same as on one machine.
+  std::string scheduler;
 };
 
 void to_json(nlohmann::json& j, const AuditOptions& o);

@@ -182,6 +182,10 @@ void register_audit(CLI::App& root, Runner* run) {
   sub->add_option("--threads", c->o.threads,
                   "Threads that score the control keys and accounts (0: one per core); the results do not depend on it")
       ->capture_default_str();
+  sub->add_option("--scheduler", c->o.scheduler,
+                  "Run on the Dask cluster of this scheduler (e.g. "
+                  "tcp://10.0.0.5:8786): the same result, computed "
+                  "by its workers (docs/scale.md)");
   sub->add_option("--control-seed", c->o.control_seed,
                   "64 hex digits from which the control keys are derived (default: fresh, recorded in the result)");
   sub->add_option("--normalize", c->o.normalize,

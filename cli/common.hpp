@@ -31,6 +31,8 @@ enum Exit : int {
   EXIT_INPUT = 5,
   EXIT_MODEL = 6,
   EXIT_PROFILE = 7,
+  EXIT_CLUSTER = 8,  // --scheduler: Python, the isotope module or Dask missing,
+                     // or the scheduler unreachable
 };
 
 // Thrown inside a command; main() prints it and exits with its code.

@@ -55,6 +55,21 @@ DetectSpec DetectSpec::from_json(const nlohmann::json& j) {
   return s;
 }
 
+DetectItem detect_item(const DetectSpec& spec, const Profile& profile, const Tokenizer* tok, const std::string& name,
+                       const DetectionResult& result, bool prompt_exclusion, bool ids_given) {
+  DetectItem item;
+  item.name = name;
+  item.result = result;
+  item.prompt_exclusion = prompt_exclusion;
+  item.json = detection_json(result, profile, tok != nullptr ? tok->sha256_hex() : std::string(), spec.threshold,
+                             {.dedup = spec.dedup}, item.prompt_exclusion);
+  if (tok == nullptr) item.json["tokenizer_sha256"] = nullptr;
+  if (ids_given) item.json["input_ids"] = true;
+  item.json["input"] = name;
+  if (spec.normalize.any()) item.json["normalize"] = spec.normalize.names();
+  return item;
+}
+
 namespace {
 
 struct Scored {
@@ -114,16 +129,7 @@ DetectItem score_tokens(const DetectSpec& spec, const Profile& profile, const Ke
   if (prompt_ids != nullptr) prompt_windows.add_windows_of(*prompt_ids);
   const WindowSet* excl = prompt_ids != nullptr ? &prompt_windows : nullptr;
   Scored real = score_ids(key, profile, spec, ids, excl, name);
-  DetectItem item;
-  item.name = name;
-  item.result = real.result;
-  item.prompt_exclusion = prompt_ids != nullptr;
-  item.json = detection_json(real.result, profile, tok != nullptr ? tok->sha256_hex() : std::string(), spec.threshold,
-                             {.dedup = spec.dedup}, item.prompt_exclusion);
-  if (tok == nullptr) item.json["tokenizer_sha256"] = nullptr;
-  if (ids_given) item.json["input_ids"] = true;
-  item.json["input"] = name;
-  if (spec.normalize.any()) item.json["normalize"] = spec.normalize.names();
+  DetectItem item = detect_item(spec, profile, tok, name, real.result, prompt_ids != nullptr, ids_given);
   if (spec.mask && !spec.evidence) item.json["mask"] = mask_json(real.mask);
   if (spec.scan) {
     ScanResult sr;

@@ -65,6 +65,11 @@ void detect_stream_jsonl(const DetectSpec& spec, const Profile& profile, const K
                          std::uint32_t vocab_size, std::istream& in, const std::string& name, const std::function<void(DetectItem&&)>& emit,
                          const std::function<void(std::uint64_t)>& bytes_read = {});
 
+// The result of one text as `detect --json` prints it (no mask, no evidence
+// extras), from its counts; `tok` is null when ids came without a tokenizer.
+DetectItem detect_item(const DetectSpec& spec, const Profile& profile, const Tokenizer* tok, const std::string& name,
+                       const DetectionResult& result, bool prompt_exclusion, bool ids_given);
+
 // The "result" member of a detect report.
 nlohmann::json detect_report_result(const std::vector<DetectItem>& items);
 

@@ -4,18 +4,21 @@
 #include <memory>
 #include <sstream>
 
+#include "cluster.hpp"
 #include "commands.hpp"
 #include "common.hpp"
 #include "detect.hpp"
 #include "evidence.hpp"
+#include "isotope/scheme.hpp"
+#include "isotope/stats.hpp"
 
 namespace isotope::cli {
 
 namespace {
 struct DetectOptions {
-  std::string key, tokenizer, report, sign, normalize;
+  std::string key, tokenizer, report, sign, normalize, scheduler;
   std::vector<std::string> inputs;
-  bool json = false, jsonl = false, mask = false, no_dedup = false, scan = false;
+  bool json = false, jsonl = false, mask = false, no_dedup = false, scan = false, summary = false;
   std::uint32_t scan_min_length = 32;
   double threshold = 1e-4;
   std::uint32_t controls = 10;
@@ -70,6 +73,90 @@ void explain(const DetectItem& item, const DetectOptions& o, const Profile& prof
     std::cout << "  WARNING: repeated (context, token) pairs were counted (--no-dedup): this p-value is NOT valid.\n";
 }
 
+// --summary: Holm's correction over every text's exact p-value, at the
+// threshold.
+void print_summary(const DetectOptions &o, const std::vector<double> &lps) {
+  if (!o.summary) return;
+  const HolmResult h = holm(lps, o.threshold);
+  std::uint64_t uncorrected = 0;
+  double min_lp = 0.0, min_adj = 0.0;
+  for (std::size_t i = 0; i < lps.size(); ++i) {
+    if (lps[i] <= std::log10(o.threshold)) ++uncorrected;
+    min_lp = std::min(min_lp, lps[i]);
+    min_adj = std::min(min_adj, h.adjusted_log10_p[i]);
+  }
+  const bool valid = !o.no_dedup;
+  if (o.json) {
+    const nlohmann::json j = {{"type", "isotope-detect-summary"},
+                              {"texts", lps.size()},
+                              {"correction", "holm"},
+                              {"threshold", o.threshold},
+                              {"flagged", valid ? h.rejected : 0},
+                              {"flagged_uncorrected", valid ? uncorrected : 0},
+                              {"min_log10_p", min_lp},
+                              {"min_adjusted_log10_p", min_adj},
+                              {"valid", valid}};
+    std::cout << j.dump() << '\n' << std::flush;
+    return;
+  }
+  std::cout << "Summary: " << lps.size() << " texts; " << (valid ? h.rejected : 0)
+            << " watermarked at family-wise error rate " << o.threshold << " (Holm's correction; "
+            << (valid ? uncorrected : 0) << " before correction); smallest adjusted p = " << format_p(min_adj) << ".\n";
+  if (!valid) std::cout << "  WARNING: --no-dedup was given: these p-values are NOT valid.\n";
+}
+
+// --scheduler: the JSONL records scored by the workers of a Dask cluster
+// (python3 -m isotope.dask detect), each result composed as without it.
+void detect_on_cluster(const DetectOptions &o, const DetectSpec &spec, const Profile &profile, const Tokenizer *tok,
+                       const std::function<void(DetectItem &&)> &print) {
+  if (!o.jsonl) fail_usage("--scheduler scans JSONL corpora: give --jsonl");
+  if (!o.report.empty()) fail_usage("--scheduler and --report: write reports on one machine");
+  if (o.mask) fail_usage("--scheduler does not give per-token masks (--mask)");
+  if (o.scan) fail_usage("--scheduler does not scan windows (--scan): run it on one machine");
+  {
+    const Scheme *sc = nullptr;
+    check(scheme_of(profile, &sc));
+    std::unique_ptr<TupleNull> null;
+    check(sc->make_tuple_null(profile, &null));
+    if (null)
+      fail_usage("--scheduler: the null of the " + profile.scheme +
+                 " scheme depends on the scored tuples themselves; detect it on one machine");
+  }
+  if (o.inputs.empty()) fail_usage("--scheduler reads its inputs from files, not standard input");
+  for (const std::string &in : o.inputs) {
+    if (in == "-") fail_usage("--scheduler reads its inputs from files, not standard input");
+    std::uint64_t size = 0;
+    (void)open_input_stream(in, &size);  // the input-file policy, before the cluster is asked
+  }
+  const nlohmann::json request = {{"scheduler", o.scheduler},
+                                  {"key", o.key},
+                                  {"inputs", o.inputs},
+                                  {"tokenizer", tok != nullptr ? tok->path() : std::string()},
+                                  {"tokenizer_sha256", tok != nullptr ? tok->sha256_hex() : std::string()},
+                                  {"vocab_size", o.vocab_size},
+                                  {"id_vocab", o.vocab_size > 0      ? o.vocab_size
+                                               : o.tokenizer.empty() ? 0
+                                                                     : tok->vocab_size()},
+                                  {"profile", profile_options_json(profile)},
+                                  {"normalize", o.normalize},
+                                  {"dedup", spec.dedup}};
+  run_on_cluster("detect", request, [&](const nlohmann::json &j) {
+    try {
+      DetectionResult d;
+      d.tokens = j.at("tokens").get<std::uint64_t>();
+      d.skipped_short = j.at("skipped_short").get<std::uint64_t>();
+      d.skipped_duplicate = j.at("skipped_duplicate").get<std::uint64_t>();
+      d.skipped_prompt = j.at("skipped_prompt").get<std::uint64_t>();
+      check(result_from_statistic(profile, j.at("statistic").get<double>(), j.at("scored").get<std::uint64_t>(), &d));
+      const std::string name =
+          j.at("path").get<std::string>() + ":" + std::to_string(j.at("line").get<std::uint64_t>());
+      print(detect_item(spec, profile, tok, name, d, j.at("prompt").get<bool>(), j.at("input_ids").get<bool>()));
+    } catch (const nlohmann::json::exception &e) {
+      throw Failure{EXIT_CLUSTER, std::string("the cluster helper's answer is incomplete: ") + e.what()};
+    }
+  });
+}
+
 int run_detect(const DetectOptions& o) {
   if (!(o.threshold > 0.0 && o.threshold < 1.0)) fail_usage("--threshold must lie in (0, 1)");
   if (!o.sign.empty() && o.report.empty()) fail_usage("--sign is used with --report");
@@ -99,10 +186,19 @@ int run_detect(const DetectOptions& o) {
 
   // Each result is printed as soon as it is computed: memory stays bounded
   // however many texts or JSONL lines there are.
-  const auto print = [&](DetectItem&& item) {
-    if (o.json) std::cout << item.json.dump() << '\n' << std::flush;
-    else explain(item, o, profile);
+  std::vector<double> all_log10_p;  // --summary
+  const auto print = [&](DetectItem &&item) {
+    if (o.summary) all_log10_p.push_back(item.result.log10_p);
+    if (o.json)
+      std::cout << item.json.dump() << '\n' << std::flush;
+    else
+      explain(item, o, profile);
   };
+  if (!o.scheduler.empty()) {
+    detect_on_cluster(o, spec, profile, tok.get(), print);
+    print_summary(o, all_log10_p);
+    return EXIT_OK;
+  }
   std::vector<NamedText> texts;  // kept only for --report
   for (const std::string& in : paths) {
     const std::string name = in == "-" ? "<stdin>" : in;
@@ -119,6 +215,7 @@ int run_detect(const DetectOptions& o) {
     if (!o.report.empty()) texts.push_back(std::move(t));
   }
 
+  print_summary(o, all_log10_p);
   if (!o.report.empty()) {
     DetectSpec rspec = spec;
     rspec.mask = false;
@@ -179,6 +276,14 @@ void register_detect(CLI::App& root, Runner* run) {
   sub->add_option("--controls", o->controls, "Random-key controls in the report (0-1000)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1000));
+  sub->add_flag("--summary", o->summary,
+                "After the results, a summary over all texts: how many are "
+                "watermarked at the threshold taken as a "
+                "family-wise error rate (Holm's correction)");
+  sub->add_option("--scheduler", o->scheduler,
+                  "Score the JSONL records on the Dask cluster of this "
+                  "scheduler (e.g. tcp://10.0.0.5:8786): the same "
+                  "results, in the same order (docs/scale.md)");
   o->profile.add_to(sub);
   sub->callback([o, run] { *run = [o] { return run_detect(*o); }; });
 }

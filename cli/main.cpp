@@ -23,6 +23,7 @@ const std::map<int, const char*> EXIT_MEANINGS = {
     {5, "invalid input text or JSON"},
     {6, "bad model or tokenizer file"},
     {7, "profile or tokenizer mismatch"},
+    {8, "the cluster (--scheduler) could not be used"},
     {10, "malformed report"},
     {11, "bad signature, or not by the expected signer"},
     {12, "key does not match the commitment"},
@@ -40,8 +41,8 @@ const std::map<std::string, std::vector<int>> COMMAND_EXITS = {
     {"signer", {0, 1, 2, 3, 4}},
     {"lm", {0, 1, 2, 3, 5, 6, 7}},
     {"demo", {0, 1, 2, 3, 6, 7}},
-    {"detect", {0, 1, 2, 3, 4, 5, 6, 7, 17}},
-    {"audit", {0, 1, 2, 3, 4, 5, 6, 7, 17}},
+    {"detect", {0, 1, 2, 3, 4, 5, 6, 7, 8, 17}},
+    {"audit", {0, 1, 2, 3, 4, 5, 6, 7, 8, 17}},
     {"report", {0, 1, 2, 3, 4, 10, 11}},
     {"verify", {0, 1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17}},
 };

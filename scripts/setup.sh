@@ -10,6 +10,7 @@ packages=(build-essential cmake pkg-config libssl-dev libsodium-dev libsentencep
           chromium fonts-dejavu-core
           # the Python module, its tests and the neural experiment (Debian's python3)
           python3-dev pybind11-dev python3-pybind11 python3-numpy python3-pytest python3-torch
+          python3-dask python3-distributed
           libopenblas0-pthread libtcmalloc-minimal4
           # the fuzz targets (libFuzzer comes with clang's runtime libraries)
           clang libclang-rt-14-dev

@@ -156,9 +156,14 @@ class ISOTOPE_API Audit {
   // order. `threads` keys are scored at a time (0: one per core); the results
   // are the same for every thread count. `progress`, if set, is called with
   // (keys done, n) from the calling thread.
+  // Receives control key `index` and the scores of the admitted tuples under
+  // it, in scoring order (the non-NaN entries of its masks, record after
+  // record: enough for a p-value curve). Called from the scoring threads, for
+  // keys in any order and concurrently: it must be thread-safe.
+  using ControlScoresFn = std::function<void(std::uint32_t index, const std::vector<double>& scores)>;
   Status control(const ControlSeed& seed, std::uint32_t n, ControlResult* out,
                  const std::function<void(std::uint32_t, std::uint32_t)>& progress = {},
-                 const ControlMasksFn& masks = {}, unsigned threads = 0) const;
+                 const ControlMasksFn& masks = {}, unsigned threads = 0, const ControlScoresFn& scores = {}) const;
   // The distinct tuples the rules admitted (the same for every key).
   std::size_t admitted() const noexcept;
 

@@ -5,15 +5,16 @@
 // its "signature" member. The functions here take and return JSON text, so
 // this header needs no JSON library.
 #pragma once
-#include "isotope/export.h"
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "isotope/detect.hpp"
+#include "isotope/export.h"
 #include "isotope/key.hpp"
 #include "isotope/status.hpp"
 
@@ -132,5 +133,12 @@ struct ISOTOPE_API Curve {
   std::vector<double> log10_p;
 };
 ISOTOPE_API Curve score_curve(const TokenScores& scores, const Profile& profile, std::size_t points);
+// The checkpoints of a curve over N scored tuples: ceil(k N / m), k = 1..m.
+ISOTOPE_API std::vector<std::uint64_t> curve_checkpoints(std::uint64_t n_total, std::size_t points);
+// The curve from running sums computed elsewhere (a cluster's partitions):
+// statistic[k] is the sum of the scores of the first scored[k] tuples.
+// Fails if the two differ in length.
+ISOTOPE_API Status curve_from_sums(const Profile& profile, std::span<const std::uint64_t> scored,
+                                   std::span<const double> statistic, Curve* out);
 
 }  // namespace isotope

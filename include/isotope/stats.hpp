@@ -1,9 +1,10 @@
 // isotope — exact tail probabilities, in log space.
 #pragma once
-#include "isotope/export.h"
 #include <cstdint>
 #include <span>
+#include <vector>
 
+#include "isotope/export.h"
 #include "isotope/status.hpp"
 
 namespace isotope {
@@ -37,5 +38,17 @@ ISOTOPE_API Tail fisher_combine(std::span<const double> log10_ps) noexcept;
 // returns the p-value of the statistic (exact for n <= 100 via Marsaglia–
 // Tsang–Wang, asymptotic Kolmogorov distribution beyond).
 ISOTOPE_API double ks_uniform_pvalue(std::span<const double> values) noexcept;
+
+// Holm's step-down procedure (Holm 1979, "A simple sequentially rejective
+// multiple test procedure") over n p-values given as log10: with p_(1) <= ...
+// <= p_(n), p_(i) is rejected while every p_(j), j <= i, has
+// p_(j) <= alpha / (n - j + 1). Controls the family-wise error rate at alpha
+// under any dependence. adjusted_log10_p[k] is entry k's Holm-adjusted
+// p-value, max over j <= rank(k) of min(1, (n - j + 1) p_(j)), as log10.
+struct ISOTOPE_API HolmResult {
+  std::uint64_t rejected = 0;
+  std::vector<double> adjusted_log10_p;
+};
+ISOTOPE_API HolmResult holm(std::span<const double> log10_p, double alpha);
 
 }  // namespace isotope

@@ -4,14 +4,15 @@
 
 #include <algorithm>
 #include <atomic>
-#include <new>
-#include <thread>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <string_view>
+#include <thread>
 #include <unordered_set>
 
 #include "isotope/account.hpp"
+#include "isotope/shard.hpp"
 #include "isotope/stats.hpp"
 
 namespace isotope {
@@ -308,20 +309,14 @@ Status Audit::run(const Key& key, AuditResult* out, std::size_t limit, std::vect
   res.filter = m.filter != nullptr;
   res.filter_windows = m.filter != nullptr ? m.filter->size() : 0;
   res.rules = m.rules;
-  if (m.mode == AuditMode::open && m.profile.context_width == 0)
-    res.warnings.push_back("at context width 0 the reading mode scores only the first position of each text (every "
-                           "later window repeats the empty one), so this test has almost no power");
-  if (res.detection.scored < AUDIT_MIN_SCORED)
-    res.warnings.push_back("only " + std::to_string(res.detection.scored) + " tuples were scored (fewer than " +
-                           std::to_string(AUDIT_MIN_SCORED) +
-                           "): too few for the test to have power; a 'no evidence' answer means little");
+  res.warnings = audit_warnings(m.mode, m.profile, res.detection.scored);
   *out = res;
   return Status::OK();
 }
 
 Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* out,
-                      const std::function<void(std::uint32_t, std::uint32_t)>& progress,
-                      const ControlMasksFn& masks, unsigned threads) const {
+                      const std::function<void(std::uint32_t, std::uint32_t)>& progress, const ControlMasksFn& masks,
+                      unsigned threads, const ControlScoresFn& tuple_scores) const {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   const Impl& m = *impl_;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
@@ -338,15 +333,18 @@ Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* o
     std::atomic<std::uint32_t> next{first};
     auto work = [&](unsigned t) {
       try {
+        std::vector<double> own;  // this thread's tuple scores (tuple_scores)
         for (std::uint32_t i = next++; i < last; i = next++) {
           Key k;
           Status st = audit_control_key(seed, i, &k);
           DetectionResult r;
-          if (st.ok()) st = m.result(k, m.count(), &r, masks ? &scores[i - first] : nullptr);
+          std::vector<double>* keep = masks ? &scores[i - first] : tuple_scores ? &own : nullptr;
+          if (st.ok()) st = m.result(k, m.count(), &r, keep);
           if (!st.ok()) {
             errors[t] = st;
             return;
           }
+          if (tuple_scores) tuple_scores(i, *keep);
           c.log10_p[i] = r.log10_p;
           ps[i] = r.p_value;
         }
@@ -364,9 +362,7 @@ Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* o
       for (std::uint32_t i = first; i < last; ++i) masks(i, m.masks_of(scores[i - first], m.count()));
     if (progress) progress(last, n);
   }
-  for (std::uint32_t i = 0; i < n; ++i)
-    if (ps[i] < 0.05) ++c.below_0_05;
-  c.ks_p = n == 0 ? 1.0 : ks_uniform_pvalue(ps);
+  c = control_summary(std::move(c.log10_p), ps);
   *out = std::move(c);
   return Status::OK();
 }

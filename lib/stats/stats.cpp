@@ -617,4 +617,27 @@ double ks_uniform_pvalue(std::span<const double> values) noexcept {
   }
 }
 
+HolmResult holm(std::span<const double> log10_p, double alpha) {
+  const std::size_t n = log10_p.size();
+  HolmResult h;
+  h.adjusted_log10_p.assign(n, 0.0);
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return log10_p[a] < log10_p[b]; });
+  const double log_alpha = std::log10(alpha);
+  double running = -std::numeric_limits<double>::infinity();
+  bool stopped = false;
+  for (std::size_t r = 0; r < n; ++r) {
+    const double lm = std::log10(static_cast<double>(n - r));  // log10 of the multiplier n - j + 1
+    const double lp = log10_p[order[r]];
+    running = std::max(running, std::min(0.0, lp + lm));
+    h.adjusted_log10_p[order[r]] = running;
+    if (!stopped && lp <= log_alpha - lm)
+      ++h.rejected;
+    else
+      stopped = true;
+  }
+  return h;
+}
+
 }  // namespace isotope

@@ -20,11 +20,14 @@
 #include "isotope/account.hpp"
 #include "isotope/audit.hpp"
 #include "isotope/detect.hpp"
+#include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
 #include "isotope/key.hpp"
 #include "isotope/lm.hpp"
 #include "isotope/normalize.hpp"
 #include "isotope/profile.hpp"
+#include "isotope/shard.hpp"
+#include "isotope/stats.hpp"
 #include "isotope/status.hpp"
 #include "isotope/tokenizer.hpp"
 #include "isotope/watermark.hpp"
@@ -784,6 +787,293 @@ std::shared_ptr<NgramModel> load_model(py::handle path) {
   return std::shared_ptr<NgramModel>(std::move(m));
 }
 
+// ---- the pieces of a distributed audit (isotope/shard.hpp)
+// ----------------------
+
+// A vector handed to numpy without a copy (the array owns it).
+template <class T>
+py::array_t<T> to_array(std::vector<T>&& v) {
+  auto* p = new std::vector<T>(std::move(v));
+  py::capsule owner(p, [](void* q) { delete static_cast<std::vector<T>*>(q); });
+  return py::array_t<T>(static_cast<py::ssize_t>(p->size()), p->data(), owner);
+}
+
+template <class T>
+std::vector<T> from_array(py::handle h, const char* what) {
+  auto a = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(h);
+  if (!a || a.ndim() != 1) value_error(std::string(what) + " must be a one-dimensional array");
+  return std::vector<T>(a.data(), a.data() + a.size());
+}
+
+py::tuple parts_tuple(ShardTuples&& t) {
+  return py::make_tuple(to_array(std::move(t.windows)), to_array(std::move(t.tokens)), to_array(std::move(t.records)),
+                        to_array(std::move(t.positions)));
+}
+
+ShardTuples parts_arg(py::handle h, std::uint32_t width) {
+  auto seq = py::reinterpret_borrow<py::sequence>(h);
+  if (seq.size() != 4) value_error("partition tuples are (windows, tokens, records, positions)");
+  ShardTuples t;
+  t.width = width;
+  t.windows = from_array<std::uint32_t>(seq[0], "windows");
+  t.tokens = from_array<std::uint32_t>(seq[1], "tokens");
+  t.records = from_array<std::uint32_t>(seq[2], "records");
+  t.positions = from_array<std::uint32_t>(seq[3], "positions");
+  return t;
+}
+
+py::dict counts_dict(const ShardCounts& c) {
+  return py::dict("records"_a = c.records, "tokens"_a = c.tokens, "skipped_short"_a = c.skipped_short,
+                  "skipped_prompt"_a = c.skipped_prompt, "skipped_duplicate"_a = c.skipped_duplicate);
+}
+
+// Text (str: normalized, then tokenized) or token ids (each below vocab_size).
+struct TextOrIds {
+  std::string text;
+  std::vector<std::uint32_t> ids;
+  bool is_text = false;
+};
+
+TextOrIds text_or_ids(py::handle h, const char* what) {
+  TextOrIds t;
+  if (py::isinstance<py::str>(h) || py::isinstance<py::bytes>(h)) {
+    t.text = text_arg(h, what);
+    t.is_text = true;
+  } else {
+    t.ids = ids_arg(h, what);
+  }
+  return t;
+}
+
+Status encode_into(const Tokenizer* tok, const Normalizers& norm, std::uint32_t vocab, TextOrIds& t,
+                   std::vector<std::uint32_t>* out) {
+  if (!t.is_text) {
+    for (std::size_t i = 0; i < t.ids.size(); ++i)
+      if (t.ids[i] >= vocab)
+        return {Code::vocab_mismatch, "token id " + std::to_string(t.ids[i]) + " at index " + std::to_string(i) +
+                                          " is not below the vocabulary size " + std::to_string(vocab)};
+    *out = std::move(t.ids);
+    return Status::OK();
+  }
+  if (tok == nullptr) return {Code::invalid_argument, "text needs a tokenizer"};
+  if (!norm.any()) return tok->encode(t.text, out);
+  std::string normed;
+  ISOTOPE_RETURN_IF_ERROR(normalize_text(t.text, norm, &normed));
+  return tok->encode(normed, out);
+}
+
+Normalizers normalizers_arg(py::handle h) {
+  Normalizers n;
+  if (!h.is_none()) check(parse_normalizers(text_arg(h, "normalize"), &n));
+  return n;
+}
+
+const Tokenizer* tokenizer_ptr(py::handle h) {
+  if (h.is_none()) return nullptr;
+  return h.cast<std::shared_ptr<Tokenizer>>().get();
+}
+
+// Step 1 of a closed audit over a chunk of records (prompt, response): each a
+// str (normalized, tokenized), token ids, or None (no prompt).
+py::tuple shard_closed_py(py::handle tokenizer, py::handle normalize, py::object vocab_arg, py::handle profile,
+                          py::handle records, bool prompt_exclusion, py::object parts_arg) {
+  const Tokenizer* tok = tokenizer_ptr(tokenizer);
+  const Normalizers norm = normalizers_arg(normalize);
+  const auto vocab = uint_arg<std::uint32_t>(vocab_arg, "vocab_size");
+  const Profile p = profile_arg(profile);
+  const auto parts = uint_arg<std::uint32_t>(parts_arg, "parts");
+  std::vector<std::pair<std::optional<TextOrIds>, TextOrIds>> in;
+  for (py::handle item : py::reinterpret_borrow<py::iterable>(records)) {
+    auto pair = py::reinterpret_borrow<py::sequence>(item);
+    if (pair.size() != 2) value_error("each record must be a (prompt, response) pair");
+    std::optional<TextOrIds> prompt;
+    if (!pair[0].is_none()) prompt = text_or_ids(pair[0], "prompt");
+    in.emplace_back(std::move(prompt), text_or_ids(pair[1], "response"));
+  }
+  std::vector<ShardTuples> out;
+  ShardCounts counts;
+  {
+    py::gil_scoped_release nogil;
+    std::vector<AuditRecord> recs(in.size());
+    for (std::size_t r = 0; r < in.size(); ++r) {
+      if (in[r].first) check(encode_into(tok, norm, vocab, *in[r].first, &recs[r].prompt));
+      check(encode_into(tok, norm, vocab, in[r].second, &recs[r].response));
+    }
+    check(shard_closed(p, recs, prompt_exclusion, parts, &out, &counts));
+  }
+  py::list l;
+  for (ShardTuples& t : out) l.append(parts_tuple(std::move(t)));
+  return py::make_tuple(counts_dict(counts), l);
+}
+
+// Step 1 of an open audit over a chunk of teacher texts and their predictions.
+py::tuple shard_open_py(py::handle tokenizer, py::handle normalize, py::object vocab_arg, py::handle profile,
+                        py::handle texts, py::handle predictions, bool dedup, py::object parts_arg) {
+  const Tokenizer* tok = tokenizer_ptr(tokenizer);
+  const Normalizers norm = normalizers_arg(normalize);
+  const auto vocab = uint_arg<std::uint32_t>(vocab_arg, "vocab_size");
+  const Profile p = profile_arg(profile);
+  const auto parts = uint_arg<std::uint32_t>(parts_arg, "parts");
+  std::vector<TextOrIds> in;
+  for (py::handle item : py::reinterpret_borrow<py::iterable>(texts)) in.push_back(text_or_ids(item, "teacher text"));
+  auto preds = ids_list_arg(predictions, "predictions");
+  std::vector<ShardTuples> out;
+  ShardCounts counts;
+  {
+    py::gil_scoped_release nogil;
+    std::vector<std::vector<std::uint32_t>> ids(in.size());
+    for (std::size_t r = 0; r < in.size(); ++r) check(encode_into(tok, norm, vocab, in[r], &ids[r]));
+    check(shard_open(p, ids, preds, vocab, dedup, parts, &out, &counts));
+  }
+  py::list l;
+  for (ShardTuples& t : out) l.append(parts_tuple(std::move(t)));
+  return py::make_tuple(counts_dict(counts), l);
+}
+
+// The filter's windows of a chunk of teacher texts, routed to partitions.
+py::list shard_windows_py(py::handle tokenizer, py::handle normalize, py::object vocab_arg, py::handle profile,
+                          py::handle texts, py::object parts_arg) {
+  const Tokenizer* tok = tokenizer_ptr(tokenizer);
+  const Normalizers norm = normalizers_arg(normalize);
+  const auto vocab = uint_arg<std::uint32_t>(vocab_arg, "vocab_size");
+  const Profile p = profile_arg(profile);
+  const auto parts = uint_arg<std::uint32_t>(parts_arg, "parts");
+  std::vector<TextOrIds> in;
+  for (py::handle item : py::reinterpret_borrow<py::iterable>(texts)) in.push_back(text_or_ids(item, "teacher text"));
+  std::vector<std::vector<std::uint32_t>> out;
+  {
+    py::gil_scoped_release nogil;
+    std::vector<std::vector<std::uint32_t>> ids(in.size());
+    for (std::size_t r = 0; r < in.size(); ++r) check(encode_into(tok, norm, vocab, in[r], &ids[r]));
+    check(shard_windows(p, ids, parts, &out));
+  }
+  py::list l;
+  for (auto& w : out) l.append(to_array(std::move(w)));
+  return l;
+}
+
+ShardAdmitted admitted_arg(py::handle profile_h, py::handle windows, py::handle tokens) {
+  ShardAdmitted a;
+  a.width = profile_arg(profile_h).context_width;
+  a.windows = from_array<std::uint32_t>(windows, "windows");
+  a.tokens = from_array<std::uint32_t>(tokens, "tokens");
+  if (a.windows.size() != a.tokens.size() * a.width) value_error("windows and tokens do not match the context width");
+  return a;
+}
+
+// Step 2 for one partition.
+py::dict shard_admit_py(py::handle profile, py::handle chunks, py::handle offsets, py::handle filter, bool dedup) {
+  const Profile p = profile_arg(profile);
+  std::vector<ShardTuples> cs;
+  for (py::handle c : py::reinterpret_borrow<py::iterable>(chunks)) cs.push_back(parts_arg(c, p.context_width));
+  const auto offs = from_array<std::uint64_t>(offsets, "record offsets");
+  std::optional<std::vector<std::vector<std::uint32_t>>> f;
+  if (!filter.is_none()) {
+    f.emplace();
+    for (py::handle w : py::reinterpret_borrow<py::iterable>(filter))
+      f->push_back(from_array<std::uint32_t>(w, "filter"));
+  }
+  ShardAdmitted a;
+  {
+    py::gil_scoped_release nogil;
+    check(shard_admit(p, cs, offs, f ? &*f : nullptr, dedup, &a));
+  }
+  return py::dict("windows"_a = to_array(std::move(a.windows)), "tokens"_a = to_array(std::move(a.tokens)),
+                  "order"_a = to_array(std::move(a.order)), "skipped_filter"_a = a.skipped_filter,
+                  "skipped_duplicate"_a = a.skipped_duplicate, "filter_windows"_a = a.filter_windows);
+}
+
+// Step 3 under the provider's key: (sums per bin, each tuple's score or None).
+py::tuple shard_score_py(py::handle key, py::handle profile, py::handle windows, py::handle tokens, py::handle bins,
+                         py::object nbins_arg, bool want_scores) {
+  const Key k = key_arg(key);
+  const Profile p = profile_arg(profile);
+  const ShardAdmitted a = admitted_arg(profile, windows, tokens);
+  const auto b = from_array<std::uint32_t>(bins, "bins");
+  const auto nbins = uint_arg<std::uint32_t>(nbins_arg, "nbins");
+  std::vector<double> sums, scores;
+  {
+    py::gil_scoped_release nogil;
+    check(shard_score(k, p, a, b, nbins, &sums, want_scores ? &scores : nullptr));
+  }
+  return py::make_tuple(to_array(std::move(sums)), want_scores ? py::object(to_array(std::move(scores))) : py::none());
+}
+
+// Step 3 under control keys first .. first+count-1: an array (count, nbins).
+py::array_t<double> shard_score_controls_py(py::handle seed, py::object first_arg, py::object count_arg,
+                                            py::handle profile, py::handle windows, py::handle tokens, py::handle bins,
+                                            py::object nbins_arg, py::object threads_arg) {
+  const ControlSeed s = seed_arg(seed);
+  const auto first = uint_arg<std::uint32_t>(first_arg, "first");
+  const auto count = uint_arg<std::uint32_t>(count_arg, "count");
+  const Profile p = profile_arg(profile);
+  const ShardAdmitted a = admitted_arg(profile, windows, tokens);
+  const auto b = from_array<std::uint32_t>(bins, "bins");
+  const auto nbins = uint_arg<std::uint32_t>(nbins_arg, "nbins");
+  const auto threads = uint_arg<unsigned>(threads_arg, "threads");
+  std::vector<double> sums;
+  {
+    py::gil_scoped_release nogil;
+    check(shard_score_controls(s, first, count, p, a, b, nbins, &sums, threads));
+  }
+  return to_array(std::move(sums)).reshape({static_cast<py::ssize_t>(count), static_cast<py::ssize_t>(nbins)});
+}
+
+// Detection of each record on its own (a corpus scan): records are (prompt,
+// text) as for shard_closed; a prompt's windows are excluded. Returns a dict
+// of arrays, one entry per record.
+py::dict detect_records_py(py::handle key, py::handle tokenizer, py::handle normalize, py::object vocab_arg,
+                           py::handle profile, py::handle records, bool dedup) {
+  const Key k = key_arg(key);
+  const Tokenizer* tok = tokenizer_ptr(tokenizer);
+  const Normalizers norm = normalizers_arg(normalize);
+  const auto vocab = uint_arg<std::uint32_t>(vocab_arg, "vocab_size");
+  const Profile p = profile_arg(profile);
+  std::vector<std::pair<std::optional<TextOrIds>, TextOrIds>> in;
+  for (py::handle item : py::reinterpret_borrow<py::iterable>(records)) {
+    auto pair = py::reinterpret_borrow<py::sequence>(item);
+    if (pair.size() != 2) value_error("each record must be a (prompt, text) pair");
+    std::optional<TextOrIds> prompt;
+    if (!pair[0].is_none()) prompt = text_or_ids(pair[0], "prompt");
+    in.emplace_back(std::move(prompt), text_or_ids(pair[1], "text"));
+  }
+  const std::size_t n = in.size();
+  std::vector<std::uint64_t> tokens(n), scored(n), sshort(n), sdup(n), sprompt(n);
+  std::vector<double> stat(n);
+  {
+    py::gil_scoped_release nogil;
+    std::unique_ptr<Scorer> s;
+    check(Scorer::create(k, p, &s, {.dedup = dedup}));
+    std::vector<std::uint32_t> ids, pids;
+    for (std::size_t r = 0; r < n; ++r) {
+      check(encode_into(tok, norm, vocab, in[r].second, &ids));
+      WindowSet prompt(p.context_width);
+      if (in[r].first) {
+        check(encode_into(tok, norm, vocab, *in[r].first, &pids));
+        prompt.add_windows_of(pids);
+      }
+      s->reset();
+      check(s->add(ids, in[r].first ? &prompt : nullptr));
+      const DetectionResult d = s->result();
+      tokens[r] = d.tokens;
+      scored[r] = d.scored;
+      stat[r] = d.statistic;
+      sshort[r] = d.skipped_short;
+      sdup[r] = d.skipped_duplicate;
+      sprompt[r] = d.skipped_prompt;
+    }
+  }
+  return py::dict("tokens"_a = to_array(std::move(tokens)), "scored"_a = to_array(std::move(scored)),
+                  "statistic"_a = to_array(std::move(stat)), "skipped_short"_a = to_array(std::move(sshort)),
+                  "skipped_duplicate"_a = to_array(std::move(sdup)), "skipped_prompt"_a = to_array(std::move(sprompt)));
+}
+
+// A key on its way to the workers: pickles to its 32 bytes (the connection
+// must be private: docs/scale.md), unpickles into guarded memory; never shown.
+struct KeyParcel {
+  Key key;
+};
+
 }  // namespace
 }  // namespace isotope::python
 
@@ -1031,6 +1321,65 @@ PYBIND11_MODULE(_core, m) {
           },
           "ids"_a, "Teacher-forced top-1 predictions: entry i is the argmax after ids[0..i).");
 
+  // The pieces of a distributed audit and corpus scan (isotope.dask;
+  // isotope/shard.hpp).
+  m.def("_shard_closed", &shard_closed_py, "tokenizer"_a, "normalize"_a, "vocab_size"_a, "profile"_a, "records"_a,
+        "prompt_exclusion"_a, "parts"_a);
+  m.def("_shard_open", &shard_open_py, "tokenizer"_a, "normalize"_a, "vocab_size"_a, "profile"_a, "texts"_a,
+        "predictions"_a, "dedup"_a, "parts"_a);
+  m.def("_shard_windows", &shard_windows_py, "tokenizer"_a, "normalize"_a, "vocab_size"_a, "profile"_a, "texts"_a,
+        "parts"_a);
+  m.def("_shard_admit", &shard_admit_py, "profile"_a, "chunks"_a, "offsets"_a, "filter"_a, "dedup"_a);
+  m.def("_shard_score", &shard_score_py, "key"_a, "profile"_a, "windows"_a, "tokens"_a, "bins"_a, "nbins"_a,
+        "want_scores"_a);
+  m.def("_shard_score_controls", &shard_score_controls_py, "seed"_a, "first"_a, "count"_a, "profile"_a, "windows"_a,
+        "tokens"_a, "bins"_a, "nbins"_a, "threads"_a);
+  m.def("_curve_checkpoints", &curve_checkpoints, "total"_a, "points"_a);
+  m.def(
+      "_encode_normalized",
+      [](const Tokenizer& t, py::handle normalize, py::handle text) {
+        TextOrIds x = text_or_ids(text, "text");
+        std::vector<std::uint32_t> ids;
+        check(encode_into(&t, normalizers_arg(normalize), t.vocab_size(), x, &ids));
+        return ids;
+      },
+      "tokenizer"_a, "normalize"_a, "text"_a);
+  m.def(
+      "holm",
+      [](const std::vector<double>& lp, double alpha) {
+        const HolmResult h = holm(lp, alpha);
+        return py::make_tuple(h.rejected, h.adjusted_log10_p);
+      },
+      "log10_p"_a, "alpha"_a,
+      "Holm's step-down correction over p-values given as log10: (rejected, "
+      "adjusted log10 p-values).");
+  m.def(
+      "_shard_sums_exact", [](py::handle p) { return shard_sums_exact(profile_arg(p)); }, "profile"_a);
+  m.def("_detect_records", &detect_records_py, "key"_a, "tokenizer"_a, "normalize"_a, "vocab_size"_a, "profile"_a,
+        "records"_a, "dedup"_a);
+  m.def(
+      "_result_from_statistic",
+      [](py::handle profile, double statistic, std::uint64_t scored) {
+        DetectionResult r;
+        check(result_from_statistic(profile_arg(profile), statistic, scored, &r));
+        return py::dict("log10_p"_a = r.log10_p, "p_value"_a = r.p_value, "z"_a = r.z);
+      },
+      "profile"_a, "statistic"_a, "scored"_a);
+  py::class_<KeyParcel>(m, "_KeyParcel")
+      .def(py::init([](py::handle key) { return KeyParcel{key_arg(key)}; }), "key"_a)
+      .def("key", [](const KeyParcel& p) { return copy_key(p.key); })
+      .def("__repr__", [](const KeyParcel&) { return std::string("<isotope key parcel>"); })
+      .def(py::pickle(
+          [](const KeyParcel& p) {
+            return py::make_tuple(py::bytes(reinterpret_cast<const char*>(p.key.data()), KEY_BYTES));
+          },
+          [](py::tuple t) {
+            if (t.size() != 1) value_error("bad key parcel");
+            const std::string b = t[0].cast<std::string>();
+            KeyParcel p;
+            check(Key::from_bytes(reinterpret_cast<const std::uint8_t*>(b.data()), b.size(), &p.key));
+            return p;
+          }));
   m.def("_audit_closed", &audit_closed, "key"_a, "profile"_a, "records"_a, "teacher"_a, "dedup"_a,
         "prompt_exclusion"_a, "threshold"_a, "control"_a, "control_seed"_a, "accounts"_a = py::none(),
         "route_alpha"_a = 0.0);

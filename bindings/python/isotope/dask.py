@@ -1,0 +1,709 @@
+"""isotope.dask -- audits and corpus scans on a Dask cluster.
+
+The scheduler and the workers are Dask's own (``distributed``); every
+computation that ends up in a number runs in the C++ library on the workers
+(``isotope._core``, see ``include/isotope/shard.hpp``):
+
+* ``audit_closed`` / ``audit_open``: the suspect's (window, token) tuples and
+  the teacher's filter windows are routed to partitions by a hash of the
+  window, so that each tuple's fate (prompt exclusion, filter, deduplication)
+  is decided exactly once, on one worker, as on one machine; the partitions
+  score their tuples under the provider's key and every control key, and the
+  sums are added up. The result has the same counts and the same p-values as
+  ``isotope audit`` on one machine (docs/scale.md).
+* ``detect_corpus``: detection over sharded JSONL files, one result per
+  record, with a Holm-corrected summary.
+
+``isotope audit --scheduler ADDRESS`` and ``isotope detect --scheduler
+ADDRESS`` run ``python3 -m isotope.dask`` and print the same JSON as without
+a cluster. The key is sent to the workers inside the tasks (it is never
+written to their disks nor logged: its parcel pickles to 32 bytes and shows
+nothing); use a TLS scheduler address (``tls://``) on a network you do not
+trust.
+"""
+
+import json
+import math
+import os
+import sys
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["InputError", "UsageError", "ClusterError", "audit_closed", "audit_open", "detect_corpus", "holm"]
+
+
+class InputError(ValueError):
+    """Bad input data (exit code 5 of the command line)."""
+
+
+class UsageError(ValueError):
+    """A bad combination of options (exit code 2)."""
+
+
+class ClusterError(RuntimeError):
+    """The cluster could not be reached or used (exit code 8)."""
+
+
+# ---- reading JSONL as the command line does ------------------------------------
+
+def _no_duplicates(pairs):
+    d = {}
+    for k, v in pairs:
+        if k in d:
+            raise ValueError('the key "%s" occurs twice in one object (which one counts would be a guess)' % k)
+        d[k] = v
+    return d
+
+
+def _no_constant(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+def _parse_line(line, where):
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("%s: not valid UTF-8" % where) from None
+    if "\0" in text:
+        raise InputError("%s: holds a NUL byte" % where)
+    try:
+        j = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except ValueError as e:
+        raise InputError("%s: invalid JSON: %s" % (where, e)) from None
+    if not isinstance(j, dict):
+        raise InputError("%s: a JSON %s, not an object" % (where, type(j).__name__))
+    return j
+
+
+def _string_field(j, name, where):
+    v = j.get(name)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise InputError('%s: field "%s" is not a string' % (where, name))
+    return v
+
+
+def _id_array(j, field, where, vocab):
+    v = j.get(field)
+    if not isinstance(v, list):
+        raise InputError('%s: field "%s" must be an array of token ids' % (where, field))
+    for i, x in enumerate(v):
+        if isinstance(x, bool) or not isinstance(x, int) or x < 0 or x > 0xFFFFFFFF:
+            raise InputError('%s: "%s"[%d] is not a token id (an integer >= 0)' % (where, field, i))
+        if x >= vocab:
+            raise InputError('%s: token id %d at "%s"[%d] is not below the vocabulary size %d'
+                             % (where, x, field, i, vocab))
+    return v
+
+
+def _id_record(j, where, vocab):
+    """(prompt_ids or None, ids), or None when the record holds text."""
+    has_ids, has_resp, has_prompt = "ids" in j, "response_ids" in j, "prompt_ids" in j
+    if not (has_ids or has_resp or has_prompt):
+        return None
+    if has_ids and (has_resp or has_prompt):
+        raise InputError('%s: give either "ids" or "prompt_ids"/"response_ids", not both' % where)
+    if has_prompt and not has_resp:
+        raise InputError('%s: "prompt_ids" without "response_ids"' % where)
+    if vocab == 0:
+        raise UsageError("%s: token ids are read against the provider's tokenizer: give --tokenizer FILE "
+                         "(or, for detect, --vocab-size V)" % where)
+    for f in ("text", "prompt", "response"):
+        if f in j:
+            raise InputError('%s: a record holds either text or token ids, not both ("%s")' % (where, f))
+    ids = _id_array(j, "ids" if has_ids else "response_ids", where, vocab)
+    prompt = _id_array(j, "prompt_ids", where, vocab) if has_prompt else None
+    return prompt, ids
+
+
+def _suspect_record(j, where, vocab):
+    r = _id_record(j, where, vocab)
+    if r is not None:
+        return (r[0] if r[0] is not None else [], r[1]), True
+    response = _string_field(j, "response", where)
+    if response is None:
+        raise InputError('%s: no "response" field (each line is {"prompt": ..., "response": ...})' % where)
+    return (_string_field(j, "prompt", where), response), False
+
+
+def _teacher_text(j, where, vocab):
+    r = _id_record(j, where, vocab)
+    if r is not None:
+        return r[1], True
+    t = _string_field(j, "response", where)
+    if t is None:
+        t = _string_field(j, "text", where)
+    if t is None:
+        raise InputError('%s: no "response", "text", "ids" or "response_ids" field' % where)
+    return t, False
+
+
+def _detect_record(j, where, vocab):
+    r = _id_record(j, where, vocab)
+    if r is not None:
+        return r, True
+    text, prompt = _string_field(j, "response", where), _string_field(j, "prompt", where)
+    if text is None:
+        text, prompt = _string_field(j, "text", where), None
+    if text is None:
+        raise InputError('%s: no "text" or "response" field' % where)
+    return (prompt, text), False
+
+
+def _read_bytes(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise OSError("cannot read '%s': %s" % (path, e.strerror)) from None
+
+
+def _chunks(path, data, target_bytes):
+    """Non-blank lines of a JSONL file, cut into chunks of about target_bytes:
+    [(first line number, [(line number, bytes)])]; record numbers follow from
+    the chunk sizes."""
+    out, cur, size = [], [], 0
+    for n, line in enumerate(data.split(b"\n"), start=1):
+        if line.endswith(b"\r"):
+            pass
+        if not line.strip(b" \t\r"):
+            continue
+        cur.append((n, line))
+        size += len(line)
+        if size >= target_bytes:
+            out.append(cur)
+            cur, size = [], 0
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _documents(path, data):
+    """A plain-text file's documents: blocks separated by blank lines."""
+    docs, doc = [], []
+    for line in data.decode("utf-8").split("\n"):
+        if not line.strip(" \t\r"):
+            if doc:
+                docs.append("\n".join(doc))
+            doc = []
+        else:
+            doc.append(line)
+    if doc:
+        docs.append("\n".join(doc))
+    return docs
+
+
+# ---- worker side ---------------------------------------------------------------------
+
+_TOKENIZERS = {}
+
+
+def _tokenizer(path, sha256=""):
+    """The tokenizer, loaded once per worker process; `sha256`, if given, must be its file's hash (every
+    worker must tokenize with the same file as the client)."""
+    tok = _TOKENIZERS.get(path)
+    if tok is None:
+        tok = _core.Tokenizer(path if path else None)
+        _TOKENIZERS[path] = tok
+    if sha256 and tok.sha256 != sha256:
+        raise UsageError("the tokenizer '%s' on this worker differs from the client's (SHA-256 %s, expected %s)"
+                         % (path, tok.sha256, sha256))
+    return tok
+
+
+def _w_closed(cfg, path, lines, parts):
+    recs, ids_given = [], False
+    for n, line in lines:
+        where = "%s:%d" % (path, n)
+        rec, ids = _suspect_record(_parse_line(line, where), where, cfg["id_vocab"])
+        recs.append(rec)
+        ids_given |= ids
+    tok = _tokenizer(cfg["tokenizer"], cfg["tokenizer_sha256"])
+    counts, routed = _core._shard_closed(tok, cfg["normalize"], tok.vocab_size, cfg["profile"], recs,
+                                         cfg["prompt_exclusion"], parts)
+    first = _first_ids(tok, cfg, recs[0][1]) if cfg["want_first"] else None  # the sample's tokens
+    return counts, routed, ids_given, first
+
+
+def _first_ids(tok, cfg, item):
+    if not isinstance(item, str):
+        return list(item)
+    return _core._encode_normalized(tok, cfg["normalize"], item)
+
+
+def _w_open(cfg, path, lines, preds, parts):
+    texts, ids_given = [], False
+    for n, line in lines:
+        where = "%s:%d" % (path, n)
+        t, ids = _teacher_text(_parse_line(line, where), where, cfg["id_vocab"])
+        texts.append(t)
+        ids_given |= ids
+    tok = _tokenizer(cfg["tokenizer"], cfg["tokenizer_sha256"])
+    counts, routed = _core._shard_open(tok, cfg["normalize"], tok.vocab_size, cfg["profile"], texts, preds,
+                                       cfg["dedup"], parts)
+    first = _first_ids(tok, cfg, texts[0]) if cfg["want_first"] else None
+    return counts, routed, ids_given, first
+
+
+def _w_windows(cfg, path, lines, parts):
+    texts, ids_given = [], False
+    for n, line in lines:
+        if isinstance(line, str):  # a plain-text document
+            texts.append(line)
+            continue
+        where = "%s:%d" % (path, n)
+        t, ids = _teacher_text(_parse_line(line, where), where, cfg["id_vocab"])
+        texts.append(t)
+        ids_given |= ids
+    tok = _tokenizer(cfg["tokenizer"], cfg["tokenizer_sha256"])
+    return _core._shard_windows(tok, cfg["normalize"], tok.vocab_size, cfg["profile"], texts, parts), ids_given
+
+
+def _w_counts(r):
+    return r[0], r[2], r[3]
+
+
+def _w_part(r, p):
+    return r[1][p]
+
+
+def _w_admit(cfg, offsets, *parts_and_filter):
+    n = len(offsets)
+    chunks, filt = parts_and_filter[:n], parts_and_filter[n:]
+    a = _core._shard_admit(cfg["profile"], list(chunks), np.asarray(offsets, dtype=np.uint64),
+                           list(filt) if cfg["filter"] else None, cfg["dedup"])
+    return a
+
+
+def _w_admit_summary(a, nrecords):
+    rec = (a["order"] >> np.uint64(32)).astype(np.int64)
+    return {"skipped_filter": a["skipped_filter"], "skipped_duplicate": a["skipped_duplicate"],
+            "filter_windows": a["filter_windows"], "scored": len(a["tokens"]),
+            "per_record": np.bincount(rec, minlength=nrecords).astype(np.uint64)}
+
+
+def _w_positions(a, records):
+    rec = a["order"] >> np.uint64(32)
+    return {r: np.sort(a["order"][rec == np.uint64(r)]) for r in records}
+
+
+def _bins(a, cuts):
+    if len(cuts) == 0:
+        return np.zeros(len(a["tokens"]), dtype=np.uint32), 1
+    return np.searchsorted(cuts, a["order"], side="left").astype(np.uint32), len(cuts)
+
+
+def _w_score(cfg, parcel, a, cuts):
+    bins, nbins = _bins(a, cuts)
+    sums, scores = _core._shard_score(parcel.key(), cfg["profile"], a["windows"], a["tokens"], bins, nbins,
+                                      cfg["want_sample"])
+    sample = None
+    if scores is not None:
+        first = (a["order"] >> np.uint64(32)) == np.uint64(0)
+        sample = ((a["order"][first] & np.uint64(0xFFFFFFFF)).astype(np.int64), scores[first])
+    return sums, sample
+
+
+def _w_controls(cfg, seed, first, count, a, cuts):
+    bins, nbins = _bins(a, cuts)
+    return _core._shard_score_controls(seed, first, count, cfg["profile"], a["windows"], a["tokens"], bins, nbins,
+                                       cfg["threads"])
+
+
+def _w_detect(cfg, parcel, path, lines):
+    recs, names, ids_flags = [], [], []
+    for n, line in lines:
+        where = "%s:%d" % (path, n)
+        rec, ids = _detect_record(_parse_line(line, where), where, cfg["id_vocab"])
+        recs.append(rec)
+        names.append(n)
+        ids_flags.append(ids)
+    tok = _tokenizer(cfg["tokenizer"], cfg["tokenizer_sha256"]) if cfg["has_tokenizer"] else None
+    vocab = tok.vocab_size if tok is not None else cfg["id_vocab"]
+    if tok is None:
+        for (prompt, text), ids in zip(recs, ids_flags):
+            if not ids:
+                raise UsageError("text needs a tokenizer (--tokenizer); --vocab-size is for token ids")
+    r = _core._detect_records(parcel.key(), tok, cfg["normalize"], vocab, cfg["profile"], recs, cfg["dedup"])
+    r["line"] = np.asarray(names, dtype=np.uint64)
+    r["input_ids"] = np.asarray(ids_flags, dtype=bool)
+    r["prompt"] = np.asarray([p is not None for p, _ in recs], dtype=bool)
+    return r
+
+
+# ---- driver side ---------------------------------------------------------------------
+
+def _client(scheduler):
+    """A distributed.Client for an address, or the client given."""
+    try:
+        import distributed
+    except ImportError:
+        raise ClusterError("the Python module 'distributed' (Dask) is not installed "
+                           "(Debian: python3-distributed)") from None
+    if isinstance(scheduler, distributed.Client):
+        return scheduler, False
+    try:
+        return distributed.Client(scheduler, timeout=float(os.environ.get("ISOTOPE_DASK_TIMEOUT", "10")),
+                                  set_as_default=False), True
+    except (OSError, TimeoutError) as e:
+        raise ClusterError("cannot reach the Dask scheduler at '%s': %s" % (scheduler, e)) from None
+
+
+def _workers(client):
+    n = sum(client.nthreads().values())
+    if n == 0:
+        raise ClusterError("the Dask cluster has no workers")
+    return n
+
+
+def _checkpoints(total, points):
+    """The ranks at which the p-value curve is read (the library's rule,
+    isotope::curve_checkpoints)."""
+    return list(_core._curve_checkpoints(total, points))
+
+
+def _cuts(client, admitted, per_record, ranks):
+    """For each rank (1-based, in scoring order) the order key of the tuple at
+    that rank: records, then positions."""
+    cum = np.cumsum(per_record.astype(np.int64))
+    where = []
+    for k in ranks:
+        r = int(np.searchsorted(cum, k, side="left"))
+        before = int(cum[r - 1]) if r > 0 else 0
+        where.append((r, k - before))
+    records = sorted({r for r, _ in where})
+    found = client.gather([client.submit(_w_positions, a, records, pure=False) for a in admitted])
+    cuts = []
+    for r, o in where:
+        orders = np.sort(np.concatenate([f[r] for f in found]))
+        cuts.append(orders[o - 1])
+    return np.asarray(cuts, dtype=np.uint64)
+
+
+def _audit(client, cfg, key, stage1, window_tasks, control, control_seed, curve_points, parts):
+    """Steps 2 and 3 once step 1 is under way; the numbers of an audit."""
+    s1 = client.gather([client.submit(_w_counts, f, pure=False) for f in stage1])
+    counts = {"records": 0, "tokens": 0, "skipped_short": 0, "skipped_prompt": 0, "skipped_duplicate": 0}
+    offsets, ids_given = [], False
+    for c, ids, _ in s1:
+        offsets.append(counts["records"])
+        for k in counts:
+            counts[k] += c[k]
+        ids_given |= ids
+    first_ids = s1[0][2]
+    filter_ids_given = False
+    wparts = []
+    if window_tasks is not None:
+        filter_ids_given = any(client.gather([client.submit(lambda r: r[1], w, pure=False) for w in window_tasks]))
+        wparts = [[client.submit(lambda r, p: r[0][p], w, p, pure=False) for w in window_tasks]
+                  for p in range(parts)]
+    admitted = []
+    for p in range(parts):
+        chunk_parts = [client.submit(_w_part, f, p, pure=False) for f in stage1]
+        args = chunk_parts + (wparts[p] if window_tasks is not None else [])
+        admitted.append(client.submit(_w_admit, cfg, offsets, *args, pure=False))
+    nrec = counts["records"]
+    summaries = client.gather([client.submit(_w_admit_summary, a, nrec, pure=False) for a in admitted])
+    scored = sum(s["scored"] for s in summaries)
+    per_record = np.zeros(nrec, dtype=np.uint64)
+    for s in summaries:
+        per_record += s["per_record"]
+    ranks = _checkpoints(scored, curve_points) if curve_points > 0 else []
+    cuts = _cuts(client, admitted, per_record, ranks) if ranks else np.zeros(0, dtype=np.uint64)
+    cuts_f = client.scatter(cuts, broadcast=True) if len(cuts) else cuts
+    parcel = _core._KeyParcel(key)
+    scfg = _Config(cfg, want_sample=True)
+    real = [client.submit(_w_score, scfg, parcel, a, cuts_f, pure=False) for a in admitted]
+    ctl = [client.submit(_w_controls, cfg, control_seed, 0, control, a, cuts_f, pure=False)
+           for a in admitted] if control > 0 else []
+    real = client.gather(real)
+    ctl = client.gather(ctl)
+    nb = max(len(cuts), 1)
+    sums = np.zeros(nb)
+    for s, _ in real:
+        sums += s  # whole numbers (shard_sums_exact): the same in every order
+    csums = np.zeros((control, nb))
+    for c in ctl:
+        csums += c
+    sample_len = len(first_ids) if first_ids is not None else 0
+    sample = [None] * sample_len
+    for _, smp in real:
+        if smp is not None:
+            for pos, v in zip(smp[0].tolist(), smp[1].tolist()):
+                sample[pos] = v
+    out = dict(counts)
+    out["skipped_filter"] = sum(int(s["skipped_filter"]) for s in summaries)
+    out["skipped_duplicate"] += sum(int(s["skipped_duplicate"]) for s in summaries)
+    out["filter_windows"] = sum(int(s["filter_windows"]) for s in summaries)
+    out["scored"] = scored
+    out["statistic"] = float(sums.sum())
+    out["control_statistics"] = [float(x) for x in csums.sum(axis=1)] if control > 0 else []
+    out["curve"] = {"scored": ranks, "statistic": [float(x) for x in np.cumsum(sums)[:len(ranks)]],
+                    "controls_statistic": [[float(x) for x in np.cumsum(row)[:len(ranks)]] for row in csums]}
+    out["sample_ids"] = [int(x) for x in first_ids] if first_ids is not None else []
+    out["sample_mask"] = sample
+    out["input_ids"] = bool(ids_given or filter_ids_given)
+    return out
+
+
+def _profile_dict(profile):
+    """A profile as keyword arguments of isotope.Profile (profiles travel to the workers in this form)."""
+    return dict(profile.params, scheme=profile.scheme, context_width=profile.context_width)
+
+
+class _Config(dict):
+    """A task's settings; "profile" is rebuilt on the worker from its keyword form."""
+
+    def __getitem__(self, k):
+        if k == "profile":
+            p = dict.get(self, "_profile")
+            if p is None:
+                p = _core.Profile(**dict.__getitem__(self, "profile_kw"))
+                dict.__setitem__(self, "_profile", p)
+            return p
+        return dict.__getitem__(self, k)
+
+    def __reduce__(self):
+        return (_Config, ({k: v for k, v in self.items() if k != "_profile"},))
+
+
+def _config(profile, tokenizer, normalize, id_vocab, tokenizer_sha256="", **extra):
+    profile = profile if profile is not None else _core.Profile()
+    cfg = {"profile_kw": _profile_dict(profile), "tokenizer": tokenizer or "",
+           "normalize": normalize or None, "id_vocab": id_vocab, "tokenizer_sha256": tokenizer_sha256}
+    cfg.update(extra)
+    return _Config(cfg)
+
+
+def _check_exact(profile):
+    if not _core._shard_sums_exact(profile):
+        raise UsageError("a cluster audit adds up per-partition sums of scores, which is exact only for schemes "
+                         "whose scores are whole numbers (kgw, synthid); audit the %s scheme on one machine"
+                         % profile.scheme)
+
+
+def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=None, normalize=None,
+                 control=20, control_seed=None, dedup=True, prompt_exclusion=True, curve_points=50,
+                 id_vocab=0, chunk_bytes=1 << 22, parts=None, threads=1, tokenizer_sha256=""):
+    """A closed-model audit on a Dask cluster.
+
+    scheduler: a scheduler address ("tcp://host:8786") or a distributed.Client.
+    key: an isotope.Key or a key file path. suspect: JSONL path ({"prompt", "response"} or token-id
+    records); teacher: the filter's data (JSONL or plain text path) or None. control: control keys,
+    derived from control_seed (32 bytes or 64 hex digits) as isotope::audit_control_key does.
+    id_vocab: the vocabulary token-id records are read against (0: refuse them).
+    Returns a dict of counts and sums (statistic, control_statistics, curve, sample) from which
+    ``isotope audit`` composes its JSON; ``log10_p`` is added for convenience.
+    """
+    profile = profile if profile is not None else _core.Profile()
+    _check_exact(profile)
+    if control_seed is None:
+        control_seed = os.urandom(32)
+    client, own = _client(scheduler)
+    try:
+        parts = parts or 2 * _workers(client)
+        cfg = _config(profile, tokenizer, normalize, id_vocab, tokenizer_sha256, prompt_exclusion=prompt_exclusion,
+                      dedup=dedup, filter=teacher is not None, threads=threads)
+        chunks = _chunks(suspect, _read_bytes(suspect), chunk_bytes)
+        if not chunks:
+            raise InputError("'%s' holds no suspect records" % suspect)
+        stage1 = [client.submit(_w_closed, _Config(cfg, want_first=(i == 0)), suspect, c, parts, pure=False)
+                  for i, c in enumerate(chunks)]
+        window_tasks = None
+        if teacher is not None:
+            window_tasks = _window_tasks(client, cfg, teacher, chunk_bytes, parts)
+        out = _audit(client, cfg, key, stage1, window_tasks, control, control_seed, curve_points, parts)
+        if teacher is not None and out["filter_windows"] == 0:
+            raise InputError("the teacher data hold no context window: the filter would drop everything")
+        out["log10_p"] = _core._result_from_statistic(profile, out["statistic"], out["scored"])["log10_p"]
+        return out
+    finally:
+        if own:
+            client.close()
+
+
+def _window_tasks(client, cfg, teacher, chunk_bytes, parts):
+    data = _read_bytes(teacher)
+    if teacher.endswith(".jsonl") or teacher.endswith(".json"):
+        chunks = _chunks(teacher, data, chunk_bytes)
+    else:
+        docs = _documents(teacher, data)
+        chunks, cur, size = [], [], 0
+        for d in docs:
+            cur.append((0, d))
+            size += len(d)
+            if size >= chunk_bytes:
+                chunks.append(cur)
+                cur, size = [], 0
+        if cur:
+            chunks.append(cur)
+    if not chunks:
+        raise InputError("'%s' holds no teacher texts" % teacher)
+    return [client.submit(_w_windows, cfg, teacher, c, parts, pure=False) for c in chunks]
+
+
+def audit_open(scheduler, key, teacher, predictions, profile=None, tokenizer=None, normalize=None, control=20,
+               control_seed=None, dedup=True, curve_points=50, id_vocab=0, chunk_bytes=1 << 22, parts=None,
+               threads=1, tokenizer_sha256=""):
+    """An open-model (reading mode) audit on a Dask cluster: teacher is the JSONL of watermarked texts fed
+    to the suspect, predictions the PREDS.jsonl of its top-1 predictions (one line per teacher text).
+    Arguments and result as audit_closed."""
+    profile = profile if profile is not None else _core.Profile()
+    _check_exact(profile)
+    if control_seed is None:
+        control_seed = os.urandom(32)
+    client, own = _client(scheduler)
+    try:
+        parts = parts or 2 * _workers(client)
+        cfg = _config(profile, tokenizer, normalize, id_vocab, tokenizer_sha256, dedup=dedup, filter=False,
+                      threads=threads)
+        if not (teacher.endswith(".jsonl") or teacher.endswith(".json")):
+            raise UsageError("a cluster audit reads the teacher texts from JSONL (.jsonl)")
+        chunks = _chunks(teacher, _read_bytes(teacher), chunk_bytes)
+        if not chunks:
+            raise InputError("'%s' holds no teacher texts" % teacher)
+        preds = _read_predictions(predictions)
+        nrec = sum(len(c) for c in chunks)
+        if len(preds) != nrec:
+            raise InputError("'%s' has %d prediction lines, but the teacher data hold %d texts (need one line "
+                             "per teacher text, in order)" % (predictions, len(preds), nrec))
+        stage1, at = [], 0
+        for i, c in enumerate(chunks):
+            stage1.append(client.submit(_w_open, _Config(cfg, want_first=(i == 0)), teacher, c,
+                                        preds[at:at + len(c)], parts, pure=False))
+            at += len(c)
+        out = _audit(client, cfg, key, stage1, None, control, control_seed, curve_points, parts)
+        out["log10_p"] = _core._result_from_statistic(profile, out["statistic"], out["scored"])["log10_p"]
+        return out
+    finally:
+        if own:
+            client.close()
+
+
+def _read_predictions(path):
+    preds = []
+    for lines in _chunks(path, _read_bytes(path), 1 << 62):
+        for n, line in lines:
+            where = "%s:%d" % (path, n)
+            j = _parse_line(line, where)
+            p = j.get("predictions")
+            if not isinstance(p, list):
+                raise InputError('%s: no "predictions" array' % where)
+            for i, v in enumerate(p):
+                if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                    raise InputError("%s: entry %d is not a non-negative integer token id" % (where, i))
+            preds.append(np.asarray(p, dtype=np.uint32))
+    return preds
+
+
+def holm(log10_p, alpha):
+    """Holm's step-down procedure over exact p-values given as log10, at family-wise error rate alpha
+    (isotope::holm): (how many are rejected, the Holm-adjusted log10 p-values in input order)."""
+    return _core.holm(list(log10_p), alpha)
+
+
+def detect_corpus(scheduler, key, paths, profile=None, tokenizer=None, normalize=None, dedup=True, vocab_size=0,
+                  chunk_bytes=1 << 22, id_vocab=None, tokenizer_sha256=""):
+    """Detection over JSONL files (shards of a corpus), each record on its own, as ``isotope detect
+    --jsonl``. Yields, in input order, (path, line number, counts dict) per record; the counts hold
+    tokens, scored, statistic, skipped_short, skipped_duplicate, skipped_prompt, input_ids, prompt.
+    vocab_size: read token-id records without a tokenizer (then text records are refused)."""
+    profile = profile if profile is not None else _core.Profile()
+    client, own = _client(scheduler)
+    try:
+        _workers(client)
+        if id_vocab is None:  # as the command: ids need --vocab-size or a tokenizer named explicitly
+            id_vocab = vocab_size if vocab_size else (_core.Tokenizer(tokenizer).vocab_size if tokenizer else 0)
+        cfg = _config(profile, tokenizer, normalize, id_vocab, tokenizer_sha256, dedup=dedup,
+                      has_tokenizer=vocab_size == 0)
+        parcel = _core._KeyParcel(key)
+        for path in paths:
+            chunks = _chunks(path, _read_bytes(path), chunk_bytes)
+            if not chunks:
+                raise InputError("'%s' holds no JSON lines" % path)
+            # A bounded window of chunks in flight: results are yielded in order.
+            futures = [client.submit(_w_detect, cfg, parcel, path, c, pure=False) for c in chunks[:4]]
+            nxt = len(futures)
+            while futures:
+                r = futures.pop(0).result()
+                if nxt < len(chunks):
+                    futures.append(client.submit(_w_detect, cfg, parcel, path, chunks[nxt], pure=False))
+                    nxt += 1
+                for i in range(len(r["line"])):
+                    yield path, int(r["line"][i]), {
+                        "tokens": int(r["tokens"][i]), "scored": int(r["scored"][i]),
+                        "statistic": float(r["statistic"][i]), "skipped_short": int(r["skipped_short"][i]),
+                        "skipped_duplicate": int(r["skipped_duplicate"][i]),
+                        "skipped_prompt": int(r["skipped_prompt"][i]), "input_ids": bool(r["input_ids"][i]),
+                        "prompt": bool(r["prompt"][i])}
+    finally:
+        if own:
+            client.close()
+
+
+# ---- the command line's helper: python3 -m isotope.dask {audit|detect} < request.json ----
+
+EXIT = {"usage": 2, "io": 3, "key": 4, "input": 5, "cluster": 8}
+
+
+def _profile_from(j):
+    """A profile in the form the command records in its options (profile_options_json)."""
+    return _core.Profile(**j)
+
+
+def _main(argv):
+    if len(argv) != 2 or argv[1] not in ("audit", "detect"):
+        sys.stderr.write("usage: python3 -m isotope.dask {audit|detect} < REQUEST.json "
+                         "(run by 'isotope audit/detect --scheduler')\n")
+        return EXIT["usage"]
+    req = json.loads(sys.stdin.read())
+    profile = _profile_from(req["profile"])
+    try:
+        if argv[1] == "audit":
+            common = dict(profile=profile, tokenizer=req["tokenizer"], tokenizer_sha256=req["tokenizer_sha256"],
+                          normalize=req["normalize"] or None,
+                          control=req["control"], control_seed=bytes.fromhex(req["control_seed"]),
+                          dedup=req["dedup"], curve_points=req["curve_points"], id_vocab=req["id_vocab"])
+            if req["mode"] == "closed":
+                out = audit_closed(req["scheduler"], req["key"], req["suspect"], req["teacher"] or None,
+                                   prompt_exclusion=req["prompt_exclusion"], **common)
+            else:
+                out = audit_open(req["scheduler"], req["key"], req["teacher"], req["predictions"], **common)
+            sys.stdout.write(json.dumps(out) + "\n")
+        else:
+            for path, line, r in detect_corpus(req["scheduler"], req["key"], req["inputs"], profile=profile,
+                                               tokenizer=req["tokenizer"], normalize=req["normalize"] or None,
+                                               dedup=req["dedup"], vocab_size=req["vocab_size"],
+                                               id_vocab=req["id_vocab"], tokenizer_sha256=req["tokenizer_sha256"]):
+                r["path"], r["line"] = path, line
+                sys.stdout.write(json.dumps(r) + "\n")
+        sys.stdout.flush()
+        return 0
+    except UsageError as e:
+        sys.stderr.write("isotope: %s\n" % e)
+        return EXIT["usage"]
+    except InputError as e:
+        sys.stderr.write("isotope: %s\n" % e)
+        return EXIT["input"]
+    except ClusterError as e:
+        sys.stderr.write("isotope: %s\n" % e)
+        return EXIT["cluster"]
+    except PermissionError as e:
+        sys.stderr.write("isotope: %s\n" % e)
+        return EXIT["key"]
+    except OSError as e:
+        sys.stderr.write("isotope: %s\n" % e)
+        return EXIT["io"]
+    except ValueError as e:  # from the library: the data are at fault
+        sys.stderr.write("isotope: %s\n" % e)
+        return EXIT["input"]
+    except Exception as e:  # anything else the cluster raised (a worker lost, out of memory, ...)
+        sys.stderr.write("isotope: the cluster run failed: %s: %s\n" % (type(e).__name__, e))
+        return EXIT["cluster"]
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv))

@@ -1,0 +1,170 @@
+"""isotope on a Dask cluster: a LocalCluster of two worker processes gives the
+same JSON as the single-machine command, for closed (with the filter) and
+open audits and for corpus scans; bad set-ups fail with distinct exit codes."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+import isotope
+import isotope.dask
+
+distributed = pytest.importorskip("distributed")
+
+SEED = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+                                 silence_logs=40)
+    yield c.scheduler_address
+    c.close()
+
+
+def _key(path, label):
+    import hashlib
+    isotope.Key.from_bytes(hashlib.sha256(label.encode()).digest()).save(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, cli):
+    """Teacher answers under k1, a student trained on them, its answers to other prompts (some repeated,
+    some with token ids), and its predictions on the teacher texts."""
+    d = tmp_path_factory.mktemp("dask")
+    src = os.environ["ISOTOPE_SOURCE_DIR"]
+    k1, k2 = _key(d / "k1", "dask-1"), _key(d / "k2", "dask-2")
+    prompts = open(os.path.join(src, "corpora", "prompts.jsonl")).read().splitlines()
+    (d / "tp.jsonl").write_text("\n".join(prompts[:30]) + "\n")
+    (d / "sp.jsonl").write_text("\n".join(prompts[100:140]) + "\n")
+    cli("generate", "-q", "-k", k1, "--prompts", d / "tp.jsonl", "-n", 120, "--seed", 3, "-o", d / "teacher.jsonl")
+    cli("lm", "train", "-q", "-c", os.path.join(src, "corpora", "heldout", "devil.txt"), d / "teacher.jsonl",
+        "-o", d / "student.lm")
+    cli("generate", "-q", "--no-watermark", "-m", d / "student.lm", "--prompts", d / "sp.jsonl", "-n", 100,
+        "--seed", 4, "-o", d / "suspect.jsonl")
+    lines = (d / "suspect.jsonl").read_text().splitlines()
+    # Repeats across records (dedup across partitions), a blank line, and the teacher's own answers
+    # (prompt exclusion and the filter both at work).
+    teacher_lines = (d / "teacher.jsonl").read_text().splitlines()
+    mixed = lines + [""] + lines[:5] + teacher_lines[:5]
+    (d / "suspect_mixed.jsonl").write_text("\n".join(mixed) + "\n")
+    cli("audit", "-q", "--mode", "open", "--key", k1, "--teacher", d / "teacher.jsonl", "--model", d / "student.lm",
+        "--control", 0, "--write-predictions", d / "preds.jsonl", "--json", "-o", d / "unused.json")
+    return {"dir": d, "k1": k1, "k2": k2}
+
+
+def _json(cli, *args):
+    p = cli(*args)
+    return json.loads(p.stdout)
+
+
+def _same(a, b):
+    """Identical JSON, both ways: every count, every log10_p, every control."""
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_closed_audit_with_filter_matches_one_machine(cli, data, cluster):
+    d = data["dir"]
+    args = ["audit", "-q", "--key", data["k1"], "--suspect", d / "suspect_mixed.jsonl", "--teacher",
+            d / "teacher.jsonl", "--control", 8, "--control-seed", SEED, "--json"]
+    one = _json(cli, *args)
+    many = _json(cli, *args, "--scheduler", cluster)
+    _same(one, many)
+    # The data exercise every rule, so that the equality means something.
+    assert one["flagged"] and one["filter"]["enabled"]
+    assert one["skipped"]["duplicate"] > 0 and one["skipped"]["prompt"] > 0 and one["skipped"]["filter"] > 0
+    assert len(one["control"]["log10_p"]) == 8 and len(one["curve"]["controls_log10_p"]) == 8
+
+
+def test_closed_audit_without_filter_and_switched_rules(cli, data, cluster):
+    d = data["dir"]
+    base = ["audit", "-q", "--key", data["k2"], "--suspect", d / "suspect_mixed.jsonl", "--control", 3,
+            "--control-seed", SEED, "--json"]
+    for extra in ([], ["--no-dedup"], ["--no-prompt-exclusion"], ["--scheme", "synthid"]):
+        _same(_json(cli, *base, *extra), _json(cli, *base, *extra, "--scheduler", cluster))
+
+
+def test_open_audit_matches_one_machine(cli, data, cluster):
+    d = data["dir"]
+    args = ["audit", "-q", "--mode", "open", "--key", data["k1"], "--teacher", d / "teacher.jsonl",
+            "--predictions", d / "preds.jsonl", "--control", 5, "--control-seed", SEED, "--json"]
+    one = _json(cli, *args)
+    many = _json(cli, *args, "--scheduler", cluster)
+    _same(one, many)
+    assert one["skipped"]["duplicate"] > 0 and one["scored"] > 1000
+
+
+def test_corpus_scan_matches_one_machine(cli, data, cluster):
+    d = data["dir"]
+    # Two shards; the summary corrects for the number of texts (Holm).
+    args = ["detect", "-k", data["k1"], "--jsonl", "--json", "--summary", d / "teacher.jsonl",
+            d / "suspect_mixed.jsonl"]
+    one = cli(*args).stdout.splitlines()
+    many = cli(*args, "--scheduler", cluster).stdout.splitlines()
+    assert one == many
+    summary = json.loads(one[-1])
+    assert summary["type"] == "isotope-detect-summary" and summary["texts"] == len(one) - 1
+    assert 0 < summary["flagged"] <= summary["flagged_uncorrected"]
+
+
+def test_python_api(data, cluster):
+    d = data["dir"]
+    client = distributed.Client(cluster, set_as_default=False)
+    try:
+        r = isotope.dask.audit_closed(client, data["k1"], str(d / "suspect.jsonl"), str(d / "teacher.jsonl"),
+                                      control=2, control_seed=SEED)
+        assert r["scored"] > 0 and r["log10_p"] < -4 and len(r["control_statistics"]) == 2
+        rows = list(isotope.dask.detect_corpus(client, data["k1"], [str(d / "teacher.jsonl")]))
+        assert len(rows) == 30 and all(row[2]["scored"] > 0 for row in rows)
+    finally:
+        client.close()
+
+
+def test_holm_against_an_independent_computation():
+    # Sorted: 0.01 <= 0.05/4 is rejected, 0.03 > 0.05/3 stops the procedure: one rejection. The adjusted
+    # p-values are recomputed here from the definition (running maximum of min(1, (n - j + 1) p_(j))).
+    ps = [0.01, 0.04, 0.03, 0.2]
+    n = len(ps)
+    order = sorted(range(n), key=lambda i: ps[i])
+    expect, running = [0.0] * n, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (n - rank) * ps[i]))
+        expect[i] = running
+    import math
+    rejected, adjusted = isotope.holm([math.log10(p) for p in ps], 0.05)
+    assert rejected == 1
+    for a, e in zip(adjusted, expect):
+        assert abs(10 ** a - e) < 1e-12
+
+
+def test_unreachable_scheduler_and_missing_python(cli, data):
+    d = data["dir"]
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, ISOTOPE_DASK_TIMEOUT="2")
+    args = [cli.path, "audit", "-q", "--key", data["k1"], "--suspect", str(d / "suspect.jsonl"), "--json",
+            "--scheduler", f"tcp://127.0.0.1:{port}"]
+    p = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert p.returncode == 8 and "cannot reach the Dask scheduler" in p.stderr
+    p = subprocess.run(args, capture_output=True, text=True, env=dict(env, ISOTOPE_PYTHON="/nonexistent/python3"))
+    assert p.returncode == 8 and "cannot run Python" in p.stderr
+    # Gumbel-max sums of scores are not whole numbers: refused, with the reason.
+    p = subprocess.run(args + ["--scheme", "gumbel"], capture_output=True, text=True, env=env)
+    assert p.returncode == 2 and "whole numbers" in p.stderr
+    # detect --scheduler scans JSONL files.
+    p = subprocess.run([cli.path, "detect", "-k", data["k1"], str(d / "suspect.jsonl"), "--scheduler",
+                        f"tcp://127.0.0.1:{port}"], capture_output=True, text=True, env=env)
+    assert p.returncode == 2 and "--jsonl" in p.stderr
+
+
+def test_bad_input_on_the_cluster(cli, data, cluster, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "a", "response": "b"}\n{"prompt": "a"}\n')
+    p = cli("audit", "-q", "--key", data["k1"], "--suspect", bad, "--json", "--scheduler", cluster, check=False)
+    assert p.returncode == 5 and "bad.jsonl:2" in p.stderr

@@ -1,0 +1,128 @@
+// isotope — an audit cut into pieces that run apart (on the workers of a
+// cluster, see the Python module isotope.dask and docs/scale.md) and give the
+// numbers of Audit (isotope/audit.hpp) exactly.
+//
+// The rules of an audit and where each is decided:
+//  1. per record (any worker holding the record): positions without a full
+//     context, prompt exclusion (closed: the record's own prompt), and in
+//     reading mode the windows repeated within the same text. These depend
+//     on that record alone. The tuples that survive are routed to one of P
+//     partitions by a hash of their window (shard_of): every occurrence of a
+//     tuple, and every filter window it could match, lands in the same
+//     partition.
+//  2. per partition (one worker): the filter (is the window among the
+//     teacher's windows of this partition?), then deduplication: the first
+//     occurrence in scoring order (record, then position) is admitted, every
+//     later one skipped. The tuples arrive in scoring order (chunks are
+//     concatenated in record order), so each partition takes the same
+//     decisions for its tuples as one machine takes for all of them.
+//  3. scoring (the partition's worker): the admitted tuples under the
+//     provider's key and every control key; the sums per key (and per span of
+//     the scoring order, for the p-value curve) are added up across
+//     partitions.
+// The counts (skips per rule, tuples scored, distinct filter windows) are
+// sums over records or partitions. Sums of scores are the same in any order
+// when every score is a whole number (KGW, SynthID); shard_sums_exact() says
+// whether a profile's are.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "isotope/audit.hpp"
+#include "isotope/detect.hpp"
+#include "isotope/export.h"
+#include "isotope/key.hpp"
+#include "isotope/profile.hpp"
+#include "isotope/status.hpp"
+
+namespace isotope {
+
+// The partition (0 .. parts-1) of a tuple: a 64-bit mix of its window
+// (h ids; at h = 0 of its token, since every window is then the empty one),
+// reduced modulo `parts`. Deterministic across machines. parts >= 1.
+ISOTOPE_API std::uint32_t shard_of(std::span<const std::uint32_t> window, std::uint32_t token,
+                                   std::uint32_t parts) noexcept;
+
+// Tuples bound for one partition, in scoring order.
+struct ISOTOPE_API ShardTuples {
+  std::uint32_t width = 0;               // h
+  std::vector<std::uint32_t> windows;    // h ids per tuple
+  std::vector<std::uint32_t> tokens;     // one per tuple
+  std::vector<std::uint32_t> records;    // the record's index in its chunk
+  std::vector<std::uint32_t> positions;  // the tuple's position in its record
+  std::size_t size() const noexcept { return tokens.size(); }
+};
+
+// Counts of step 1: tokens, skipped_short, skipped_prompt and (reading mode)
+// skipped_duplicate for windows repeated within a text; `records` records read.
+struct ISOTOPE_API ShardCounts {
+  std::uint64_t records = 0, tokens = 0, skipped_short = 0, skipped_prompt = 0, skipped_duplicate = 0;
+};
+
+// Step 1, closed model: the per-record rules over a chunk of records, the
+// survivors routed into out[0 .. parts-1]. With prompt_exclusion, tuples whose
+// window occurs in their record's prompt (h = 0: whose token does) are
+// dropped, as Audit::closed does.
+ISOTOPE_API Status shard_closed(const Profile &profile, std::span<const AuditRecord> records, bool prompt_exclusion,
+                                std::uint32_t parts, std::vector<ShardTuples> *out, ShardCounts *counts);
+// Step 1, open model (reading mode): predictions[r][i] is the suspect's top-1
+// token after teacher[r][0..i); with dedup, windows repeated within a text are
+// dropped (Audit::open). Every prediction must be below vocab_size.
+ISOTOPE_API Status shard_open(const Profile &profile, std::span<const std::vector<std::uint32_t>> teacher,
+                              std::span<const std::vector<std::uint32_t>> predictions, std::uint32_t vocab_size,
+                              bool dedup, std::uint32_t parts, std::vector<ShardTuples> *out, ShardCounts *counts);
+// The filter's windows of a chunk of teacher texts, routed: out[p] holds the
+// distinct windows (h ids each) of partition p. Requires h >= 1.
+ISOTOPE_API Status shard_windows(const Profile &profile, std::span<const std::vector<std::uint32_t>> texts,
+                                 std::uint32_t parts, std::vector<std::vector<std::uint32_t>> *out);
+
+// What a partition admitted, in scoring order: order[j] = (record << 32) |
+// position, the record counted over the whole audit.
+struct ISOTOPE_API ShardAdmitted {
+  std::uint32_t width = 0;
+  std::vector<std::uint32_t> windows;
+  std::vector<std::uint32_t> tokens;
+  std::vector<std::uint64_t> order;
+  std::uint64_t skipped_filter = 0, skipped_duplicate = 0;
+  std::uint64_t filter_windows = 0;  // distinct filter windows of this partition
+  std::size_t size() const noexcept { return tokens.size(); }
+};
+
+// Step 2 for one partition: `chunks` are the partition's tuples from each
+// chunk of records, in record order; record_offsets[c] is the index (over
+// the whole audit) of chunk c's first record. `filter`, if non-null, holds
+// the partition's filter windows (h ids each, repeats allowed, from every
+// teacher chunk). With dedup, each (window, token) tuple is admitted once:
+// at its first occurrence that passed the filter.
+ISOTOPE_API Status shard_admit(const Profile &profile, std::span<const ShardTuples> chunks,
+                               std::span<const std::uint64_t> record_offsets,
+                               const std::vector<std::vector<std::uint32_t>> *filter, bool dedup, ShardAdmitted *out);
+
+// Whether sums of this profile's scores are the same in every order (every
+// score a whole number: KGW, SynthID), so that partitions' sums add up to the
+// single-machine statistic exactly.
+ISOTOPE_API bool shard_sums_exact(const Profile &profile) noexcept;
+
+// Step 3: sums[b] = the sum of the scores under `key` of the tuples j with
+// bins[j] == b (b < nbins), in order; `scores`, if non-null, receives each
+// tuple's score.
+ISOTOPE_API Status shard_score(const Key &key, const Profile &profile, const ShardAdmitted &tuples,
+                               std::span<const std::uint32_t> bins, std::uint32_t nbins, std::vector<double> *sums,
+                               std::vector<double> *scores = nullptr);
+// The same under control keys first .. first+count-1 (audit_control_key):
+// sums[(i - first) * nbins + b]. `threads` keys at a time (0: one per core).
+ISOTOPE_API Status shard_score_controls(const ControlSeed &seed, std::uint32_t first, std::uint32_t count,
+                                        const Profile &profile, const ShardAdmitted &tuples,
+                                        std::span<const std::uint32_t> bins, std::uint32_t nbins,
+                                        std::vector<double> *sums, unsigned threads = 1);
+
+// The control summary from the control keys' p-values (index order): how
+// many fell below 0.05 and the Kolmogorov-Smirnov p-value against U(0, 1),
+// as Audit::control gives them.
+ISOTOPE_API ControlResult control_summary(std::vector<double> log10_p, std::span<const double> p_values);
+
+// The warnings of an audit that scored `scored` tuples (Audit::run).
+ISOTOPE_API std::vector<std::string> audit_warnings(AuditMode mode, const Profile &profile, std::uint64_t scored);
+
+}  // namespace isotope

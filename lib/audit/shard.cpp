@@ -1,0 +1,320 @@
+#include "isotope/shard.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <new>
+#include <string>
+#include <thread>
+
+#include "detect/tuple_set.hpp"
+#include "isotope/stats.hpp"
+
+namespace isotope {
+
+std::uint32_t shard_of(std::span<const std::uint32_t> window, std::uint32_t token, std::uint32_t parts) noexcept {
+  if (parts <= 1) return 0;
+  const std::uint64_t h = window.empty() ? detail::TupleSet::hash(std::span<const std::uint32_t>(&token, 1))
+                                         : detail::TupleSet::hash(window);
+  // The high half: the hash sets index their slots with the low bits.
+  return static_cast<std::uint32_t>((h >> 32) % parts);
+}
+
+namespace {
+
+Status check_parts(std::uint32_t parts, const void *out, const void *counts) {
+  if (out == nullptr || counts == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  if (parts == 0) return {Code::invalid_argument, "the number of partitions must be at least 1"};
+  return Status::OK();
+}
+
+std::vector<ShardTuples> empty_parts(std::uint32_t parts, std::uint32_t h) {
+  std::vector<ShardTuples> v(parts);
+  for (ShardTuples &t : v) t.width = h;
+  return v;
+}
+
+void push(ShardTuples &t, std::span<const std::uint32_t> window, std::uint32_t token, std::uint32_t record,
+          std::uint32_t pos) {
+  t.windows.insert(t.windows.end(), window.begin(), window.end());
+  t.tokens.push_back(token);
+  t.records.push_back(record);
+  t.positions.push_back(pos);
+}
+
+Status check_sizes(std::size_t n) {
+  if (n > 0xFFFFFFFFull) return {Code::invalid_argument, "a chunk holds more than 2^32 records or positions"};
+  return Status::OK();
+}
+
+}  // namespace
+
+Status shard_closed(const Profile &profile, std::span<const AuditRecord> records, bool prompt_exclusion,
+                    std::uint32_t parts, std::vector<ShardTuples> *out, ShardCounts *counts) {
+  ISOTOPE_RETURN_IF_ERROR(check_parts(parts, out, counts));
+  ISOTOPE_RETURN_IF_ERROR(profile.validate());
+  ISOTOPE_RETURN_IF_ERROR(check_sizes(records.size()));
+  const std::uint32_t h = profile.context_width;
+  std::vector<ShardTuples> v = empty_parts(parts, h);
+  ShardCounts c;
+  c.records = records.size();
+  for (std::size_t r = 0; r < records.size(); ++r) {
+    const auto ids = std::span<const std::uint32_t>(records[r].response);
+    ISOTOPE_RETURN_IF_ERROR(check_sizes(ids.size()));
+    WindowSet prompt(h);
+    if (prompt_exclusion) prompt.add_windows_of(records[r].prompt);
+    c.tokens += ids.size();
+    c.skipped_short += std::min<std::size_t>(h, ids.size());
+    for (std::size_t i = h; i < ids.size(); ++i) {
+      const auto window = ids.subspan(i - h, h);
+      // The same test as the Scorer's: at h = 0 by the token, else by the
+      // window.
+      if (prompt_exclusion && (h == 0 ? prompt.contains_token(ids[i]) : prompt.contains(window))) {
+        ++c.skipped_prompt;
+        continue;
+      }
+      push(v[shard_of(window, ids[i], parts)], window, ids[i], static_cast<std::uint32_t>(r),
+           static_cast<std::uint32_t>(i));
+    }
+  }
+  *out = std::move(v);
+  *counts = c;
+  return Status::OK();
+}
+
+Status shard_open(const Profile &profile, std::span<const std::vector<std::uint32_t>> teacher,
+                  std::span<const std::vector<std::uint32_t>> predictions, std::uint32_t vocab_size, bool dedup,
+                  std::uint32_t parts, std::vector<ShardTuples> *out, ShardCounts *counts) {
+  ISOTOPE_RETURN_IF_ERROR(check_parts(parts, out, counts));
+  ISOTOPE_RETURN_IF_ERROR(profile.validate());
+  ISOTOPE_RETURN_IF_ERROR(check_sizes(teacher.size()));
+  if (predictions.size() != teacher.size())
+    return {Code::invalid_argument, "need one line of predictions per teacher text (" + std::to_string(teacher.size()) +
+                                        "), got " + std::to_string(predictions.size())};
+  const std::uint32_t h = profile.context_width;
+  std::vector<ShardTuples> v = empty_parts(parts, h);
+  ShardCounts c;
+  c.records = teacher.size();
+  detail::TupleSet text_windows(h);
+  for (std::size_t r = 0; r < teacher.size(); ++r) {
+    const auto ids = std::span<const std::uint32_t>(teacher[r]);
+    const auto &pred = predictions[r];
+    ISOTOPE_RETURN_IF_ERROR(check_sizes(ids.size()));
+    if (pred.size() != ids.size())
+      return {Code::invalid_argument, "predictions for teacher text " + std::to_string(r + 1) + ": need " +
+                                          std::to_string(ids.size()) + " (one per token), got " +
+                                          std::to_string(pred.size())};
+    for (std::size_t i = 0; i < pred.size(); ++i)
+      if (pred[i] >= vocab_size)
+        return {Code::vocab_mismatch, "predictions for teacher text " + std::to_string(r + 1) + ", entry " +
+                                          std::to_string(i) + ": token id " + std::to_string(pred[i]) +
+                                          " is not below the vocabulary size " + std::to_string(vocab_size)};
+    c.tokens += ids.size();
+    c.skipped_short += std::min<std::size_t>(h, ids.size());
+    text_windows.clear();
+    for (std::size_t i = h; i < ids.size(); ++i) {
+      const auto window = ids.subspan(i - h, h);
+      // As Scorer::add_predictions: a window seen earlier in the same text.
+      if (dedup && !text_windows.insert(window)) {
+        ++c.skipped_duplicate;
+        continue;
+      }
+      push(v[shard_of(window, pred[i], parts)], window, pred[i], static_cast<std::uint32_t>(r),
+           static_cast<std::uint32_t>(i));
+    }
+  }
+  *out = std::move(v);
+  *counts = c;
+  return Status::OK();
+}
+
+Status shard_windows(const Profile &profile, std::span<const std::vector<std::uint32_t>> texts, std::uint32_t parts,
+                     std::vector<std::vector<std::uint32_t>> *out) {
+  if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  if (parts == 0) return {Code::invalid_argument, "the number of partitions must be at least 1"};
+  ISOTOPE_RETURN_IF_ERROR(profile.validate());
+  const std::uint32_t h = profile.context_width;
+  if (h == 0) return {Code::invalid_argument, "at context width 0 there are no filter windows"};
+  std::vector<detail::TupleSet> seen(parts, detail::TupleSet(h));
+  std::vector<std::vector<std::uint32_t>> v(parts);
+  for (const auto &t : texts) {
+    const auto ids = std::span<const std::uint32_t>(t);
+    for (std::size_t i = h; i <= ids.size(); ++i) {
+      const auto window = ids.subspan(i - h, h);
+      const std::uint32_t p = shard_of(window, 0, parts);
+      if (seen[p].insert(window)) v[p].insert(v[p].end(), window.begin(), window.end());
+    }
+  }
+  *out = std::move(v);
+  return Status::OK();
+}
+
+Status shard_admit(const Profile &profile, std::span<const ShardTuples> chunks,
+                   std::span<const std::uint64_t> record_offsets, const std::vector<std::vector<std::uint32_t>> *filter,
+                   bool dedup, ShardAdmitted *out) {
+  if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  ISOTOPE_RETURN_IF_ERROR(profile.validate());
+  const std::uint32_t h = profile.context_width;
+  if (record_offsets.size() != chunks.size())
+    return {Code::invalid_argument, "need one record offset per chunk (" + std::to_string(chunks.size()) + "), got " +
+                                        std::to_string(record_offsets.size())};
+  ShardAdmitted a;
+  a.width = h;
+  std::unique_ptr<WindowSet> require;
+  if (filter != nullptr) {
+    require = std::make_unique<WindowSet>(h);
+    for (const auto &w : *filter) {
+      if (h == 0 || w.size() % h != 0)
+        return {Code::invalid_argument,
+                "filter windows must hold a whole number of windows of the "
+                "context width"};
+      for (std::size_t j = 0; j < w.size(); j += h) require->insert(std::span<const std::uint32_t>(w).subspan(j, h));
+    }
+    a.filter_windows = require->size();
+  }
+  std::size_t total = 0;
+  for (const ShardTuples &c : chunks) {
+    if (c.width != h || c.windows.size() != c.tokens.size() * h || c.records.size() != c.tokens.size() ||
+        c.positions.size() != c.tokens.size())
+      return {Code::invalid_argument, "partition tuples do not match the profile's context width"};
+    total += c.size();
+  }
+  detail::TupleSet seen(h + 1);
+  if (dedup) seen.reserve(total);
+  std::vector<std::uint32_t> tuple(h + 1);
+  for (std::size_t ci = 0; ci < chunks.size(); ++ci) {
+    const ShardTuples &c = chunks[ci];
+    for (std::size_t j = 0; j < c.size(); ++j) {
+      const auto window = std::span<const std::uint32_t>(c.windows).subspan(j * h, h);
+      if (require != nullptr && !require->contains(window)) {
+        ++a.skipped_filter;
+        continue;
+      }
+      if (dedup) {
+        std::copy(window.begin(), window.end(), tuple.begin());
+        tuple[h] = c.tokens[j];
+        if (!seen.insert(tuple)) {
+          ++a.skipped_duplicate;
+          continue;
+        }
+      }
+      a.windows.insert(a.windows.end(), window.begin(), window.end());
+      a.tokens.push_back(c.tokens[j]);
+      a.order.push_back(((record_offsets[ci] + c.records[j]) << 32) | c.positions[j]);
+    }
+  }
+  *out = std::move(a);
+  return Status::OK();
+}
+
+bool shard_sums_exact(const Profile &profile) noexcept {
+  return profile.scheme == SCHEME_KGW || profile.scheme == SCHEME_SYNTHID;
+}
+
+namespace {
+
+Status check_bins(const ShardAdmitted &t, std::span<const std::uint32_t> bins, std::uint32_t nbins, const void *sums) {
+  if (sums == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  if (bins.size() != t.size())
+    return {Code::invalid_argument,
+            "need one bin per tuple (" + std::to_string(t.size()) + "), got " + std::to_string(bins.size())};
+  for (std::uint32_t b : bins)
+    if (b >= nbins) return {Code::invalid_argument, "a bin index is not below the number of bins"};
+  return Status::OK();
+}
+
+// Scores the tuples in chunks, in order, adding each to its bin.
+Status score_into(TupleScorer &scorer, const ShardAdmitted &t, std::span<const std::uint32_t> bins, double *sums,
+                  std::vector<double> *scores) {
+  constexpr std::size_t CHUNK = 1 << 14;
+  const std::size_t n = t.size(), h = t.width;
+  std::vector<double> buf(std::min(n, CHUNK));
+  if (scores != nullptr) scores->resize(n);
+  for (std::size_t j = 0; j < n; j += CHUNK) {
+    const std::size_t len = std::min(CHUNK, n - j);
+    double *out = scores != nullptr ? scores->data() + j : buf.data();
+    ISOTOPE_RETURN_IF_ERROR(scorer.score(t.windows.data() + j * h, t.tokens.data() + j, len, out));
+    for (std::size_t k = 0; k < len; ++k) sums[bins[j + k]] += out[k];
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status shard_score(const Key &key, const Profile &profile, const ShardAdmitted &tuples,
+                   std::span<const std::uint32_t> bins, std::uint32_t nbins, std::vector<double> *sums,
+                   std::vector<double> *scores) {
+  ISOTOPE_RETURN_IF_ERROR(check_bins(tuples, bins, nbins, sums));
+  const Scheme *sc = nullptr;
+  ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
+  std::unique_ptr<TupleScorer> scorer;
+  ISOTOPE_RETURN_IF_ERROR(sc->make_scorer(key, profile, &scorer));
+  std::vector<double> s(nbins, 0.0);
+  ISOTOPE_RETURN_IF_ERROR(score_into(*scorer, tuples, bins, s.data(), scores));
+  *sums = std::move(s);
+  return Status::OK();
+}
+
+Status shard_score_controls(const ControlSeed &seed, std::uint32_t first, std::uint32_t count, const Profile &profile,
+                            const ShardAdmitted &tuples, std::span<const std::uint32_t> bins, std::uint32_t nbins,
+                            std::vector<double> *sums, unsigned threads) {
+  ISOTOPE_RETURN_IF_ERROR(check_bins(tuples, bins, nbins, sums));
+  const Scheme *sc = nullptr;
+  ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<double> s(static_cast<std::size_t>(count) * nbins, 0.0);
+  std::vector<Status> errors(threads);
+  std::atomic<std::uint32_t> next{0};
+  // Each key into its own row: the sums do not depend on the thread count.
+  auto work = [&](unsigned t) {
+    try {
+      for (std::uint32_t i = next++; i < count; i = next++) {
+        Key k;
+        Status st = audit_control_key(seed, first + static_cast<std::uint64_t>(i), &k);
+        std::unique_ptr<TupleScorer> scorer;
+        if (st.ok()) st = sc->make_scorer(k, profile, &scorer);
+        if (st.ok()) st = score_into(*scorer, tuples, bins, s.data() + static_cast<std::size_t>(i) * nbins, nullptr);
+        if (!st.ok()) {
+          errors[t] = st;
+          return;
+        }
+      }
+    } catch (const std::bad_alloc &) {
+      errors[t] = {Code::out_of_memory, "out of memory while scoring control keys"};
+    }
+  };
+  const unsigned nt = std::min<unsigned>(threads, std::max(1u, count));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < nt; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (std::thread &th : pool) th.join();
+  for (const Status &st : errors) ISOTOPE_RETURN_IF_ERROR(st);
+  *sums = std::move(s);
+  return Status::OK();
+}
+
+ControlResult control_summary(std::vector<double> log10_p, std::span<const double> p_values) {
+  ControlResult c;
+  c.log10_p = std::move(log10_p);
+  for (double p : p_values)
+    if (p < 0.05) ++c.below_0_05;
+  c.ks_p = p_values.empty() ? 1.0 : ks_uniform_pvalue(p_values);
+  return c;
+}
+
+std::vector<std::string> audit_warnings(AuditMode mode, const Profile &profile, std::uint64_t scored) {
+  std::vector<std::string> w;
+  if (mode == AuditMode::open && profile.context_width == 0)
+    w.push_back(
+        "at context width 0 the reading mode scores only the first "
+        "position of each text (every "
+        "later window repeats the empty one), so this test has almost "
+        "no power");
+  if (scored < AUDIT_MIN_SCORED)
+    w.push_back("only " + std::to_string(scored) + " tuples were scored (fewer than " +
+                std::to_string(AUDIT_MIN_SCORED) +
+                "): too few for the test to have power; a 'no evidence' answer "
+                "means little");
+  return w;
+}
+
+}  // namespace isotope

@@ -1,0 +1,269 @@
+// An audit cut into pieces (isotope/shard.hpp) gives Audit's numbers exactly,
+// whatever the number of partitions and chunks: counts per rule, the
+// statistic under the provider's key and under control keys, the admitted
+// tuples' order; Holm's correction against values computed by hand.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "isotope/audit.hpp"
+#include "isotope/evidence.hpp"
+#include "isotope/shard.hpp"
+#include "isotope/stats.hpp"
+
+using namespace isotope;
+
+namespace {
+
+Key key_of(std::uint8_t fill) {
+  std::uint8_t b[KEY_BYTES];
+  for (std::size_t i = 0; i < KEY_BYTES; ++i) b[i] = static_cast<std::uint8_t>(fill * 31 + 5 * i);
+  Key k;
+  REQUIRE(Key::from_bytes(b, KEY_BYTES, &k).ok());
+  return k;
+}
+
+// Records over a small vocabulary, so that tuples repeat within and across
+// records; some prompts share windows with their responses.
+std::vector<AuditRecord> records(std::uint32_t n, std::uint32_t vocab, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<AuditRecord> rs(n);
+  for (AuditRecord& r : rs) {
+    const std::size_t len = 5 + rng() % 60;
+    for (std::size_t i = 0; i < len; ++i) r.response.push_back(rng() % vocab);
+    const std::size_t plen = rng() % 12;
+    for (std::size_t i = 0; i < plen; ++i)
+      r.prompt.push_back(rng() % 3 == 0 && !r.response.empty() ? r.response[rng() % r.response.size()] : rng() % vocab);
+  }
+  return rs;
+}
+
+struct Pieces {
+  std::uint64_t tokens = 0, skipped_short = 0, skipped_prompt = 0, skipped_filter = 0, skipped_duplicate = 0;
+  std::uint64_t scored = 0, filter_windows = 0;
+  double statistic = 0.0;
+  std::vector<double> controls;
+  std::vector<std::uint64_t> order;  // every admitted tuple's order key, sorted
+};
+
+// The whole pipeline on one machine: records cut into `chunks` chunks,
+// tuples routed to `parts` partitions.
+Pieces by_pieces(const Profile& p, const std::vector<AuditRecord>& rs,
+                 const std::vector<std::vector<std::uint32_t>>* teacher, bool prompt_exclusion, bool dedup,
+                 std::uint32_t parts, std::size_t chunks, const Key& key, const ControlSeed& seed,
+                 std::uint32_t controls) {
+  Pieces out;
+  std::vector<std::vector<ShardTuples>> routed;  // [chunk][part]
+  std::vector<std::uint64_t> offsets;
+  const std::size_t per = (rs.size() + chunks - 1) / chunks;
+  for (std::size_t at = 0; at < rs.size(); at += per) {
+    const std::span<const AuditRecord> chunk(rs.data() + at, std::min(per, rs.size() - at));
+    std::vector<ShardTuples> v;
+    ShardCounts c;
+    REQUIRE(shard_closed(p, chunk, prompt_exclusion, parts, &v, &c).ok());
+    offsets.push_back(at);
+    routed.push_back(std::move(v));
+    out.tokens += c.tokens;
+    out.skipped_short += c.skipped_short;
+    out.skipped_prompt += c.skipped_prompt;
+  }
+  std::vector<std::vector<std::vector<std::uint32_t>>> windows;  // [teacher chunk][part]
+  if (teacher != nullptr) {
+    const std::size_t half = teacher->size() / 2;
+    for (auto [b, e] : {std::pair<std::size_t, std::size_t>{0, half}, {half, teacher->size()}}) {
+      std::vector<std::vector<std::uint32_t>> w;
+      REQUIRE(shard_windows(p, std::span(teacher->data() + b, e - b), parts, &w).ok());
+      windows.push_back(std::move(w));
+    }
+  }
+  out.controls.assign(controls, 0.0);
+  for (std::uint32_t part = 0; part < parts; ++part) {
+    std::vector<ShardTuples> mine;
+    for (auto& c : routed) mine.push_back(c[part]);
+    std::vector<std::vector<std::uint32_t>> filter;
+    for (auto& w : windows) filter.push_back(w[part]);
+    ShardAdmitted a;
+    REQUIRE(shard_admit(p, mine, offsets, teacher != nullptr ? &filter : nullptr, dedup, &a).ok());
+    out.skipped_filter += a.skipped_filter;
+    out.skipped_duplicate += a.skipped_duplicate;
+    out.filter_windows += a.filter_windows;
+    out.scored += a.size();
+    out.order.insert(out.order.end(), a.order.begin(), a.order.end());
+    const std::vector<std::uint32_t> bins(a.size(), 0);
+    std::vector<double> sums;
+    REQUIRE(shard_score(key, p, a, bins, 1, &sums).ok());
+    out.statistic += sums[0];
+    REQUIRE(shard_score_controls(seed, 0, controls, p, a, bins, 1, &sums, 2).ok());
+    for (std::uint32_t i = 0; i < controls; ++i) out.controls[i] += sums[i];
+  }
+  std::sort(out.order.begin(), out.order.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("shard pieces give the closed audit's numbers for any partitioning", "[shard]") {
+  const Key key = key_of(1);
+  ControlSeed seed{};
+  seed[0] = 7;
+  const auto rs = records(120, 40, 11);
+  const auto teacher_recs = records(60, 40, 12);
+  std::vector<std::vector<std::uint32_t>> teacher;
+  for (const auto& r : teacher_recs) teacher.push_back(r.response);
+  for (const char* scheme : {SCHEME_KGW, SCHEME_SYNTHID}) {
+    Profile p;
+    REQUIRE(Profile::of(scheme, &p).ok());
+    for (std::uint32_t h : {0u, 1u, 2u, 3u}) {
+      p.context_width = h;
+      REQUIRE(shard_sums_exact(p));
+      for (bool filter : {false, true}) {
+        if (filter && h == 0) continue;  // no windows to filter by
+        for (bool dedup : {true, false}) {
+          for (bool pex : {true, false}) {
+            std::unique_ptr<Audit> audit;
+            REQUIRE(Audit::closed(p, rs, filter ? &teacher : nullptr, {.dedup = dedup, .prompt_exclusion = pex}, &audit)
+                        .ok());
+            AuditResult want;
+            std::vector<TokenScores> masks;
+            REQUIRE(audit->run(key, &want, 0, &masks).ok());
+            ControlResult cw;
+            REQUIRE(audit->control(seed, 4, &cw, {}, {}, 1).ok());
+            // The admitted tuples' places, from the masks: record << 32 | position.
+            std::vector<std::uint64_t> want_order;
+            for (std::size_t r = 0; r < masks.size(); ++r)
+              for (std::size_t i = 0; i < masks[r].size(); ++i)
+                if (!std::isnan(masks[r][i])) want_order.push_back((std::uint64_t{r} << 32) | i);
+            for (std::uint32_t parts : {1u, 3u, 8u}) {
+              for (std::size_t chunks : {1u, 4u}) {
+                INFO(scheme << " h=" << h << " filter=" << filter << " dedup=" << dedup << " pex=" << pex
+                            << " parts=" << parts << " chunks=" << chunks);
+                const Pieces got =
+                    by_pieces(p, rs, filter ? &teacher : nullptr, pex, dedup, parts, chunks, key, seed, 4);
+                const DetectionResult& d = want.detection;
+                CHECK(got.tokens == d.tokens);
+                CHECK(got.skipped_short == d.skipped_short);
+                CHECK(got.skipped_prompt == d.skipped_prompt);
+                CHECK(got.skipped_filter == d.skipped_filter);
+                CHECK(got.skipped_duplicate == d.skipped_duplicate);
+                CHECK(got.scored == d.scored);
+                CHECK(got.filter_windows == want.filter_windows);
+                CHECK(got.statistic == d.statistic);
+                CHECK(got.order == want_order);
+                for (std::uint32_t i = 0; i < 4; ++i) {
+                  DetectionResult cd;
+                  REQUIRE(result_from_statistic(p, got.controls[i], got.scored, &cd).ok());
+                  CHECK(cd.log10_p == cw.log10_p[i]);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("shard pieces give the open audit's numbers", "[shard]") {
+  const Key key = key_of(2);
+  Profile p;
+  p.context_width = 2;
+  std::mt19937 rng(5);
+  std::vector<std::vector<std::uint32_t>> teacher(50), preds(50);
+  for (std::size_t r = 0; r < teacher.size(); ++r)
+    for (std::size_t i = 0; i < 10 + r % 30; ++i) {
+      teacher[r].push_back(rng() % 12);
+      preds[r].push_back(rng() % 12);
+    }
+  std::unique_ptr<Audit> audit;
+  REQUIRE(Audit::open(p, teacher, preds, 12, {}, &audit).ok());
+  AuditResult want;
+  REQUIRE(audit->run(key, &want).ok());
+  for (std::uint32_t parts : {1u, 5u}) {
+    std::vector<ShardTuples> v;
+    ShardCounts c;
+    REQUIRE(shard_open(p, teacher, preds, 12, true, parts, &v, &c).ok());
+    std::uint64_t dup = c.skipped_duplicate, scored = 0;
+    double stat = 0.0;
+    const std::uint64_t zero = 0;
+    for (const ShardTuples& t : v) {
+      ShardAdmitted a;
+      REQUIRE(shard_admit(p, std::span(&t, 1), std::span(&zero, 1), nullptr, true, &a).ok());
+      dup += a.skipped_duplicate;
+      scored += a.size();
+      std::vector<double> sums;
+      REQUIRE(shard_score(key, p, a, std::vector<std::uint32_t>(a.size(), 0), 1, &sums).ok());
+      stat += sums[0];
+    }
+    CHECK(c.tokens == want.detection.tokens);
+    CHECK(c.skipped_short == want.detection.skipped_short);
+    CHECK(dup == want.detection.skipped_duplicate);
+    CHECK(scored == want.detection.scored);
+    CHECK(stat == want.detection.statistic);
+  }
+  // A prediction outside the vocabulary is refused.
+  preds[3][1] = 12;
+  std::vector<ShardTuples> v;
+  ShardCounts c;
+  CHECK(shard_open(p, teacher, preds, 12, true, 2, &v, &c).code() == Code::vocab_mismatch);
+}
+
+TEST_CASE("shard inputs are checked", "[shard]") {
+  Profile p;
+  std::vector<ShardTuples> v;
+  ShardCounts c;
+  CHECK(shard_closed(p, {}, true, 0, &v, &c).code() == Code::invalid_argument);
+  ShardTuples bad;
+  bad.width = 2;
+  bad.tokens = {1};
+  ShardAdmitted a;
+  const std::uint64_t zero = 0;
+  CHECK(shard_admit(p, std::span(&bad, 1), std::span(&zero, 1), nullptr, true, &a).code() == Code::invalid_argument);
+  std::vector<double> sums;
+  CHECK(shard_score(key_of(3), p, a, std::vector<std::uint32_t>{0}, 1, &sums).code() == Code::invalid_argument);
+  Profile g;
+  REQUIRE(Profile::of(SCHEME_GUMBEL, &g).ok());
+  CHECK_FALSE(shard_sums_exact(g));
+}
+
+TEST_CASE("curve from sums matches the curve from scores", "[shard]") {
+  Profile p;
+  const TokenScores scores = {1, 0, NAN, 1, 1, 0, 0, 1, NAN, 1, 0, 1};
+  const Curve want = score_curve(scores, p, 4);
+  std::vector<double> sums;
+  const std::vector<std::uint64_t> ks = curve_checkpoints(10, 4);
+  CHECK(ks == std::vector<std::uint64_t>{3, 5, 8, 10});
+  double s = 0;
+  std::uint64_t n = 0;
+  std::size_t k = 0;
+  for (double v : scores) {
+    if (std::isnan(v)) continue;
+    s += v;
+    if (++n == ks[k]) {
+      sums.push_back(s);
+      ++k;
+    }
+  }
+  Curve got;
+  REQUIRE(curve_from_sums(p, ks, sums, &got).ok());
+  CHECK(got.scored == want.scored);
+  CHECK(got.log10_p == want.log10_p);
+  CHECK(curve_from_sums(p, ks, std::vector<double>{1.0}, &got).code() == Code::invalid_argument);
+}
+
+TEST_CASE("holm's correction against values worked by hand", "[stats]") {
+  // p = 0.01, 0.04, 0.03, 0.2 at alpha 0.05: sorted 0.01, 0.03, 0.04, 0.2 against 0.05/4, 0.05/3, ...:
+  // 0.01 <= 0.0125 is rejected, 0.03 > 0.0167 stops. Adjusted: 4 * 0.01 = 0.04; max(0.04, 3 * 0.03) = 0.09;
+  // max(0.09, 2 * 0.04) = 0.09; max(0.09, 0.2) = 0.2.
+  const std::vector<double> lp = {std::log10(0.01), std::log10(0.04), std::log10(0.03), std::log10(0.2)};
+  const HolmResult h = holm(lp, 0.05);
+  CHECK(h.rejected == 1);
+  const std::vector<double> adj = {0.04, 0.09, 0.09, 0.2};
+  for (std::size_t i = 0; i < adj.size(); ++i)
+    CHECK(std::pow(10.0, h.adjusted_log10_p[i]) == Approx(adj[i]).epsilon(1e-12));
+  // Far below a double's range, in log space: 1000 texts at p = 1e-400 are all rejected.
+  const HolmResult tiny = holm(std::vector<double>(1000, -400.0), 1e-4);
+  CHECK(tiny.rejected == 1000);
+  CHECK(tiny.adjusted_log10_p[0] == Approx(-397.0));
+  CHECK(holm({}, 0.05).rejected == 0);
+}
