@@ -81,14 +81,15 @@ class ISOTOPE_API Generator {
 // themselves (never on the key): hf-synthid, whose g-values of one layer are
 // the sampling table read at one key-given rotation of the tuples' residues.
 // It is fed every scored tuple (the same ones, in any order) and gives the
-// exact tail of the summed score. Not thread-safe.
+// exact tail of the summed score. add() and clear() need exclusive use; tail()
+// may run on several threads at once.
 class ISOTOPE_API TupleNull {
  public:
   virtual ~TupleNull() = default;
   // Tuples as in TupleScorer::score: windows of h ids, one token each.
   virtual void add(const std::uint32_t* windows, const std::uint32_t* tokens, std::size_t n) = 0;
   // P(S' >= statistic) under H0 over the tuples added so far, exact, in log space.
-  virtual Tail tail(double statistic) = 0;
+  virtual Tail tail(double statistic) const = 0;
   virtual void clear() = 0;
 };
 

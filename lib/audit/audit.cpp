@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <new>
 #include <thread>
 #include <cmath>
@@ -53,6 +56,23 @@ struct Audit::Impl {
   AdmittedTuples tuples;
   std::vector<std::size_t> record_end, record_len;
   std::vector<DetectionResult> counts_after;
+  // Schemes whose null depends on the tuples: that null over the first `end`
+  // tuples, built once and shared by the provider's key and every control key.
+  mutable std::mutex null_mutex;
+  mutable std::map<std::size_t, std::shared_ptr<const TupleNull>> nulls;
+
+  Status tuple_null(const Scheme& sc, std::size_t end, std::shared_ptr<const TupleNull>* out) const {
+    std::lock_guard<std::mutex> lock(null_mutex);
+    auto it = nulls.find(end);
+    if (it == nulls.end()) {
+      std::unique_ptr<TupleNull> null;
+      ISOTOPE_RETURN_IF_ERROR(sc.make_tuple_null(profile, &null));
+      if (null) null->add(tuples.windows.data(), tuples.tokens.data(), end);
+      it = nulls.emplace(end, std::shared_ptr<const TupleNull>(std::move(null))).first;
+    }
+    *out = it->second;
+    return Status::OK();
+  }
 
   std::size_t count() const { return mode == AuditMode::closed ? records.size() : teacher.size(); }
 
@@ -118,10 +138,9 @@ struct Audit::Impl {
     ISOTOPE_RETURN_IF_ERROR(score(*scorer, end, &sum, scores));
     DetectionResult r = n == 0 ? DetectionResult{} : counts_after[n - 1];
     ISOTOPE_RETURN_IF_ERROR(result_from_statistic(profile, sum, r.scored, &r));
-    std::unique_ptr<TupleNull> null;
-    ISOTOPE_RETURN_IF_ERROR(sc->make_tuple_null(profile, &null));
+    std::shared_ptr<const TupleNull> null;
+    ISOTOPE_RETURN_IF_ERROR(tuple_null(*sc, end, &null));
     if (null) {  // the tuples' own exact null
-      null->add(tuples.windows.data(), tuples.tokens.data(), end);
       const Tail t = null->tail(sum);
       r.log10_p = t.log10_p;
       r.p_value = t.p_value;

@@ -113,7 +113,7 @@ class HfSynthIdNull final : public TupleNull {
     }
     n_ += n;
   }
-  Tail tail(double statistic) override {
+  Tail tail(double statistic) const override {
     if (n_ == 0 || !(statistic > 0.0)) return Tail{};
     const auto [lo_it, hi_it] = std::minmax_element(d_.begin(), d_.end());
     const std::uint32_t lo = *lo_it, w = *hi_it - lo + 1;
