@@ -10,7 +10,7 @@ import isotope
 
 
 def test_profiles_of_every_scheme():
-    assert isotope.schemes() == ["kgw", "gumbel", "synthid"]
+    assert isotope.schemes() == ["kgw", "gumbel", "synthid", "vllm-gumbel", "vllm-dual-key-gumbel"]
     assert isotope.Profile().name == "kgw/v1/gamma=0.25/delta=3/h=2/siphash128-aes128ctr-u16-v1"
     assert isotope.Profile(0.5, 2.0, 1).gamma == 0.5  # the kgw positional form
     g = isotope.Profile(scheme="gumbel", context_width=3)
