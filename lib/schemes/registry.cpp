@@ -6,12 +6,15 @@
 
 namespace isotope {
 
-const Scheme& kgw_scheme() noexcept;      // lib/schemes/kgw/kgw.cpp
-const Scheme& gumbel_scheme() noexcept;   // lib/schemes/gumbel/gumbel.cpp
-const Scheme& synthid_scheme() noexcept;  // lib/schemes/synthid/synthid.cpp
+const Scheme& kgw_scheme() noexcept;                   // lib/schemes/kgw/kgw.cpp
+const Scheme& gumbel_scheme() noexcept;                // lib/schemes/gumbel/gumbel.cpp
+const Scheme& synthid_scheme() noexcept;               // lib/schemes/synthid/synthid.cpp
+const Scheme& vllm_gumbel_scheme() noexcept;           // lib/schemes/vllm/vllm.cpp
+const Scheme& vllm_dual_key_gumbel_scheme() noexcept;  // lib/schemes/vllm/vllm.cpp
 
 std::span<const Scheme* const> schemes() noexcept {
-  static const std::array<const Scheme*, 3> all{&kgw_scheme(), &gumbel_scheme(), &synthid_scheme()};
+  static const std::array<const Scheme*, 5> all{&kgw_scheme(), &gumbel_scheme(), &synthid_scheme(),
+                                                &vllm_gumbel_scheme(), &vllm_dual_key_gumbel_scheme()};
   return all;
 }
 
