@@ -19,7 +19,7 @@ namespace isotope {
 
 const char* audit_mode_name(AuditMode m) noexcept { return m == AuditMode::open ? "open" : "closed"; }
 
-Status audit_control_key(const ControlSeed& seed, std::uint64_t index, Key* out) {
+Status audit_control_key(const ControlSeed& seed, std::uint64_t index, Key* out, std::size_t engine_ints) {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   if (sodium_init() < 0) return {Code::crypto, "libsodium failed to initialise"};
   static constexpr std::string_view domain = "isotope/v1/audit-control-key";
@@ -29,7 +29,7 @@ Status audit_control_key(const ControlSeed& seed, std::uint64_t index, Key* out)
   std::uint8_t k[KEY_BYTES];
   if (crypto_generichash(k, sizeof k, msg, sizeof msg, seed.data(), seed.size()) != 0)
     return {Code::crypto, "BLAKE2b failed"};
-  Status st = Key::from_bytes(k, sizeof k, out);
+  Status st = Key::from_seed(k, sizeof k, engine_ints, out);
   sodium_memzero(k, sizeof k);
   return st;
 }
@@ -131,6 +131,7 @@ struct Audit::Impl {
   Status result(const Key& key, std::size_t n, DetectionResult* out, std::vector<double>* scores) const {
     const Scheme* sc = nullptr;
     ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
+    ISOTOPE_RETURN_IF_ERROR(check_key_kind(key, sc->engine_key_ints(profile), profile.scheme));
     std::unique_ptr<TupleScorer> scorer;
     ISOTOPE_RETURN_IF_ERROR(sc->make_scorer(key, profile, &scorer));
     const std::size_t end = n == 0 ? 0 : record_end[n - 1];
@@ -269,6 +270,9 @@ Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* o
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   const Impl& m = *impl_;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  const Scheme* scheme = nullptr;
+  ISOTOPE_RETURN_IF_ERROR(scheme_of(m.profile, &scheme));
+  const std::size_t engine_ints = scheme->engine_key_ints(m.profile);
   ControlResult c;
   c.log10_p.assign(n, 0.0);
   std::vector<double> ps(n, 1.0);
@@ -284,7 +288,7 @@ Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* o
       try {
         for (std::uint32_t i = next++; i < last; i = next++) {
           Key k;
-          Status st = audit_control_key(seed, i, &k);
+          Status st = audit_control_key(seed, i, &k, engine_ints);
           DetectionResult r;
           if (st.ok()) st = m.result(k, m.count(), &r, masks ? &scores[i - first] : nullptr);
           if (!st.ok()) {

@@ -28,6 +28,7 @@ from ._core import (
     default_tokenizer_path,
     load_key,
     sample_plain,
+    prf_values,
     schemes,
 )
 from ._processor import WatermarkLogitsProcessor, watermark_sample
@@ -52,6 +53,7 @@ __all__ = [
     "load_key",
     "predictions_from_callable",
     "sample_plain",
+    "prf_values",
     "schemes",
     "watermark_sample",
 ]

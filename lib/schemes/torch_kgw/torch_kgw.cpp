@@ -112,6 +112,7 @@ class TorchKgwScorer final : public TupleScorer {
     }
     return Status::OK();
   }
+  ValueShape value_shape() const noexcept override { return {1, ValueKind::bit}; }
 
  private:
   TorchGreenLists lists_;
@@ -228,6 +229,7 @@ class TorchKgw final : public Scheme {
     return kHfParams;
   }
   std::uint32_t default_context_width() const noexcept override { return 1; }
+  std::size_t engine_key_ints(const Profile&) const noexcept override { return 1; }
   Status validate(const Profile& p) const override {
     if (p.param("device") != 0.0)
       return {Code::invalid_argument, std::string(name()) +
