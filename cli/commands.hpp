@@ -10,6 +10,7 @@ using Runner = std::function<int()>;
 
 void register_keygen(CLI::App& root, Runner* run);
 void register_commit(CLI::App& root, Runner* run);
+void register_key(CLI::App& root, Runner* run);
 void register_generate(CLI::App& root, Runner* run);
 void register_detect(CLI::App& root, Runner* run);
 void register_lm(CLI::App& root, Runner* run);

@@ -69,9 +69,9 @@ void ProfileOptions::add_to(CLI::App* app) {
   std::string names;
   for (const Scheme* sc : schemes()) names += (names.empty() ? "" : "|") + std::string(sc->name());
   app->add_option("--scheme", scheme, "Watermark scheme: " + names + " (docs/spec.md)")->capture_default_str();
-  width_option = app->add_option("--context-width,-H", context_width,
-                                 "Number of previous tokens that seed the watermark (h, 0-8)")
-                     ->capture_default_str();
+  width_option = app->add_option(
+      "--context-width,-H", context_width,
+      "Number of previous tokens that seed the watermark (h; 0-8, vllm-*: 1-16, default the scheme's: 2, vllm-*: 4)");
   for (const Scheme* sc : schemes()) {
     for (const ParamSpec& ps : sc->params()) {
       const std::string opt = "--" + std::string(ps.name);
@@ -90,10 +90,7 @@ void ProfileOptions::add_to(CLI::App* app) {
 Profile ProfileOptions::get() const {
   Profile p;
   check(Profile::of(scheme, &p), "invalid watermark profile");
-  // Without --context-width a scheme keeps its own default (the engine profiles: the engine's).
-  if (width_option == nullptr || width_option->count() > 0 || p.scheme == SCHEME_KGW || p.scheme == SCHEME_GUMBEL ||
-      p.scheme == SCHEME_SYNTHID)
-    p.context_width = context_width;
+  if (width_option->count() > 0) p.context_width = context_width;
   for (const auto& [name, v] : values) {
     if (std::isnan(p.param(name)))
       fail_usage("--" + name + " is not a parameter of the " + scheme + " scheme");
@@ -243,7 +240,8 @@ bool starts_with_key_header(const std::string& path) {
   ::close(fd);
   if (n <= 0) return false;
   const std::string_view head(buf, static_cast<std::size_t>(n));
-  for (std::string_view h : {std::string_view("isotope-watermark-key v1"), std::string_view("isotope-signing-key v1")})
+  for (std::string_view h : {std::string_view("isotope-watermark-key v1"), std::string_view("isotope-engine-key v1"),
+                             std::string_view("isotope-signing-key v1")})
     if (head.substr(0, h.size()) == h) return true;
   return false;
 }

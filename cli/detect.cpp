@@ -144,9 +144,10 @@ DetectItem score_tokens(const DetectSpec& spec, const Profile& profile, const Ke
   const Curve curve = score_curve(real.mask, profile, spec.curve_points);
   nlohmann::json controls_final = nlohmann::json::array(), controls_curves = nlohmann::json::array();
   const auto commitment = key.commitment();
+  const std::size_t engine_ints = key.engine_ints().size();
   for (std::uint32_t i = 0; i < spec.controls; ++i) {
     Key ck;
-    check(control_key(commitment, i, &ck));
+    check(control_key(commitment, i, &ck, engine_ints));
     Scored c = score_ids(ck, profile, spec, ids, excl, name);
     controls_final.push_back(c.result.log10_p);
     controls_curves.push_back(score_curve(c.mask, profile, spec.curve_points).log10_p);

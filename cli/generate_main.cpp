@@ -74,7 +74,7 @@ int run_generate(const GenerateOptions& o) {
     while (ids.size() < o.tokens) {
       const auto chunk = static_cast<std::uint32_t>(std::min<std::size_t>(4096, o.tokens - ids.size()));
       std::vector<std::uint32_t> more;
-      check(generate(*model, wm, context, chunk, o.sampling, rng, &more));
+      check(generate(*model, wm, context, chunk, o.sampling, rng, &more, prompt_ids.size()));
       context.insert(context.end(), more.begin(), more.end());
       ids.insert(ids.end(), more.begin(), more.end());
       progress.update(ids.size());

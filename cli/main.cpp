@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
   Runner run;
   register_keygen(app, &run);
   register_commit(app, &run);
+  register_key(app, &run);
   register_generate(app, &run);
   register_detect(app, &run);
   register_lm(app, &run);

@@ -75,8 +75,11 @@ using ControlSeed = std::array<std::uint8_t, CONTROL_SEED_BYTES>;
 
 // Control key number `index`: BLAKE2b-256 keyed with the control seed over the
 // domain string "isotope/v1/audit-control-key" followed by `index` as a
-// little-endian uint64 (docs/audit.md). Deterministic.
-ISOTOPE_API Status audit_control_key(const ControlSeed& seed, std::uint64_t index, Key* out);
+// little-endian uint64 (docs/audit.md). Deterministic. For a scheme that
+// takes an engine key (engine_ints > 0, Scheme::engine_key_ints) these 32
+// bytes seed an engine key of that many integers (Key::from_seed).
+ISOTOPE_API Status audit_control_key(const ControlSeed& seed, std::uint64_t index, Key* out,
+                                     std::size_t engine_ints = 0);
 
 struct ISOTOPE_API ControlResult {
   std::vector<double> log10_p;  // one per control key, in index order

@@ -53,8 +53,10 @@ struct ISOTOPE_API DetectionResult {
                                         //    SynthID: number of g = 1 over all layers)
   std::uint64_t trials = 0;             // independent trials of the null (N; SynthID N m)
   std::uint64_t green = 0;              // KGW: S as a count (0 for other schemes)
-  std::uint64_t skipped_short = 0;      // positions i < h (no full window)
-  std::uint64_t skipped_duplicate = 0;  // (window, token) already scored
+  std::uint64_t skipped_short = 0;      // positions i < h (no full window; 0 for a
+                                        // scheme that pads, Scheme::pad_id)
+  std::uint64_t skipped_duplicate = 0;  // (window, token) already scored (the
+                                        // window alone: Scheme::dedup_by_window)
   std::uint64_t skipped_prompt = 0;     // window occurs in the prompt
   std::uint64_t skipped_filter = 0;     // window not in the required set (audit filter)
   double gamma = 0.25;                  // KGW: effective gamma of the null
@@ -117,12 +119,15 @@ class ISOTOPE_API Scorer {
   const Profile& profile() const noexcept;
   const ScoreRules& rules() const noexcept;
 
-  // Scores positions i >= h of `ids`. Tuples whose window is in `exclude`
-  // (prompt windows; at h = 0, whose token occurs in the prompt) are skipped; if `require` is non-null, tuples whose window
-  // is not in it are skipped (the audit filter). `mask`, if non-null, receives
-  // one score per id (NaN: not scored).
-  Status add(std::span<const std::uint32_t> ids, const WindowSet* exclude = nullptr,
-             const WindowSet* require = nullptr, TokenScores* mask = nullptr);
+  // Scores positions i >= h of `ids` (every position for a scheme that pads
+  // its first windows, Scheme::pad_id; deduplicated by window alone for a
+  // scheme that asks so, Scheme::dedup_by_window). Tuples whose window is in
+  // `exclude` (prompt windows; at h = 0, whose token occurs in the prompt) are
+  // skipped; if `require` is non-null, tuples whose window is not in it are
+  // skipped (the audit filter). `mask`, if non-null, receives one score per id
+  // (NaN: not scored).
+  Status add(std::span<const std::uint32_t> ids, const WindowSet* exclude = nullptr, const WindowSet* require = nullptr,
+             TokenScores* mask = nullptr);
   // Scores externally predicted tokens: predicted[i] is scored with the window
   // ids[i-h..i) (reading mode of the open-model audit). Same rules as add().
   // `mask`, if non-null, receives one entry per position of `ids`: the score

@@ -121,8 +121,11 @@ ISOTOPE_API Status json_differences(std::string_view expected, std::string_view 
 
 // Control key `index` of a report: BLAKE2b-256 keyed with the 32 bytes of the
 // real key's commitment, of "isotope/v1/control-key" || LE32(index). Anyone can
-// derive them from the commitment; nobody can choose them.
-ISOTOPE_API Status control_key(const std::array<std::uint8_t, COMMITMENT_BYTES>& commitment, std::uint32_t index, Key* out);
+// derive them from the commitment; nobody can choose them. For a scheme that
+// takes an engine key (engine_ints > 0) these 32 bytes seed an engine key of
+// that many integers (Key::from_seed).
+ISOTOPE_API Status control_key(const std::array<std::uint8_t, COMMITMENT_BYTES>& commitment, std::uint32_t index,
+                               Key* out, std::size_t engine_ints = 0);
 
 // log10 p as scored tuples accumulate, at up to `points` checkpoints: the
 // checkpoint k (1..m, m = min(points, N)) is after ceil(k N / m) scored tuples,

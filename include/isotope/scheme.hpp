@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -37,11 +38,24 @@ struct TokenLogit;
 
 // One parameter of a scheme's profile.
 struct ParamSpec {
-  const char* name;     // e.g. "gamma"; also the CLI option --NAME and the JSON field
-  double def;           // default
-  double min, max;      // inclusive range
-  bool integer;         // only whole numbers (flags: 0/1)
-  const char* help;     // one line for --help
+  const char* name;  // e.g. "gamma"; also the CLI option --NAME and the JSON field
+  double def;        // default
+  double min, max;   // inclusive range
+  bool integer;      // only whole numbers (flags: 0/1)
+  const char* help;  // one line for --help
+};
+
+// What a scheme tests per token (TupleScorer::values, prf_values()).
+enum class ValueKind : std::uint8_t {
+  real,     // a real number (the isotope Gumbel uniform u = value / 2^32, exact in
+            // double)
+  float32,  // a real number the engine holds as float32 (vLLM's uniform); the
+            // double holds it exactly
+  bit,      // 0 or 1 (KGW green bit, a SynthID g-value)
+};
+struct ValueShape {
+  std::size_t per_token = 1;  // values per token (SynthID-type: one per layer)
+  ValueKind kind = ValueKind::real;
 };
 
 // Scores (window, token) tuples under one key. Not thread-safe: one per thread.
@@ -51,10 +65,14 @@ class ISOTOPE_API TupleScorer {
   // out[j] = score of the tuple (windows[j*h .. j*h+h), tokens[j]), h = the
   // profile's context width; n tuples.
   virtual Status score(const std::uint32_t* windows, const std::uint32_t* tokens, std::size_t n, double* out) = 0;
-  // The values the scheme tests for the tokens of one window, for display and
-  // tests: KGW 1/0 (green), Gumbel the uniform u, SynthID the number of g = 1.
+  // The values the scheme tests for the tokens of one window (h ids), for
+  // display, tests and prf_values(): value_shape().per_token values per
+  // token, token after token (out.size() == tokens.size() * per_token). KGW
+  // 1/0 (green), Gumbel-type the uniform u, SynthID-type the g-values, layer
+  // 1 first.
   virtual Status values(std::span<const std::uint32_t> window, std::span<const std::uint32_t> tokens,
                         std::span<double> out) = 0;
+  virtual ValueShape value_shape() const noexcept { return {}; }
 };
 
 // The generation hook of one scheme under one key and vocabulary. Not
@@ -81,14 +99,15 @@ class ISOTOPE_API Generator {
 // themselves (never on the key): hf-synthid, whose g-values of one layer are
 // the sampling table read at one key-given rotation of the tuples' residues.
 // It is fed every scored tuple (the same ones, in any order) and gives the
-// exact tail of the summed score. Not thread-safe.
+// exact tail of the summed score. add() and clear() need exclusive use; tail()
+// may run on several threads at once.
 class ISOTOPE_API TupleNull {
  public:
   virtual ~TupleNull() = default;
   // Tuples as in TupleScorer::score: windows of h ids, one token each.
   virtual void add(const std::uint32_t* windows, const std::uint32_t* tokens, std::size_t n) = 0;
   // P(S' >= statistic) under H0 over the tuples added so far, exact, in log space.
-  virtual Tail tail(double statistic) = 0;
+  virtual Tail tail(double statistic) const = 0;
   virtual void clear() = 0;
 };
 
@@ -101,8 +120,6 @@ class ISOTOPE_API Scheme {
   virtual std::string_view explanation() const noexcept = 0;
   virtual std::string_view default_prf() const noexcept = 0;
   virtual std::span<const ParamSpec> params() const noexcept = 0;
-  // The context width h of the scheme's default profile.
-  virtual std::uint32_t default_context_width() const noexcept { return 2; }
   // Scheme-specific checks beyond the parameter ranges.
   virtual Status validate(const Profile& p) const = 0;
   // True if sampling keeps the model's distribution (over random keys).
@@ -127,7 +144,35 @@ class ISOTOPE_API Scheme {
     out->reset();
     return Status::OK();
   }
+
+  // The key the scheme takes: 0, an isotope key (Key::generate); N > 0, an
+  // engine key of exactly N integers (Key::from_engine_ints). Callers check
+  // it with check_key_kind before make_scorer / make_generator.
+  virtual std::size_t engine_key_ints(const Profile&) const noexcept { return 0; }
+  // The context width h of the scheme's default profile (Profile::of).
+  virtual std::uint32_t default_context_width() const noexcept { return 2; }
+  // The largest context width h the scheme takes.
+  virtual std::uint32_t max_context_width() const noexcept { return MAX_CONTEXT_WIDTH; }
+  // Positions i < h of a sequence have no full window. nullopt: they are not
+  // scored (the isotope schemes). A value: they are scored, the window padded
+  // on the left with this id (vLLM pads with -1, i.e. 0xFFFFFFFF), and the
+  // engine's windows never reach into the prompt: generation is given the
+  // generated tokens only as context.
+  virtual std::optional<std::uint32_t> pad_id(const Profile&) const noexcept { return std::nullopt; }
+  // What deduplication compares. false: the (window, token) tuple, the
+  // isotope rule. true: the window alone, as vLLM's detector does; a tuple
+  // whose window was already scored is skipped whatever its token. Stricter:
+  // every tuple it admits the isotope rule admits too.
+  virtual bool dedup_by_window(const Profile&) const noexcept { return false; }
 };
+
+// The values a profile's scheme tests for `tokens` after `context` under
+// `key` (TupleScorer::values): the window is the last h ids of `context`
+// (padded on the left with the scheme's pad id when shorter, or
+// Code::invalid_argument for a scheme without one). `out` gets
+// shape->per_token values per token.
+ISOTOPE_API Status prf_values(const Key& key, const Profile& profile, std::span<const std::uint32_t> context,
+                              std::span<const std::uint32_t> tokens, std::vector<double>* out, ValueShape* shape);
 
 // The registered schemes, in registration order.
 ISOTOPE_API std::span<const Scheme* const> schemes() noexcept;

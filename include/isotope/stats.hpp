@@ -31,6 +31,19 @@ ISOTOPE_API Tail chi2_upper_tail_even(double x, std::uint64_t m) noexcept;
 // space. n == 0 or s <= 0: p = 1.
 ISOTOPE_API Tail gamma_upper_tail(double s, std::uint64_t n) noexcept;
 
+// P(a X + b Y >= s) for X, Y independent Gamma(n, 1), weights a, b >= 0:
+// the null of a score that weighs two independent keys (vLLM's dual-key
+// Gumbel, a = 1 - alpha, b = alpha). a == b, a == 0 or b == 0: a Gamma tail.
+// Otherwise, with l = min(a, b), u = max(a, b): u X equals in law Gamma(n +
+// K, scale l) with K ~ NegativeBinomial(n, l / u) (compare the Laplace
+// transforms), so P = sum_k P(K = k) P(Gamma(2n + k, 1) >= s / l), a sum of
+// positive terms that is unimodal in k; it is summed in log space outwards
+// from its largest term until the two geometric bounds of what is left fall
+// below 1e-19 of the sum, and those bounds are added: the result is an upper
+// bound of the exact value, above it by at most 2e-19 relatively (rounding
+// aside). docs/statistics.md derives it.
+ISOTOPE_API Tail weighted_gamma_upper_tail(double s, std::uint64_t n, double a, double b) noexcept;
+
 // Fisher's method: -2 sum ln p_i ~ chi2(2n); inputs given as log10 p values.
 ISOTOPE_API Tail fisher_combine(std::span<const double> log10_ps) noexcept;
 

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -19,7 +22,7 @@ namespace isotope {
 
 const char* audit_mode_name(AuditMode m) noexcept { return m == AuditMode::open ? "open" : "closed"; }
 
-Status audit_control_key(const ControlSeed& seed, std::uint64_t index, Key* out) {
+Status audit_control_key(const ControlSeed& seed, std::uint64_t index, Key* out, std::size_t engine_ints) {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   if (sodium_init() < 0) return {Code::crypto, "libsodium failed to initialise"};
   static constexpr std::string_view domain = "isotope/v1/audit-control-key";
@@ -29,7 +32,7 @@ Status audit_control_key(const ControlSeed& seed, std::uint64_t index, Key* out)
   std::uint8_t k[KEY_BYTES];
   if (crypto_generichash(k, sizeof k, msg, sizeof msg, seed.data(), seed.size()) != 0)
     return {Code::crypto, "BLAKE2b failed"};
-  Status st = Key::from_bytes(k, sizeof k, out);
+  Status st = Key::from_seed(k, sizeof k, engine_ints, out);
   sodium_memzero(k, sizeof k);
   return st;
 }
@@ -57,6 +60,23 @@ struct Audit::Impl {
   std::vector<std::size_t> record_end, record_len;
   std::vector<DetectionResult> counts_after;
   double alpha = 0.0;  // attribution: the routing share (0: none)
+  // Schemes whose null depends on the tuples: that null over the first `end`
+  // tuples, built once and shared by the provider's key and every control key.
+  mutable std::mutex null_mutex;
+  mutable std::map<std::size_t, std::shared_ptr<const TupleNull>> nulls;
+
+  Status tuple_null(const Scheme& sc, std::size_t end, std::shared_ptr<const TupleNull>* out) const {
+    std::lock_guard<std::mutex> lock(null_mutex);
+    auto it = nulls.find(end);
+    if (it == nulls.end()) {
+      std::unique_ptr<TupleNull> null;
+      ISOTOPE_RETURN_IF_ERROR(sc.make_tuple_null(profile, &null));
+      if (null) null->add(tuples.windows.data(), tuples.tokens.data(), end);
+      it = nulls.emplace(end, std::shared_ptr<const TupleNull>(std::move(null))).first;
+    }
+    *out = it->second;
+    return Status::OK();
+  }
 
   std::size_t count() const { return mode == AuditMode::closed ? records.size() : teacher.size(); }
 
@@ -162,7 +182,7 @@ struct Audit::Impl {
     if (*out) (*out)->add(windows, tokens, count);
     return Status::OK();
   }
-  static void apply_null(TupleNull* null, double sum, DetectionResult* r) {
+  static void apply_null(const TupleNull* null, double sum, DetectionResult* r) {
     if (null == nullptr) return;
     const Tail t = null->tail(sum);
     r->log10_p = t.log10_p;
@@ -173,6 +193,7 @@ struct Audit::Impl {
                 std::uint64_t* routed_away = nullptr) const {
     const Scheme* sc = nullptr;
     ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
+    ISOTOPE_RETURN_IF_ERROR(check_key_kind(key, sc->engine_key_ints(profile), profile.scheme));
     std::unique_ptr<TupleScorer> scorer;
     ISOTOPE_RETURN_IF_ERROR(sc->make_scorer(key, profile, &scorer));
     const std::size_t end = n == 0 ? 0 : record_end[n - 1];
@@ -198,8 +219,8 @@ struct Audit::Impl {
     ISOTOPE_RETURN_IF_ERROR(score(*scorer, end, &sum, scores));
     if (routed_away != nullptr) *routed_away = 0;
     ISOTOPE_RETURN_IF_ERROR(finish(n, sum, n == 0 ? 0 : counts_after[n - 1].scored, out));
-    std::unique_ptr<TupleNull> null;
-    ISOTOPE_RETURN_IF_ERROR(tuple_null(tuples.windows.data(), tuples.tokens.data(), end, &null));
+    std::shared_ptr<const TupleNull> null;  // built once, shared by the provider's key and the controls
+    ISOTOPE_RETURN_IF_ERROR(tuple_null(*sc, end, &null));
     apply_null(null.get(), sum, out);
     return Status::OK();
   }
@@ -320,6 +341,9 @@ Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* o
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   const Impl& m = *impl_;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  const Scheme* scheme = nullptr;
+  ISOTOPE_RETURN_IF_ERROR(scheme_of(m.profile, &scheme));
+  const std::size_t engine_ints = scheme->engine_key_ints(m.profile);
   ControlResult c;
   c.log10_p.assign(n, 0.0);
   std::vector<double> ps(n, 1.0);
@@ -336,7 +360,7 @@ Status Audit::control(const ControlSeed& seed, std::uint32_t n, ControlResult* o
         std::vector<double> own;  // this thread's tuple scores (tuple_scores)
         for (std::uint32_t i = next++; i < last; i = next++) {
           Key k;
-          Status st = audit_control_key(seed, i, &k);
+          Status st = audit_control_key(seed, i, &k, engine_ints);
           DetectionResult r;
           std::vector<double>* keep = masks ? &scores[i - first] : tuple_scores ? &own : nullptr;
           if (st.ok()) st = m.result(k, m.count(), &r, keep);

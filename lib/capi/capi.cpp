@@ -293,8 +293,12 @@ int isotope_profile_set(isotope_profile* p, const char* name, double value) {
   return guarded([&]() -> int {
     if (p == nullptr || name == nullptr) return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "NULL argument");
     if (std::string_view(name) == "context_width") {
-      if (!(value >= 0.0 && value <= isotope::MAX_CONTEXT_WIDTH) || value != static_cast<double>(static_cast<uint32_t>(value)))
-        return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "context_width must be a whole number between 0 and 8");
+      const isotope::Scheme* sc = isotope::find_scheme(p->profile.scheme);
+      const uint32_t hmax = sc != nullptr ? sc->max_context_width() : isotope::MAX_CONTEXT_WIDTH;
+      if (!(value >= 0.0 && value <= hmax) || value != static_cast<double>(static_cast<uint32_t>(value)))
+        return fail(isotope::Status(isotope::Code::invalid_argument,
+                                    "context_width must be a whole number between 0 and " + std::to_string(hmax) +
+                                        " for the " + p->profile.scheme + " scheme"));
       p->profile.context_width = static_cast<uint32_t>(value);
       return ISOTOPE_OK;
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "detect/tuple_set.hpp"
@@ -55,7 +56,11 @@ struct Scorer::Impl {
   AdmittedTuples collected;
   Profile profile;
   ScoreRules rules;
-  detail::TupleSet seen;          // (window, token) tuples already scored
+  detail::TupleSet seen;             // (window, token) tuples (or windows: dedup_by_window)
+                                     // already scored
+  std::uint32_t dedup_width = 0;     // h + 1, or h when the scheme deduplicates by window
+  std::optional<std::uint32_t> pad;  // the scheme's pad id: positions i < h are scored too
+  std::vector<std::uint32_t> padded;
   detail::TupleSet text_windows;  // windows of the current text (reading mode)
   DetectionResult counts;
   double statistic = 0.0;         // sum of the scores, in scoring order
@@ -81,7 +86,8 @@ struct Scorer::Impl {
       ++counts.skipped_filter;
       return false;
     }
-    if (rules.dedup && !(hash != nullptr ? seen.insert(tuple, *hash) : seen.insert(tuple))) {
+    const auto key = tuple.first(dedup_width);
+    if (rules.dedup && !(hash != nullptr ? seen.insert(key, *hash) : seen.insert(key))) {
       ++counts.skipped_duplicate;
       return false;
     }
@@ -118,6 +124,23 @@ struct Scorer::Impl {
     tokens.clear();
     positions.clear();
     return Status::OK();
+  }
+
+  // The scheme's own rules: what dedup compares, and the pad id.
+  void set_scheme_rules() {
+    const std::uint32_t h = profile.context_width;
+    dedup_width = scheme->dedup_by_window(profile) ? h : h + 1;
+    if (dedup_width == 0) dedup_width = 1;
+    seen = detail::TupleSet(dedup_width);
+    pad = scheme->pad_id(profile);
+  }
+  // The ids to score: `ids`, or with h pad ids in front for a padding scheme
+  // (then position i of the result is position i - h of `ids`).
+  std::span<const std::uint32_t> with_pad(std::span<const std::uint32_t> ids) {
+    if (!pad) return ids;
+    padded.assign(profile.context_width, *pad);
+    padded.insert(padded.end(), ids.begin(), ids.end());
+    return padded;
   }
 
   Status check_exclude(const WindowSet* exclude, const WindowSet* require) const {
@@ -168,10 +191,12 @@ Status Scorer::create(const Key& key, const Profile& profile, std::unique_ptr<Sc
   std::unique_ptr<Scorer> s(new Scorer());
   s->impl_ = std::make_unique<Impl>(profile.context_width);
   ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &s->impl_->scheme));
+  ISOTOPE_RETURN_IF_ERROR(check_key_kind(key, s->impl_->scheme->engine_key_ints(profile), profile.scheme));
   ISOTOPE_RETURN_IF_ERROR(s->impl_->scheme->make_scorer(key, profile, &s->impl_->tuple_scorer));
   ISOTOPE_RETURN_IF_ERROR(s->impl_->scheme->make_tuple_null(profile, &s->impl_->null));
   s->impl_->profile = profile;
   s->impl_->rules = rules;
+  s->impl_->set_scheme_rules();
   *out = std::move(s);
   return Status::OK();
 }
@@ -184,6 +209,7 @@ Status Scorer::create_collector(const Profile& profile, std::unique_ptr<Scorer>*
   ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &s->impl_->scheme));
   s->impl_->profile = profile;
   s->impl_->rules = rules;
+  s->impl_->set_scheme_rules();
   s->impl_->collected.width = profile.context_width;
   *out = std::move(s);
   return Status::OK();
@@ -199,21 +225,25 @@ AdmittedTuples Scorer::take_tuples() {
 const Profile& Scorer::profile() const noexcept { return impl_->profile; }
 const ScoreRules& Scorer::rules() const noexcept { return impl_->rules; }
 
-Status Scorer::add(std::span<const std::uint32_t> ids, const WindowSet* exclude, const WindowSet* require,
+Status Scorer::add(std::span<const std::uint32_t> ids_in, const WindowSet* exclude, const WindowSet* require,
                    TokenScores* mask) {
   Impl& m = *impl_;
   ISOTOPE_RETURN_IF_ERROR(m.check_exclude(exclude, require));
   const std::size_t h = m.profile.context_width;
-  if (mask != nullptr) mask->assign(ids.size(), std::nan(""));
-  m.counts.tokens += ids.size();
-  m.counts.skipped_short += std::min(h, ids.size());
+  if (mask != nullptr) mask->assign(ids_in.size(), std::nan(""));
+  m.counts.tokens += ids_in.size();
+  // A padding scheme scores every position: its first h windows are padded.
+  const std::span<const std::uint32_t> ids = m.with_pad(ids_in);
+  const std::size_t shift = m.pad ? h : 0;
+  m.counts.skipped_short += m.pad ? 0 : std::min(h, ids.size());
   if (m.rules.dedup) m.seen.reserve(m.seen.size() + ids.size());
   // The dedup memory is a large hash table: ask for the slot of the tuple a
   // few positions ahead so that its cache miss overlaps with this work.
   // Each hash is computed once: AHEAD positions early, kept in a ring.
   constexpr std::size_t AHEAD = 8;
   std::uint64_t ring[AHEAD] = {};
-  const auto hash_at = [&](std::size_t i) { return detail::TupleSet::hash(ids.subspan(i - h, h + 1)); };
+  const std::size_t dw = m.dedup_width;
+  const auto hash_at = [&](std::size_t i) { return detail::TupleSet::hash(ids.subspan(i - h, dw)); };
   if (m.rules.dedup)
     for (std::size_t i = h; i < ids.size() && i < h + AHEAD; ++i) ring[i % AHEAD] = hash_at(i);
   for (std::size_t i = h; i < ids.size(); ++i) {
@@ -224,22 +254,24 @@ Status Scorer::add(std::span<const std::uint32_t> ids, const WindowSet* exclude,
       m.seen.prefetch(ring[i % AHEAD]);
     }
     if (m.admit(tuple, exclude, require, m.rules.dedup ? &hash : nullptr))
-      m.queue(tuple.first(h), ids[i], static_cast<std::uint32_t>(i));
+      m.queue(tuple.first(h), ids[i], static_cast<std::uint32_t>(i - shift));
   }
   return m.flush(mask);
 }
 
-Status Scorer::add_predictions(std::span<const std::uint32_t> ids, std::span<const std::uint32_t> predicted,
+Status Scorer::add_predictions(std::span<const std::uint32_t> ids_in, std::span<const std::uint32_t> predicted,
                                const WindowSet* exclude, const WindowSet* require, TokenScores* mask) {
   Impl& m = *impl_;
   ISOTOPE_RETURN_IF_ERROR(m.check_exclude(exclude, require));
-  if (predicted.size() != ids.size())
-    return {Code::invalid_argument, "need one prediction per input token (" + std::to_string(ids.size()) +
+  if (predicted.size() != ids_in.size())
+    return {Code::invalid_argument, "need one prediction per input token (" + std::to_string(ids_in.size()) +
                                         "), got " + std::to_string(predicted.size())};
   const std::size_t h = m.profile.context_width;
-  if (mask != nullptr) mask->assign(ids.size(), std::nan(""));
-  m.counts.tokens += ids.size();
-  m.counts.skipped_short += std::min(h, ids.size());
+  if (mask != nullptr) mask->assign(ids_in.size(), std::nan(""));
+  m.counts.tokens += ids_in.size();
+  const std::span<const std::uint32_t> ids = m.with_pad(ids_in);
+  const std::size_t shift = m.pad ? h : 0;
+  m.counts.skipped_short += m.pad ? 0 : std::min(h, ids.size());
   m.text_windows.clear();
   std::vector<std::uint32_t> tuple(h + 1);
   for (std::size_t i = h; i < ids.size(); ++i) {
@@ -251,8 +283,8 @@ Status Scorer::add_predictions(std::span<const std::uint32_t> ids, std::span<con
       continue;
     }
     std::copy(window.begin(), window.end(), tuple.begin());
-    tuple[h] = predicted[i];
-    if (m.admit(tuple, exclude, require)) m.queue(window, predicted[i], static_cast<std::uint32_t>(i));
+    tuple[h] = predicted[i - shift];
+    if (m.admit(tuple, exclude, require)) m.queue(window, predicted[i - shift], static_cast<std::uint32_t>(i - shift));
   }
   return m.flush(mask);
 }

@@ -10,7 +10,8 @@
 
 namespace isotope {
 
-Status control_key(const std::array<std::uint8_t, COMMITMENT_BYTES>& commitment, std::uint32_t index, Key* out) {
+Status control_key(const std::array<std::uint8_t, COMMITMENT_BYTES>& commitment, std::uint32_t index, Key* out,
+                   std::size_t engine_ints) {
   if (out == nullptr) return {Code::invalid_argument, "control_key: null output"};
   if (sodium_init() < 0) return {Code::crypto, "libsodium could not be initialised"};
   constexpr std::string_view domain = "isotope/v1/control-key";
@@ -22,7 +23,7 @@ Status control_key(const std::array<std::uint8_t, COMMITMENT_BYTES>& commitment,
     sodium_memzero(k, sizeof k);
     return {Code::crypto, "BLAKE2b failed"};
   }
-  Status st = Key::from_bytes(k, sizeof k, out);
+  Status st = Key::from_seed(k, sizeof k, engine_ints, out);
   sodium_memzero(k, sizeof k);
   return st;
 }

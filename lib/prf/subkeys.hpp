@@ -24,6 +24,9 @@ inline constexpr std::size_t PRF_AES_KEY_BYTES = 16;
 inline Status derive_prf_subkeys(const Key& key, std::uint64_t sip_id, std::uint64_t aes_id, std::uint8_t** sip_key,
                                  std::uint8_t* aes_key) {
   if (sodium_init() < 0) return {Code::crypto, "libsodium could not be initialised"};
+  *sip_key = nullptr;
+  // An engine key's bytes are its commitment salt, never a PRF key.
+  ISOTOPE_RETURN_IF_ERROR(check_key_kind(key, 0, "isotope PRF (siphash/aes)"));
   *sip_key = static_cast<std::uint8_t*>(sodium_malloc(PRF_SIP_KEY_BYTES));
   if (*sip_key == nullptr) return {Code::out_of_memory, "cannot allocate guarded memory for a PRF sub-key"};
   if (crypto_kdf_derive_from_key(*sip_key, PRF_SIP_KEY_BYTES, sip_id, PRF_KDF_CONTEXT, key.data()) != 0 ||

@@ -45,8 +45,10 @@ Status Profile::validate() const {
     return {Code::invalid_argument, "unknown PRF '" + prf + "' for the " + scheme + " scheme (known: " +
                                         std::string(s->default_prf()) + ")"};
   if (version != 1) return {Code::invalid_argument, "unknown profile version " + std::to_string(version)};
-  if (context_width > MAX_CONTEXT_WIDTH)
-    return {Code::invalid_argument, "context width must be between 0 and " + std::to_string(MAX_CONTEXT_WIDTH)};
+  const std::uint32_t hmin = s->pad_id(*this) ? 1 : 0;
+  if (context_width < hmin || context_width > s->max_context_width())
+    return {Code::invalid_argument, "context width must be between " + std::to_string(hmin) + " and " +
+                                        std::to_string(s->max_context_width()) + " for the " + scheme + " scheme"};
   for (const auto& [k, v] : params) {
     const ParamSpec* spec = nullptr;
     for (const ParamSpec& ps : s->params())

@@ -6,16 +6,20 @@
 
 namespace isotope {
 
-const Scheme& kgw_scheme() noexcept;         // lib/schemes/kgw/kgw.cpp
-const Scheme& gumbel_scheme() noexcept;      // lib/schemes/gumbel/gumbel.cpp
-const Scheme& synthid_scheme() noexcept;     // lib/schemes/synthid/synthid.cpp
-const Scheme& hf_kgw_scheme() noexcept;      // lib/schemes/torch_kgw/torch_kgw.cpp
-const Scheme& tgi_kgw_scheme() noexcept;     // lib/schemes/torch_kgw/torch_kgw.cpp
-const Scheme& hf_synthid_scheme() noexcept;  // lib/schemes/hf_synthid/hf_synthid.cpp
+const Scheme& kgw_scheme() noexcept;                   // lib/schemes/kgw/kgw.cpp
+const Scheme& gumbel_scheme() noexcept;                // lib/schemes/gumbel/gumbel.cpp
+const Scheme& synthid_scheme() noexcept;               // lib/schemes/synthid/synthid.cpp
+const Scheme& vllm_gumbel_scheme() noexcept;           // lib/schemes/vllm/vllm.cpp
+const Scheme& vllm_dual_key_gumbel_scheme() noexcept;  // lib/schemes/vllm/vllm.cpp
+const Scheme& hf_kgw_scheme() noexcept;                // lib/schemes/torch_kgw/torch_kgw.cpp
+const Scheme& tgi_kgw_scheme() noexcept;               // lib/schemes/torch_kgw/torch_kgw.cpp
+const Scheme& hf_synthid_scheme() noexcept;            // lib/schemes/hf_synthid/hf_synthid.cpp
 
 std::span<const Scheme* const> schemes() noexcept {
-  static const std::array<const Scheme*, 6> all{&kgw_scheme(),    &gumbel_scheme(),  &synthid_scheme(),
-                                                &hf_kgw_scheme(), &tgi_kgw_scheme(), &hf_synthid_scheme()};
+  static const std::array<const Scheme*, 8> all{&kgw_scheme(),         &gumbel_scheme(),
+                                                &synthid_scheme(),     &vllm_gumbel_scheme(),
+                                                &vllm_dual_key_gumbel_scheme(), &hf_kgw_scheme(),
+                                                &tgi_kgw_scheme(),     &hf_synthid_scheme()};
   return all;
 }
 

@@ -41,6 +41,7 @@ Status Watermarker::create(const Key& key, const Profile& profile, std::uint32_t
   ISOTOPE_RETURN_IF_ERROR(profile.validate());
   const Scheme* s = nullptr;
   ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &s));
+  ISOTOPE_RETURN_IF_ERROR(check_key_kind(key, s->engine_key_ints(profile), profile.scheme));
   std::unique_ptr<Watermarker> w(new Watermarker());
   w->impl_ = std::make_unique<Impl>();
   ISOTOPE_RETURN_IF_ERROR(s->make_generator(key, profile, vocab_size, &w->impl_->gen));

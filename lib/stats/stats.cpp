@@ -558,6 +558,101 @@ Tail gamma_upper_tail(double s, std::uint64_t n) noexcept {
   return chi2_upper_tail_even(2.0 * s, n);
 }
 
+namespace {
+
+double log_add(double x, double y) noexcept {
+  if (x == -kInf) return y;
+  if (y == -kInf) return x;
+  return x > y ? x + std::log1p(std::exp(y - x)) : y + std::log1p(std::exp(x - y));
+}
+
+// The terms of weighted_gamma_upper_tail: ln P(K = k) + ln Q(2n + k, y).
+struct WeightedGammaTerms {
+  double n, lp, lq, y, ln_y, lgn;  // lp = ln p, lq = ln(1 - p)
+  double ln_w(double k) const noexcept { return std::lgamma(n + k) - std::lgamma(k + 1.0) - lgn + n * lp + k * lq; }
+  double ln_q(double m) const noexcept {  // ln P(Gamma(m, 1) >= y)
+    return gamma_upper_tail(y, static_cast<std::uint64_t>(m)).log10_p * kLn10;
+  }
+  double ln_pois(double m) const noexcept { return -y + m * ln_y - std::lgamma(m + 1.0); }  // ln P(Poisson(y) = m)
+  double term(double k) const noexcept { return ln_w(k) + ln_q(2.0 * n + k); }
+  // ln(term(k + 1) / term(k)); decreasing in k (both factors are log-concave).
+  double rho(double k) const noexcept {
+    const double m = 2.0 * n + k;
+    const double lqm = ln_q(m);
+    return std::log((n + k) / (k + 1.0)) + lq + log_add(0.0, ln_pois(m) - lqm);
+  }
+};
+
+}  // namespace
+
+Tail weighted_gamma_upper_tail(double s, std::uint64_t n, double a, double b) noexcept {
+  if (std::isnan(s) || std::isnan(a) || std::isnan(b) || a < 0.0 || b < 0.0 || std::isinf(a) || std::isinf(b))
+    return Tail{kNaN, kNaN};
+  if (n == 0 || s <= 0.0) return Tail{0.0, 1.0};
+  if (a == 0.0 && b == 0.0) return Tail{-kInf, 0.0};
+  if (a == 0.0 || b == 0.0) return gamma_upper_tail(s / (a + b), n);
+  if (a == b) return gamma_upper_tail(s / a, 2 * n);
+  const double lo = std::min(a, b), hi = std::max(a, b);
+  const double y = s / lo;
+  if (std::isinf(y)) return Tail{-kInf, 0.0};
+  const double nd = static_cast<double>(n);
+  const double p = lo / hi;
+  const WeightedGammaTerms t{nd, std::log(p), std::log1p(-p), y, std::log(y), std::lgamma(nd)};
+  constexpr double kMargin = 45.0;  // e^-45 < 3e-20
+  // The largest term: the first k with rho(k) < 0 (exponential, then binary
+  // search).
+  double k_top = 0.0;
+  if (t.rho(0.0) >= 0.0) {
+    double lo_k = 0.0, hi_k = 1.0;
+    while (t.rho(hi_k) >= 0.0) {
+      lo_k = hi_k;
+      hi_k *= 2.0;
+      if (hi_k > 0x1p52) return Tail{kNaN, kNaN};
+    }
+    while (hi_k - lo_k > 1.0) {
+      const double mid = std::floor((lo_k + hi_k) / 2.0);
+      (t.rho(mid) >= 0.0 ? lo_k : hi_k) = mid;
+    }
+    k_top = hi_k;
+  }
+  const double top = t.term(k_top);
+  // Lower end: below k_lo the terms fall at least geometrically, by q =
+  // exp(-rho(k_lo - 1)) < 1 per step; their sum is at most term(k_lo) q / (1 -
+  // q).
+  double k_lo = k_top, ln_low_rest = -kInf;
+  for (double d = 1.0; k_lo > 0.0; d *= 2.0) {
+    k_lo = std::max(0.0, k_top - d);
+    if (k_lo == 0.0) break;
+    const double r = t.rho(k_lo - 1.0);  // > 0 below the top
+    const double bound = t.term(k_lo) - r - log1mexp(-r);
+    if (bound < top - kMargin) {
+      ln_low_rest = bound;
+      break;
+    }
+  }
+  // Upwards from k_lo: Q(m + 1) = Q(m) + P(Poisson(y) = m).
+  double ln_sum = -kInf, ln_high_rest = -kInf;
+  double m = 2.0 * nd + k_lo;
+  double lqm = t.ln_q(m);
+  for (double k = k_lo;; k += 1.0, m += 1.0) {
+    const double term = t.ln_w(k) + lqm;
+    ln_sum = log_add(ln_sum, term);
+    const double lqn = log_add(lqm, t.ln_pois(m));
+    const double r = std::log((nd + k) / (k + 1.0)) + t.lq + (lqn - lqm);  // rho(k)
+    lqm = lqn;
+    if (k >= k_top && r < 0.0) {
+      // Above k the terms fall at least geometrically, by e^r per step.
+      const double bound = term + r - log1mexp(r);
+      if (bound < ln_sum - kMargin) {
+        ln_high_rest = bound;
+        break;
+      }
+    }
+    if (k - k_lo > 0x1p40) return Tail{kNaN, kNaN};
+  }
+  return make_tail(log_add(log_add(ln_sum, ln_low_rest), ln_high_rest));
+}
+
 Tail fisher_combine(std::span<const double> log10_ps) noexcept {
   if (log10_ps.empty()) return Tail{0.0, 1.0};
   double sum = 0.0;

@@ -8,16 +8,8 @@ source "$(dirname "$0")/lib.sh" "$1"
 cd "$WORK" || exit 1
 
 # The engine keys: the integer 15485863 (KGW) and four SynthID keys.
-if ! echo 15485863 | "$ISOTOPE" key import --int - -o hf.key > /dev/null 2>&1 ||
-  ! "$ISOTOPE" key import --int 654,400,836,123 -o synthid.key > /dev/null 2>&1; then
-  /usr/bin/python3 - <<'PY' || die "interim keys"
-import struct
-for name, ints in (("hf.key", [15485863]), ("synthid.key", [654, 400, 836, 123])):
-    b = struct.pack("<%dQ" % len(ints), *ints) + bytes(32 - 8 * len(ints))
-    open(name, "w").write("isotope-watermark-key v1\n" + b.hex() + "\n")
-PY
-  chmod 600 hf.key synthid.key
-fi
+echo 15485863 | "$ISOTOPE" key import --int - -o hf.key > /dev/null 2>&1 || die "key import"
+"$ISOTOPE" key import --int 654,400,836,123 -o synthid.key > /dev/null 2>&1 || die "key import (4 integers)"
 
 /usr/bin/python3 - <<'PY' || die "id lines"
 import json, random

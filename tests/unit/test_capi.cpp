@@ -11,6 +11,7 @@
 #include "isotope/detect.hpp"
 #include "isotope/isotope.h"
 #include "isotope/watermark.hpp"
+#include "schemes/torch_kgw/torch_kgw.hpp"
 
 namespace {
 std::vector<std::uint8_t> key_bytes() {
@@ -260,4 +261,47 @@ TEST_CASE("C API: the engine profiles by their engines' parameter names", "[capi
   CHECK(v == 2.0);
   CHECK(isotope_profile_set(p, "sampling_table_size", 1000) == ISOTOPE_ERR_INVALID_ARGUMENT);
   isotope_profile_free(p);
+}
+
+TEST_CASE("C API: hf-kgw detection with an engine key file", "[capi][hf]") {
+  char dir[] = "/tmp/isotope-capi-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string path = std::string(dir) + "/hf.key";
+  const std::uint64_t hk = 15485863;
+  isotope::Key k;
+  REQUIRE(isotope::Key::from_engine_ints(std::span<const std::uint64_t>(&hk, 1), &k).ok());
+  REQUIRE(isotope::key_write_file(path, k).ok());
+  isotope_key* key = nullptr;
+  REQUIRE(isotope_key_load(path.c_str(), &key) == ISOTOPE_OK);
+  // Ids that always continue with a green token of the engine's list.
+  isotope::detail::TorchKgwConfig cfg;
+  cfg.vocab = 32000;
+  cfg.green = isotope::detail::torch_kgw_green_size(32000, 0.25);
+  isotope::detail::TorchGreenLists lists;
+  REQUIRE(isotope::detail::TorchGreenLists::create(cfg, &lists).ok());
+  std::vector<std::int32_t> ids{7};
+  std::vector<std::uint32_t> green;
+  for (int i = 0; i < 60; ++i) {
+    const auto prev = static_cast<std::uint32_t>(ids.back());
+    std::uint64_t seed = 0;
+    REQUIRE(lists.seed(std::span<const std::uint32_t>(&prev, 1), 0, &seed).ok());
+    REQUIRE(lists.green_ids(seed, &green).ok());
+    ids.push_back(static_cast<std::int32_t>(green[static_cast<std::size_t>(i * 37) % green.size()]));
+  }
+  isotope_profile* p = nullptr;
+  REQUIRE(isotope_profile_create("hf-kgw", &p) == ISOTOPE_OK);
+  REQUIRE(isotope_profile_set(p, "engine_vocab_size", 32000) == ISOTOPE_OK);
+  isotope_detector* d = nullptr;
+  REQUIRE(isotope_detector_create_with_profile(key, p, &d) == ISOTOPE_OK);
+  isotope_result r{};
+  r.size = sizeof r;
+  REQUIRE(isotope_detect_ids_result(d, ids.data(), ids.size(), nullptr, 0, &r) == ISOTOPE_OK);
+  CHECK(r.scored == 60);
+  CHECK(r.statistic == 60.0);
+  CHECK(r.log10_p == isotope::binomial_upper_tail(60, 60, 0.25).log10_p);
+  isotope_detector_free(d);
+  isotope_profile_free(p);
+  isotope_key_free(key);
+  std::remove(path.c_str());
+  rmdir(dir);
 }

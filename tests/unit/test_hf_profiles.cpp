@@ -190,16 +190,9 @@ TEST_CASE("hf-synthid g-values equal the reference hashing", "[hf][synthid]") {
 #include "isotope/watermark.hpp"
 
 namespace {
-template <typename K = Key>
-K engine_key(std::uint64_t v) {
-  K k;
-  if constexpr (requires { K::from_engine_ints(std::span<const std::uint64_t>(), &k); }) {
-    REQUIRE(K::from_engine_ints(std::span<const std::uint64_t>(&v, 1), &k).ok());
-  } else {
-    std::uint8_t b[KEY_BYTES] = {};
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
-    REQUIRE(K::from_bytes(b, sizeof b, &k).ok());
-  }
+Key engine_key(std::uint64_t v) {
+  Key k;
+  REQUIRE(Key::from_engine_ints(std::span<const std::uint64_t>(&v, 1), &k).ok());
   return k;
 }
 Profile engine_profile(const char* scheme, double vocab) {
@@ -312,18 +305,9 @@ TEST_CASE(
 // ---------------------------------------------------------------- hf-synthid
 
 namespace {
-template <typename K = Key>
-K engine_keys(const std::vector<std::uint64_t>& v) {
-  K k;
-  if constexpr (requires { K::from_engine_ints(std::span<const std::uint64_t>(), &k); }) {
-    REQUIRE(K::from_engine_ints(std::span<const std::uint64_t>(v), &k).ok());
-  } else {
-    REQUIRE(v.size() <= 4);
-    std::uint8_t b[KEY_BYTES] = {};
-    for (std::size_t j = 0; j < v.size(); ++j)
-      for (int i = 0; i < 8; ++i) b[8 * j + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v[j] >> (8 * i));
-    REQUIRE(K::from_bytes(b, sizeof b, &k).ok());
-  }
+Key engine_keys(const std::vector<std::uint64_t>& v) {
+  Key k;
+  REQUIRE(Key::from_engine_ints(std::span<const std::uint64_t>(v), &k).ok());
   return k;
 }
 Profile synthid_profile(double table_size, double table_seed, double layers, double ngram_len) {

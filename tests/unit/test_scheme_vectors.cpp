@@ -39,14 +39,20 @@ TEST_CASE("Gumbel and SynthID values match the reference implementation", "[sche
     std::unique_ptr<TupleScorer> s;
     REQUIRE(find_scheme(scheme)->make_scorer(key_hex(v["key_hex"]), p, &s).ok());
     const std::uint32_t token = v["token"];
-    double value = 0.0, score = 0.0;
-    REQUIRE(s->values(ctx, std::span<const std::uint32_t>(&token, 1), std::span<double>(&value, 1)).ok());
+    double score = 0.0;
+    // Gumbel: the uniform; SynthID: one g-value per layer.
+    std::vector<double> values(s->value_shape().per_token);
+    REQUIRE(s->values(ctx, std::span<const std::uint32_t>(&token, 1), values).ok());
+    double value = 0.0;
+    for (double g : values) value += g;
     REQUIRE(s->score(ctx.data(), &token, 1, &score).ok());
     INFO(v.dump());
     if (scheme == "gumbel") {
       CHECK(value == v["u"].get<double>());
       CHECK(score == v["score"].get<double>());
     } else {
+      CHECK(values.size() == 30);
+      CHECK(s->value_shape().kind == ValueKind::bit);
       CHECK(value == v["g_ones_30"].get<double>());
       CHECK(score == v["g_ones_30"].get<double>());
     }

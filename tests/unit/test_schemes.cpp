@@ -78,11 +78,13 @@ TEST_CASE("profiles: defaults, names, validation for every scheme", "[schemes]")
   Profile u;
   CHECK(Profile::of("nope", &u).code() == Code::invalid_argument);
   u.scheme = "nope";
-  CHECK(u.validate().message().find("known: kgw, gumbel, synthid, hf-kgw, tgi-kgw, hf-synthid") != std::string::npos);
+  CHECK(u.validate().message().find(
+            "known: kgw, gumbel, synthid, vllm-gumbel, vllm-dual-key-gumbel, hf-kgw, tgi-kgw, hf-synthid") !=
+        std::string::npos);
   Profile wrong_prf = profile_of("gumbel");
   wrong_prf.prf = PRF_V1;
   CHECK(wrong_prf.validate().code() == Code::invalid_argument);
-  CHECK(schemes().size() == 6);
+  CHECK(schemes().size() == 8);
   for (const Scheme* sc : schemes()) CHECK(find_scheme(sc->name()) == sc);
 }
 

@@ -31,6 +31,7 @@ from ._core import (
     holm,
     load_key,
     sample_plain,
+    prf_values,
     schemes,
 )
 from ._processor import WatermarkLogitsProcessor, watermark_sample
@@ -58,6 +59,7 @@ __all__ = [
     "load_key",
     "predictions_from_callable",
     "sample_plain",
+    "prf_values",
     "schemes",
     "watermark_sample",
 ]

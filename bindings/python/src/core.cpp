@@ -109,7 +109,10 @@ T uint_arg(py::handle h, const char* what, T max = std::numeric_limits<T>::max()
 
 Key copy_key(const Key& k) {
   Key out;
-  check(Key::from_bytes(k.data(), KEY_BYTES, &out));
+  if (k.is_engine())
+    check(Key::from_engine_ints(k.engine_ints(), k.data(), KEY_BYTES, &out));
+  else
+    check(Key::from_bytes(k.data(), KEY_BYTES, &out));
   return out;
 }
 
@@ -1115,6 +1118,28 @@ PYBIND11_MODULE(_core, m) {
             return k;
           },
           "data"_a, "A key from exactly 32 bytes (test vectors, re-implementations).")
+      .def_static(
+          "from_engine_ints",
+          [](py::handle ints) {
+            std::vector<std::uint64_t> v;
+            if (PyIndex_Check(ints.ptr()) != 0) {
+              v.push_back(uint_arg<std::uint64_t>(ints, "engine key"));
+            } else {
+              for (py::handle item : py::reinterpret_borrow<py::iterable>(ints))
+                v.push_back(uint_arg<std::uint64_t>(item, "engine key integer"));
+            }
+            Key k;
+            const Status st = Key::from_engine_ints(v, &k);
+            std::fill(v.begin(), v.end(), 0);
+            check(st);
+            return k;
+          },
+          "ints"_a,
+          "An engine key (another serving engine's integer watermark key: vLLM's 64-bit key, or one integer\n"
+          "per layer) from an int or a list of ints in [0, 2^64), with a fresh random salt for its\n"
+          "commitment. For tests and notebooks; in production import it once with\n"
+          "'isotope key import --int - -o FILE' and pass the file, so the key sits in no script.")
+      .def_property_readonly("is_engine", &Key::is_engine, "True for an engine key (Key.from_engine_ints)")
       .def_property_readonly("commitment", &Key::commitment_hex,
                              "The key's public commitment (64 hex digits), safe to publish")
       .def(
@@ -1144,10 +1169,8 @@ PYBIND11_MODULE(_core, m) {
         const char* pos[] = {"gamma", "delta", "context_width"};
         auto set_value = [&](const std::string& name, py::handle v) {
           if (name == "context_width") {
-            const std::uint32_t w = uint_arg<std::uint32_t>(py::reinterpret_borrow<py::object>(v), "context_width");
-            if (w > MAX_CONTEXT_WIDTH)
-              value_error("context_width must be between 0 and " + std::to_string(MAX_CONTEXT_WIDTH));
-            p.context_width = w;
+            // The range depends on the scheme: validate() checks it.
+            p.context_width = uint_arg<std::uint32_t>(py::reinterpret_borrow<py::object>(v), "context_width");
             return;
           }
           if (std::isnan(p.param(name)))
@@ -1189,11 +1212,50 @@ PYBIND11_MODULE(_core, m) {
       .def("__eq__", [](const Profile& a, const Profile& b) { return a == b; })
       .def("__hash__", [](const Profile& p) { return py::hash(py::str(p.name())); })
       .def("__repr__", [](const Profile& p) { return "<isotope.Profile " + p.name() + ">"; });
-  m.def("schemes", []() {
-    py::list l;
-    for (const Scheme* s : schemes()) l.append(std::string(s->name()));
-    return l;
-  }, "Names of the watermark schemes this build knows.");
+  m.def(
+      "prf_values",
+      [](py::handle key, const Profile& profile, py::handle context, py::handle tokens) {
+        const Key k = key_arg(key);
+        // The engine's padding id -1 may appear in a context, as the engine
+        // writes it.
+        auto c = int_array(context, 1, "context");
+        std::vector<std::int64_t> cv(c.data(), c.data() + c.size());
+        for (std::int64_t& x : cv)
+          if (x == -1) x = static_cast<std::int64_t>(std::numeric_limits<std::uint32_t>::max());
+        const std::vector<std::uint32_t> ctx = to_ids(cv.data(), cv.size(), "context");
+        const std::vector<std::uint32_t> toks = ids_arg(tokens, "tokens");
+        std::vector<double> vals;
+        ValueShape shape;
+        {
+          py::gil_scoped_release nogil;
+          check(prf_values(k, profile, ctx, toks, &vals, &shape));
+        }
+        const char* dtype =
+            shape.kind == ValueKind::float32 ? "float32" : (shape.kind == ValueKind::bit ? "uint8" : "float64");
+        py::array_t<double> a(static_cast<py::ssize_t>(vals.size()));
+        std::copy(vals.begin(), vals.end(), a.mutable_data());
+        py::object out = a.attr("astype")(dtype);
+        if (shape.per_token != 1)
+          out = out.attr("reshape")(
+              py::make_tuple(static_cast<py::ssize_t>(toks.size()), static_cast<py::ssize_t>(shape.per_token)));
+        return out;
+      },
+      "key"_a, "profile"_a, "context"_a, "tokens"_a,
+      "The values the profile's scheme tests for each of `tokens` after `context` (numpy array):\n"
+      "the uniform u of Gumbel-type schemes (float32 for vllm-*: the engine's own values, bit for bit;\n"
+      "vllm-dual-key-gumbel: (n, 2), u under key A then key B), the green bit of KGW-type schemes\n"
+      "(uint8), the g-values of SynthID-type schemes ((n, layers) uint8, layer 1 first). The window is\n"
+      "the last context_width ids of `context`; a shorter context is padded on the left with -1 for\n"
+      "the vllm-* schemes (which never look into the prompt: give the generated tokens only), and\n"
+      "refused for the others. -1 in `context` is the engine's padding id.");
+  m.def(
+      "schemes",
+      []() {
+        py::list l;
+        for (const Scheme* s : schemes()) l.append(std::string(s->name()));
+        return l;
+      },
+      "Names of the watermark schemes this build knows.");
 
   py::class_<Tokenizer, std::shared_ptr<Tokenizer>>(m, "Tokenizer", "The provider's sentencepiece tokenizer")
       .def(py::init([](py::handle path) { return path.is_none() ? load_tokenizer("") : load_tokenizer(path_string(path)); }),

@@ -2,8 +2,6 @@
 from the green lists torch's own CPU generator makes (the engines'
 construction, written here), and hf-synthid detects its own generation."""
 
-import struct
-
 import numpy as np
 import pytest
 import torch
@@ -14,10 +12,7 @@ V = 32000
 
 
 def engine_key(ints):
-    if hasattr(isotope.Key, "from_engine_ints"):
-        return isotope.Key.from_engine_ints(ints)
-    # Interim form: the integers as the key's little-endian 64-bit words.
-    return isotope.Key.from_bytes(struct.pack("<%dQ" % len(ints), *ints) + bytes(32 - 8 * len(ints)))
+    return isotope.Key.from_engine_ints(ints)
 
 
 def green(key, prev, ratio):
@@ -53,3 +48,26 @@ def test_hf_synthid_sample_and_detect():
     assert r["scheme"] == "hf-synthid" and r["trials"] == 4 * r["scored"]
     assert r["log10_p"] <= -6
     assert isotope.Detector(engine_key([1, 2, 3, 4]), prof).detect_ids(ids)["log10_p"] > -3
+
+
+def test_prf_values_of_the_engine_profiles():
+    key = engine_key([15485863])
+    prof = isotope.Profile(scheme="hf-kgw", engine_vocab_size=V)
+    g = green(15485863, 42, 0.25)
+    vals = isotope.prf_values(key, prof, [7, 42], g[:10] + [t for t in range(100) if t not in set(g)][:5])
+    assert list(vals) == [1] * 10 + [0] * 5
+    # hf-synthid: one g-value per key, from the table torch's CPU generator draws.
+    keys = [654, 400, 836]
+    prof = isotope.Profile(scheme="hf-synthid", layers=3, ngram_len=3)
+    table = torch.randint(0, 2, (65536,), generator=torch.Generator().manual_seed(0)).tolist()
+    M, mask = 6364136223846793005, 2**64 - 1
+
+    def h(x, data):
+        for d in data:
+            x = ((x + d) * M + 1) & mask
+        return x
+
+    ht = h(h(1, [5, 6]), [7])
+    want = [table[h(ht, [k]) % 65536] for k in keys]  # floor modulo of the signed hash = unsigned mod 2^16
+    got = isotope.prf_values(engine_key(keys), prof, [1, 5, 6], [7])
+    assert np.asarray(got).reshape(-1).tolist() == want

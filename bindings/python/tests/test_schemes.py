@@ -10,8 +10,8 @@ import isotope
 
 
 def test_profiles_of_every_scheme():
-    assert isotope.schemes()[:3] == ["kgw", "gumbel", "synthid"]
-    assert {"hf-kgw", "tgi-kgw", "hf-synthid"} <= set(isotope.schemes())
+    assert isotope.schemes() == ["kgw", "gumbel", "synthid", "vllm-gumbel", "vllm-dual-key-gumbel", "hf-kgw",
+                                 "tgi-kgw", "hf-synthid"]
     assert isotope.Profile().name == "kgw/v1/gamma=0.25/delta=3/h=2/siphash128-aes128ctr-u16-v1"
     assert isotope.Profile(0.5, 2.0, 1).gamma == 0.5  # the kgw positional form
     g = isotope.Profile(scheme="gumbel", context_width=3)

@@ -69,13 +69,19 @@ class HfSynthIdScorer final : public TupleScorer {
     for (std::size_t j = 0; j < n; ++j) out[j] = ones({windows + j * h_, h_}, tokens[j]);
     return Status::OK();
   }
+  // The g-values, layer 1 (the first key) first.
   Status values(std::span<const std::uint32_t> window, std::span<const std::uint32_t> tokens,
                 std::span<double> out) override {
-    if (window.size() != h_ || out.size() != tokens.size())
-      return {Code::invalid_argument, "values: the window must hold h ids and out one entry per token"};
-    for (std::size_t j = 0; j < tokens.size(); ++j) out[j] = ones(window, tokens[j]);
+    const std::size_t m = keys_.size();
+    if (window.size() != h_ || out.size() != tokens.size() * m)
+      return {Code::invalid_argument, "values: the window must hold h ids and out one entry per token and layer"};
+    for (std::size_t j = 0; j < tokens.size(); ++j) {
+      gvalues(window, tokens[j], g_);
+      for (std::size_t l = 0; l < m; ++l) out[j * m + l] = g_[l];
+    }
     return Status::OK();
   }
+  ValueShape value_shape() const noexcept override { return {keys_.size(), ValueKind::bit}; }
   // The g-values, one per layer.
   void gvalues(std::span<const std::uint32_t> window, std::uint32_t token, std::span<std::uint8_t> out) const {
     detail::hf_synthid_gvalues(table_, keys_, window, token, out);
@@ -113,7 +119,7 @@ class HfSynthIdNull final : public TupleNull {
     }
     n_ += n;
   }
-  Tail tail(double statistic) override {
+  Tail tail(double statistic) const override {
     if (n_ == 0 || !(statistic > 0.0)) return Tail{};
     const auto [lo_it, hi_it] = std::minmax_element(d_.begin(), d_.end());
     const std::uint32_t lo = *lo_it, w = *hi_it - lo + 1;
@@ -291,6 +297,7 @@ class HfSynthId final : public Scheme {
   std::string_view default_prf() const noexcept override { return "hf-synthid-lcg-torch-cpu-table-v1"; }
   std::span<const ParamSpec> params() const noexcept override { return kParams; }
   std::uint32_t default_context_width() const noexcept override { return 4; }
+  std::size_t engine_key_ints(const Profile& p) const noexcept override { return layers_of(p); }
   Status validate(const Profile& p) const override {
     if (p.param("device") != 0.0)
       return {Code::invalid_argument,

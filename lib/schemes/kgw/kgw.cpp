@@ -43,6 +43,7 @@ class KgwScorer final : public TupleScorer {
     for (std::size_t j = 0; j < tokens.size(); ++j) out[j] = values_[j] < list_->threshold() ? 1.0 : 0.0;
     return Status::OK();
   }
+  ValueShape value_shape() const noexcept override { return {1, ValueKind::bit}; }
 
  private:
   std::unique_ptr<GreenList> list_;

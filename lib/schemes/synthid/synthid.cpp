@@ -46,7 +46,7 @@ inline std::uint32_t layer_mask(std::uint32_t m) noexcept { return m >= 32 ? 0xF
 class SynthIdScorer final : public TupleScorer {
  public:
   SynthIdScorer(std::unique_ptr<detail::Prf32> prf, std::uint32_t h, std::uint32_t m)
-      : prf_(std::move(prf)), h_(h), mask_(layer_mask(m)) {}
+      : prf_(std::move(prf)), h_(h), m_(m), mask_(layer_mask(m)) {}
   Status score(const std::uint32_t* windows, const std::uint32_t* tokens, std::size_t n, double* out) override {
     seeds_.resize(n);
     v_.resize(n);
@@ -55,24 +55,28 @@ class SynthIdScorer final : public TupleScorer {
     for (std::size_t j = 0; j < n; ++j) out[j] = static_cast<double>(std::popcount(v_[j] & mask_));
     return Status::OK();
   }
+  // The g-values, layer 1 (bit 0 of the value) first.
   Status values(std::span<const std::uint32_t> window, std::span<const std::uint32_t> tokens,
                 std::span<double> out) override {
-    if (window.size() != h_ || out.size() != tokens.size())
-      return {Code::invalid_argument, "values: the window must hold h ids and out one entry per token"};
+    if (window.size() != h_ || out.size() != tokens.size() * m_)
+      return {Code::invalid_argument, "values: the window must hold h ids and out one entry per token and layer"};
     v_.resize(tokens.size());
-    if (!tokens.empty()) ISOTOPE_RETURN_IF_ERROR(prf_->values_at(prf_->seed(window), tokens.data(), tokens.size(), v_.data()));
-    for (std::size_t j = 0; j < tokens.size(); ++j) out[j] = static_cast<double>(std::popcount(v_[j] & mask_));
+    if (!tokens.empty())
+      ISOTOPE_RETURN_IF_ERROR(prf_->values_at(prf_->seed(window), tokens.data(), tokens.size(), v_.data()));
+    for (std::size_t j = 0; j < tokens.size(); ++j)
+      for (std::uint32_t l = 0; l < m_; ++l) out[j * m_ + l] = static_cast<double>((v_[j] >> l) & 1u);
     return Status::OK();
   }
+  ValueShape value_shape() const noexcept override { return {m_, ValueKind::bit}; }
 
  private:
   std::unique_ptr<detail::Prf32> prf_;
   std::uint32_t h_;
+  std::uint32_t m_;
   std::uint32_t mask_;
   std::vector<Seed> seeds_;
   std::vector<std::uint32_t> v_;
 };
-
 
 class SynthIdGenerator final : public detail::DistortionFreeGenerator {
  public:

@@ -13,8 +13,10 @@
 // permutation uniformly random) the green bits of one seed are a draw without
 // replacement from V tokens of which G are green (hypergeometric), and the
 // seeds are independent: the count is a sum of independent hypergeometric
-// variables, which is a sum of N independent Bernoulli variables of mean
-// G/V in total (a hypergeometric law has a real-rooted generating function).
+// variables and zeros (repeated pairs, ids beyond V), which is a sum of N
+// independent Bernoulli variables of total mean at most N G/V (a
+// hypergeometric law has a real-rooted generating function); raising the
+// zero terms' means to reach N G/V only raises the upper tail.
 // Hoeffding (1956, Theorem 4) then bounds P(count >= k) by the Binomial(N, G/V)
 // tail whenever k >= N G/V + 1: that tail is the p-value there, and p = 1
 // below it. The p-value is therefore provably conservative, and equal to the
@@ -112,6 +114,7 @@ class TorchKgwScorer final : public TupleScorer {
     }
     return Status::OK();
   }
+  ValueShape value_shape() const noexcept override { return {1, ValueKind::bit}; }
 
  private:
   TorchGreenLists lists_;
@@ -228,6 +231,7 @@ class TorchKgw final : public Scheme {
     return kHfParams;
   }
   std::uint32_t default_context_width() const noexcept override { return 1; }
+  std::size_t engine_key_ints(const Profile&) const noexcept override { return 1; }
   Status validate(const Profile& p) const override {
     if (p.param("device") != 0.0)
       return {Code::invalid_argument, std::string(name()) +
