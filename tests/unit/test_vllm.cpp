@@ -12,6 +12,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "isotope/audit.hpp"
 #include "isotope/detect.hpp"
 #include "isotope/evidence.hpp"
 #include "isotope/isotope.h"
@@ -377,4 +378,21 @@ TEST_CASE("C API: engine keys and the per-token values match the reference", "[v
   isotope_key_free(iso);
   isotope_key_free(key);
   isotope_profile_free(prof);
+}
+
+TEST_CASE("The closed audit's filter holds the padded windows of a padding scheme's teacher answers", "[vllm][audit]") {
+  // The suspect's answers are the teacher's: with the filter, every position
+  // of each answer is admitted, the first h (padded windows) included; the
+  // all-padding window of the second answer is the first's (deduplicated).
+  const std::vector<std::vector<std::uint32_t>> teacher{{5, 6, 7, 8, 9, 10}, {11, 12, 13, 14, 15}};
+  std::vector<AuditRecord> records;
+  for (const auto& t : teacher) records.push_back({{}, t});
+  std::unique_ptr<Audit> audit;
+  REQUIRE(Audit::closed(profile("vllm-gumbel", 4), records, &teacher, AuditRules{}, &audit).ok());
+  AuditResult r;
+  REQUIRE(audit->run(engine_key(3), &r).ok());
+  CHECK(r.detection.scored == 10);
+  CHECK(r.detection.skipped_duplicate == 1);
+  CHECK(r.detection.skipped_filter == 0);
+  CHECK(r.detection.skipped_short == 0);
 }
