@@ -62,6 +62,10 @@ ISOTOPE_API const char* isotope_version(void);
 typedef struct isotope_key isotope_key;
 ISOTOPE_API int isotope_key_generate(isotope_key** out);
 ISOTOPE_API int isotope_key_from_bytes(const uint8_t* bytes, size_t len, isotope_key** out);
+/* An engine key (another engine's integer key: vLLM's 64-bit key, or one
+   integer per layer), 1 to 256 integers, with a fresh random salt for its
+   commitment (docs/spec.md, "Engine keys"). The vllm-* profiles take one. */
+ISOTOPE_API int isotope_key_from_engine_ints(const uint64_t* ints, size_t n, isotope_key** out);
 /* Refuses files readable by group or others (ISOTOPE_ERR_KEY_PERMISSIONS). */
 ISOTOPE_API int isotope_key_load(const char* path, isotope_key** out);
 /* Writes mode 0600, atomically; fails if the file exists unless overwrite != 0. */
@@ -93,6 +97,16 @@ ISOTOPE_API int isotope_profile_get(const isotope_profile* p, const char* name, 
 /* Canonical name, e.g. "gumbel/v1/skip_repeated=1/h=2/siphash128-aes128ctr-u32-v1"; valid until the next call. */
 ISOTOPE_API const char* isotope_profile_name(const isotope_profile* p);
 ISOTOPE_API void isotope_profile_free(isotope_profile* p);
+/* The values the profile's scheme tests for each of n_tokens tokens after the
+   context (its last context_width ids; for the vllm-* schemes a shorter
+   context is padded with 0xFFFFFFFF, the engine's -1): *per_token values per
+   token, token after token, into out (out_len >= n_tokens * *per_token, else
+   ISOTOPE_ERR_INVALID_ARGUMENT with *per_token set). Gumbel-type: the uniform
+   u (vllm-*: the engine's float32, exactly; dual key: u under key A, then key
+   B); KGW: the green bit; SynthID: the g-values, layer 1 first. */
+ISOTOPE_API int isotope_prf_values(const isotope_key* key, const isotope_profile* profile, const uint32_t* context,
+                                   size_t n_context, const uint32_t* tokens, size_t n_tokens, double* out,
+                                   size_t out_len, size_t* per_token);
 
 /* ---- sampling ---- */
 typedef struct isotope_rng isotope_rng;

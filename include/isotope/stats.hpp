@@ -39,9 +39,9 @@ ISOTOPE_API Tail gamma_upper_tail(double s, std::uint64_t n) noexcept;
 // transforms), so P = sum_k P(K = k) P(Gamma(2n + k, 1) >= s / l), a sum of
 // positive terms that is unimodal in k; it is summed in log space outwards
 // from its largest term until the two geometric bounds of what is left fall
-// below 1e-19 of the sum, and those bounds are added: the result is an upper
-// bound of the exact value, above it by at most 2e-19 relatively (rounding
-// aside). docs/statistics.md derives it.
+// below e^-45 (3e-20) of the sum, and those bounds are added: the result is an
+// upper bound of the exact value, above it by at most 6e-20 relatively
+// (rounding aside). docs/statistics.md derives it.
 ISOTOPE_API Tail weighted_gamma_upper_tail(double s, std::uint64_t n, double a, double b) noexcept;
 
 // Fisher's method: -2 sum ln p_i ~ chi2(2n); inputs given as log10 p values.

@@ -254,7 +254,21 @@ Status Audit::closed(const Profile& profile, std::vector<AuditRecord> records,
   }
   if (teacher != nullptr) {
     m.filter = std::make_unique<WindowSet>(h);
-    for (const auto& t : *teacher) m.filter->add_windows_of(t);
+    // A scheme that scores the first positions with padded windows: the
+    // teacher's answers start with those windows too.
+    const Scheme* sc = nullptr;
+    ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
+    const auto pad = sc->pad_id(profile);
+    std::vector<std::uint32_t> padded;
+    for (const auto& t : *teacher) {
+      if (!pad) {
+        m.filter->add_windows_of(t);
+        continue;
+      }
+      padded.assign(h, *pad);
+      padded.insert(padded.end(), t.begin(), t.end());
+      m.filter->add_windows_of(padded);
+    }
     if (m.filter->size() == 0)
       return {Code::empty_input, "the teacher data hold no context window: the filter would drop everything"};
   }

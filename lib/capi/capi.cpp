@@ -128,6 +128,37 @@ int isotope_key_from_bytes(const uint8_t* bytes, size_t len, isotope_key** out) 
   });
 }
 
+int isotope_key_from_engine_ints(const uint64_t* ints, size_t n, isotope_key** out) {
+  return guarded([&]() -> int {
+    if (out == nullptr || (ints == nullptr && n > 0)) return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "NULL argument");
+    auto k = std::make_unique<isotope_key>();
+    if (auto st = isotope::Key::from_engine_ints({ints, n}, &k->key); !st.ok()) return fail(st);
+    *out = k.release();
+    return ISOTOPE_OK;
+  });
+}
+
+int isotope_prf_values(const isotope_key* key, const isotope_profile* profile, const uint32_t* context,
+                       size_t n_context, const uint32_t* tokens, size_t n_tokens, double* out, size_t out_len,
+                       size_t* per_token) {
+  return guarded([&]() -> int {
+    if (key == nullptr || profile == nullptr || per_token == nullptr || (context == nullptr && n_context > 0) ||
+        (tokens == nullptr && n_tokens > 0) || (out == nullptr && out_len > 0))
+      return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "NULL argument");
+    std::vector<double> vals;
+    isotope::ValueShape shape;
+    if (auto st =
+            isotope::prf_values(key->key, profile->profile, {context, n_context}, {tokens, n_tokens}, &vals, &shape);
+        !st.ok())
+      return fail(st);
+    *per_token = shape.per_token;
+    if (out_len < vals.size())
+      return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "out holds fewer than n_tokens * per_token values");
+    std::copy(vals.begin(), vals.end(), out);
+    return ISOTOPE_OK;
+  });
+}
+
 int isotope_key_load(const char* path, isotope_key** out) {
   return guarded([&]() -> int {
     if (out == nullptr || path == nullptr) return fail(ISOTOPE_ERR_INVALID_ARGUMENT, "NULL argument");

@@ -12,8 +12,10 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "isotope/audit.hpp"
 #include "isotope/detect.hpp"
 #include "isotope/evidence.hpp"
+#include "isotope/isotope.h"
 #include "isotope/scheme.hpp"
 #include "isotope/stats.hpp"
 #include "isotope/watermark.hpp"
@@ -117,7 +119,8 @@ TEST_CASE("vLLM-profile detection gives the engine's count and score, and the ex
     const double want = v["log10_p"].get<double>();
     CHECK(r.log10_p == Approx(want).epsilon(1e-9).margin(1e-12));
     CHECK(std::isfinite(r.log10_p));
-    if (!v["engine_p_value"].is_null() && v["engine_p_value"].get<double>() == 0.0) CHECK(r.log10_p < -308.0);
+    // Where the engine's double-precision tail says 0, isotope's is finite.
+    if (v.contains("engine_p_value") && v["engine_p_value"].get<double>() == 0.0) CHECK(r.log10_p < -308.0);
   }
 }
 
@@ -343,4 +346,54 @@ TEST_CASE("Control keys take the kind the scheme needs", "[vllm][key]") {
   Key again;
   REQUIRE(control_key(c, 0, &again, 1).ok());
   CHECK(again.engine_ints()[0] == k0.engine_ints()[0]);
+}
+
+TEST_CASE("C API: engine keys and the per-token values match the reference", "[vllm][capi]") {
+  const auto doc = vectors();
+  const auto& v = doc["philox"][5];
+  const std::uint64_t k = u64(v["key"]);
+  isotope_key* key = nullptr;
+  REQUIRE(isotope_key_from_engine_ints(&k, 1, &key) == ISOTOPE_OK);
+  isotope_profile* prof = nullptr;
+  REQUIRE(isotope_profile_create("vllm-gumbel", &prof) == ISOTOPE_OK);
+  const auto ctx = v["context"].get<std::vector<std::uint32_t>>();
+  REQUIRE(isotope_profile_set(prof, "context_width", static_cast<double>(ctx.size())) == ISOTOPE_OK);
+  const auto tokens = v["tokens"].get<std::vector<std::uint32_t>>();
+  const auto bits = v["uniform_bits"].get<std::vector<std::uint32_t>>();
+  std::vector<double> out(tokens.size());
+  std::size_t per = 0;
+  REQUIRE(isotope_prf_values(key, prof, ctx.data(), ctx.size(), tokens.data(), tokens.size(), out.data(), out.size(),
+                             &per) == ISOTOPE_OK);
+  CHECK(per == 1);
+  for (std::size_t j = 0; j < tokens.size(); ++j)
+    CHECK(std::bit_cast<std::uint32_t>(static_cast<float>(out[j])) == bits[j]);
+  // Too small an output: refused, with the size needed.
+  CHECK(isotope_prf_values(key, prof, ctx.data(), ctx.size(), tokens.data(), tokens.size(), out.data(), 1, &per) ==
+        ISOTOPE_ERR_INVALID_ARGUMENT);
+  // An isotope key is refused under this profile.
+  isotope_key* iso = nullptr;
+  REQUIRE(isotope_key_generate(&iso) == ISOTOPE_OK);
+  CHECK(isotope_prf_values(iso, prof, ctx.data(), ctx.size(), tokens.data(), tokens.size(), out.data(), out.size(),
+                           &per) == ISOTOPE_ERR_KEY_FORMAT);
+  CHECK(isotope_key_from_engine_ints(nullptr, 0, &iso) != ISOTOPE_OK);
+  isotope_key_free(iso);
+  isotope_key_free(key);
+  isotope_profile_free(prof);
+}
+
+TEST_CASE("The closed audit's filter holds the padded windows of a padding scheme's teacher answers", "[vllm][audit]") {
+  // The suspect's answers are the teacher's: with the filter, every position
+  // of each answer is admitted, the first h (padded windows) included; the
+  // all-padding window of the second answer is the first's (deduplicated).
+  const std::vector<std::vector<std::uint32_t>> teacher{{5, 6, 7, 8, 9, 10}, {11, 12, 13, 14, 15}};
+  std::vector<AuditRecord> records;
+  for (const auto& t : teacher) records.push_back({{}, t});
+  std::unique_ptr<Audit> audit;
+  REQUIRE(Audit::closed(profile("vllm-gumbel", 4), records, &teacher, AuditRules{}, &audit).ok());
+  AuditResult r;
+  REQUIRE(audit->run(engine_key(3), &r).ok());
+  CHECK(r.detection.scored == 10);
+  CHECK(r.detection.skipped_duplicate == 1);
+  CHECK(r.detection.skipped_filter == 0);
+  CHECK(r.detection.skipped_short == 0);
 }

@@ -264,11 +264,14 @@ def main():
             engine_p = engine_gamma_survival(s, n)
         else:
             l10 = log10_weighted_tail(shifted, n, 1.0 - alpha, alpha)
-            engine_p = None
+            # The engine's moment-matched Gamma(N / v, 1) at S / v, v = (1 - alpha)^2 + alpha^2,
+            # evaluated here with mpmath (the engine's double-precision value is 0 below 1e-308).
+            v = (1.0 - alpha) ** 2 + alpha ** 2
+            engine_p = float(mpmath.log10(mpmath.gammainc(n / v, s / v, mpmath.inf, regularized=True)))
         sequences.append({
             "scheme": "vllm-gumbel" if alpha is None else "vllm-dual-key-gumbel", "key": str(key),
             "context_width": h, "alpha": alpha, "ids": ids, "scored": n, "score": s, "log10_p": l10,
-            "engine_p_value": engine_p,
+            ("engine_p_value" if alpha is None else "engine_moment_matched_log10_p"): engine_p,
         })
 
     # The dual-key tail alone, at points where the weighted sum matters.

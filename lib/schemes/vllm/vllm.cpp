@@ -289,13 +289,15 @@ class VllmGumbel final : public Scheme {
                    "under key B with probability alpha. Each distinct context contributes (1 - alpha) times -ln(1 - "
                    "u_A) plus alpha times -ln(1 - u_B), which averages 1 on text that owes nothing to the key; the "
                    "p-value is the exact chance, under the law of such a weighted sum of two independent Gamma(N, 1) "
-                   "variables, of a sum at least as large."
+                   "variables, of a sum at least as large (less 2^-23 per context, which covers the engine's rounding "
+                   "of u)."
                  : "The serving engine's secret integer key and the tokens just before each position give every "
                    "possible next token a random number u between 0 and 1, exactly as the vLLM engine computes it. The "
                    "engine picked each token by a Gumbel-max race with these numbers, which leaves the model's "
                    "probabilities unchanged but favours tokens with a high u. Each distinct context contributes -ln(1 "
                    "- u), which averages 1 on text that owes nothing to the key; the p-value is the exact chance, "
-                   "under a Gamma(N, 1) law, of a sum at least as large.";
+                   "under a Gamma(N, 1) law, of a sum at least as large (less 2^-23 per context, which covers the "
+                   "engine's rounding of u).";
   }
   std::string_view default_prf() const noexcept override { return PRF_PHILOX; }
   std::span<const ParamSpec> params() const noexcept override {
