@@ -37,8 +37,9 @@ def main():
 
 
     wall1, one = run([])
-    rss1 = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print("one machine (2 threads): %.2f s, peak RSS %.0f MB" % (wall1, rss1))
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print("one machine (2 threads): %.2f s, peak RSS %.0f MB, CPU %.1f s"
+          % (wall1, ch.ru_maxrss / 1024, ch.ru_utime + ch.ru_stime))
     j = json.loads(one)
     print("  tokens %d, scored %d, log10_p %.6g, filter windows %d" % (j["tokens"], j["scored"], j["log10_p"],
                                                                        j["filter"]["teacher_windows"]))
@@ -49,6 +50,7 @@ def main():
             wall, many = run(["--scheduler", cluster.scheduler_address])
             with distributed.Client(cluster) as c:
                 rss = c.run(peak_rss_mb)
+                cpu = c.run(cpu_s)
         times[n] = wall
         same = json.dumps(json.loads(many), sort_keys=True) == json.dumps(j, sort_keys=True)
         print("dask, %d worker(s): %.2f s, identical JSON: %s, worker peak RSS: %s MB, worker CPU: %s s"

@@ -400,11 +400,15 @@ def _audit(client, cfg, key, stage1, window_tasks, control, control_seed, curve_
         filter_ids_given = any(client.gather([client.submit(lambda r: r[1], w, pure=False) for w in window_tasks]))
         wparts = [[client.submit(lambda r, p: r[0][p], w, p, pure=False) for w in window_tasks]
                   for p in range(parts)]
+    # Partition p on worker p mod W (its scoring tasks then run where its tuples are): the work is spread
+    # evenly, whatever the placement of the chunks.
+    workers = sorted(client.scheduler_info()["workers"])
     admitted = []
     for p in range(parts):
         chunk_parts = [client.submit(_w_part, f, p, pure=False) for f in stage1]
         args = chunk_parts + (wparts[p] if window_tasks is not None else [])
-        admitted.append(client.submit(_w_admit, cfg, offsets, *args, pure=False))
+        admitted.append(client.submit(_w_admit, cfg, offsets, *args, pure=False,
+                                      workers=[workers[p % len(workers)]], allow_other_workers=True))
     nrec = counts["records"]
     summaries = client.gather([client.submit(_w_admit_summary, a, nrec, pure=False) for a in admitted])
     scored = sum(s["scored"] for s in summaries)
@@ -487,7 +491,7 @@ def _check_exact(profile):
 
 def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=None, normalize=None,
                  control=20, control_seed=None, dedup=True, prompt_exclusion=True, curve_points=50,
-                 id_vocab=0, chunk_bytes=1 << 22, parts=None, threads=1, tokenizer_sha256=""):
+                 id_vocab=0, chunk_bytes=1 << 20, parts=None, threads=1, tokenizer_sha256=""):
     """A closed-model audit on a Dask cluster.
 
     scheduler: a scheduler address ("tcp://host:8786") or a distributed.Client.
@@ -546,7 +550,7 @@ def _window_tasks(client, cfg, teacher, chunk_bytes, parts):
 
 
 def audit_open(scheduler, key, teacher, predictions, profile=None, tokenizer=None, normalize=None, control=20,
-               control_seed=None, dedup=True, curve_points=50, id_vocab=0, chunk_bytes=1 << 22, parts=None,
+               control_seed=None, dedup=True, curve_points=50, id_vocab=0, chunk_bytes=1 << 20, parts=None,
                threads=1, tokenizer_sha256=""):
     """An open-model (reading mode) audit on a Dask cluster: teacher is the JSONL of watermarked texts fed
     to the suspect, predictions the PREDS.jsonl of its top-1 predictions (one line per teacher text).
@@ -606,7 +610,7 @@ def holm(log10_p, alpha):
 
 
 def detect_corpus(scheduler, key, paths, profile=None, tokenizer=None, normalize=None, dedup=True, vocab_size=0,
-                  chunk_bytes=1 << 22, id_vocab=None, tokenizer_sha256=""):
+                  chunk_bytes=1 << 20, id_vocab=None, tokenizer_sha256=""):
     """Detection over JSONL files (shards of a corpus), each record on its own, as ``isotope detect
     --jsonl``. Yields, in input order, (path, line number, counts dict) per record; the counts hold
     tokens, scored, statistic, skipped_short, skipped_duplicate, skipped_prompt, input_ids, prompt.
