@@ -73,6 +73,10 @@ class ISOTOPE_API TupleScorer {
   virtual Status values(std::span<const std::uint32_t> window, std::span<const std::uint32_t> tokens,
                         std::span<double> out) = 0;
   virtual ValueShape value_shape() const noexcept { return {}; }
+  // Forgets what earlier score() calls left behind (a scorer that counts a
+  // repeated pseudorandom draw once keeps a memory of them), as the dedup
+  // memory of a Scorer is forgotten by Scorer::reset().
+  virtual void reset() {}
 };
 
 // The generation hook of one scheme under one key and vocabulary. Not

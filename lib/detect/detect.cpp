@@ -306,6 +306,7 @@ void Scorer::reset() {
   impl_->statistic = 0.0;
   impl_->seen.clear();
   if (impl_->null) impl_->null->clear();
+  if (impl_->tuple_scorer) impl_->tuple_scorer->reset();
 }
 
 Status detect_ids(const Key& key, const Profile& profile, std::span<const std::uint32_t> ids, DetectionResult* out,

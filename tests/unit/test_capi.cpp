@@ -299,6 +299,12 @@ TEST_CASE("C API: hf-kgw detection with an engine key file", "[capi][hf]") {
   CHECK(r.scored == 60);
   CHECK(r.statistic == 60.0);
   CHECK(r.log10_p == isotope::binomial_upper_tail(60, 60, 0.25).log10_p);
+  // Each call scores its sequence on its own: the same ids give the same result.
+  isotope_result again{};
+  again.size = sizeof again;
+  REQUIRE(isotope_detect_ids_result(d, ids.data(), ids.size(), nullptr, 0, &again) == ISOTOPE_OK);
+  CHECK(again.statistic == 60.0);
+  CHECK(again.log10_p == r.log10_p);
   isotope_detector_free(d);
   isotope_profile_free(p);
   isotope_key_free(key);

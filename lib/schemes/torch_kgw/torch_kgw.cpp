@@ -115,6 +115,7 @@ class TorchKgwScorer final : public TupleScorer {
     return Status::OK();
   }
   ValueShape value_shape() const noexcept override { return {1, ValueKind::bit}; }
+  void reset() override { seen_.clear(); }
 
  private:
   TorchGreenLists lists_;
