@@ -81,7 +81,9 @@ void ProfileOptions::add_to(CLI::App* app) {
       if (options.contains(ps.name)) continue;  // shared by several schemes
       auto* o = app->add_option_function<double>(
           flag, [this, n = std::string(ps.name)](double v) { values[n] = v; },
-          std::string(ps.help) + " (" + std::string(sc->name()) + ", default " + shortest_double(ps.def) + ")");
+          std::string(ps.help) + " (" + std::string(sc->name()) + ", default " +
+              (ps.integer ? std::to_string(static_cast<std::int64_t>(ps.def)) : shortest_double(ps.def)) + ")");
+      o->type_name(ps.integer ? "INT" : "FLOAT");
       options[ps.name] = o;
     }
   }
