@@ -500,13 +500,6 @@ ISOTOPE_AVX2 inline unsigned mask32(__m256 x0, __m256 x1, __m256 x2, __m256 x3, 
   return m0 | (m1 << 8) | (m2 << 16) | (m3 << 24);
 }
 
-ISOTOPE_AVX2 inline float hmax_avx2(__m256 m) {
-  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
-  return _mm_cvtss_f32(h);
-}
-
 ISOTOPE_AVX2 std::size_t collect_ge_avx2(const float* l, std::size_t n, float thr, std::uint32_t base,
                                          std::uint32_t* out, bool* nan) {
   const __m256 t = _mm256_set1_ps(thr);

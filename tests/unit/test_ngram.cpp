@@ -342,8 +342,9 @@ TEST_CASE("ngram: save and load round-trip", "[ngram]") {
   const std::string sha(64, 'a');
   for (std::uint32_t order = 1; order <= 6; ++order) {
     auto m = train_ok(docs, 500, order, 0.7, sha);
-    const std::string p1 = dir.file("a" + std::to_string(order) + ".lm");
-    const std::string p2 = dir.file("b" + std::to_string(order) + ".lm");
+    const std::string n = std::to_string(order) + ".lm";
+    const std::string p1 = dir.file(std::string("a").append(n));
+    const std::string p2 = dir.file(std::string("b").append(n));
     REQUIRE(m->save(p1).ok());
     std::unique_ptr<NgramModel> loaded;
     const isotope::Status st = NgramModel::load(p1, &loaded);
