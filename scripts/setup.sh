@@ -44,5 +44,5 @@ if [ "${ISOTOPE_FUZZ_BUILD:-1}" != 0 ] && command -v clang++ >/dev/null; then
   CC=clang CXX=clang++ cmake -S . -B "$fuzz_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DISOTOPE_FUZZ=ON \
     -DISOTOPE_BUILD_TESTS=OFF -DISOTOPE_BUILD_BENCH=OFF -DISOTOPE_BUILD_PYTHON=OFF ${ISOTOPE_CMAKE_ARGS:-} >/dev/null
   cmake --build "$fuzz_build" -j"$jobs" --target fuzz_keys fuzz_json fuzz_report fuzz_model fuzz_tokenizer \
-    fuzz_predictions
+    fuzz_predictions fuzz_accounts
 fi
