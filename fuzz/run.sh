@@ -8,4 +8,4 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/corpus"
 cp "$seeds"/* "$work/corpus/" 2>/dev/null || true
 cd "$work"
-exec "$fuzzer" -runs="$runs" -max_len=65536 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 corpus
+"$fuzzer" -runs="$runs" -max_len=65536 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 corpus

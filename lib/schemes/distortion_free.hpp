@@ -1,11 +1,14 @@
 // What the distortion-free schemes' generators share (lib/schemes/gumbel,
-// lib/schemes/synthid): the checks of their inputs, the refusal of greedy
-// decoding, and the rule that a window already seen in the sequence is left
-// unmarked (skip_repeated). Internal.
+// lib/schemes/synthid, and the helpers also lib/schemes/vllm): the checks of
+// their inputs, the refusal of greedy decoding, the candidates kept by
+// temperature, top-k and top-p, and the rule that a window already seen in
+// the sequence is left unmarked (skip_repeated). Internal.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "isotope/scheme.hpp"
 #include "isotope/watermark.hpp"
@@ -20,6 +23,33 @@ inline Status greedy_refused() {
           "sample with a temperature"};
 }
 inline Status bad_logits() { return {Code::invalid_argument, "logits contain NaN, or every logit is -inf"}; }
+
+// Candidate ids inside the vocabulary [0, vocab).
+inline Status check_candidate_ids(std::span<const TokenLogit> cand, std::uint32_t vocab) {
+  for (const TokenLogit& c : cand)
+    if (c.id < 0 || static_cast<std::uint32_t>(c.id) >= vocab)
+      return {Code::vocab_mismatch, "candidate token id " + std::to_string(c.id) + " is outside the vocabulary"};
+  return Status::OK();
+}
+
+// The candidates that temperature, top-k and top-p keep (kept_candidates):
+// their positions in `cand`, their ids and their logits, in the same order.
+inline Status kept_of_candidates(std::span<const TokenLogit> cand, const SamplingParams& params,
+                                 std::vector<std::uint32_t>* kept, std::vector<std::uint32_t>* ids,
+                                 std::vector<float>* logits) {
+  std::vector<float> l(cand.size());
+  for (std::size_t j = 0; j < cand.size(); ++j) l[j] = cand[j].logit;
+  ISOTOPE_RETURN_IF_ERROR(kept_candidates(l, params, kept, logits));
+  ids->resize(kept->size());
+  for (std::size_t j = 0; j < kept->size(); ++j) (*ids)[j] = static_cast<std::uint32_t>(cand[(*kept)[j]].id);
+  return Status::OK();
+}
+
+// Leaves cand[keep] the only finite logit: the candidate the scheme chose.
+inline void keep_only(std::span<TokenLogit> cand, std::size_t keep) {
+  for (std::size_t j = 0; j < cand.size(); ++j)
+    if (j != keep) cand[j].logit = -std::numeric_limits<float>::infinity();
+}
 
 class DistortionFreeGenerator : public Generator {
  protected:
@@ -37,9 +67,7 @@ class DistortionFreeGenerator : public Generator {
   }
   // Candidate ids inside the vocabulary, sampling parameters that can be marked.
   Status check(std::span<const TokenLogit> cand, const SamplingParams& params) const {
-    for (const TokenLogit& c : cand)
-      if (c.id < 0 || static_cast<std::uint32_t>(c.id) >= vocab_)
-        return {Code::vocab_mismatch, "candidate token id " + std::to_string(c.id) + " is outside the vocabulary"};
+    ISOTOPE_RETURN_IF_ERROR(check_candidate_ids(cand, vocab_));
     if (params.greedy) return greedy_refused();
     return Status::OK();
   }

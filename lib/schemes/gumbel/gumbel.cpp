@@ -91,18 +91,12 @@ class GumbelGenerator final : public detail::DistortionFreeGenerator {
                           const SamplingParams& params) override {
     ISOTOPE_RETURN_IF_ERROR(check(cand, params));
     if (cand.empty() || !marked(context)) return Status::OK();
-    std::vector<float> l(cand.size());
-    for (std::size_t j = 0; j < cand.size(); ++j) l[j] = cand[j].logit;
     std::vector<std::uint32_t> kept;
     std::vector<float> kv;
-    ISOTOPE_RETURN_IF_ERROR(detail::kept_candidates(l, params, &kept, &kv));
-    ids_.resize(kept.size());
-    for (std::size_t j = 0; j < kept.size(); ++j) ids_[j] = static_cast<std::uint32_t>(cand[kept[j]].id);
+    ISOTOPE_RETURN_IF_ERROR(detail::kept_of_candidates(cand, params, &kept, &ids_, &kv));
     std::size_t best = 0;
     ISOTOPE_RETURN_IF_ERROR(race(context, ids_, kv, params, &best));
-    const std::uint32_t win = kept[best];
-    for (std::size_t j = 0; j < cand.size(); ++j)
-      if (j != win) cand[j].logit = -std::numeric_limits<float>::infinity();
+    detail::keep_only(cand, kept[best]);
     return Status::OK();
   }
   Status sample(std::span<const std::uint32_t> context, std::span<const float> logits, const SamplingParams& params,

@@ -99,13 +99,9 @@ class SynthIdGenerator final : public detail::DistortionFreeGenerator {
                           const SamplingParams& params) override {
     ISOTOPE_RETURN_IF_ERROR(check(cand, params));
     if (cand.empty() || !marked(context)) return Status::OK();
-    std::vector<float> l(cand.size());
-    for (std::size_t j = 0; j < cand.size(); ++j) l[j] = cand[j].logit;
     std::vector<std::uint32_t> kept;
     std::vector<float> kv;
-    ISOTOPE_RETURN_IF_ERROR(detail::kept_candidates(l, params, &kept, &kv));
-    ids_.resize(kept.size());
-    for (std::size_t j = 0; j < kept.size(); ++j) ids_[j] = static_cast<std::uint32_t>(cand[kept[j]].id);
+    ISOTOPE_RETURN_IF_ERROR(detail::kept_of_candidates(cand, params, &kept, &ids_, &kv));
     all_ = false;
     ISOTOPE_RETURN_IF_ERROR(weights(context, kv, params));
     for (TokenLogit& c : cand) c.logit = -std::numeric_limits<float>::infinity();

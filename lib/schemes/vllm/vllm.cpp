@@ -169,21 +169,13 @@ class VllmGenerator final : public Generator {
   }
   Status apply_candidates(std::span<const std::uint32_t> context, std::span<TokenLogit> cand,
                           const SamplingParams& params) override {
-    for (const TokenLogit& c : cand)
-      if (c.id < 0 || static_cast<std::uint32_t>(c.id) >= vocab_)
-        return {Code::vocab_mismatch, "candidate token id " + std::to_string(c.id) + " is outside the vocabulary"};
+    ISOTOPE_RETURN_IF_ERROR(detail::check_candidate_ids(cand, vocab_));
     if (params.greedy) return detail::greedy_refused();
     if (cand.empty() || !marked(context)) return Status::OK();
-    std::vector<float> l(cand.size());
-    for (std::size_t j = 0; j < cand.size(); ++j) l[j] = cand[j].logit;
     std::vector<std::uint32_t> kept;
     std::vector<float> kv;
-    ISOTOPE_RETURN_IF_ERROR(detail::kept_candidates(l, params, &kept, &kv));
-    ids_.resize(kept.size());
-    for (std::size_t j = 0; j < kept.size(); ++j) ids_[j] = static_cast<std::uint32_t>(cand[kept[j]].id);
-    const std::size_t best = race(context, ids_, kv, params, route(route_));
-    for (std::size_t j = 0; j < cand.size(); ++j)
-      if (j != kept[best]) cand[j].logit = -std::numeric_limits<float>::infinity();
+    ISOTOPE_RETURN_IF_ERROR(detail::kept_of_candidates(cand, params, &kept, &ids_, &kv));
+    detail::keep_only(cand, kept[race(context, ids_, kv, params, route(route_))]);
     return Status::OK();
   }
   Status sample(std::span<const std::uint32_t> context, std::span<const float> logits, const SamplingParams& params,
