@@ -22,6 +22,7 @@ nothing); use a TLS scheduler address (``tls://``) on a network you do not
 trust.
 """
 
+import hashlib
 import json
 import math
 import os
@@ -161,24 +162,93 @@ def _read_bytes(path):
         raise OSError("cannot read '%s': %s" % (path, e.strerror)) from None
 
 
+class _Chunk(list):
+    """The non-blank lines of one chunk of a JSONL file, [(line number, bytes)], and where the chunk lies in
+    the file: bytes [offset, offset + length), its first line numbered `first`."""
+
+    def __init__(self, lines, offset, length, first):
+        super().__init__(lines)
+        self.offset, self.length, self.first = offset, length, first
+
+
 def _chunks(path, data, target_bytes):
-    """Non-blank lines of a JSONL file, cut into chunks of about target_bytes:
-    [(first line number, [(line number, bytes)])]; record numbers follow from
-    the chunk sizes."""
-    out, cur, size = [], [], 0
+    """Non-blank lines of a JSONL file, cut at line ends into chunks of about target_bytes (a list of
+    _Chunk); record numbers follow from the chunk sizes."""
+    out, cur, size, start, first, pos = [], [], 0, 0, 1, 0
     for n, line in enumerate(data.split(b"\n"), start=1):
-        if line.endswith(b"\r"):
-            pass
-        if not line.strip(b" \t\r"):
-            continue
-        cur.append((n, line))
-        size += len(line)
+        pos_next = pos + len(line) + 1
+        if line.strip(b" \t\r"):
+            cur.append((n, line))
+            size += len(line)
+        pos = min(pos_next, len(data))
         if size >= target_bytes:
-            out.append(cur)
-            cur, size = [], 0
+            out.append(_Chunk(cur, start, pos - start, first))
+            cur, size, start, first = [], 0, pos, n + 1
     if cur:
-        out.append(cur)
+        out.append(_Chunk(cur, start, len(data) - start, first))
     return out
+
+
+class _Range:
+    """A chunk that a worker reads from the file itself (a file system the client and the workers share):
+    the chunk's place in the file, its BLAKE2b-256 digest and its number of records, both checked by the
+    worker, so that every worker scores exactly the bytes the client read."""
+
+    __slots__ = ("path", "offset", "length", "first", "digest", "records")
+
+    def __init__(self, path, chunk, data):
+        self.path, self.offset, self.length, self.first = path, chunk.offset, chunk.length, chunk.first
+        self.digest = hashlib.blake2b(data[chunk.offset:chunk.offset + chunk.length], digest_size=32).digest()
+        self.records = len(chunk)
+
+    def __getstate__(self):
+        return (self.path, self.offset, self.length, self.first, self.digest, self.records)
+
+    def __setstate__(self, st):
+        self.path, self.offset, self.length, self.first, self.digest, self.records = st
+
+    def lines(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read(self.length)
+        except OSError as e:
+            raise OSError("a worker cannot read '%s': %s" % (self.path, e.strerror)) from None
+        if hashlib.blake2b(data, digest_size=32).digest() != self.digest:
+            raise OSError("a worker read other bytes of '%s' (offset %d, %d bytes) than the client: the file "
+                          "changed during the run, or the worker sees another file at that path"
+                          % (self.path, self.offset, self.length))
+        out = [(n, line) for n, line in enumerate(data.split(b"\n"), start=self.first) if line.strip(b" \t\r")]
+        assert len(out) == self.records  # same bytes, same cut: the digest guarantees it
+        return out
+
+
+def _lines(chunk):
+    """A task's lines: the shipped list itself, or those of a _Range read on the worker."""
+    return chunk.lines() if isinstance(chunk, _Range) else chunk
+
+
+def _file_size(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size if os.path.isfile(path) else None
+
+
+def _shippable(client, path, data, chunks, read_on_workers):
+    """What the tasks get for each chunk: a _Range when every worker sees `path` at the same size as the
+    client (read_on_workers None: find out; True: require it; False: never), else the lines themselves."""
+    if read_on_workers is None or read_on_workers:
+        sizes = client.run(_file_size, os.path.abspath(path))
+        seen = bool(sizes) and all(s == len(data) for s in sizes.values())
+        if read_on_workers and not seen:
+            raise UsageError("read_on_workers: not every worker sees '%s' at the same path with the same size"
+                             % path)
+        if seen:
+            apath = os.path.abspath(path)
+            return [_Range(apath, c, data) for c in chunks]
+    return [list(c) for c in chunks]
 
 
 def _documents(path, data):
@@ -216,7 +286,7 @@ def _tokenizer(path, sha256=""):
 
 def _w_closed(cfg, path, lines, parts):
     recs, ids_given = [], False
-    for n, line in lines:
+    for n, line in _lines(lines):
         where = "%s:%d" % (path, n)
         rec, ids = _suspect_record(_parse_line(line, where), where, cfg["id_vocab"])
         recs.append(rec)
@@ -236,7 +306,7 @@ def _first_ids(tok, cfg, item):
 
 def _w_open(cfg, path, lines, preds, parts):
     texts, ids_given = [], False
-    for n, line in lines:
+    for n, line in _lines(lines):
         where = "%s:%d" % (path, n)
         t, ids = _teacher_text(_parse_line(line, where), where, cfg["id_vocab"])
         texts.append(t)
@@ -250,7 +320,7 @@ def _w_open(cfg, path, lines, preds, parts):
 
 def _w_windows(cfg, path, lines, parts):
     texts, ids_given = [], False
-    for n, line in lines:
+    for n, line in _lines(lines):
         if isinstance(line, str):  # a plain-text document
             texts.append(line)
             continue
@@ -315,7 +385,7 @@ def _w_controls(cfg, seed, first, count, a, cuts):
 
 def _w_detect(cfg, parcel, path, lines):
     recs, names, ids_flags = [], [], []
-    for n, line in lines:
+    for n, line in _lines(lines):
         where = "%s:%d" % (path, n)
         rec, ids = _detect_record(_parse_line(line, where), where, cfg["id_vocab"])
         recs.append(rec)
@@ -491,7 +561,7 @@ def _check_exact(profile):
 
 def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=None, normalize=None,
                  control=20, control_seed=None, dedup=True, prompt_exclusion=True, curve_points=50,
-                 id_vocab=0, chunk_bytes=1 << 20, parts=None, threads=1, tokenizer_sha256=""):
+                 id_vocab=0, chunk_bytes=1 << 20, parts=None, threads=1, tokenizer_sha256="", read_on_workers=None):
     """A closed-model audit on a Dask cluster.
 
     scheduler: a scheduler address ("tcp://host:8786") or a distributed.Client.
@@ -499,6 +569,9 @@ def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=
     records); teacher: the filter's data (JSONL or plain text path) or None. control: control keys,
     derived from control_seed (32 bytes or 64 hex digits) as isotope::audit_control_key does.
     id_vocab: the vocabulary token-id records are read against (0: refuse them).
+    read_on_workers: None (default) lets each worker read its chunks of the input files itself when every
+    worker sees them at the same path with the same size (a shared file system), checking each chunk's
+    digest, and has the client send the bytes otherwise; True requires the former, False forces the latter.
     Returns a dict of counts and sums (statistic, control_statistics, curve, sample) from which
     ``isotope audit`` composes its JSON; ``log10_p`` is added for convenience.
     """
@@ -511,14 +584,17 @@ def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=
         parts = parts or 2 * _workers(client)
         cfg = _config(profile, tokenizer, normalize, id_vocab, tokenizer_sha256, prompt_exclusion=prompt_exclusion,
                       dedup=dedup, filter=teacher is not None, threads=threads)
-        chunks = _chunks(suspect, _read_bytes(suspect), chunk_bytes)
+        data = _read_bytes(suspect)
+        chunks = _chunks(suspect, data, chunk_bytes)
         if not chunks:
             raise InputError("'%s' holds no suspect records" % suspect)
+        shipped = _shippable(client, suspect, data, chunks, read_on_workers)
+        del data
         stage1 = [client.submit(_w_closed, _Config(cfg, want_first=(i == 0)), suspect, c, parts, pure=False)
-                  for i, c in enumerate(chunks)]
+                  for i, c in enumerate(shipped)]
         window_tasks = None
         if teacher is not None:
-            window_tasks = _window_tasks(client, cfg, teacher, chunk_bytes, parts)
+            window_tasks = _window_tasks(client, cfg, teacher, chunk_bytes, parts, read_on_workers)
         out = _audit(client, cfg, key, stage1, window_tasks, control, control_seed, curve_points, parts)
         if teacher is not None and out["filter_windows"] == 0:
             raise InputError("the teacher data hold no context window: the filter would drop everything")
@@ -529,10 +605,12 @@ def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=
             client.close()
 
 
-def _window_tasks(client, cfg, teacher, chunk_bytes, parts):
+def _window_tasks(client, cfg, teacher, chunk_bytes, parts, read_on_workers):
     data = _read_bytes(teacher)
     if teacher.endswith(".jsonl") or teacher.endswith(".json"):
         chunks = _chunks(teacher, data, chunk_bytes)
+        if chunks:
+            chunks = _shippable(client, teacher, data, chunks, read_on_workers)
     else:
         docs = _documents(teacher, data)
         chunks, cur, size = [], [], 0
@@ -551,7 +629,7 @@ def _window_tasks(client, cfg, teacher, chunk_bytes, parts):
 
 def audit_open(scheduler, key, teacher, predictions, profile=None, tokenizer=None, normalize=None, control=20,
                control_seed=None, dedup=True, curve_points=50, id_vocab=0, chunk_bytes=1 << 20, parts=None,
-               threads=1, tokenizer_sha256=""):
+               threads=1, tokenizer_sha256="", read_on_workers=None):
     """An open-model (reading mode) audit on a Dask cluster: teacher is the JSONL of watermarked texts fed
     to the suspect, predictions the PREDS.jsonl of its top-1 predictions (one line per teacher text).
     Arguments and result as audit_closed."""
@@ -566,7 +644,8 @@ def audit_open(scheduler, key, teacher, predictions, profile=None, tokenizer=Non
                       threads=threads)
         if not (teacher.endswith(".jsonl") or teacher.endswith(".json")):
             raise UsageError("a cluster audit reads the teacher texts from JSONL (.jsonl)")
-        chunks = _chunks(teacher, _read_bytes(teacher), chunk_bytes)
+        data = _read_bytes(teacher)
+        chunks = _chunks(teacher, data, chunk_bytes)
         if not chunks:
             raise InputError("'%s' holds no teacher texts" % teacher)
         preds = _read_predictions(predictions)
@@ -574,9 +653,11 @@ def audit_open(scheduler, key, teacher, predictions, profile=None, tokenizer=Non
         if len(preds) != nrec:
             raise InputError("'%s' has %d prediction lines, but the teacher data hold %d texts (need one line "
                              "per teacher text, in order)" % (predictions, len(preds), nrec))
+        shipped = _shippable(client, teacher, data, chunks, read_on_workers)
+        del data
         stage1, at = [], 0
-        for i, c in enumerate(chunks):
-            stage1.append(client.submit(_w_open, _Config(cfg, want_first=(i == 0)), teacher, c,
+        for i, (c, sc) in enumerate(zip(chunks, shipped)):
+            stage1.append(client.submit(_w_open, _Config(cfg, want_first=(i == 0)), teacher, sc,
                                         preds[at:at + len(c)], parts, pure=False))
             at += len(c)
         out = _audit(client, cfg, key, stage1, None, control, control_seed, curve_points, parts)
@@ -610,11 +691,12 @@ def holm(log10_p, alpha):
 
 
 def detect_corpus(scheduler, key, paths, profile=None, tokenizer=None, normalize=None, dedup=True, vocab_size=0,
-                  chunk_bytes=1 << 20, id_vocab=None, tokenizer_sha256=""):
+                  chunk_bytes=1 << 20, id_vocab=None, tokenizer_sha256="", read_on_workers=None):
     """Detection over JSONL files (shards of a corpus), each record on its own, as ``isotope detect
     --jsonl``. Yields, in input order, (path, line number, counts dict) per record; the counts hold
     tokens, scored, statistic, skipped_short, skipped_duplicate, skipped_prompt, input_ids, prompt.
-    vocab_size: read token-id records without a tokenizer (then text records are refused)."""
+    vocab_size: read token-id records without a tokenizer (then text records are refused).
+    read_on_workers: as in audit_closed."""
     profile = profile if profile is not None else _core.Profile()
     client, own = _client(scheduler)
     try:
@@ -625,9 +707,12 @@ def detect_corpus(scheduler, key, paths, profile=None, tokenizer=None, normalize
                       has_tokenizer=vocab_size == 0)
         parcel = _core._KeyParcel(key)
         for path in paths:
-            chunks = _chunks(path, _read_bytes(path), chunk_bytes)
+            data = _read_bytes(path)
+            chunks = _chunks(path, data, chunk_bytes)
             if not chunks:
                 raise InputError("'%s' holds no JSON lines" % path)
+            chunks = _shippable(client, path, data, chunks, read_on_workers)
+            del data
             # A bounded window of chunks in flight: results are yielded in order.
             futures = [client.submit(_w_detect, cfg, parcel, path, c, pure=False) for c in chunks[:4]]
             nxt = len(futures)

@@ -168,3 +168,65 @@ def test_bad_input_on_the_cluster(cli, data, cluster, tmp_path):
     bad.write_text('{"prompt": "a", "response": "b"}\n{"prompt": "a"}\n')
     p = cli("audit", "-q", "--key", data["k1"], "--suspect", bad, "--json", "--scheduler", cluster, check=False)
     assert p.returncode == 5 and "bad.jsonl:2" in p.stderr
+
+
+def test_workers_read_their_chunks_as_the_client_cut_them(tmp_path):
+    # Blank lines, CRLF, no final newline, chunk sizes from one line to the whole file: the lines a
+    # worker reads back from a range are exactly the lines the client cut.
+    variants = [b'{"a": 1}\n\n{"b": 2}\r\n  \n{"c": 3}', b'\n\n{"a": 1}\n{"b": 22}\n\n', b'{"only": 1}\n',
+                b"".join(b'{"n": %d}\n%s' % (i, b"\n" * (i % 3)) for i in range(200))]
+    for k, data in enumerate(variants):
+        path = tmp_path / ("v%d.jsonl" % k)
+        path.write_bytes(data)
+        for target in (1, 7, 50, 1 << 20):
+            chunks = isotope.dask._chunks(str(path), data, target)
+            ranges = [isotope.dask._Range(str(path), c, data) for c in chunks]
+            assert [r.lines() for r in ranges] == [list(c) for c in chunks]
+            assert sum(r.length for r in ranges) <= len(data)
+
+
+def test_a_chunk_changed_under_the_workers_is_refused(tmp_path):
+    path = tmp_path / "s.jsonl"
+    data = b'{"prompt": "a", "response": "b"}\n{"prompt": "c", "response": "d"}\n'
+    path.write_bytes(data)
+    (chunk,) = isotope.dask._chunks(str(path), data, 1 << 20)
+    r = isotope.dask._Range(str(path), chunk, data)
+    path.write_bytes(data.replace(b'"b"', b'"x"'))  # same size, other bytes
+    with pytest.raises(OSError, match="other bytes"):
+        r.lines()
+    path.unlink()
+    with pytest.raises(OSError, match="cannot read"):
+        r.lines()
+
+
+def test_shipped_and_worker_read_chunks_give_the_same_audit(data, cluster):
+    d = data["dir"]
+    client = distributed.Client(cluster, set_as_default=False)
+    try:
+        runs = [isotope.dask.audit_closed(client, data["k1"], str(d / "suspect_mixed.jsonl"),
+                                          str(d / "teacher.jsonl"), control=3, control_seed=SEED, chunk_bytes=2000,
+                                          read_on_workers=how) for how in (True, False)]
+        _same(runs[0], runs[1])
+        assert runs[0]["log10_p"] < -4
+        opened = [isotope.dask.audit_open(client, data["k1"], str(d / "teacher.jsonl"), str(d / "preds.jsonl"),
+                                          control=2, control_seed=SEED, chunk_bytes=3000, read_on_workers=how)
+                  for how in (True, False)]
+        _same(opened[0], opened[1])
+        # A path the workers cannot see (a pipe of this process) is refused when reading on the workers is
+        # required, and shipped otherwise.
+        for how in (True, None):
+            rfd, wfd = os.pipe()
+            os.write(wfd, b"".join((d / "suspect.jsonl").read_bytes().splitlines(keepends=True)[:10]))
+            os.close(wfd)
+            try:
+                if how:
+                    with pytest.raises(isotope.dask.UsageError, match="every worker"):
+                        isotope.dask.audit_closed(client, data["k1"], "/dev/fd/%d" % rfd, control=0,
+                                                  read_on_workers=how)
+                else:
+                    r = isotope.dask.audit_closed(client, data["k1"], "/dev/fd/%d" % rfd, control=0)
+                    assert r["scored"] > 0
+            finally:
+                os.close(rfd)
+    finally:
+        client.close()
