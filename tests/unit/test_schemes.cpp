@@ -3,6 +3,7 @@
 // preservation, the whole-vocabulary Gumbel search against brute force.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -187,6 +188,43 @@ TEST_CASE("distortion-free schemes keep the model's distribution, KGW shifts it"
   CHECK(chi2_log10_p("kgw") < -10.0);
 }
 
+TEST_CASE("distortion-free schemes keep the model's distribution over a large vocabulary", "[schemes]") {
+  // As above, over 20,000 tokens (SynthID's tournament then runs by
+  // histograms): ten likely tokens and 19,990 unlikely ones at logit -9,
+  // which share about 1.6% of the mass. Eleven categories: the ten, the rest.
+  const std::size_t V = 20000, n = 20000;
+  std::vector<float> logits(V, -9.0f);
+  for (std::size_t i = 0; i < 10; ++i) logits[i * 1999] = 2.0f - 0.45f * static_cast<float>(i);
+  std::vector<double> probs(11, 0.0);
+  double z = 0.0;
+  for (float l : logits) z += std::exp(static_cast<double>(l));
+  for (std::size_t i = 0; i < V; ++i) {
+    const std::size_t cat = i % 1999 == 0 && i / 1999 < 10 ? i / 1999 : 10;
+    probs[cat] += std::exp(static_cast<double>(logits[i])) / z;
+  }
+  REQUIRE(probs[10] > 0.01);
+  for (const char* name : {"synthid", "gumbel"}) {
+    INFO(name);
+    Profile p = profile_of(name);
+    std::unique_ptr<Watermarker> wm;
+    REQUIRE(Watermarker::create(key_of(8), p, static_cast<std::uint32_t>(V), &wm).ok());
+    Rng rng(9);
+    std::vector<double> counts(11, 0.0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::vector<std::uint32_t> ctx{static_cast<std::uint32_t>(i), 7};  // distinct windows
+      std::uint32_t t = 0;
+      REQUIRE(wm->sample(ctx, logits, SamplingParams{}, rng, &t).ok());
+      counts[t % 1999 == 0 && t / 1999 < 10 ? t / 1999 : 10] += 1.0;
+    }
+    double x = 0.0;
+    for (std::size_t i = 0; i < 11; ++i) {
+      const double e = probs[i] * static_cast<double>(n);
+      x += (counts[i] - e) * (counts[i] - e) / e;
+    }
+    CHECK(chi2_upper_tail_even(x, 5).log10_p > -3.0);  // 10 degrees of freedom
+  }
+}
+
 TEST_CASE("Gumbel over the whole vocabulary picks the brute-force argmax", "[schemes]") {
   const std::uint32_t V = 5000;
   const Key key = key_of(6);
@@ -259,6 +297,48 @@ TEST_CASE("distortion-free schemes: greedy refused, repeated windows unmarked", 
     auto copy = l;
     REQUIRE(wm->apply(rep, copy).ok());
     CHECK(copy == l);
+  }
+}
+
+TEST_CASE("SynthID apply gives the tournament's distribution, computed here from the g-values", "[schemes]") {
+  // The reference: softmax, then m layers of q_t (1 + g_l(t) - G_l) in
+  // double over the scorer's g-values. V = 64 runs the layered tournament,
+  // V = 20,000 the histogram one.
+  const Key key = key_of(10);
+  const Profile p = profile_of("synthid");
+  const std::size_t m = 30;
+  const Scheme* sc = find_scheme("synthid");
+  std::unique_ptr<TupleScorer> values;
+  REQUIRE(sc->make_scorer(key, p, &values).ok());
+  for (const std::uint32_t V : {64u, 20000u}) {
+    INFO("V " << V);
+    const auto l = random_logits(V, 11, 2.5f);
+    const std::vector<std::uint32_t> ctx{5, 6};
+    std::vector<std::uint32_t> all(V);
+    for (std::uint32_t i = 0; i < V; ++i) all[i] = i;
+    std::vector<double> g(static_cast<std::size_t>(V) * m);
+    REQUIRE(values->values(ctx, all, g).ok());
+    std::vector<double> q(V);
+    double z = 0.0;
+    for (std::uint32_t i = 0; i < V; ++i) z += q[i] = std::exp(static_cast<double>(l[i]));
+    for (double& x : q) x /= z;
+    for (std::size_t layer = 0; layer < m; ++layer) {
+      double G = 0.0;
+      for (std::uint32_t i = 0; i < V; ++i) G += q[i] * g[i * m + layer];
+      for (std::uint32_t i = 0; i < V; ++i) q[i] *= 1.0 + g[i * m + layer] - G;
+    }
+    std::unique_ptr<Watermarker> wm;
+    REQUIRE(Watermarker::create(key, p, V, &wm).ok());
+    auto out = l;
+    REQUIRE(wm->apply(ctx, out).ok());
+    double worst = 0.0, moved = 0.0;
+    for (std::uint32_t i = 0; i < V; ++i) {
+      const double got = std::exp(static_cast<double>(out[i]));
+      worst = std::max(worst, std::abs(got - q[i]) / std::max(q[i], 1e-9));
+      moved += std::abs(q[i] - std::exp(static_cast<double>(l[i])) / z);
+    }
+    CHECK(worst <= 1e-3);
+    CHECK(moved > 0.1);  // the tournament changed the distribution
   }
 }
 

@@ -6,7 +6,8 @@
 // match, layer l maps the distribution q to
 //   q_t * ((1 - (1 - G)^k) / G)   if g_l(t) = 1,   q_t * (1 - G)^(k-1)  if g_l(t) = 0,
 // G = sum of q over the tokens with g_l = 1 (k = 2: q_t (1 + g_l(t) - G)), and
-// the token is drawn from the result. Over random keys the bits are fair and
+// the token is drawn from the result (tournament.hpp: layer by layer for a
+// few candidates, by histograms of the bits for many). Over random keys the bits are fair and
 // the competitors exchangeable, so the token is drawn from the model's
 // distribution; a window already seen in the same sequence is sampled without
 // the watermark (skip_repeated). leaves = 2 is the non-distortionary
@@ -27,6 +28,7 @@
 #include "prf/prf32.hpp"
 #include "watermark/kernels.hpp"
 #include "schemes/distortion_free.hpp"
+#include "schemes/synthid/tournament.hpp"
 #include "watermark/sampler_internal.hpp"
 
 namespace isotope {
@@ -40,6 +42,10 @@ constexpr std::array<ParamSpec, 3> kParams{{
     {"skip_repeated", 1.0, 0.0, 1.0, true,
      "1: sample a window already seen in the same sequence without the watermark (distortion-free); 0: always mark"},
 }};
+
+// From this many candidates on, the tournament runs by histograms
+// (tournament.hpp): two passes over the candidates instead of m.
+constexpr std::size_t kHistogramMin = 16384;
 
 inline std::uint32_t layer_mask(std::uint32_t m) noexcept { return m >= 32 ? 0xFFFFFFFFu : ((1u << m) - 1u); }
 
@@ -90,6 +96,7 @@ class SynthIdGenerator final : public detail::DistortionFreeGenerator {
     ISOTOPE_RETURN_IF_ERROR(check(logits.size(), params));
     if (!marked(context)) return Status::OK();
     ISOTOPE_RETURN_IF_ERROR(tournament(context, logits, params));
+    if (hist_used_) hist_.finish(q_, v_);
     std::fill(logits.begin(), logits.end(), -std::numeric_limits<float>::infinity());
     for (std::size_t j = 0; j < ids_.size(); ++j)
       logits[ids_[j]] = q_[j] > 0.0f ? std::log(q_[j] / total_) : -std::numeric_limits<float>::infinity();
@@ -104,6 +111,7 @@ class SynthIdGenerator final : public detail::DistortionFreeGenerator {
     ISOTOPE_RETURN_IF_ERROR(detail::kept_of_candidates(cand, params, &kept, &ids_, &kv));
     all_ = false;
     ISOTOPE_RETURN_IF_ERROR(weights(context, kv, params));
+    if (hist_used_) hist_.finish(q_, v_);
     for (TokenLogit& c : cand) c.logit = -std::numeric_limits<float>::infinity();
     for (std::size_t j = 0; j < kept.size(); ++j)
       cand[kept[j]].logit = q_[j] > 0.0f ? std::log(q_[j] / total_) : -std::numeric_limits<float>::infinity();
@@ -114,7 +122,7 @@ class SynthIdGenerator final : public detail::DistortionFreeGenerator {
     ISOTOPE_RETURN_IF_ERROR(check(logits.size(), params));
     if (!marked(context)) return sample_plain(logits, params, rng, token);
     ISOTOPE_RETURN_IF_ERROR(tournament(context, logits, params));
-    *token = draw(rng);
+    *token = hist_used_ ? ids_[hist_.draw(q_, v_, rng.next_double())] : draw(rng);
     return Status::OK();
   }
 
@@ -170,43 +178,9 @@ class SynthIdGenerator final : public detail::DistortionFreeGenerator {
     } else {
       ISOTOPE_RETURN_IF_ERROR(prf_->values_at(seed, ids_.data(), n, v_.data()));
     }
-    // Layer l multiplies by c1 where g_l = 1 and by c0 where g_l = 0; the
-    // first pass only measures the mass with g_0 = 1.
-    double total = 0.0, mass = 0.0;
-    for (std::size_t b = 0; b < nb; ++b) {
-      const std::size_t start = b * B, len = std::min(B, n - start);
-      float m = 0.0f;
-      block_[b] = kernels::tournament_layer(q_.data() + start, v_.data() + start, len, 0, 1.0f, 1.0f, 0, &m);
-      total += block_[b];
-      mass += m;
-    }
-    for (std::uint32_t l = 0; l < m_; ++l) {
-      if (!(total > 0.0) || !std::isfinite(total)) return detail::bad_logits();
-      const double G = std::min(1.0, mass / total);  // share of the mass with g_l = 1
-      double c0 = 0.0, c1 = 0.0;
-      if (k_ == 2) {
-        c0 = 1.0 - G;
-        c1 = 2.0 - G;
-      } else {
-        c0 = std::pow(1.0 - G, k_ - 1);
-        c1 = G > 0.0 ? (1.0 - std::pow(1.0 - G, k_)) / G : static_cast<double>(k_);
-      }
-      const unsigned next = l + 1 < m_ ? l + 1 : l;
-      double t = 0.0, nm = 0.0;
-      for (std::size_t b = 0; b < nb; ++b) {
-        const std::size_t start = b * B, len = std::min(B, n - start);
-        float m = 0.0f;
-        block_[b] = kernels::tournament_layer(q_.data() + start, v_.data() + start, len, l, static_cast<float>(c0),
-                                              static_cast<float>(c1), next, &m);
-        t += block_[b];
-        nm += m;
-      }
-      total = t;
-      mass = nm;
-    }
-    if (!(total > 0.0) || !std::isfinite(total)) return detail::bad_logits();
-    total_ = total;
-    return Status::OK();
+    hist_used_ = n >= kHistogramMin;
+    if (hist_used_) return hist_.run(q_, v_, m_, k_, &total_);
+    return detail::tournament_layered(q_, v_, m_, k_, block_, &total_);
   }
   // Draws one candidate from q_: its block by the block sums, then the token.
   std::uint32_t draw(Rng& rng) const {
@@ -231,6 +205,8 @@ class SynthIdGenerator final : public detail::DistortionFreeGenerator {
   int k_;
   std::vector<std::uint32_t> v_, ids_;
   std::vector<float> kv_, q_, block_;
+  detail::HistogramTournament hist_;
+  bool hist_used_ = false;  // the weights came from hist_ (q_ before its last stage)
   double total_ = 0.0;
   bool all_ = false;  // ids_ is 0..V-1
 };
