@@ -98,9 +98,9 @@ Profile ProfileOptions::get() const {
       fail_usage("--" + name + " is not a parameter of the " + scheme + " scheme");
     p.params[name] = v;
   }
-  // hf-synthid: the window is the n-gram before its last token.
-  if (values.contains("ngram_len") && (width_option == nullptr || width_option->count() == 0))
-    p.context_width = static_cast<std::uint32_t>(p.param("ngram_len")) - 1;
+  if (width_option == nullptr || width_option->count() == 0)
+    if (const Scheme* sc = find_scheme(p.scheme); sc != nullptr)
+      if (auto w = sc->implied_context_width(p)) p.context_width = *w;
   check(p.validate(), "invalid watermark profile");
   return p;
 }

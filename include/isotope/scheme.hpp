@@ -168,6 +168,11 @@ class ISOTOPE_API Scheme {
   // whose window was already scored is skipped whatever its token. Stricter:
   // every tuple it admits the isotope rule admits too.
   virtual bool dedup_by_window(const Profile&) const noexcept { return false; }
+  // A context width that the scheme's parameters imply, or nullopt. The
+  // command line, the C API and Python give a profile this width unless the
+  // caller sets the width itself (hf-synthid: ngram_len - 1, the n-gram
+  // before its last token).
+  virtual std::optional<std::uint32_t> implied_context_width(const Profile&) const noexcept { return std::nullopt; }
 };
 
 // The values a profile's scheme tests for `tokens` after `context` under

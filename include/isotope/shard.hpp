@@ -99,9 +99,11 @@ ISOTOPE_API Status shard_admit(const Profile &profile, std::span<const ShardTupl
                                std::span<const std::uint64_t> record_offsets,
                                const std::vector<std::vector<std::uint32_t>> *filter, bool dedup, ShardAdmitted *out);
 
-// Whether sums of this profile's scores are the same in every order (every
-// score a whole number: KGW, SynthID), so that partitions' sums add up to the
-// single-machine statistic exactly.
+// Whether this profile's audit can run by partitions with the single-machine
+// result exactly: every score a whole number (sums are then the same in every
+// order), an isotope key (control keys derived as on one machine), windows
+// without padding, deduplication by (window, token), and a null that depends
+// on the statistic alone (no TupleNull). Today: KGW and SynthID.
 ISOTOPE_API bool shard_sums_exact(const Profile &profile) noexcept;
 
 // Step 3: sums[b] = the sum of the scores under `key` of the tuples j with

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <new>
 #include <string>
 #include <thread>
 
 #include "detect/tuple_set.hpp"
+#include "isotope/scheme.hpp"
 #include "isotope/stats.hpp"
 
 namespace isotope {
@@ -207,7 +209,16 @@ Status shard_admit(const Profile &profile, std::span<const ShardTuples> chunks,
 }
 
 bool shard_sums_exact(const Profile &profile) noexcept {
-  return profile.scheme == SCHEME_KGW || profile.scheme == SCHEME_SYNTHID;
+  const Scheme *s = find_scheme(profile.scheme);
+  if (s == nullptr || !s->integer_scores() || s->engine_key_ints(profile) != 0 || s->pad_id(profile) ||
+      s->dedup_by_window(profile))
+    return false;
+  try {
+    std::unique_ptr<TupleNull> null;
+    return s->make_tuple_null(profile, &null).ok() && null == nullptr;
+  } catch (...) {  // out of memory
+    return false;
+  }
 }
 
 namespace {

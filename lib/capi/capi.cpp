@@ -335,8 +335,8 @@ int isotope_profile_set(isotope_profile* p, const char* name, double value) {
     }
     isotope::Profile q = p->profile;
     if (auto st = q.set(name, value); !st.ok()) return fail(st);
-    // hf-synthid: the window is the n-gram before its last token.
-    if (std::string_view(name) == "ngram_len" && value >= 1.0) q.context_width = static_cast<uint32_t>(value) - 1;
+    if (const isotope::Scheme* sc = isotope::find_scheme(q.scheme); sc != nullptr)
+      if (auto w = sc->implied_context_width(q)) q.context_width = *w;
     if (auto st = q.validate(); !st.ok()) return fail(st);
     p->profile = std::move(q);
     return ISOTOPE_OK;

@@ -9,6 +9,7 @@
 
 #include "isotope/audit.hpp"
 #include "isotope/evidence.hpp"
+#include "isotope/scheme.hpp"
 #include "isotope/shard.hpp"
 #include "isotope/stats.hpp"
 
@@ -221,9 +222,19 @@ TEST_CASE("shard inputs are checked", "[shard]") {
   CHECK(shard_admit(p, std::span(&bad, 1), std::span(&zero, 1), nullptr, true, &a).code() == Code::invalid_argument);
   std::vector<double> sums;
   CHECK(shard_score(key_of(3), p, a, std::vector<std::uint32_t>{0}, 1, &sums).code() == Code::invalid_argument);
-  Profile g;
-  REQUIRE(Profile::of(SCHEME_GUMBEL, &g).ok());
-  CHECK_FALSE(shard_sums_exact(g));
+  // Partitions give the one-machine result for isotope-key schemes with
+  // whole-number scores and a null of the statistic alone; the others (real
+  // scores, engine keys, padded windows, a tuple-dependent null) are refused.
+  for (const Scheme* sc : schemes()) {
+    INFO(sc->name());
+    Profile q;
+    REQUIRE(Profile::of(sc->name(), &q).ok());
+    const bool want = sc->name() == SCHEME_KGW || sc->name() == SCHEME_SYNTHID;
+    CHECK(shard_sums_exact(q) == want);
+  }
+  Profile unknown;
+  unknown.scheme = "no-such-scheme";
+  CHECK_FALSE(shard_sums_exact(unknown));
 }
 
 TEST_CASE("curve from sums matches the curve from scores", "[shard]") {

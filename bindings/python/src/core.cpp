@@ -1183,9 +1183,9 @@ PYBIND11_MODULE(_core, m) {
           if (name == "scheme") continue;
           set_value(name, v);
         }
-        // hf-synthid: the window is the n-gram before its last token.
-        if (kwargs.contains("ngram_len") && !kwargs.contains("context_width") && p.param("ngram_len") >= 1)
-          p.context_width = static_cast<std::uint32_t>(p.param("ngram_len")) - 1;
+        if (!kwargs.contains("context_width"))
+          if (const Scheme* sc = find_scheme(p.scheme); sc != nullptr)
+            if (auto w = sc->implied_context_width(p)) p.context_width = *w;
         check(p.validate());
         return p;
       }))

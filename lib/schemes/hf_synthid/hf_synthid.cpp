@@ -315,6 +315,11 @@ class HfSynthId final : public Scheme {
     return Status::OK();
   }
   bool distortion_free(const Profile&) const noexcept override { return false; }
+  std::optional<std::uint32_t> implied_context_width(const Profile& p) const noexcept override {
+    const double n = p.param("ngram_len");
+    if (!(n >= 1.0)) return std::nullopt;
+    return static_cast<std::uint32_t>(n) - 1;
+  }
 
   Status make_scorer(const Key& key, const Profile& p, std::unique_ptr<TupleScorer>* out) const override {
     std::vector<std::uint64_t> keys;
