@@ -736,6 +736,11 @@ def detect_corpus(scheduler, key, paths, profile=None, tokenizer=None, normalize
 # ---- the command line's helper: python3 -m isotope.dask {audit|detect} < request.json ----
 
 EXIT = {"usage": 2, "io": 3, "key": 4, "input": 5, "cluster": 8}
+# The exit code of each kind of error, the first match in this order. A ValueError from the library means
+# the data are at fault.
+_EXIT_OF = ((UsageError, "usage"), (InputError, "input"), (ClusterError, "cluster"), (PermissionError, "key"),
+            (OSError, "io"), (ValueError, "input"))
+_ERRORS = tuple(kind for kind, _ in _EXIT_OF)
 
 
 def _profile_from(j):
@@ -771,24 +776,9 @@ def _main(argv):
                 sys.stdout.write(json.dumps(r) + "\n")
         sys.stdout.flush()
         return 0
-    except UsageError as e:
+    except _ERRORS as e:
         sys.stderr.write("isotope: %s\n" % e)
-        return EXIT["usage"]
-    except InputError as e:
-        sys.stderr.write("isotope: %s\n" % e)
-        return EXIT["input"]
-    except ClusterError as e:
-        sys.stderr.write("isotope: %s\n" % e)
-        return EXIT["cluster"]
-    except PermissionError as e:
-        sys.stderr.write("isotope: %s\n" % e)
-        return EXIT["key"]
-    except OSError as e:
-        sys.stderr.write("isotope: %s\n" % e)
-        return EXIT["io"]
-    except ValueError as e:  # from the library: the data are at fault
-        sys.stderr.write("isotope: %s\n" % e)
-        return EXIT["input"]
+        return next(EXIT[what] for kind, what in _EXIT_OF if isinstance(e, kind))
     except Exception as e:  # anything else the cluster raised (a worker lost, out of memory, ...)
         sys.stderr.write("isotope: the cluster run failed: %s: %s\n" % (type(e).__name__, e))
         return EXIT["cluster"]

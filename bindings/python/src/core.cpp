@@ -877,6 +877,20 @@ const Tokenizer* tokenizer_ptr(py::handle h) {
 }
 
 // Step 1 of a closed audit over a chunk of records (prompt, response): each a
+// (prompt, `second`) pairs: each prompt a str, token ids or None; each
+// `second` a str or token ids.
+std::vector<std::pair<std::optional<TextOrIds>, TextOrIds>> record_pairs(py::handle records, const char* second) {
+  std::vector<std::pair<std::optional<TextOrIds>, TextOrIds>> in;
+  for (py::handle item : py::reinterpret_borrow<py::iterable>(records)) {
+    auto pair = py::reinterpret_borrow<py::sequence>(item);
+    if (pair.size() != 2) value_error(std::string("each record must be a (prompt, ") + second + ") pair");
+    std::optional<TextOrIds> prompt;
+    if (!pair[0].is_none()) prompt = text_or_ids(pair[0], "prompt");
+    in.emplace_back(std::move(prompt), text_or_ids(pair[1], second));
+  }
+  return in;
+}
+
 // str (normalized, tokenized), token ids, or None (no prompt).
 py::tuple shard_closed_py(py::handle tokenizer, py::handle normalize, py::object vocab_arg, py::handle profile,
                           py::handle records, bool prompt_exclusion, py::object parts_arg) {
@@ -885,14 +899,7 @@ py::tuple shard_closed_py(py::handle tokenizer, py::handle normalize, py::object
   const auto vocab = uint_arg<std::uint32_t>(vocab_arg, "vocab_size");
   const Profile p = profile_arg(profile);
   const auto parts = uint_arg<std::uint32_t>(parts_arg, "parts");
-  std::vector<std::pair<std::optional<TextOrIds>, TextOrIds>> in;
-  for (py::handle item : py::reinterpret_borrow<py::iterable>(records)) {
-    auto pair = py::reinterpret_borrow<py::sequence>(item);
-    if (pair.size() != 2) value_error("each record must be a (prompt, response) pair");
-    std::optional<TextOrIds> prompt;
-    if (!pair[0].is_none()) prompt = text_or_ids(pair[0], "prompt");
-    in.emplace_back(std::move(prompt), text_or_ids(pair[1], "response"));
-  }
+  auto in = record_pairs(records, "response");
   std::vector<ShardTuples> out;
   ShardCounts counts;
   {
@@ -1032,14 +1039,7 @@ py::dict detect_records_py(py::handle key, py::handle tokenizer, py::handle norm
   const Normalizers norm = normalizers_arg(normalize);
   const auto vocab = uint_arg<std::uint32_t>(vocab_arg, "vocab_size");
   const Profile p = profile_arg(profile);
-  std::vector<std::pair<std::optional<TextOrIds>, TextOrIds>> in;
-  for (py::handle item : py::reinterpret_borrow<py::iterable>(records)) {
-    auto pair = py::reinterpret_borrow<py::sequence>(item);
-    if (pair.size() != 2) value_error("each record must be a (prompt, text) pair");
-    std::optional<TextOrIds> prompt;
-    if (!pair[0].is_none()) prompt = text_or_ids(pair[0], "prompt");
-    in.emplace_back(std::move(prompt), text_or_ids(pair[1], "text"));
-  }
+  auto in = record_pairs(records, "text");
   const std::size_t n = in.size();
   std::vector<std::uint64_t> tokens(n), scored(n), sshort(n), sdup(n), sprompt(n);
   std::vector<double> stat(n);
