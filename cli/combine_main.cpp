@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "common.hpp"
+#include "isotope/detect.hpp"
 #include "isotope/io.hpp"
 #include "isotope/stats.hpp"
 
@@ -103,7 +104,7 @@ int run_combine(const CombineOptions& o) {
   if (!std::isfinite(stat) || !std::isfinite(t.log10_p))
     fail_input("the combined statistic overflows a double (log10_p values of order -1e308): such p-values do not "
                "come from real audits");
-  const bool flagged = t.log10_p <= std::log10(o.threshold);
+  const bool flagged = significant(t.log10_p, o.threshold);
   if (o.json) {
     nlohmann::json j = {{"type", "isotope-combined"},
                         {"method", "fisher"},

@@ -94,7 +94,7 @@ nlohmann::json scan_json(const ScanResult& sr, const Profile& profile, double th
   const DetectionResult& w = sr.window;
   nlohmann::json j = {{"log10_p", sr.log10_p},
                       {"p_value", sr.p_value},
-                      {"watermarked", w.scored > 0 && sr.log10_p <= std::log10(threshold)},
+                      {"watermarked", w.scored > 0 && significant(sr.log10_p, threshold)},
                       {"start", sr.start},
                       {"end", sr.end},
                       {"windows", sr.windows},

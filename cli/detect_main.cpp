@@ -81,7 +81,7 @@ void print_summary(const DetectOptions &o, const std::vector<double> &lps) {
   std::uint64_t uncorrected = 0;
   double min_lp = 0.0, min_adj = 0.0;
   for (std::size_t i = 0; i < lps.size(); ++i) {
-    if (lps[i] <= std::log10(o.threshold)) ++uncorrected;
+    if (significant(lps[i], o.threshold)) ++uncorrected;
     min_lp = std::min(min_lp, lps[i]);
     min_adj = std::min(min_adj, h.adjusted_log10_p[i]);
   }

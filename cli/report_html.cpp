@@ -8,6 +8,7 @@
 
 #include "common.hpp"
 #include "evidence.hpp"
+#include "isotope/detect.hpp"
 #include "isotope/scheme.hpp"
 
 namespace isotope::cli {
@@ -436,7 +437,7 @@ std::string report_html(const json& doc, const std::string& report_name, const S
       continue;
     }
     const double lp = num(*it, "log10_p", 0);
-    if (flag(*it, "watermarked") || flag(*it, "flagged") || (num(*it, "scored", 0) > 0 && lp <= std::log10(threshold))) ++flagged;
+    if (flag(*it, "watermarked") || flag(*it, "flagged") || (num(*it, "scored", 0) > 0 && significant(lp, threshold))) ++flagged;
     if (best_item == nullptr || lp < best) best_item = it;
     best = std::min(best, lp);
   }

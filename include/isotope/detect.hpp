@@ -68,8 +68,11 @@ struct ISOTOPE_API DetectionResult {
   double p_value = 1.0;
 };
 
-// The decision rule, the one place it is written: something was scored and
-// log10_p <= log10(threshold).
+// The decision rule, the one place it is written: a p-value given as log10 is
+// significant at level `threshold` (0 < threshold) when log10_p <=
+// log10(threshold); a result is watermarked when something was scored and its
+// p-value is significant.
+ISOTOPE_API bool significant(double log10_p, double threshold) noexcept;
 ISOTOPE_API bool is_watermarked(const DetectionResult& r, double threshold) noexcept;
 
 // Per-token score for display and curves: the score of the tuple scored at

@@ -151,8 +151,12 @@ struct Scorer::Impl {
   }
 };
 
+bool significant(double log10_p, double threshold) noexcept {
+  return threshold > 0.0 && log10_p <= std::log10(threshold);
+}
+
 bool is_watermarked(const DetectionResult& r, double threshold) noexcept {
-  return r.scored > 0 && threshold > 0.0 && r.log10_p <= std::log10(threshold);
+  return r.scored > 0 && significant(r.log10_p, threshold);
 }
 
 Status result_from_statistic(const Profile& profile, double statistic, std::uint64_t scored, DetectionResult* out) {

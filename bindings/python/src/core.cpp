@@ -291,7 +291,7 @@ py::dict scan_dict(const ScanResult& sr, const Profile& p, double threshold) {
                                          "prompt"_a = w.skipped_prompt));
   if (p.scheme == SCHEME_KGW) window["green"] = w.green;
   return py::dict("log10_p"_a = sr.log10_p, "p_value"_a = sr.p_value,
-                  "watermarked"_a = w.scored > 0 && sr.log10_p <= std::log10(threshold), "start"_a = sr.start,
+                  "watermarked"_a = w.scored > 0 && significant(sr.log10_p, threshold), "start"_a = sr.start,
                   "end"_a = sr.end, "windows"_a = sr.windows, "min_length"_a = sr.min_length,
                   "correction"_a = "bonferroni", "window"_a = window);
 }
