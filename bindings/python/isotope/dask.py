@@ -348,6 +348,18 @@ def _w_admit(cfg, offsets, *parts_and_filter):
     return a
 
 
+def _w_merge(cfg, *admitted):
+    """The final deduplication of a partition: the tuples that each run of chunks admitted (in scoring
+    order, the runs in record order), as chunks whose record numbers are already global."""
+    chunks = [(a["windows"], a["tokens"], (a["order"] >> np.uint64(32)).astype(np.uint32),
+               (a["order"] & np.uint64(0xFFFFFFFF)).astype(np.uint32)) for a in admitted]
+    m = _core._shard_admit(cfg["profile"], chunks, np.zeros(len(chunks), dtype=np.uint64), None, cfg["dedup"])
+    m["skipped_filter"] = sum(a["skipped_filter"] for a in admitted)
+    m["skipped_duplicate"] += sum(a["skipped_duplicate"] for a in admitted)
+    m["filter_windows"] = admitted[0]["filter_windows"]
+    return m
+
+
 def _w_admit_summary(a, nrecords):
     rec = (a["order"] >> np.uint64(32)).astype(np.int64)
     return {"skipped_filter": a["skipped_filter"], "skipped_duplicate": a["skipped_duplicate"],
@@ -435,6 +447,13 @@ def _checkpoints(total, points):
     return list(_core._curve_checkpoints(total, points))
 
 
+def _placement(client, n):
+    """The worker of each of n chunks: contiguous runs of chunks per worker, in worker order, so that a
+    worker's chunks follow each other in scoring order (step 2 deduplicates them where they lie)."""
+    workers = sorted(client.scheduler_info()["workers"])
+    return [workers[i * len(workers) // n] for i in range(n)]
+
+
 def _cuts(client, admitted, per_record, ranks):
     """For each rank (1-based, in scoring order) the order key of the tuple at
     that rank: records, then positions."""
@@ -470,15 +489,27 @@ def _audit(client, cfg, key, stage1, window_tasks, control, control_seed, curve_
         filter_ids_given = any(client.gather([client.submit(lambda r: r[1], w, pure=False) for w in window_tasks]))
         wparts = [[client.submit(lambda r, p: r[0][p], w, p, pure=False) for w in window_tasks]
                   for p in range(parts)]
-    # Partition p on worker p mod W (its scoring tasks then run where its tuples are): the work is spread
-    # evenly, whatever the placement of the chunks.
+    # Step 2 in two rounds. Each run of chunks placed on one worker (_placement) first applies the rules
+    # to its own tuples of partition p, where they lie; partition p's worker then merges the runs'
+    # survivors, in record order, and drops the tuples an earlier run already admitted. Exact: the filter
+    # acts on whole tuples, so a tuple's first occurrence overall is the first of some run, and that one
+    # survives its run. Only survivors move between workers. Partition p is merged on worker p mod W (its
+    # scoring tasks then run where its tuples are).
     workers = sorted(client.scheduler_info()["workers"])
+    at = _placement(client, len(stage1))
+    runs = [[i for i in range(len(stage1)) if at[i] == w] for w in workers]
+    runs = [(w, r) for w, r in zip(workers, runs) if r]
     admitted = []
     for p in range(parts):
-        chunk_parts = [client.submit(_w_part, f, p, pure=False) for f in stage1]
-        args = chunk_parts + (wparts[p] if window_tasks is not None else [])
-        admitted.append(client.submit(_w_admit, cfg, offsets, *args, pure=False,
-                                      workers=[workers[p % len(workers)]], allow_other_workers=True))
+        found = []
+        for w, r in runs:
+            args = [client.submit(_w_part, stage1[i], p, pure=False, workers=[w], allow_other_workers=True)
+                    for i in r] + (wparts[p] if window_tasks is not None else [])
+            found.append(client.submit(_w_admit, cfg, [offsets[i] for i in r], *args, pure=False, workers=[w],
+                                       allow_other_workers=True))
+        target = workers[p % len(workers)]
+        admitted.append(found[0] if len(found) == 1 else
+                        client.submit(_w_merge, cfg, *found, pure=False, workers=[target], allow_other_workers=True))
     nrec = counts["records"]
     summaries = client.gather([client.submit(_w_admit_summary, a, nrec, pure=False) for a in admitted])
     scored = sum(s["scored"] for s in summaries)
@@ -590,8 +621,9 @@ def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=
             raise InputError("'%s' holds no suspect records" % suspect)
         shipped = _shippable(client, suspect, data, chunks, read_on_workers)
         del data
-        stage1 = [client.submit(_w_closed, _Config(cfg, want_first=(i == 0)), suspect, c, parts, pure=False)
-                  for i, c in enumerate(shipped)]
+        at = _placement(client, len(shipped))
+        stage1 = [client.submit(_w_closed, _Config(cfg, want_first=(i == 0)), suspect, c, parts, pure=False,
+                                workers=[at[i]], allow_other_workers=True) for i, c in enumerate(shipped)]
         window_tasks = None
         if teacher is not None:
             window_tasks = _window_tasks(client, cfg, teacher, chunk_bytes, parts, read_on_workers)
@@ -655,10 +687,11 @@ def audit_open(scheduler, key, teacher, predictions, profile=None, tokenizer=Non
                              "per teacher text, in order)" % (predictions, len(preds), nrec))
         shipped = _shippable(client, teacher, data, chunks, read_on_workers)
         del data
-        stage1, at = [], 0
+        stage1, at, where = [], 0, _placement(client, len(shipped))
         for i, (c, sc) in enumerate(zip(chunks, shipped)):
             stage1.append(client.submit(_w_open, _Config(cfg, want_first=(i == 0)), teacher, sc,
-                                        preds[at:at + len(c)], parts, pure=False))
+                                        preds[at:at + len(c)], parts, pure=False, workers=[where[i]],
+                                        allow_other_workers=True))
             at += len(c)
         out = _audit(client, cfg, key, stage1, None, control, control_seed, curve_points, parts)
         out["log10_p"] = _core._result_from_statistic(profile, out["statistic"], out["scored"])["log10_p"]

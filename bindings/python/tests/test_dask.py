@@ -230,3 +230,36 @@ def test_shipped_and_worker_read_chunks_give_the_same_audit(data, cluster):
                 os.close(rfd)
     finally:
         client.close()
+
+
+def test_many_chunks_on_both_workers_match_one_machine(cli, data, cluster):
+    # Small chunks spread the records over both workers, so that step 2 runs in two rounds (each worker's
+    # run of chunks, then the merge): every count and p-value still equals the single machine's.
+    d = data["dir"]
+    prof = isotope.Profile()
+
+    def same_numbers(r, one):
+        assert r["scored"] == one["scored"] and r["tokens"] == one["tokens"]
+        for mine, theirs in (("duplicate", "duplicate"), ("prompt", "prompt"), ("filter", "filter"),
+                             ("short", "short_context")):
+            assert r.get("skipped_" + mine, 0) == one["skipped"][theirs], mine
+        assert r["log10_p"] == one["log10_p"]
+        ctl = [isotope._core._result_from_statistic(prof, s, r["scored"])["log10_p"] for s in r["control_statistics"]]
+        assert ctl == one["control"]["log10_p"]
+
+    closed = _json(cli, "audit", "-q", "--key", data["k1"], "--suspect", d / "suspect_mixed.jsonl", "--teacher",
+                   d / "teacher.jsonl", "--control", 4, "--control-seed", SEED, "--json")
+    opened = _json(cli, "audit", "-q", "--mode", "open", "--key", data["k1"], "--teacher", d / "teacher.jsonl",
+                   "--predictions", d / "preds.jsonl", "--control", 4, "--control-seed", SEED, "--json")
+    assert closed["skipped"]["duplicate"] > 0 and closed["skipped"]["filter"] > 0
+    client = distributed.Client(cluster, set_as_default=False)
+    try:
+        for chunk in (1500, 7000):
+            r = isotope.dask.audit_closed(client, data["k1"], str(d / "suspect_mixed.jsonl"), str(d / "teacher.jsonl"),
+                                          control=4, control_seed=SEED, chunk_bytes=chunk)
+            same_numbers(r, closed)
+            r = isotope.dask.audit_open(client, data["k1"], str(d / "teacher.jsonl"), str(d / "preds.jsonl"),
+                                        control=4, control_seed=SEED, chunk_bytes=chunk)
+            same_numbers(r, opened)
+    finally:
+        client.close()
