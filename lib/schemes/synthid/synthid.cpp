@@ -7,8 +7,8 @@
 //   q_t * ((1 - (1 - G)^k) / G)   if g_l(t) = 1,   q_t * (1 - G)^(k-1)  if g_l(t) = 0,
 // G = sum of q over the tokens with g_l = 1 (k = 2: q_t (1 + g_l(t) - G)), and
 // the token is drawn from the result (tournament.hpp: layer by layer for a
-// few candidates, by histograms of the bits for many). Over random keys the bits are fair and
-// the competitors exchangeable, so the token is drawn from the model's
+// few candidates, by histograms of the bits for many). Over random keys the
+// bits are fair and the competitors exchangeable, so the token is drawn from the model's
 // distribution; a window already seen in the same sequence is sampled without
 // the watermark (skip_repeated). leaves = 2 is the non-distortionary
 // configuration; more leaves per match is the variant the reference

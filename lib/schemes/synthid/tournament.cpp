@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "schemes/distortion_free.hpp"
 #include "watermark/kernels.hpp"
 
 namespace isotope::detail {
@@ -47,8 +48,6 @@ double dot(const float* x, const double* y, std::size_t n) noexcept {
 // faster.)
 constexpr unsigned STAGE_BITS = 16;
 
-Status vanished() { return {Code::invalid_argument, "logits contain NaN, or every logit is -inf"}; }
-
 // The factors of one layer whose share of the weight with g = 1 is G.
 void layer_factors(double G, int k, double* c0, double* c1) noexcept {
   if (k == 2) {
@@ -67,7 +66,7 @@ Status run_layers(std::vector<double>& w, std::vector<double>& f, unsigned bins,
                   double* total) {
   double tot = sum(w.data(), bins);
   for (unsigned j = 0; j < count; ++j) {
-    if (!(tot > 0.0) || !std::isfinite(tot)) return vanished();
+    if (!(tot > 0.0) || !std::isfinite(tot)) return bad_logits();
     // The patterns with bit j set: runs of 2^j, every other one.
     double mass = 0.0;
     const unsigned run = 1u << j;
@@ -103,7 +102,7 @@ Status tournament_layered(std::span<float> q, std::span<const std::uint32_t> v, 
     mass += mb;
   }
   for (unsigned l = 0; l < m; ++l) {
-    if (!(tot > 0.0) || !std::isfinite(tot)) return vanished();
+    if (!(tot > 0.0) || !std::isfinite(tot)) return bad_logits();
     double c0 = 0.0, c1 = 0.0;
     layer_factors(std::min(1.0, mass / tot), k, &c0, &c1);
     const unsigned next = l + 1 < m ? l + 1 : l;
@@ -119,7 +118,7 @@ Status tournament_layered(std::span<float> q, std::span<const std::uint32_t> v, 
     tot = t;
     mass = nm;
   }
-  if (!(tot > 0.0) || !std::isfinite(tot)) return vanished();
+  if (!(tot > 0.0) || !std::isfinite(tot)) return bad_logits();
   *total = tot;
   return Status::OK();
 }
@@ -188,7 +187,7 @@ Status HistogramTournament::stage(unsigned bits, int k, double* total) {
     ISOTOPE_RETURN_IF_ERROR(run_layers(w_, f_, nb, bits_b, k, &tot));
     for (unsigned g = 0; g < nb; ++g) fb_[g] = static_cast<float>(f_[g]);
   }
-  if (!(tot > 0.0) || !std::isfinite(tot)) return vanished();
+  if (!(tot > 0.0) || !std::isfinite(tot)) return bad_logits();
   *total = tot;
   return Status::OK();
 }
