@@ -62,8 +62,7 @@ void layer_factors(double G, int k, double* c0, double* c1) noexcept {
 // Runs `count` layers on the weights w[0, bins) of bit patterns: layer j reads
 // bit j of the pattern. Multiplies f by each pattern's factors; *total is the
 // sum of the weights after the last layer.
-Status run_layers(std::vector<double>& w, std::vector<double>& f, unsigned bins, unsigned count, int k,
-                  double* total) {
+Status run_layers(std::vector<double>& w, std::vector<double>& f, unsigned bins, unsigned count, int k, double* total) {
   double tot = sum(w.data(), bins);
   for (unsigned j = 0; j < count; ++j) {
     if (!(tot > 0.0) || !std::isfinite(tot)) return bad_logits();

@@ -57,10 +57,10 @@ class HistogramTournament {
 
  private:
   Status stage(unsigned bits, int k, double* total);
-  std::vector<float> hist_;      // current weights summed by the stage's bit pattern (row: high 8 bits)
-  std::vector<double> w_, f_;    // working marginals and their factors
-  std::vector<double> row_;      // each row's sum weighted by the low bits' factors
-  std::vector<double> fa_d_;     // the low bits' factors in double
+  std::vector<float> hist_;    // current weights summed by the stage's bit pattern (row: high 8 bits)
+  std::vector<double> w_, f_;  // working marginals and their factors
+  std::vector<double> row_;    // each row's sum weighted by the low bits' factors
+  std::vector<double> fa_d_;   // the low bits' factors in double
   std::vector<float> fa_ = std::vector<float>(256, 0.0f), fb_ = std::vector<float>(256, 1.0f);  // the stage's factors
   unsigned shift_ = 0;
   std::uint32_t mask_ = 0;
