@@ -1,7 +1,9 @@
 // isotope — a sentencepiece .model behind the tokenizer interface.
 #include <sentencepiece_processor.h>
 
+#include <exception>
 #include <new>
+#include <string>
 
 #include "isotope/io.hpp"
 #include "text/backend.hpp"
@@ -97,7 +99,20 @@ Status make_sentencepiece(const std::string& bytes, const std::string& name, std
   } catch (const std::bad_alloc&) {
     return {Code::out_of_memory, "out of memory loading tokenizer '" + name + "'"};
   }
-  const auto st = b->sp.LoadFromSerializedProto(bytes);
+  sentencepiece::util::Status st;
+  try {
+    st = b->sp.LoadFromSerializedProto(bytes);
+  } catch (const std::bad_alloc&) {
+    return {Code::out_of_memory, "out of memory loading tokenizer '" + name + "'"};
+  } catch (const std::exception& e) {
+    // sentencepiece's trie builder throws on some damaged vocabularies (an
+    // empty or NUL-bearing piece, pieces out of order) instead of returning a
+    // status.
+    std::string what = e.what();
+    if (const auto k = what.find("exception: "); k != std::string::npos) what = what.substr(k + 11);
+    st = sentencepiece::util::Status(sentencepiece::util::StatusCode::kInternal,
+                                     "its vocabulary cannot be indexed (" + what + ")");
+  }
   if (!st.ok()) {
     std::string detail = st.error_message() != nullptr ? st.error_message() : "";
     if (!is_valid_utf8(detail)) {  // it may quote bytes of the damaged file

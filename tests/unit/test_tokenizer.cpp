@@ -242,6 +242,9 @@ TEST_CASE("missing and malformed model files are rejected cleanly", "[tokenizer]
       {"header-only", model.substr(0, 16)},
       {"zeros", std::string(1000, '\0')},
       {"ones", std::string(1000, '\xFF')},
+      // A model whose vocabulary holds a piece its trie cannot index (found by
+      // fuzz_tokenizer: sentencepiece throws instead of returning a status).
+      {"empty-piece", read_or_fail(ISOTOPE_TEST_DIR "/fixtures/tokenizer/empty-piece.model")},
   };
   for (const auto& b : bad) {
     SECTION(b.name) {
