@@ -1333,6 +1333,14 @@ Status build(const json& doc, HfTokenizer* t) {
     max_id = std::max(max_id, id), any = true;
   }
   if (!any) return bad(name, "the vocabulary is empty");
+  // The tables below hold an entry for every id up to the largest: refuse an
+  // id space mostly empty (a damaged or hostile file) before allocating it.
+  // Real files number their tokens 0..N-1, added tokens included.
+  const std::uint64_t defined = vocab.size() + added.size();
+  if (max_id >= (1ull << 24) || max_id >= 2 * defined + 65536)
+    return bad(name, "token id " + std::to_string(max_id) + " leaves most ids unused (the file defines " +
+                         std::to_string(defined) + " tokens; ids must stay below " +
+                         std::to_string(std::min<std::uint64_t>(1ull << 24, 2 * defined + 65536)) + ")");
   t->n_ids = static_cast<std::uint32_t>(max_id + 1);
   t->token_text.assign(t->n_ids, std::string());
   t->token_raw.assign(t->n_ids, std::string());

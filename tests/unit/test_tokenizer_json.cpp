@@ -263,4 +263,16 @@ TEST_CASE("tokenizer.json: components that are not implemented are refused by na
   d["model"]["merges"] = json::array({42});
   CHECK_FALSE(load_json(d, &st));
   CHECK(st.code() == Code::corrupt);
+  // An id far beyond the tokens the file defines would make the id tables
+  // huge (found by fuzz_tokenizer): corrupt, before anything is allocated.
+  for (const std::uint64_t id : {271222222ull, 70000ull}) {
+    d = base;
+    d["model"]["vocab"]["zz"] = id;
+    CHECK_FALSE(load_json(d, &st));
+    CHECK(st.code() == Code::corrupt);
+    CHECK(st.message().find("leaves most ids unused") != std::string::npos);
+  }
+  d = base;  // a gap that real files can have is fine
+  d["model"]["vocab"]["zz"] = 1000;
+  CHECK(load_json(d, &st));
 }
