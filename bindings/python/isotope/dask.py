@@ -284,13 +284,23 @@ def _tokenizer(path, sha256=""):
     return tok
 
 
-def _w_closed(cfg, path, lines, parts):
-    recs, ids_given = [], False
+def _records(cfg, path, lines, read):
+    """A chunk's records, each JSON line read by `read` (_suspect_record, _teacher_text), a plain-text
+    document (a str) as it is; and whether any record held token ids."""
+    items, ids_given = [], False
     for n, line in _lines(lines):
+        if isinstance(line, str):
+            items.append(line)
+            continue
         where = "%s:%d" % (path, n)
-        rec, ids = _suspect_record(_parse_line(line, where), where, cfg["id_vocab"])
-        recs.append(rec)
+        item, ids = read(_parse_line(line, where), where, cfg["id_vocab"])
+        items.append(item)
         ids_given |= ids
+    return items, ids_given
+
+
+def _w_closed(cfg, path, lines, parts):
+    recs, ids_given = _records(cfg, path, lines, _suspect_record)
     tok = _tokenizer(cfg["tokenizer"], cfg["tokenizer_sha256"])
     counts, routed = _core._shard_closed(tok, cfg["normalize"], tok.vocab_size, cfg["profile"], recs,
                                          cfg["prompt_exclusion"], parts)
@@ -305,12 +315,7 @@ def _first_ids(tok, cfg, item):
 
 
 def _w_open(cfg, path, lines, preds, parts):
-    texts, ids_given = [], False
-    for n, line in _lines(lines):
-        where = "%s:%d" % (path, n)
-        t, ids = _teacher_text(_parse_line(line, where), where, cfg["id_vocab"])
-        texts.append(t)
-        ids_given |= ids
+    texts, ids_given = _records(cfg, path, lines, _teacher_text)
     tok = _tokenizer(cfg["tokenizer"], cfg["tokenizer_sha256"])
     counts, routed = _core._shard_open(tok, cfg["normalize"], tok.vocab_size, cfg["profile"], texts, preds,
                                        cfg["dedup"], parts)
@@ -319,15 +324,7 @@ def _w_open(cfg, path, lines, preds, parts):
 
 
 def _w_windows(cfg, path, lines, parts):
-    texts, ids_given = [], False
-    for n, line in _lines(lines):
-        if isinstance(line, str):  # a plain-text document
-            texts.append(line)
-            continue
-        where = "%s:%d" % (path, n)
-        t, ids = _teacher_text(_parse_line(line, where), where, cfg["id_vocab"])
-        texts.append(t)
-        ids_given |= ids
+    texts, ids_given = _records(cfg, path, lines, _teacher_text)
     tok = _tokenizer(cfg["tokenizer"], cfg["tokenizer_sha256"])
     return _core._shard_windows(tok, cfg["normalize"], tok.vocab_size, cfg["profile"], texts, parts), ids_given
 
