@@ -587,6 +587,17 @@ def _check_exact(profile):
                          % profile.scheme)
 
 
+def _start_audit(scheduler, profile, control_seed):
+    """What both audits begin with: the profile (the default one if None; refused unless its sums are exact
+    on a cluster), the control seed (fresh if None), and the client (and whether it is ours to close)."""
+    profile = profile if profile is not None else _core.Profile()
+    _check_exact(profile)
+    if control_seed is None:
+        control_seed = os.urandom(32)
+    client, own = _client(scheduler)
+    return profile, control_seed, client, own
+
+
 def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=None, normalize=None,
                  control=20, control_seed=None, dedup=True, prompt_exclusion=True, curve_points=50,
                  id_vocab=0, chunk_bytes=1 << 20, parts=None, threads=1, tokenizer_sha256="", read_on_workers=None):
@@ -603,11 +614,7 @@ def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=
     Returns a dict of counts and sums (statistic, control_statistics, curve, sample) from which
     ``isotope audit`` composes its JSON; ``log10_p`` is added for convenience.
     """
-    profile = profile if profile is not None else _core.Profile()
-    _check_exact(profile)
-    if control_seed is None:
-        control_seed = os.urandom(32)
-    client, own = _client(scheduler)
+    profile, control_seed, client, own = _start_audit(scheduler, profile, control_seed)
     try:
         parts = parts or 2 * _workers(client)
         cfg = _config(profile, tokenizer, normalize, id_vocab, tokenizer_sha256, prompt_exclusion=prompt_exclusion,
@@ -662,11 +669,7 @@ def audit_open(scheduler, key, teacher, predictions, profile=None, tokenizer=Non
     """An open-model (reading mode) audit on a Dask cluster: teacher is the JSONL of watermarked texts fed
     to the suspect, predictions the PREDS.jsonl of its top-1 predictions (one line per teacher text).
     Arguments and result as audit_closed."""
-    profile = profile if profile is not None else _core.Profile()
-    _check_exact(profile)
-    if control_seed is None:
-        control_seed = os.urandom(32)
-    client, own = _client(scheduler)
+    profile, control_seed, client, own = _start_audit(scheduler, profile, control_seed)
     try:
         parts = parts or 2 * _workers(client)
         cfg = _config(profile, tokenizer, normalize, id_vocab, tokenizer_sha256, dedup=dedup, filter=False,
