@@ -916,6 +916,22 @@ py::tuple shard_closed_py(py::handle tokenizer, py::handle normalize, py::object
   return py::make_tuple(counts_dict(counts), l);
 }
 
+// Teacher texts: each a str or token ids.
+std::vector<TextOrIds> teacher_texts(py::handle texts) {
+  std::vector<TextOrIds> in;
+  for (py::handle item : py::reinterpret_borrow<py::iterable>(texts)) in.push_back(text_or_ids(item, "teacher text"));
+  return in;
+}
+
+// Token ids of every text (normalized and tokenized, or checked ids); call
+// without the GIL.
+std::vector<std::vector<std::uint32_t>> encode_all(const Tokenizer* tok, const Normalizers& norm, std::uint32_t vocab,
+                                                   std::vector<TextOrIds>& in) {
+  std::vector<std::vector<std::uint32_t>> ids(in.size());
+  for (std::size_t r = 0; r < in.size(); ++r) check(encode_into(tok, norm, vocab, in[r], &ids[r]));
+  return ids;
+}
+
 // Step 1 of an open audit over a chunk of teacher texts and their predictions.
 py::tuple shard_open_py(py::handle tokenizer, py::handle normalize, py::object vocab_arg, py::handle profile,
                         py::handle texts, py::handle predictions, bool dedup, py::object parts_arg) {
@@ -924,15 +940,13 @@ py::tuple shard_open_py(py::handle tokenizer, py::handle normalize, py::object v
   const auto vocab = uint_arg<std::uint32_t>(vocab_arg, "vocab_size");
   const Profile p = profile_arg(profile);
   const auto parts = uint_arg<std::uint32_t>(parts_arg, "parts");
-  std::vector<TextOrIds> in;
-  for (py::handle item : py::reinterpret_borrow<py::iterable>(texts)) in.push_back(text_or_ids(item, "teacher text"));
+  auto in = teacher_texts(texts);
   auto preds = ids_list_arg(predictions, "predictions");
   std::vector<ShardTuples> out;
   ShardCounts counts;
   {
     py::gil_scoped_release nogil;
-    std::vector<std::vector<std::uint32_t>> ids(in.size());
-    for (std::size_t r = 0; r < in.size(); ++r) check(encode_into(tok, norm, vocab, in[r], &ids[r]));
+    const auto ids = encode_all(tok, norm, vocab, in);
     check(shard_open(p, ids, preds, vocab, dedup, parts, &out, &counts));
   }
   py::list l;
@@ -948,13 +962,11 @@ py::list shard_windows_py(py::handle tokenizer, py::handle normalize, py::object
   const auto vocab = uint_arg<std::uint32_t>(vocab_arg, "vocab_size");
   const Profile p = profile_arg(profile);
   const auto parts = uint_arg<std::uint32_t>(parts_arg, "parts");
-  std::vector<TextOrIds> in;
-  for (py::handle item : py::reinterpret_borrow<py::iterable>(texts)) in.push_back(text_or_ids(item, "teacher text"));
+  auto in = teacher_texts(texts);
   std::vector<std::vector<std::uint32_t>> out;
   {
     py::gil_scoped_release nogil;
-    std::vector<std::vector<std::uint32_t>> ids(in.size());
-    for (std::size_t r = 0; r < in.size(); ++r) check(encode_into(tok, norm, vocab, in[r], &ids[r]));
+    const auto ids = encode_all(tok, norm, vocab, in);
     check(shard_windows(p, ids, parts, &out));
   }
   py::list l;
