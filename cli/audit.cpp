@@ -83,7 +83,8 @@ namespace {
 std::vector<std::uint32_t> encode(const Tokenizer* tok, const std::string& text, const std::string& where,
                                   const Normalizers& norm) {
   if (tok == nullptr)
-    fail_input(where + ": a text, but this audit reads token ids against --vocab-size (give --tokenizer to read "
+    fail_input(where +
+               ": a text, but this audit reads token ids against --vocab-size (give --tokenizer to read "
                "texts, or write the line as {\"ids\": [...]} / {\"prompt_ids\": [...], \"response_ids\": [...]})");
   std::vector<std::uint32_t> ids;
   if (norm.any()) {
@@ -152,11 +153,13 @@ std::vector<AuditRecord> read_suspect(const std::string& path, const Tokenizer* 
     IdRecord idr;
     if (read_id_record(j, where, g_id_vocab, &idr)) {
       g_ids_given = true;
-      records.push_back({idr.prompt_ids ? std::move(*idr.prompt_ids) : std::vector<std::uint32_t>{}, std::move(idr.ids)});
+      records.push_back(
+          {idr.prompt_ids ? std::move(*idr.prompt_ids) : std::vector<std::uint32_t>{}, std::move(idr.ids)});
       return;
     }
     const nlohmann::json* response = string_field(j, "response", path, lineno);
-    if (response == nullptr) fail_input(where + ": no \"response\" field (each line is {\"prompt\": ..., \"response\": ...})");
+    if (response == nullptr)
+      fail_input(where + ": no \"response\" field (each line is {\"prompt\": ..., \"response\": ...})");
     const nlohmann::json* prompt = string_field(j, "prompt", path, lineno);
     texts.push_back({records.size(), prompt != nullptr ? std::optional(prompt->get<std::string>()) : std::nullopt,
                      response->get<std::string>(), where});
@@ -250,8 +253,10 @@ nlohmann::json attribution_json(const AttributionResult& at) {
   std::vector<const AccountResult*> named;
   const AccountResult* best_other = nullptr;
   for (const AccountResult& a : at.accounts) {
-    if (a.named) named.push_back(&a);
-    else if (best_other == nullptr || a.detection.log10_p < best_other->detection.log10_p) best_other = &a;
+    if (a.named)
+      named.push_back(&a);
+    else if (best_other == nullptr || a.detection.log10_p < best_other->detection.log10_p)
+      best_other = &a;
   }
   std::stable_sort(named.begin(), named.end(), [](const AccountResult* a, const AccountResult* b) {
     return a->detection.log10_p < b->detection.log10_p;
@@ -268,9 +273,12 @@ nlohmann::json attribution_json(const AttributionResult& at) {
       {"correction", "holm"},
       {"level", at.level},
       {"route_alpha", at.route_alpha},
+      {"account_mark", at.nested ? "nested" : "route"},
       {"routed", at.routed},
+      {"tested", at.tested},
       {"named", named.size()},
-      {"derivation", "BLAKE2b-256 keyed with the master key over \"isotope/v1/account-key\" || uint32le(len(id)) || id"}};
+      {"derivation",
+       "BLAKE2b-256 keyed with the master key over \"isotope/v1/account-key\" || uint32le(len(id)) || id"}};
   if (best_other != nullptr)
     info["best_not_named"] = {{"id", best_other->id},
                               {"log10_p", best_other->detection.log10_p},
@@ -459,8 +467,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
     if (o.no_prompt_exclusion) fail_usage("--no-prompt-exclusion applies to the closed audit only");
   } else {
     if (o.suspect.empty()) fail_usage("the closed audit needs --suspect (the suspect's responses, JSONL)");
-    if (!o.model.empty() || !o.predictions.empty())
-      fail_usage("--model and --predictions are for --mode open");
+    if (!o.model.empty() || !o.predictions.empty()) fail_usage("--model and --predictions are for --mode open");
   }
   Profile profile = o.profile;
   check(profile.validate(), "invalid watermark profile");
@@ -480,8 +487,9 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
     if (!o.tokenizer.empty()) fail_usage("--vocab-size is for token ids without --tokenizer");
     if (!o.normalize.empty()) fail_usage("--normalize applies to texts; with --vocab-size the inputs are token ids");
     if (!o.model.empty())
-      fail_usage("--model needs the tokenizer the model was trained with (--tokenizer); with --vocab-size give "
-                 "--predictions");
+      fail_usage(
+          "--model needs the tokenizer the model was trained with (--tokenizer); with --vocab-size give "
+          "--predictions");
   }
   const std::unique_ptr<Tokenizer> tok = ids_only ? nullptr : load_tokenizer(o.tokenizer);
   const std::uint32_t vocab = ids_only ? o.vocab_size : tok->vocab_size();
@@ -589,7 +597,9 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
                                     {.dedup = r.rules.dedup}, open ? false : r.rules.prompt_exclusion);
   if (ids_only) j["tokenizer_sha256"] = nullptr;
   j["rules"]["filter"] = r.filter;
-  nlohmann::json out = {{"type", "isotope-audit"}, {"format_version", 1}, {"tool_version", version_string()},
+  nlohmann::json out = {{"type", "isotope-audit"},
+                        {"format_version", 1},
+                        {"tool_version", version_string()},
                         {"mode", audit_mode_name(r.mode)}};
   out.update(j);
   if (norm.any()) out["normalize"] = norm.names();
@@ -600,6 +610,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   out["filter"] = {{"enabled", r.filter}, {"teacher_windows", r.filter_windows}};
   if (o.route_alpha > 0.0) {
     out["route_alpha"] = o.route_alpha;
+    out["account_mark"] = account_mark_name(profile);
     out["routed_to_accounts"] = r.routed_to_accounts;
   }
   if (!account_ids.empty()) out.update(attribution_json(attribution));
@@ -608,12 +619,13 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
   if (g_ids_given) out["input_ids"] = true;
   if (ids_only) out["vocab_size"] = o.vocab_size;
   std::vector<double> lp = c.log10_p;
-  out["control"] = {{"keys", o.control},
-                    {"seed", to_hex(seed)},
-                    {"derivation", "BLAKE2b-256 keyed with the seed over \"isotope/v1/audit-control-key\" || uint64le(i)"},
-                    {"log10_p", lp},
-                    {"below_0_05", c.below_0_05},
-                    {"ks_p", c.ks_p}};
+  out["control"] = {
+      {"keys", o.control},
+      {"seed", to_hex(seed)},
+      {"derivation", "BLAKE2b-256 keyed with the seed over \"isotope/v1/audit-control-key\" || uint64le(i)"},
+      {"log10_p", lp},
+      {"below_0_05", c.below_0_05},
+      {"ks_p", c.ks_p}};
   if (o.curve_points > 0) {
     out["curve"] = {{"scored", curve.scored}, {"log10_p", curve.log10_p}, {"controls_log10_p", control_curves}};
   }

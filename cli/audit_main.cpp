@@ -72,8 +72,9 @@ std::string explain(const nlohmann::json& j) {
     << (j["rules"]["dedup"].get<bool>() ? "yes" : "NO") << ", " << sk["duplicate"].get<std::uint64_t>()
     << " repeats dropped\n";
   if (!open)
-    s << "  - contexts that occur in the prompt ignored: " << (j["rules"]["prompt_exclusion"].get<bool>() ? "yes" : "NO")
-      << ", " << sk["prompt"].get<std::uint64_t>() << " dropped\n";
+    s << "  - contexts that occur in the prompt ignored: "
+      << (j["rules"]["prompt_exclusion"].get<bool>() ? "yes" : "NO") << ", " << sk["prompt"].get<std::uint64_t>()
+      << " dropped\n";
   else
     s << "  - contexts seen earlier in the same text ignored (counted with the repeats above)\n";
   if (j["filter"]["enabled"].get<bool>())
@@ -89,25 +90,39 @@ std::string explain(const nlohmann::json& j) {
     const auto lps = c["log10_p"].get<std::vector<double>>();
     s << "\nControl: the same test under " << n << " random keys the suspect cannot have seen gave p-values from "
       << format_p(*std::min_element(lps.begin(), lps.end())) << " to "
-      << format_p(*std::max_element(lps.begin(), lps.end())) << "; "
-      << c["below_0_05"].get<std::uint64_t>() << " of " << n << " below 0.05 (about " << fmt("%.1f", 0.05 * n)
+      << format_p(*std::max_element(lps.begin(), lps.end())) << "; " << c["below_0_05"].get<std::uint64_t>() << " of "
+      << n << " below 0.05 (about " << fmt("%.1f", 0.05 * n)
       << " expected);\n  uniformity check (Kolmogorov-Smirnov) p = " << fmt("%.3g", c["ks_p"].get<double>())
-      << (c["ks_p"].get<double>() > 0.01 ? ": the test behaves as it should under keys the suspect never saw.\n"
-                                        : ": NOT uniform, the test is miscalibrated for these data; do not rely on it.\n");
+      << (c["ks_p"].get<double>() > 0.01
+              ? ": the test behaves as it should under keys the suspect never saw.\n"
+              : ": NOT uniform, the test is miscalibrated for these data; do not rely on it.\n");
   }
-  if (j.contains("route_alpha"))
-    s << "\nRouting: the provider marks a share " << j["route_alpha"].get<double>()
-      << " of positions with account keys; the key above was\n  tested on the " << scored
-      << " tuples its route keeps for itself (" << j["routed_to_accounts"].get<std::uint64_t>()
-      << " went to account keys).\n";
+  if (j.contains("route_alpha")) {
+    if (j.value("account_mark", std::string()) == "nested")
+      s << "\nRouting: the provider marks a share " << j["route_alpha"].get<double>()
+        << " of positions with account keys as well, nested in the\n  master key's mark; the key above was tested on"
+        << " every tuple (" << j["routed_to_accounts"].get<std::uint64_t>() << " of them routed to accounts).\n";
+    else
+      s << "\nRouting: the provider marks a share " << j["route_alpha"].get<double>()
+        << " of positions with account keys; the key above was\n  tested on the " << scored
+        << " tuples its route keeps for itself (" << j["routed_to_accounts"].get<std::uint64_t>()
+        << " went to account keys).\n";
+  }
   if (j.contains("attribution")) {
     const auto& a = j["attribution"];
-    s << "\nAttribution: " << a["candidates"].get<std::uint64_t>() << " candidate accounts, each tested on the "
-      << a["routed"].get<std::uint64_t>() << " tuples routed to accounts,\n  p-values corrected for the number of "
-      << "candidates (Holm), accounts named at corrected p <= " << a["level"].get<double>() << "\n"
+    s << "\nAttribution: " << a["candidates"].get<std::uint64_t>() << " candidate accounts, each tested on the ";
+    if (a.value("account_mark", std::string()) == "nested")
+      s << a["tested"].get<std::uint64_t>() << " master-green tuples of the " << a["routed"].get<std::uint64_t>()
+        << " routed to accounts\n  (which of them fall in the account's half: 1/2 by chance),\n  p-values corrected"
+        << " for the number of ";
+    else
+      s << a["routed"].get<std::uint64_t>() << " tuples routed to accounts,\n  p-values corrected for the number of ";
+    s << "candidates (Holm), accounts named at corrected p <= " << a["level"].get<double>() << "\n"
       << "  (the chance of naming any account whose outputs the suspect never learned is at most that).\n";
-    if (!valid) s << "  No account is named: a validity rule was switched off.\n";
-    else if (j["accounts"].empty()) s << "  No account is named.\n";
+    if (!valid)
+      s << "  No account is named: a validity rule was switched off.\n";
+    else if (j["accounts"].empty())
+      s << "  No account is named.\n";
     for (const auto& acc : j["accounts"])
       s << "  NAMED: " << term_safe(acc["id"].get<std::string>()) << ": p = " << format_p(acc["log10_p"].get<double>())
         << ", corrected p = " << format_p(acc["log10_p_corrected"].get<double>()) << "\n";
@@ -129,7 +144,7 @@ std::string explain(const nlohmann::json& j) {
 int run_audit(AuditCommand& c) {
   c.o.profile = c.profile.get();
   // Without --route-alpha: the default share when accounts are tested, else no routing.
-  if (c.route_alpha->count() == 0) c.o.route_alpha = c.o.accounts.empty() ? 0.0 : ROUTE_ALPHA_DEFAULT;
+  if (c.route_alpha->count() == 0) c.o.route_alpha = c.o.accounts.empty() ? 0.0 : route_alpha_default(c.o.profile);
   if (!c.write_predictions.empty() && (c.o.mode != "open" || c.o.model.empty()))
     fail_usage("--write-predictions needs --mode open with --model");
   if (c.o.key.empty()) fail_usage("a key file is required (--key)");
@@ -141,8 +156,8 @@ int run_audit(AuditCommand& c) {
     if (!out->empty() && *out != "-") check_output_path(*out);
   const Key key = load_key(c.o.key);
   std::vector<std::vector<std::uint32_t>> preds;
-  const nlohmann::json j = compute_audit(c.o, key, [&](const std::string& m) { note(c.quiet, m); },
-                                         c.write_predictions.empty() ? nullptr : &preds);
+  const nlohmann::json j = compute_audit(
+      c.o, key, [&](const std::string& m) { note(c.quiet, m); }, c.write_predictions.empty() ? nullptr : &preds);
   if (!c.write_predictions.empty()) {
     std::string text;
     for (const auto& p : preds) text += nlohmann::json{{"predictions", p}}.dump() + "\n";
@@ -161,18 +176,21 @@ void register_audit(CLI::App& root, Runner* run) {
   auto c = std::make_shared<AuditCommand>();
   auto* sub = root.add_subcommand(
       "audit", "Test whether a suspect model was trained on watermarked outputs (closed or open model)");
-  sub->add_option("--mode", c->o.mode, "closed: score the suspect's answers; open: score its predictions on teacher text")
+  sub->add_option("--mode", c->o.mode,
+                  "closed: score the suspect's answers; open: score its predictions on teacher text")
       ->check(CLI::IsMember({"closed", "open"}))
       ->capture_default_str();
   sub->add_option("-k,--key", c->o.key, "Watermark key file")->required();
-  sub->add_option("--suspect", c->o.suspect, "Closed: the suspect's answers, JSONL lines {\"prompt\": ..., \"response\": ...}");
+  sub->add_option("--suspect", c->o.suspect,
+                  "Closed: the suspect's answers, JSONL lines {\"prompt\": ..., \"response\": ...}");
   sub->add_option("--teacher", c->o.teacher,
                   "The provider's own watermarked outputs (JSONL \"response\"/\"text\" or plain text). Closed: the "
                   "filter; open: the texts fed to the suspect");
   sub->add_option("-m,--model", c->o.model, "Open: the suspect as an isotope n-gram model file");
   sub->add_option("--predictions", c->o.predictions,
                   "Open: the suspect's top-1 predictions computed elsewhere (PREDS.jsonl, see docs/audit.md)");
-  sub->add_option("--tokenizer", c->o.tokenizer, "The provider's tokenizer: a sentencepiece .model or a Hugging Face tokenizer.json "
+  sub->add_option("--tokenizer", c->o.tokenizer,
+                  "The provider's tokenizer: a sentencepiece .model or a Hugging Face tokenizer.json "
                   "(default: the bundled one; needed for token-id lines)");
   sub->add_option("--vocab-size", c->o.vocab_size,
                   "Read token-id lines ({\"ids\"}, {\"prompt_ids\", \"response_ids\"}) against this vocabulary "
@@ -196,21 +214,24 @@ void register_audit(CLI::App& root, Runner* run) {
       ->capture_default_str();
   sub->add_option("--accounts", c->o.accounts,
                   "Attribution: test every account in this file (one identifier per line, docs/attribution.md)");
-  c->route_alpha = sub->add_option("--route-alpha", c->o.route_alpha,
-                                   "Share of positions the provider routes to account keys (default: " +
-                                       shortest_double(ROUTE_ALPHA_DEFAULT) +
-                                       " with --accounts, else 0: every tuple scored under --key)");
+  c->route_alpha =
+      sub->add_option("--route-alpha", c->o.route_alpha,
+                      "Share of positions the provider routes to accounts (default with --accounts: " +
+                          shortest_double(ROUTE_ALPHA_NESTED_DEFAULT) + " for kgw, " +
+                          shortest_double(ROUTE_ALPHA_DEFAULT) + " for the other schemes; else 0: no routing)");
   sub->add_flag("--json", c->json, "Write one JSON object instead of the explanation");
   sub->add_option("-o,--output", c->output, "Write the result to this file instead of standard output");
   sub->add_flag("-q,--quiet", c->quiet, "No progress messages");
-  sub->add_option("--report", c->report, "Also write a signed, reproducible evidence report (canonical JSON) to this file");
+  sub->add_option("--report", c->report,
+                  "Also write a signed, reproducible evidence report (canonical JSON) to this file");
   sub->add_option("--sign", c->sign, "Signing key for --report (see 'isotope signer new')");
   sub->add_option("--write-predictions", c->write_predictions,
                   "Open mode with --model: also write the suspect's predictions as PREDS.jsonl");
   sub->add_flag("--no-dedup", c->o.no_dedup,
                 "Count repeated (context, token) pairs: only to show why dedup exists; the p-value is then not valid");
-  sub->add_flag("--no-prompt-exclusion", c->o.no_prompt_exclusion,
-                "Score contexts that occur in the prompt: only to show why the rule exists; the p-value is then not valid");
+  sub->add_flag(
+      "--no-prompt-exclusion", c->o.no_prompt_exclusion,
+      "Score contexts that occur in the prompt: only to show why the rule exists; the p-value is then not valid");
   c->profile.add_to(sub);
   sub->callback([c, run] { *run = [c] { return run_audit(*c); }; });
 }

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "commands.hpp"
@@ -19,8 +20,8 @@ constexpr std::uint32_t MAX_TOKENS = 1000000;
 
 struct GenerateOptions {
   std::string key, model, tokenizer, prompt, prompts, out;
-  std::string account;  // attribution: generate for this account
-  double route_alpha = ROUTE_ALPHA_DEFAULT;
+  std::string account;                // attribution: generate for this account
+  std::optional<double> route_alpha;  // unset: the scheme's default (route_alpha_default)
   std::uint32_t tokens = 200;
   std::uint64_t seed = 0;
   SamplingParams sampling;
@@ -30,9 +31,7 @@ struct GenerateOptions {
 };
 
 // Seed of the i-th prompt of a file: independent of the other prompts.
-std::uint64_t seed_for(std::uint64_t seed, std::uint64_t index) {
-  return seed ^ (0x9e3779b97f4a7c15ULL * (index + 1));
-}
+std::uint64_t seed_for(std::uint64_t seed, std::uint64_t index) { return seed ^ (0x9e3779b97f4a7c15ULL * (index + 1)); }
 
 int run_generate(const GenerateOptions& o) {
   if (!o.no_watermark && o.key.empty()) fail_usage("--key is required (or pass --no-watermark for plain text)");
@@ -41,9 +40,10 @@ int run_generate(const GenerateOptions& o) {
     fail_usage("-n: at most " + std::to_string(MAX_TOKENS) + " tokens per response (docs/cli.md)");
   if (!o.out.empty() && o.out != "-") check_output_path(o.out);  // before the work, not after
   const Profile profile = o.profile.get();
+  const double route_alpha = o.route_alpha.value_or(route_alpha_default(profile));
+  if (!route_alpha_check(route_alpha).ok()) fail_usage("--route-alpha must lie in [0, 1)");
   auto tok = load_tokenizer(o.tokenizer);
   auto model = load_model(o.model, *tok);
-  if (!route_alpha_check(o.route_alpha).ok()) fail_usage("--route-alpha must lie in [0, 1)");
   if (o.no_watermark && !o.account.empty()) fail_usage("--account needs the watermark (drop --no-watermark)");
   if (!o.account.empty())
     if (Status st = account_id_check(o.account); !st.ok()) fail_usage("--account: " + st.message());
@@ -58,7 +58,7 @@ int run_generate(const GenerateOptions& o) {
       if (account.empty())
         check(Watermarker::create(key, profile, model->vocab_size(), &wm));
       else
-        check(Watermarker::create_for_account(key, account, o.route_alpha, profile, model->vocab_size(), &wm),
+        check(Watermarker::create_for_account(key, account, route_alpha, profile, model->vocab_size(), &wm),
               "account '" + term_safe(account) + "'");
     }
     return wm.get();
@@ -126,20 +126,24 @@ void register_generate(CLI::App& root, Runner* run) {
   sub->add_option("-m,--model", o->model, "n-gram model file (default: the bundled model)");
   sub->add_option("--tokenizer", o->tokenizer, "sentencepiece model (default: the bundled tokenizer)");
   sub->add_option("-p,--prompt", o->prompt, "Text to continue (default: empty)");
-  sub->add_option("--prompts", o->prompts, "JSONL file of {\"prompt\": ...} lines; writes {\"prompt\", \"response\"} lines");
+  sub->add_option("--prompts", o->prompts,
+                  "JSONL file of {\"prompt\": ...} lines; writes {\"prompt\", \"response\"} lines");
   sub->add_option("-o,--output", o->out, "Write here instead of standard output (atomically)");
   sub->add_option("-n,--tokens", o->tokens, "Tokens to generate per prompt (at most 1000000)")->capture_default_str();
   sub->add_option("--seed", o->seed, "Random seed; the same seed gives the same text")->capture_default_str();
   sub->add_option("--temperature", o->sampling.temperature, "Sampling temperature (> 0)")->capture_default_str();
-  sub->add_option("--top-k", o->sampling.top_k, "Sample among the k most likely tokens (0 = off)")->capture_default_str();
+  sub->add_option("--top-k", o->sampling.top_k, "Sample among the k most likely tokens (0 = off)")
+      ->capture_default_str();
   sub->add_option("--top-p", o->sampling.top_p, "Nucleus sampling mass in (0, 1] (1 = off)")->capture_default_str();
   sub->add_flag("--greedy", o->sampling.greedy, "Always take the most likely token");
   sub->add_flag("--no-watermark", o->no_watermark, "Plain sampling, no key needed");
   sub->add_option("--account", o->account,
                   "Generate for this account: a share --route-alpha of positions marked with its key, derived from "
                   "--key (docs/attribution.md); --prompts lines may name their own \"account\"");
-  sub->add_option("--route-alpha", o->route_alpha, "Share of positions routed to the account key, in [0, 1)")
-      ->capture_default_str();
+  sub->add_option(
+      "--route-alpha", o->route_alpha,
+      "Share of positions routed to the account, in [0, 1) (default: " + shortest_double(ROUTE_ALPHA_NESTED_DEFAULT) +
+          " for kgw, " + shortest_double(ROUTE_ALPHA_DEFAULT) + " for the other schemes; docs/attribution.md)");
   sub->add_flag("-q,--quiet", o->quiet, "No progress messages");
   o->profile.add_to(sub);
   sub->callback([o, run] { *run = [o] { return run_generate(*o); }; });

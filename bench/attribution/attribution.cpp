@@ -16,8 +16,9 @@
 //
 // Audits of each student: open (it reads every logged answer of all 1,000
 // accounts) and closed (it answers the bundled prompts; filter: the logged
-// answers). Each audits the master key (routed: only master-routed tuples)
-// and, on the routed student, every one of the 1,000 accounts with Holm's
+// answers). Each audits the master key (KGW nests the accounts' mark in the
+// master key's: every tuple is scored) and, on the attribution student, every
+// one of the 1,000 accounts with Holm's
 // correction. Null families: the same attribution audit over fresh
 // identifiers that never used the API, to estimate the family-wise false
 // naming rate.
@@ -35,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/reference_data.hpp"
 #include "isotope/account.hpp"
 #include "isotope/audit.hpp"
 #include "isotope/generate.hpp"
@@ -42,7 +44,6 @@
 #include "isotope/lm.hpp"
 #include "isotope/tokenizer.hpp"
 #include "isotope/watermark.hpp"
-#include "../common/reference_data.hpp"
 
 using namespace isotope;
 using namespace isotope::bench;
@@ -190,7 +191,7 @@ int main(int argc, char** argv) {
   // [alpha][share label] -> per-account values over replicates.
   std::map<double, std::map<std::string, Row>> open_rows, closed_rows;
   std::map<double, std::vector<double>> master_open, master_closed, single_open, single_closed, ratio_open;
-  std::map<double, std::vector<double>> routed_tuples, scored_open;
+  std::map<double, std::vector<double>> routed_tuples, tested_tuples, scored_open, ratio_closed;
   std::vector<double> single_scored;
   // Family-wise false naming: families with a non-campaign account named.
   std::map<double, int> fw_real_1e4, fw_real_05, fw_null_1e4, fw_null_05, fw_null_n, fw_real_n;
@@ -316,6 +317,7 @@ int main(int argc, char** argv) {
       AttributionResult ar;
       ok(op->attribute(master, ids, 1e-4, &ar, 1), "attribute");
       routed_tuples[alpha].push_back(static_cast<double>(ar.routed));
+      tested_tuples[alpha].push_back(static_cast<double>(ar.tested));
       bool false_1e4 = false, false_05 = false;
       for (int a = 0; a < o.accounts; ++a) {
         const AccountResult& acc = ar.accounts[static_cast<std::size_t>(a)];
@@ -354,6 +356,7 @@ int main(int argc, char** argv) {
         ok(cl->set_route_alpha(alpha), "alpha");
         ok(cl->run(master, &r), "run");
         master_closed[alpha].push_back(r.detection.log10_p);
+        ratio_closed[alpha].push_back(r.detection.log10_p / single_closed[0].back());
         AttributionResult cr;
         ok(cl->attribute(master, ids, 1e-4, &cr, 1), "attribute");
         for (int a = 0; a < o.accounts; ++a) {
@@ -423,19 +426,30 @@ int main(int argc, char** argv) {
     std::cout << "Master key against a single-key provider (the same answers, "
                  "no routing), log10 p, median over "
                  "replicates:\n\n"
-              << "| audit | single key | routed (master key) | (1 - alpha) x "
-                 "single key | routed / single key "
-                 "(median of the ratios) | tuples scored: single / routed | "
-                 "tuples routed to accounts |\n"
-              << "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+              << "| audit | single key | with accounts (master key) | (1 - alpha) x "
+                 "single key | with accounts / single key: median (min, mean +- SE) of the ratios "
+                 "| replicates at or above 1 - alpha | tuples scored: single / with accounts | "
+                 "tuples routed to accounts / tested for accounts |\n"
+              << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
+    const auto ratio_cell = [&](const std::vector<double>& v) {
+      double mean = 0, var = 0, lo = 1e300;
+      for (double x : v) mean += x / static_cast<double>(v.size());
+      for (double x : v) var += (x - mean) * (x - mean) / static_cast<double>(v.size() > 1 ? v.size() - 1 : 1);
+      for (double x : v) lo = std::min(lo, x);
+      int at_least = 0;
+      for (double x : v) at_least += x >= 1 - alpha ? 1 : 0;
+      return f1(median(v) * 100) + "% (" + f1(lo * 100) + "%, " + f1(mean * 100) + "% +- " +
+             f1(std::sqrt(var / static_cast<double>(v.size())) * 100) + "%) | " + std::to_string(at_least) + " of " +
+             std::to_string(v.size());
+    };
     std::cout << "| open | " << f1(median(single_open[0])) << " | " << f1(median(master_open[alpha])) << " | "
-              << f1((1 - alpha) * median(single_open[0])) << " | " << f1(median(ratio_open[alpha]) * 100) << "% | "
+              << f1((1 - alpha) * median(single_open[0])) << " | " << ratio_cell(ratio_open[alpha]) << " | "
               << f0(median(single_scored)) << " / " << f0(median(scored_open[alpha])) << " | "
-              << f0(median(routed_tuples[alpha])) << " |\n";
+              << f0(median(routed_tuples[alpha])) << " / " << f0(median(tested_tuples[alpha])) << " |\n";
     if (o.closed)
       std::cout << "| closed | " << f1(median(single_closed[0])) << " | " << f1(median(master_closed[alpha])) << " | "
-                << f1((1 - alpha) * median(single_closed[0])) << " | | | |\n";
-    std::cout << "\nPer replicate (open): single key / routed master key:";
+                << f1((1 - alpha) * median(single_closed[0])) << " | " << ratio_cell(ratio_closed[alpha]) << " | | |\n";
+    std::cout << "\nPer replicate (open): single key / master key with accounts:";
     for (int r = 0; r < R; ++r)
       std::cout << " " << f1(single_open[0][static_cast<std::size_t>(r)]) << " / "
                 << f1(master_open[alpha][static_cast<std::size_t>(r)]) << (r + 1 < R ? ";" : ".\n\n");

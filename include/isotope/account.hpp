@@ -18,7 +18,6 @@
 // deduplication of (window, token) tuples and its prompt exclusion (which
 // both act on whole windows or tuples).
 #pragma once
-#include "isotope/export.h"
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -27,16 +26,24 @@
 #include <string_view>
 #include <vector>
 
+#include "isotope/export.h"
 #include "isotope/key.hpp"
+#include "isotope/profile.hpp"
 #include "isotope/status.hpp"
 
 namespace isotope {
 
 // Longest account identifier, in bytes of UTF-8.
 inline constexpr std::size_t MAX_ACCOUNT_ID_BYTES = 256;
-// The share of positions routed to the account key when none is given
-// (chosen from measurements, docs/attribution.md).
+// The share of positions routed to accounts when none is given (chosen from
+// measurements, docs/attribution.md): for a scheme that routes (the account
+// key replaces the master key there: Gumbel-max, SynthID) and for one that
+// nests the account's mark in the master key's (KGW), whose master key keeps
+// most of its strength at routed positions.
 inline constexpr double ROUTE_ALPHA_DEFAULT = 0.4;
+inline constexpr double ROUTE_ALPHA_NESTED_DEFAULT = 0.6;
+// The default share for the profile's scheme (one of the two above).
+ISOTOPE_API double route_alpha_default(const Profile& profile) noexcept;
 
 // Checks an account identifier: 1 to MAX_ACCOUNT_ID_BYTES bytes of valid
 // UTF-8, no control character (U+0000-U+001F, U+007F-U+009F), no space at
@@ -52,6 +59,13 @@ ISOTOPE_API Status account_key(const Key& master, std::string_view id, Key* out)
 ISOTOPE_API Status route_alpha_check(double alpha);
 // The 32-bit threshold of the route: floor(alpha * 2^32).
 ISOTOPE_API std::uint32_t route_threshold(double alpha) noexcept;
+
+// How the profile's scheme marks the positions routed to an account
+// (Scheme::nests_accounts): "nested" (KGW: the account marks a keyed half of
+// the master key's green list; the master key's audit scores every tuple) or
+// "route" (the account's key replaces the master key there). "route" for an
+// unknown scheme.
+ISOTOPE_API const char* account_mark_name(const Profile& profile) noexcept;
 
 // The keyed route of one master key. Thread-safe (it holds only the route key).
 class ISOTOPE_API Router {

@@ -15,7 +15,6 @@
 // A random-key control repeats the scoring under keys derived from a recorded
 // seed: under keys the suspect never saw, p-values are uniform.
 #pragma once
-#include "isotope/export.h"
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "isotope/detect.hpp"
+#include "isotope/export.h"
 #include "isotope/key.hpp"
 #include "isotope/lm.hpp"
 #include "isotope/profile.hpp"
@@ -50,14 +50,15 @@ struct ISOTOPE_API AuditRules {
 
 struct ISOTOPE_API AuditResult {
   AuditMode mode = AuditMode::closed;
-  DetectionResult detection;        // counts, skipped_* per rule, exact p-value
-  std::uint64_t records = 0;        // suspect records (closed) or teacher texts (open)
-  bool filter = false;              // closed: the teacher-window filter was applied
-  std::uint64_t filter_windows = 0; // distinct windows in the filter
+  DetectionResult detection;         // counts, skipped_* per rule, exact p-value
+  std::uint64_t records = 0;         // suspect records (closed) or teacher texts (open)
+  bool filter = false;               // closed: the teacher-window filter was applied
+  std::uint64_t filter_windows = 0;  // distinct windows in the filter
   AuditRules rules;
   // Attribution (isotope/account.hpp): the routing share alpha the audit
-  // assumed (0: none, every admitted tuple scored), and how many admitted
-  // tuples the route gave to account keys (not scored under this key).
+  // assumed (0: none), and how many admitted tuples the route gave to
+  // accounts: not scored under this key where the scheme routes, scored
+  // (they carry its mark too) where it nests (Scheme::nests_accounts).
   double route_alpha = 0.0;
   std::uint64_t routed_to_accounts = 0;
   // Why the test may have no power (empty when it has): too few tuples
@@ -82,15 +83,15 @@ ISOTOPE_API Status audit_control_key(const ControlSeed& seed, std::uint64_t inde
                                      std::size_t engine_ints = 0);
 
 struct ISOTOPE_API ControlResult {
-  std::vector<double> log10_p;  // one per control key, in index order
-  std::uint64_t below_0_05 = 0; // how many p-values fell below 0.05
-  double ks_p = 1.0;            // Kolmogorov–Smirnov p-value against U(0, 1)
+  std::vector<double> log10_p;   // one per control key, in index order
+  std::uint64_t below_0_05 = 0;  // how many p-values fell below 0.05
+  double ks_p = 1.0;             // Kolmogorov–Smirnov p-value against U(0, 1)
 };
 
 // One candidate account of an attribution audit.
 struct ISOTOPE_API AccountResult {
   std::string id;
-  DetectionResult detection;       // its own test: the account-routed tuples under its key
+  DetectionResult detection;       // its own test: the `tested` tuples under its key
   double log10_p_corrected = 0.0;  // Holm-adjusted over all candidates (holm_log10), <= 0
   bool named = false;              // log10_p_corrected <= log10(level), something was scored, and the
                                    // validity rules were on
@@ -98,8 +99,14 @@ struct ISOTOPE_API AccountResult {
 
 struct ISOTOPE_API AttributionResult {
   double route_alpha = 0.0;
-  double level = 0.0;                   // family-wise error rate of the naming
-  std::uint64_t routed = 0;             // admitted tuples routed to account keys (each account scores these)
+  double level = 0.0;        // family-wise error rate of the naming
+  std::uint64_t routed = 0;  // admitted tuples routed to accounts
+  // Nested (Scheme::nests_accounts): the tests score the routed tuples the
+  // master key scores non-zero (KGW: master-green), with the scheme's
+  // account_profile (KGW: gamma 1/2). Routed: every routed tuple, with the
+  // audit's own profile.
+  bool nested = false;
+  std::uint64_t tested = 0;             // the tuples every account's test scores
   std::vector<AccountResult> accounts;  // every candidate, in the order given
   std::vector<std::string> warnings;    // as AuditResult::warnings
   std::size_t named() const noexcept;
@@ -108,7 +115,7 @@ struct ISOTOPE_API AttributionResult {
 // Teacher-forced top-1 predictions of `model` over `ids`: (*out)[i] is the
 // model's argmax after seeing ids[0..i) (entry 0: the empty context).
 ISOTOPE_API Status predict_top1(const LanguageModel& model, std::span<const std::uint32_t> ids,
-                    std::vector<std::uint32_t>* out);
+                                std::vector<std::uint32_t>* out);
 
 // Prepared audit: the token data (and, in open mode, the suspect's
 // predictions) are fixed once, and the rules (deduplication, prompt
@@ -130,8 +137,8 @@ class ISOTOPE_API Audit {
   // suspect's top-1 token after tokens 0..i-1 of teacher[r]; every id must be
   // below vocab_size, and each predictions[r] exactly as long as teacher[r].
   static Status open(const Profile& profile, std::vector<std::vector<std::uint32_t>> teacher,
-                     std::vector<std::vector<std::uint32_t>> predictions, std::uint32_t vocab_size,
-                     AuditRules rules, std::unique_ptr<Audit>* out);
+                     std::vector<std::vector<std::uint32_t>> predictions, std::uint32_t vocab_size, AuditRules rules,
+                     std::unique_ptr<Audit>* out);
   // Open model, predictions taken from `suspect` (predict_top1 over every text).
   // `progress`, if set, is called with (texts done, texts in all).
   static Status open_with_model(const Profile& profile, std::vector<std::vector<std::uint32_t>> teacher,
@@ -170,18 +177,21 @@ class ISOTOPE_API Audit {
   // The distinct tuples the rules admitted (the same for every key).
   std::size_t admitted() const noexcept;
 
-  // Attribution (isotope/account.hpp). With alpha > 0, run() under a key K
-  // scores only the admitted tuples that K's route gives to K itself (share
-  // 1 - alpha), and control() does the same under each control key (each
-  // acting as a master key with its own route). alpha = 0 (the default):
-  // every admitted tuple is scored. Set it before run(), control() and
+  // Attribution (isotope/account.hpp). With alpha > 0 and a scheme that
+  // routes (Scheme::nests_accounts false: Gumbel-max, SynthID), run() under
+  // a key K scores only the admitted tuples that K's route gives to K itself
+  // (share 1 - alpha), and control() does the same under each control key
+  // (each acting as a master key with its own route). A scheme that nests
+  // (KGW) and alpha = 0 (the default): every admitted tuple is scored. Set it before run(), control() and
   // attribute(); Code::invalid_argument unless 0 <= alpha < 1.
   Status set_route_alpha(double alpha);
   double route_alpha() const noexcept;
 
   // Tests each candidate account: the admitted tuples that the master key's
-  // route gives to accounts (the same tuples for every account, routed once)
-  // are scored under the account's key (account_key(master, id)), then the
+  // route gives to accounts (the same tuples for every account, routed once;
+  // for a nesting scheme only those the master key scores non-zero) are
+  // scored under the account's key (account_key(master, id)) with the
+  // scheme's account_profile and its exact null, then the
   // p-values are corrected for the number of candidates with Holm's method
   // (holm_log10), and an account is named when its corrected p-value is
   // <= level, which keeps the family-wise rate of naming an account whose

@@ -173,6 +173,32 @@ class ISOTOPE_API Scheme {
   // caller sets the width itself (hf-synthid: ngram_len - 1, the n-gram
   // before its last token).
   virtual std::optional<std::uint32_t> implied_context_width(const Profile&) const noexcept { return std::nullopt; }
+
+  // Attribution (isotope/account.hpp, docs/spec.md "Attribution"): how an
+  // account key marks the positions the route gives to accounts.
+  //   false (the default), the route: those positions are generated with the
+  //     account key in place of the master key, so the master key's audit
+  //     scores only the other positions, and an account's test scores the
+  //     routed tuples with make_scorer(account key, p) and the scheme's null.
+  //   true, nested: those positions keep the master key's mark and the
+  //     account key marks a keyed subset of it (make_account_generator), so
+  //     the master key's audit scores every tuple; an account's test scores
+  //     the routed tuples that the master key's scorer scores non-zero (KGW:
+  //     whose token is master-green), with make_scorer(account key,
+  //     account_profile(p)) and that profile's null.
+  virtual bool nests_accounts(const Profile&) const noexcept { return false; }
+  // The profile of an account's test (nested schemes; p itself otherwise).
+  virtual Status account_profile(const Profile& p, Profile* out) const {
+    *out = p;
+    return Status::OK();
+  }
+  // The generator for positions routed to an account. Default (the route):
+  // make_generator(account, p, vocab_size).
+  virtual Status make_account_generator(const Key& master, const Key& account, const Profile& p,
+                                        std::uint32_t vocab_size, std::unique_ptr<Generator>* out) const {
+    (void)master;
+    return make_generator(account, p, vocab_size, out);
+  }
 };
 
 // The values a profile's scheme tests for `tokens` after `context` under

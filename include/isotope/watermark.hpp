@@ -1,12 +1,12 @@
 // isotope — the watermark inside a decoding loop, for any scheme (isotope/scheme.hpp).
 #pragma once
-#include "isotope/export.h"
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
 
+#include "isotope/export.h"
 #include "isotope/key.hpp"
 #include "isotope/prf.hpp"
 #include "isotope/profile.hpp"
@@ -50,7 +50,7 @@ struct ISOTOPE_API TokenLogit {
 // first +inf logit is the token drawn, whatever the bias and the sampling
 // parameters (docs/spec.md).
 ISOTOPE_API Status sample_plain(std::span<const float> logits, const SamplingParams& params, Rng& rng,
-                    std::uint32_t* token);
+                                std::uint32_t* token);
 
 // Not thread-safe: one per decoding thread.
 class ISOTOPE_API Watermarker {
@@ -63,9 +63,13 @@ class ISOTOPE_API Watermarker {
                        std::unique_ptr<Watermarker>* out);
   // Generation for one account (attribution, isotope/account.hpp): at each
   // position the master key's route on the window (the last h tokens of the
-  // context) gives the position to the account's key (derived from `master`
-  // and `account`) with probability `alpha`, else to the master key; the
-  // scheme then works with that key. alpha = 0 is create(master, ...).
+  // context) gives the position to the account (with probability `alpha`),
+  // else to the master key alone. How the account's key (derived from
+  // `master` and `account`) marks a routed position is the scheme's
+  // (Scheme::nests_accounts): KGW nests it in the master key's mark (only
+  // the master-green tokens of the account's half are favoured); Gumbel-max
+  // and SynthID generate it with the account's key in place of the master
+  // key. alpha = 0 is create(master, ...).
   static Status create_for_account(const Key& master, std::string_view account, double alpha, const Profile& profile,
                                    std::uint32_t vocab_size, std::unique_ptr<Watermarker>* out);
 
@@ -86,9 +90,12 @@ class ISOTOPE_API Watermarker {
                           const SamplingParams& params = {});
   // Picks the next token with the watermark, without modifying `logits`.
   // Distortion-free schemes refuse greedy decoding.
-  Status sample(std::span<const std::uint32_t> context, std::span<const float> logits,
-                const SamplingParams& params, Rng& rng, std::uint32_t* token);
-  // KGW only: green mask of the window's vocabulary (1 = green), for display and tests.
+  Status sample(std::span<const std::uint32_t> context, std::span<const float> logits, const SamplingParams& params,
+                Rng& rng, std::uint32_t* token);
+  // KGW only: green mask of the window's vocabulary (1 = green: the tokens
+  // generation favours), for display and tests. At a position routed to an
+  // account (create_for_account): the account's half of the master key's
+  // green list.
   Status green_mask(std::span<const std::uint32_t> context, std::span<std::uint8_t> mask);
 
  private:

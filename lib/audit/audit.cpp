@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <cmath>
-#include <cstring>
 #include <new>
 #include <string_view>
 #include <thread>
@@ -40,8 +40,7 @@ Status audit_control_key(const ControlSeed& seed, std::uint64_t index, Key* out,
 Status predict_top1(const LanguageModel& model, std::span<const std::uint32_t> ids, std::vector<std::uint32_t>* out) {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   out->assign(ids.size(), 0);
-  for (std::size_t i = 0; i < ids.size(); ++i)
-    ISOTOPE_RETURN_IF_ERROR(model.next_argmax(ids.first(i), &(*out)[i]));
+  for (std::size_t i = 0; i < ids.size(); ++i) ISOTOPE_RETURN_IF_ERROR(model.next_argmax(ids.first(i), &(*out)[i]));
   return Status::OK();
 }
 
@@ -166,19 +165,21 @@ struct Audit::Impl {
   }
 
   // The counts of the first n records with the statistic `sum` over `scored` tuples.
-  Status finish(std::size_t n, double sum, std::uint64_t scored, DetectionResult* out) const {
+  Status finish(std::size_t n, double sum, std::uint64_t scored, DetectionResult* out,
+                const Profile* test = nullptr) const {
     DetectionResult r = n == 0 ? DetectionResult{} : counts_after[n - 1];
-    ISOTOPE_RETURN_IF_ERROR(result_from_statistic(profile, sum, scored, &r));
+    ISOTOPE_RETURN_IF_ERROR(result_from_statistic(test != nullptr ? *test : profile, sum, scored, &r));
     *out = r;
     return Status::OK();
   }
   // The scheme's null of the scored tuples, for schemes whose null depends on
   // them (Scheme::make_tuple_null); null for the others.
   Status tuple_null(const std::uint32_t* windows, const std::uint32_t* tokens, std::size_t count,
-                    std::unique_ptr<TupleNull>* out) const {
+                    std::unique_ptr<TupleNull>* out, const Profile* test = nullptr) const {
+    const Profile& p = test != nullptr ? *test : profile;
     const Scheme* sc = nullptr;
-    ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
-    ISOTOPE_RETURN_IF_ERROR(sc->make_tuple_null(profile, out));
+    ISOTOPE_RETURN_IF_ERROR(scheme_of(p, &sc));
+    ISOTOPE_RETURN_IF_ERROR(sc->make_tuple_null(p, out));
     if (*out) (*out)->add(windows, tokens, count);
     return Status::OK();
   }
@@ -198,7 +199,7 @@ struct Audit::Impl {
     ISOTOPE_RETURN_IF_ERROR(sc->make_scorer(key, profile, &scorer));
     const std::size_t end = n == 0 ? 0 : record_end[n - 1];
     double sum = 0.0;
-    if (alpha > 0.0) {
+    if (alpha > 0.0 && !sc->nests_accounts(profile)) {
       // Only the tuples this key's route keeps for itself.
       std::unique_ptr<Router> router;
       ISOTOPE_RETURN_IF_ERROR(Router::create(key, alpha, &router));
@@ -217,7 +218,16 @@ struct Audit::Impl {
       return Status::OK();
     }
     ISOTOPE_RETURN_IF_ERROR(score(*scorer, end, &sum, scores));
-    if (routed_away != nullptr) *routed_away = 0;
+    if (routed_away != nullptr) {
+      // Nested: the routed tuples carry this key's mark too and are scored;
+      // their number is reported all the same.
+      *routed_away = 0;
+      if (alpha > 0.0) {
+        std::unique_ptr<Router> router;
+        ISOTOPE_RETURN_IF_ERROR(Router::create(key, alpha, &router));
+        *routed_away = routed(*router, end, true).index.size();
+      }
+    }
     ISOTOPE_RETURN_IF_ERROR(finish(n, sum, n == 0 ? 0 : counts_after[n - 1].scored, out));
     std::shared_ptr<const TupleNull> null;  // built once, shared by the provider's key and the controls
     ISOTOPE_RETURN_IF_ERROR(tuple_null(*sc, end, &null));
@@ -423,7 +433,8 @@ Status Audit::attribute(const Key& master, std::span<const std::string> ids, dou
                         unsigned threads, const std::function<void(std::size_t, std::size_t)>& progress) const {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   const Impl& m = *impl_;
-  if (!(m.alpha > 0.0)) return {Code::invalid_argument, "attribution needs a routing share alpha > 0 (set_route_alpha)"};
+  if (!(m.alpha > 0.0))
+    return {Code::invalid_argument, "attribution needs a routing share alpha > 0 (set_route_alpha)"};
   if (!(level > 0.0 && level < 1.0)) return {Code::invalid_argument, "the naming level must lie in (0, 1)"};
   if (ids.empty()) return {Code::empty_input, "no candidate accounts to test"};
   {
@@ -441,11 +452,34 @@ Status Audit::attribute(const Key& master, std::span<const std::string> ids, dou
   ISOTOPE_RETURN_IF_ERROR(Router::create(master, m.alpha, &router));
   // The route runs once: every account scores the same gathered tuples.
   const std::size_t n = m.count();
-  const Impl::Subset theirs = m.routed(*router, n == 0 ? 0 : m.record_end[n - 1], true);
+  Impl::Subset theirs = m.routed(*router, n == 0 ? 0 : m.record_end[n - 1], true);
   AttributionResult res;
   res.route_alpha = m.alpha;
   res.level = level;
   res.routed = theirs.index.size();
+  res.nested = sc->nests_accounts(m.profile);
+  Profile test;  // the profile of every account's test
+  ISOTOPE_RETURN_IF_ERROR(sc->account_profile(m.profile, &test));
+  if (res.nested) {
+    // Nested: the accounts' tests score the routed tuples the master key
+    // scores non-zero (KGW: master-green), the same for every account.
+    std::unique_ptr<TupleScorer> ms;
+    ISOTOPE_RETURN_IF_ERROR(sc->make_scorer(master, m.profile, &ms));
+    std::vector<double> v;
+    double ignored = 0.0;
+    ISOTOPE_RETURN_IF_ERROR(Impl::score_subset(*ms, theirs, &ignored, &v));
+    const std::size_t h = m.tuples.width;
+    Impl::Subset kept;
+    for (std::size_t j = 0; j < v.size(); ++j) {
+      if (v[j] == 0.0) continue;
+      kept.index.push_back(theirs.index[j]);
+      kept.windows.insert(kept.windows.end(), theirs.windows.begin() + static_cast<std::ptrdiff_t>(j * h),
+                          theirs.windows.begin() + static_cast<std::ptrdiff_t>((j + 1) * h));
+      kept.tokens.push_back(theirs.tokens[j]);
+    }
+    theirs = std::move(kept);
+  }
+  res.tested = theirs.index.size();
   res.accounts.resize(ids.size());
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   const auto nt = static_cast<unsigned>(std::min<std::size_t>(threads, ids.size()));
@@ -459,9 +493,9 @@ Status Audit::attribute(const Key& master, std::span<const std::string> ids, dou
         std::unique_ptr<TupleScorer> scorer;
         double sum = 0.0;
         Status st = account_key(master, ids[i], &k);
-        if (st.ok()) st = sc->make_scorer(k, m.profile, &scorer);
+        if (st.ok()) st = sc->make_scorer(k, test, &scorer);
         if (st.ok()) st = Impl::score_subset(*scorer, theirs, &sum, nullptr);
-        if (st.ok()) st = m.finish(n, sum, theirs.index.size(), &res.accounts[i].detection);
+        if (st.ok()) st = m.finish(n, sum, theirs.index.size(), &res.accounts[i].detection, &test);
         if (!st.ok()) {
           errors[t] = st;
           return;
@@ -482,7 +516,8 @@ Status Audit::attribute(const Key& master, std::span<const std::string> ids, dou
   if (progress) progress(ids.size(), ids.size());
   {  // every account scored the same tuples: one null for all
     std::unique_ptr<TupleNull> null;
-    ISOTOPE_RETURN_IF_ERROR(m.tuple_null(theirs.windows.data(), theirs.tokens.data(), theirs.tokens.size(), &null));
+    ISOTOPE_RETURN_IF_ERROR(
+        m.tuple_null(theirs.windows.data(), theirs.tokens.data(), theirs.tokens.size(), &null, &test));
     for (std::size_t i = 0; i < ids.size(); ++i)
       Impl::apply_null(null.get(), res.accounts[i].detection.statistic, &res.accounts[i].detection);
   }
@@ -494,10 +529,10 @@ Status Audit::attribute(const Key& master, std::span<const std::string> ids, dou
   for (std::size_t i = 0; i < ids.size(); ++i) {
     res.accounts[i].log10_p_corrected = adj[i];
     // A switched-off validity rule makes no p-value valid: nothing is named.
-    res.accounts[i].named = valid && res.routed > 0 && adj[i] <= log_level;
+    res.accounts[i].named = valid && res.tested > 0 && adj[i] <= log_level;
   }
-  if (res.routed < AUDIT_MIN_SCORED)
-    res.warnings.push_back("only " + std::to_string(res.routed) + " tuples were routed to accounts (fewer than " +
+  if (res.tested < AUDIT_MIN_SCORED)
+    res.warnings.push_back("only " + std::to_string(res.tested) + " tuples were tested for the accounts (fewer than " +
                            std::to_string(AUDIT_MIN_SCORED) +
                            "): too few for the account tests to have power; an account not named means little");
   *out = std::move(res);

@@ -10,6 +10,7 @@
 
 #include "isotope/io.hpp"
 #include "isotope/profile.hpp"
+#include "isotope/scheme.hpp"
 
 namespace isotope {
 
@@ -65,6 +66,16 @@ std::uint32_t route_threshold(double alpha) noexcept {
   if (!(alpha > 0.0)) return 0;
   if (!(alpha < 1.0)) return 0xFFFFFFFFu;
   return static_cast<std::uint32_t>(std::floor(alpha * 4294967296.0));
+}
+
+const char* account_mark_name(const Profile& profile) noexcept {
+  const Scheme* s = find_scheme(profile.scheme);
+  return s != nullptr && s->nests_accounts(profile) ? "nested" : "route";
+}
+
+double route_alpha_default(const Profile& profile) noexcept {
+  const Scheme* s = find_scheme(profile.scheme);
+  return s != nullptr && s->nests_accounts(profile) ? ROUTE_ALPHA_NESTED_DEFAULT : ROUTE_ALPHA_DEFAULT;
 }
 
 Router::~Router() {

@@ -19,6 +19,9 @@ struct Watermarker::Impl {
   std::unique_ptr<Router> router;
   std::unique_ptr<Generator> account_gen;
   std::unique_ptr<TupleScorer> account_scorer;
+  // Nested (Scheme::nests_accounts): a routed position's marked tokens are
+  // the master key's green ones that account_scorer also scores 1.
+  bool nested = false;
   std::vector<std::uint32_t> all;
   std::vector<double> vals;
 
@@ -66,8 +69,11 @@ Status Watermarker::create_for_account(const Key& master, std::string_view accou
     Key k;
     ISOTOPE_RETURN_IF_ERROR(account_key(master, account, &k));
     ISOTOPE_RETURN_IF_ERROR(Router::create(master, alpha, &w->impl_->router));
-    ISOTOPE_RETURN_IF_ERROR(s->make_generator(k, profile, vocab_size, &w->impl_->account_gen));
-    ISOTOPE_RETURN_IF_ERROR(s->make_scorer(k, profile, &w->impl_->account_scorer));
+    ISOTOPE_RETURN_IF_ERROR(s->make_account_generator(master, k, profile, vocab_size, &w->impl_->account_gen));
+    Profile ap;
+    ISOTOPE_RETURN_IF_ERROR(s->account_profile(profile, &ap));
+    ISOTOPE_RETURN_IF_ERROR(s->make_scorer(k, ap, &w->impl_->account_scorer));
+    w->impl_->nested = s->nests_accounts(profile);
   }
   *out = std::move(w);
   return Status::OK();
@@ -123,8 +129,7 @@ Status Watermarker::sample(std::span<const std::uint32_t> context, std::span<con
 
 Status Watermarker::green_mask(std::span<const std::uint32_t> context, std::span<std::uint8_t> mask) {
   ISOTOPE_RETURN_IF_ERROR(check_vocab(mask.size(), impl_->vocab));
-  if (impl_->profile.scheme != SCHEME_KGW)
-    return {Code::invalid_argument, "green masks exist only for the kgw scheme"};
+  if (impl_->profile.scheme != SCHEME_KGW) return {Code::invalid_argument, "green masks exist only for the kgw scheme"};
   const std::size_t h = impl_->profile.context_width;
   if (context.size() < h) return {Code::invalid_argument, "context is shorter than the context width"};
   auto& all = impl_->all;
@@ -133,9 +138,15 @@ Status Watermarker::green_mask(std::span<const std::uint32_t> context, std::span
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint32_t>(i);
   }
   impl_->vals.resize(mask.size());
-  TupleScorer& scorer = impl_->to_account(context) ? *impl_->account_scorer : *impl_->scorer;
-  ISOTOPE_RETURN_IF_ERROR(scorer.values(context.subspan(context.size() - h), all, impl_->vals));
+  const auto window = context.subspan(context.size() - h);
+  const bool routed = impl_->to_account(context);
+  TupleScorer& scorer = routed && !impl_->nested ? *impl_->account_scorer : *impl_->scorer;
+  ISOTOPE_RETURN_IF_ERROR(scorer.values(window, all, impl_->vals));
   for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = impl_->vals[i] != 0.0 ? 1 : 0;
+  if (routed && impl_->nested) {  // the account's half of the master green list
+    ISOTOPE_RETURN_IF_ERROR(impl_->account_scorer->values(window, all, impl_->vals));
+    for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = mask[i] != 0 && impl_->vals[i] != 0.0 ? 1 : 0;
+  }
   return Status::OK();
 }
 

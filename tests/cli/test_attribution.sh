@@ -35,7 +35,15 @@ for i in $(seq 0 299); do printf 'acct-%04d\n' "$i"; done >"$T/accounts.txt"
 A=("$ISOTOPE" audit -q -k "$T/k1" --suspect "$T/answers.jsonl" --control 5 --json)
 "${A[@]}" --accounts "$T/accounts.txt" -o "$T/c.json" || die "audit --accounts"
 [ "$(field "$T/c.json" "[a['id'] for a in j['accounts']] == ['acct-0017'] and j['accounts'][0]['log10_p_corrected'] <= -4")" = True ] || die "closed: acct-0017 not named alone: $(field "$T/c.json" "j['accounts']")"
-[ "$(field "$T/c.json" "j['attribution']['candidates'] == 300 and j['attribution']['correction'] == 'holm' and j['route_alpha'] == 0.4 and j['routed_to_accounts'] == j['attribution']['routed'] > 0")" = True ] || die "closed: attribution fields"
+[ "$(field "$T/c.json" "j['attribution']['candidates'] == 300 and j['attribution']['correction'] == 'holm' and j['route_alpha'] == 0.6 and j['routed_to_accounts'] == j['attribution']['routed'] > j['attribution']['tested'] > 0 and j['account_mark'] == j['attribution']['account_mark'] == 'nested'")" = True ] || die "closed: attribution fields"
+# KGW nests: the master key scores every tuple, as without accounts.
+"${A[@]}" -o "$T/none.json" || die "audit without accounts"
+[ "$(/usr/bin/python3 -c "import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); print(a['scored'] == b['scored'] and a['log10_p'] == b['log10_p'])" "$T/c.json" "$T/none.json")" = True ] || die "closed: the nested master key did not score every tuple"
+# Gumbel-max routes: the master key scores the tuples its route keeps (default share 0.4).
+"$ISOTOPE" generate -q -k "$T/k1" --scheme gumbel --prompts "$T/p.jsonl" -n 150 --seed 3 -o "$T/gumbel.jsonl" || die "generate gumbel for an account"
+"$ISOTOPE" audit -q -k "$T/k1" --scheme gumbel --suspect "$T/gumbel.jsonl" --control 0 --json --accounts "$T/accounts.txt" -o "$T/g.json" || die "audit gumbel --accounts"
+"$ISOTOPE" audit -q -k "$T/k1" --scheme gumbel --suspect "$T/gumbel.jsonl" --control 0 --json -o "$T/g0.json" || die "audit gumbel"
+[ "$(/usr/bin/python3 -c "import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); print(a['route_alpha'] == 0.4 and a['account_mark'] == 'route' and a['scored'] + a['routed_to_accounts'] == b['scored'] and a['attribution']['tested'] == a['attribution']['routed'] and [x['id'] for x in a['accounts']] == ['acct-0017'])" "$T/g.json" "$T/g0.json")" = True ] || die "gumbel: routed attribution: $(field "$T/g.json" "j['accounts']")"
 [ "$(field "$T/c.json" "j['flagged'] and j['inputs']['accounts']['bytes'] > 0")" = True ] || die "closed: master key or inputs"
 "${A[@]}" -o "$T/none.json" || die "audit without accounts"
 [ "$(field "$T/none.json" "'attribution' not in j and 'route_alpha' not in j and 'accounts' not in j")" = True ] || die "audit without --accounts has attribution fields"

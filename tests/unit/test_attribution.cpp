@@ -3,7 +3,6 @@
 // route); attribution audits name the account that generated the text and
 // no other.
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -94,6 +93,36 @@ TEST_CASE("routes match the independent reference values", "[attribution]") {
   // Both outcomes occur among the vectors.
   CHECK(to_account > 0);
   CHECK(to_account < total);
+}
+
+TEST_CASE("nested KGW marks match the independent reference values", "[attribution]") {
+  const nlohmann::json v = vectors();
+  REQUIRE(v.at("nested_kgw").size() >= 8);
+  int routed = 0;
+  for (const auto& c : v.at("nested_kgw")) {
+    const Key master = key_from_hex(c.at("master").get<std::string>());
+    Profile p;
+    REQUIRE(p.set("gamma", c.at("gamma").get<double>()).ok());
+    p.context_width = c.at("context_width").get<std::uint32_t>();
+    const auto V = c.at("vocab").get<std::uint32_t>();
+    std::unique_ptr<Watermarker> w;
+    REQUIRE(
+        Watermarker::create_for_account(master, c.at("id").get<std::string>(), c.at("alpha").get<double>(), p, V, &w)
+            .ok());
+    const auto window = c.at("window").get<std::vector<std::uint32_t>>();
+    INFO("window " << c.at("window").dump());
+    std::vector<std::uint8_t> mask(V);
+    REQUIRE(w->green_mask(window, mask).ok());
+    std::vector<std::uint8_t> want(V, 0);
+    for (const auto& t : c.at("favoured")) want[t.get<std::uint32_t>()] = 1;
+    CHECK(mask == want);
+    // The logits: +delta on exactly the favoured tokens.
+    std::vector<float> logits(V, 0.5f);
+    REQUIRE(w->apply(window, logits).ok());
+    for (std::uint32_t t = 0; t < V; ++t) CHECK(logits[t] == (want[t] != 0 ? 0.5f + 3.0f : 0.5f));
+    routed += c.at("routed").get<bool>() ? 1 : 0;
+  }
+  CHECK(routed >= 4);
 }
 
 TEST_CASE("Holm's correction matches the reference values", "[attribution]") {
@@ -188,7 +217,32 @@ TEST_CASE("routed generation marks each position with the key its route names", 
       to_account += acc ? 1 : 0;
       std::vector<float> a = logits, b = logits, c = logits;
       REQUIRE(routed->apply(ctx, a).ok());
-      REQUIRE((acc ? plain_acct : plain_master)->apply(ctx, b).ok());
+      const bool nested = std::string(scheme) == "kgw";
+      if (nested && acc) {
+        // KGW nests: delta on the master-green tokens of the account's half
+        // (green under the account key at gamma 1/2), nothing else.
+        Profile half = p;
+        REQUIRE(half.set("gamma", 0.5).ok());
+        std::vector<double> mv, hv;
+        ValueShape shape;
+        std::vector<std::uint32_t> all(V);
+        for (std::uint32_t i = 0; i < V; ++i) all[i] = i;
+        REQUIRE(prf_values(master, p, ctx, all, &mv, &shape).ok());
+        REQUIRE(prf_values(acct, half, ctx, all, &hv, &shape).ok());
+        std::vector<std::uint8_t> mask(V);
+        REQUIRE(routed->green_mask(ctx, mask).ok());
+        int marked = 0;
+        for (std::uint32_t i = 0; i < V; ++i) {
+          const bool both = mv[i] != 0.0 && hv[i] != 0.0;
+          marked += both ? 1 : 0;
+          if (both) b[i] += static_cast<float>(p.param("delta"));
+          CHECK(mask[i] == (both ? 1 : 0));
+        }
+        CHECK(marked > 30);  // about V gamma / 2 = 62
+        CHECK(marked < 100);
+      } else {
+        REQUIRE((acc ? plain_acct : plain_master)->apply(ctx, b).ok());
+      }
       REQUIRE(alpha0->apply(ctx, c).ok());
       std::vector<float> d = logits;
       REQUIRE(plain_master->apply(ctx, d).ok());
@@ -198,8 +252,17 @@ TEST_CASE("routed generation marks each position with the key its route names", 
       std::uint32_t s1 = 0, s2 = 0;
       Rng r1(t), r2(t);
       REQUIRE(routed->sample(ctx, logits, {}, r1, &s1).ok());
-      REQUIRE((acc ? plain_acct : plain_master)->sample(ctx, logits, {}, r2, &s2).ok());
+      if (nested && acc)
+        REQUIRE(sample_plain(b, {}, r2, &s2).ok());  // the nested bias, then plain sampling
+      else
+        REQUIRE((acc ? plain_acct : plain_master)->sample(ctx, logits, {}, r2, &s2).ok());
       CHECK(s1 == s2);
+      if (nested && acc) {  // candidates: the same bias
+        std::vector<TokenLogit> cand;
+        for (std::uint32_t i = 0; i < V; i += 7) cand.push_back({static_cast<std::int32_t>(i), logits[i], 0.0f});
+        REQUIRE(routed->apply_candidates(ctx, cand).ok());
+        for (const TokenLogit& cl : cand) CHECK(cl.logit == b[static_cast<std::size_t>(cl.id)]);
+      }
     }
     CHECK(to_account > 40);  // about 80 of 200
     CHECK(to_account < 120);
@@ -225,7 +288,14 @@ TEST_CASE("routed audits: the rules commute with the route", "[attribution]") {
   }
   const Key master = fixed_key(5);
   const double alpha = 0.3;
-  Profile p;  // kgw, h = 2
+  // KGW nests the accounts' mark in the master key's: every tuple is scored.
+  // Gumbel-max routes: the master key scores the tuples its route keeps.
+  const char* scheme = GENERATE("kgw", "gumbel");
+  INFO(scheme);
+  const bool nested = std::string(scheme) == "kgw";
+  Profile p;
+  REQUIRE(Profile::of(scheme, &p).ok());
+  p.context_width = 2;
   std::unique_ptr<Router> router;
   REQUIRE(Router::create(master, alpha, &router).ok());
   // Reference: the route first, then the rules, by hand.
@@ -258,9 +328,14 @@ TEST_CASE("routed audits: the rules commute with the route", "[attribution]") {
   std::vector<TokenScores> masks;
   REQUIRE(a->run(master, &r, 0, &masks).ok());
   CHECK(r.route_alpha == alpha);
-  CHECK(r.detection.scored == route_first);
   CHECK(r.routed_to_accounts == routed_away);
-  CHECK(r.detection.scored + r.routed_to_accounts == all.detection.scored);
+  if (nested) {
+    CHECK(r.detection.scored == all.detection.scored);
+    CHECK(r.detection.log10_p == all.detection.log10_p);
+  } else {
+    CHECK(r.detection.scored == route_first);
+    CHECK(r.detection.scored + r.routed_to_accounts == all.detection.scored);
+  }
   CHECK(r.detection.skipped_prompt == all.detection.skipped_prompt);
   CHECK(r.detection.skipped_duplicate == all.detection.skipped_duplicate);
   CHECK(r.detection.skipped_prompt > 0);
@@ -271,7 +346,7 @@ TEST_CASE("routed audits: the rules commute with the route", "[attribution]") {
     for (std::size_t i = 0; i < masks[k].size(); ++i)
       if (!std::isnan(masks[k][i])) {
         ++in_masks;
-        CHECK_FALSE(router->to_account(std::span(recs[k].response).subspan(i - 2, 2)));
+        if (!nested) CHECK_FALSE(router->to_account(std::span(recs[k].response).subspan(i - 2, 2)));
       }
   CHECK(in_masks == r.detection.scored);
   // Back to alpha 0: the same numbers as before routing was set.
@@ -283,11 +358,14 @@ TEST_CASE("routed audits: the rules commute with the route", "[attribution]") {
   CHECK(a->set_route_alpha(1.0).code() == Code::invalid_argument);
 }
 
-TEST_CASE(
-    "an attribution audit names the account that generated the text and no other", "[attribution]") {
+TEST_CASE("an attribution audit names the account that generated the text and no other", "[attribution]") {
   auto model = bundled_model();
   const Key master = fixed_key(9);
+  const char* scheme = GENERATE("kgw", "gumbel");
+  INFO(scheme);
+  const bool nested = std::string(scheme) == "kgw";
   Profile p;
+  REQUIRE(Profile::of(scheme, &p).ok());
   const double alpha = 0.25;
   std::unique_ptr<Watermarker> wm;
   REQUIRE(Watermarker::create_for_account(master, "acct-0042", alpha, p, model->vocab_size(), &wm).ok());
@@ -320,10 +398,36 @@ TEST_CASE(
   CHECK(res.routed == mr.routed_to_accounts);
   CHECK(res.routed > 100);
   CHECK(res.named() == 1);
+  CHECK(res.nested == nested);
+  if (nested) {
+    // The tests score the routed tuples whose token is master-green: most of
+    // them, the text being generated with the nested bias.
+    CHECK(res.tested < res.routed);
+    CHECK(res.tested > res.routed / 2);
+  } else {
+    CHECK(res.tested == res.routed);
+  }
+  // The accounts that generated nothing: their tests are valid (Binomial(k,
+  // 1/2) for KGW, the scheme's null for Gumbel-max), so about 5% fall below
+  // p = 0.05 and the mean p-value is about 1/2.
+  int below = 0;
+  double mean_p = 0.0;
+  for (const AccountResult& acc : res.accounts) {
+    if (acc.id == "acct-0042") continue;
+    below += acc.detection.p_value < 0.05 ? 1 : 0;
+    mean_p += acc.detection.p_value / static_cast<double>(ids.size() - 1);
+  }
+  CHECK(below < 30);  // Binomial(299, 0.05): mean 15, P(>= 30) < 1e-3
+  CHECK(mean_p > 0.4);
+  CHECK(mean_p < 0.6);
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const AccountResult& acc = res.accounts[i];
     CHECK(acc.id == ids[i]);
-    CHECK(acc.detection.scored == res.routed);
+    CHECK(acc.detection.scored == res.tested);
+    if (nested) {  // Binomial(k, 1/2)
+      CHECK(acc.detection.trials == res.tested);
+      CHECK(acc.detection.gamma == 0.5);
+    }
     CHECK(acc.detection.log10_p == res1.accounts[i].detection.log10_p);  // thread count does not matter
     CHECK(acc.log10_p_corrected >= acc.detection.log10_p);
     if (acc.id == "acct-0042") {

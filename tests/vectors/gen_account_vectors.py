@@ -12,15 +12,24 @@ hashlib and mpmath only:
   account iff (coin >> 32) < floor(alpha * 2^32). SipHash-2-4 is written out
   below from its paper (Aumasson and Bernstein 2012), checked against the
   paper's test vector;
+- nested KGW marks: at a window routed to the account, the tokens favoured
+  are those green under the master key (the profile's gamma) and green under
+  the account key at gamma 1/2, the KGW green bits computed by the
+  independent PRF of tests/vectors/gen_prf_vectors.py;
 - Holm's adjusted p-values, computed with mpmath at 50 digits from the
   p-values themselves (not their logs): sort, multiply the j-th smallest by
   (m - j + 1), cap at 1, running maximum; reported as log10.
 """
 import hashlib
 import json
+import os
 import struct
+import sys
 
 import mpmath
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_prf_vectors import GreenList, green_threshold  # noqa: E402 (the independent KGW PRF)
 
 mpmath.mp.dps = 50
 MASK = (1 << 64) - 1
@@ -115,9 +124,24 @@ def main():
             coins.append({"master": mk.hex(), "window": w, "coin": c,
                           "to_account": {str(a): c < int(mpmath.floor(mpmath.mpf(a) * 2**32)) for a in ALPHAS}})
     holms = [{"log10_p": c, "holm": holm(c)} for c in HOLM_CASES]
+    nested = []
+    V, gamma, alpha, h = 64, 0.25, 0.5, 2
+    for mk, ident in [(MASTERS[0], "acct-7"), (MASTERS[2], IDS[2])]:
+        ml, al = GreenList(mk), GreenList(account_key(mk, ident))
+        tm, ta = green_threshold(gamma), green_threshold(0.5)
+        for w in [[1, 2], [5, 9], [63, 0], [10, 11], [40, 41], [3, 3], [17, 60], [22, 8]]:
+            ms, as_ = ml.seed(w), al.seed(w)
+            master_green = [t for t in range(V) if ml.value(ms, t) < tm]
+            routed = coin(mk, w) < int(mpmath.floor(mpmath.mpf(alpha) * 2**32))
+            favoured = [t for t in master_green if al.value(as_, t) < ta] if routed else master_green
+            nested.append({"master": mk.hex(), "id": ident, "vocab": V, "gamma": gamma, "alpha": alpha,
+                           "context_width": h, "window": w, "routed": routed, "master_green": master_green,
+                           "favoured": favoured})
     print(json.dumps({"description": "attribution: account keys (hashlib.blake2b), routes (hashlib.blake2b + "
-                                     "SipHash-2-4 written from the paper), Holm (mpmath); see the script",
-                      "account_keys": keys, "routes": coins, "holm": holms}, indent=1, ensure_ascii=False))
+                                     "SipHash-2-4 written from the paper), Holm (mpmath), nested KGW marks "
+                                     "(the PRF of gen_prf_vectors.py); see the script",
+                      "account_keys": keys, "routes": coins, "holm": holms,
+                      "nested_kgw": nested}, indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":

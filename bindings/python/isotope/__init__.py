@@ -16,6 +16,7 @@ See docs/python.md.
 from ._core import (
     KEY_BYTES,
     ROUTE_ALPHA_DEFAULT,
+    ROUTE_ALPHA_NESTED_DEFAULT,
     Detector,
     Key,
     NgramModel,
@@ -32,6 +33,7 @@ from ._core import (
     load_key,
     sample_plain,
     prf_values,
+    route_alpha_default,
     schemes,
 )
 from ._processor import WatermarkLogitsProcessor, watermark_sample
@@ -40,6 +42,8 @@ from ._audit import audit_closed, audit_open, predictions_from_callable
 __all__ = [
     "KEY_BYTES",
     "ROUTE_ALPHA_DEFAULT",
+    "ROUTE_ALPHA_NESTED_DEFAULT",
+    "route_alpha_default",
     "Detector",
     "Key",
     "NgramModel",

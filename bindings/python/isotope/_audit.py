@@ -49,9 +49,9 @@ def _profile_of(profile):
     return profile if profile is not None else _core.Profile()
 
 
-def _route_alpha(accounts, route_alpha):
+def _route_alpha(accounts, route_alpha, profile):
     if route_alpha is None:
-        return _core.ROUTE_ALPHA_DEFAULT if accounts is not None else 0.0
+        return _core.route_alpha_default(_profile_of(profile)) if accounts is not None else 0.0
     return float(route_alpha)
 
 
@@ -97,7 +97,7 @@ def audit_closed(key, records, *, profile=None, teacher=None, tokenizer=None, co
     if teacher is not None:
         t = [toks.ids(x, f"teacher text {i}") for i, x in enumerate(teacher)]
     out = _core._audit_closed(key, profile, recs, t, dedup, prompt_exclusion, threshold, control, _seed(control_seed),
-                              accounts, _route_alpha(accounts, route_alpha))
+                              accounts, _route_alpha(accounts, route_alpha, profile))
     if toks.used or tokenizer is not None:
         out["tokenizer_sha256"] = toks.get().sha256
     return out
@@ -193,7 +193,7 @@ def audit_open(key, teacher, suspect, *, profile=None, tokenizer=None, vocab_siz
     seed = _seed(control_seed)
     if isinstance(suspect, _core.NgramModel):
         out = _core._audit_open_model(key, prof, ids, suspect, dedup, threshold, control, seed, accounts,
-                                      _route_alpha(accounts, route_alpha))
+                                      _route_alpha(accounts, route_alpha, prof))
     else:
         if callable(suspect):
             preds = predictions_from_callable(suspect, ids, batch_size=batch_size)
@@ -206,7 +206,7 @@ def audit_open(key, teacher, suspect, *, profile=None, tokenizer=None, vocab_siz
             vocab_size = toks.get().vocab_size
             toks.used = True
         out = _core._audit_open(key, prof, ids, preds, int(vocab_size), dedup, threshold, control, seed, accounts,
-                                _route_alpha(accounts, route_alpha))
+                                _route_alpha(accounts, route_alpha, prof))
     if toks.used or tokenizer is not None:
         out["tokenizer_sha256"] = toks.get().sha256
     return out

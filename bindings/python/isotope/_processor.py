@@ -58,17 +58,20 @@ class WatermarkLogitsProcessor:
     ``account`` (a str identifier, docs/attribution.md) generates for one API
     account: at each position a keyed route on the window (from ``key``)
     gives the position to the account's key (derived from ``key``) with
-    probability ``route_alpha`` (default 0.4), else to ``key``; the scheme
-    then works with that key. Without ``account`` the output is exactly that of
-    the master key alone.
+    probability ``route_alpha`` (default ``isotope.route_alpha_default(profile)``:
+    0.6 for KGW, 0.4 for the other schemes), else to ``key`` alone. KGW nests
+    the account's mark in the master key's (only the master-green tokens of the
+    account's keyed half are favoured there); Gumbel-max and SynthID use the
+    account's key in place of ``key``. Without ``account`` the output is
+    exactly that of the master key alone.
     """
 
     def __init__(self, key, profile=None, vocab_size=None, *, temperature=1.0, top_k=0, top_p=1.0, account=None,
-                 route_alpha=_core.ROUTE_ALPHA_DEFAULT):
+                 route_alpha=None):
         if vocab_size is not None and (not isinstance(vocab_size, int) or vocab_size <= 0):
             raise ValueError("vocab_size must be a positive int or None")
         self._core = _core._Processor(key, profile, vocab_size or 0, float(temperature), int(top_k), float(top_p),
-                                      account, float(route_alpha))
+                                      account, None if route_alpha is None else float(route_alpha))
         self.account = self._core.account or None
         self.route_alpha = self._core.route_alpha if self.account is not None else 0.0
         self.profile = self._core.profile

@@ -52,12 +52,17 @@ void check(const Status& st) {
 
 PyObject* exception_type(Code c) {
   switch (c) {
-    case Code::io: return PyExc_OSError;
-    case Code::key_permissions: return PyExc_PermissionError;
-    case Code::out_of_memory: return PyExc_MemoryError;
+    case Code::io:
+      return PyExc_OSError;
+    case Code::key_permissions:
+      return PyExc_PermissionError;
+    case Code::out_of_memory:
+      return PyExc_MemoryError;
     case Code::crypto:
-    case Code::internal: return PyExc_RuntimeError;
-    default: return PyExc_ValueError;
+    case Code::internal:
+      return PyExc_RuntimeError;
+    default:
+      return PyExc_ValueError;
   }
 }
 
@@ -153,7 +158,8 @@ py::array_t<std::int64_t, py::array::c_style> int_array(py::handle h, int ndim, 
     type_error(std::string(what) + " must hold integer token ids, got dtype " + std::string(py::str(a.dtype())));
   if (kind == 'u' && a.itemsize() == 8) {
     // uint64 above 2^63 would wrap when cast; check before.
-    py::object too_big = numpy().attr("any")(numpy().attr("greater")(a, py::int_(std::numeric_limits<std::uint32_t>::max())));
+    py::object too_big =
+        numpy().attr("any")(numpy().attr("greater")(a, py::int_(std::numeric_limits<std::uint32_t>::max())));
     if (too_big.cast<bool>()) value_error(std::string(what) + ": token ids must be below 2^32");
   }
   return py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
@@ -212,8 +218,8 @@ py::array_t<float, py::array::c_style> float_row(py::handle h, const char* what)
   if (py::hasattr(obj, "detach") && py::hasattr(obj, "cpu")) obj = obj.attr("detach")().attr("cpu")().attr("float")();
   py::array a = numpy().attr("asarray")(obj);
   if (a.ndim() != 1) value_error(std::string(what) + " must have 1 dimension, got " + std::to_string(a.ndim()));
-  if (a.dtype().kind() != 'f') type_error(std::string(what) + " must hold floating-point logits, got dtype " +
-                                          std::string(py::str(a.dtype())));
+  if (a.dtype().kind() != 'f')
+    type_error(std::string(what) + " must hold floating-point logits, got dtype " + std::string(py::str(a.dtype())));
   return py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a);
 }
 
@@ -221,8 +227,9 @@ std::shared_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   std::unique_ptr<Tokenizer> t;
   Status st = Tokenizer::load(path.empty() ? default_tokenizer_path() : path, &t);
   if (!st.ok() && path.empty())
-    st = Status(st.code(), st.message() + " (the bundled tokenizer: set ISOTOPE_DATA_DIR to the folder holding "
-                                          "isotope-8k.model)");
+    st = Status(st.code(), st.message() +
+                               " (the bundled tokenizer: set ISOTOPE_DATA_DIR to the folder holding "
+                               "isotope-8k.model)");
   check(st);
   return std::shared_ptr<Tokenizer>(std::move(t));
 }
@@ -248,9 +255,12 @@ bool flagged(const DetectionResult& r, double threshold) { return is_watermarked
 py::list mask_list(const TokenScores& scores) {
   py::list l;
   for (double v : scores) {
-    if (std::isnan(v)) l.append(-1);
-    else if (v == std::floor(v) && std::fabs(v) < 1e15) l.append(static_cast<std::int64_t>(v));
-    else l.append(v);
+    if (std::isnan(v))
+      l.append(-1);
+    else if (v == std::floor(v) && std::fabs(v) < 1e15)
+      l.append(static_cast<std::int64_t>(v));
+    else
+      l.append(v);
   }
   return l;
 }
@@ -456,9 +466,10 @@ SamplingParams sampling(float temperature, std::uint32_t top_k, float top_p, boo
 // sharing its scratch space while the GIL is released.
 class Processor {
  public:
-  Processor(py::handle key, py::handle profile, py::object vocab_size, float temperature, py::object top_k,
-            float top_p, py::handle account, double route_alpha)
-      : key_(key_arg(key)), profile_(profile_arg(profile)),
+  Processor(py::handle key, py::handle profile, py::object vocab_size, float temperature, py::object top_k, float top_p,
+            py::handle account, py::object route_alpha)
+      : key_(key_arg(key)),
+        profile_(profile_arg(profile)),
         fixed_vocab_(uint_arg<std::uint32_t>(vocab_size, "vocab_size")),
         params_(sampling(temperature, uint_arg<std::uint32_t>(top_k, "top_k"), top_p, false)) {
     check(profile_.validate());
@@ -467,8 +478,8 @@ class Processor {
       account_ = account.cast<std::string>();
       check(account_id_check(account_));
     }
-    check(route_alpha_check(route_alpha));
-    route_alpha_ = route_alpha;
+    route_alpha_ = route_alpha.is_none() ? route_alpha_default(profile_) : route_alpha.cast<double>();
+    check(route_alpha_check(route_alpha_));
     if (fixed_vocab_ > 0) make(fixed_vocab_);
   }
 
@@ -487,8 +498,8 @@ class Processor {
 
   // Biases scores (batch, vocab) in place; the last element stride must be 1.
   void apply(py::handle input_ids, py::array scores) {
-    if (scores.ndim() != 2) value_error("scores must have shape (batch, vocab), got " + std::to_string(scores.ndim()) +
-                                        " dimensions");
+    if (scores.ndim() != 2)
+      value_error("scores must have shape (batch, vocab), got " + std::to_string(scores.ndim()) + " dimensions");
     if (!scores.dtype().is(py::dtype::of<float>()))
       type_error("this call biases float32 scores in place; got dtype " + std::string(py::str(scores.dtype())));
     if (!scores.writeable()) value_error("scores is read-only");
@@ -622,8 +633,8 @@ py::dict run_audit(Audit& audit, const Key& key, const AuditSettings& s) {
   d["format_version"] = 1;
   d["tool_version"] = version_string();
   d["mode"] = audit_mode_name(r.mode);
-  py::dict det = detection_dict(r.detection, audit.profile(), s.threshold, r.rules.dedup,
-                                open ? false : r.rules.prompt_exclusion);
+  py::dict det =
+      detection_dict(r.detection, audit.profile(), s.threshold, r.rules.dedup, open ? false : r.rules.prompt_exclusion);
   det["rules"]["filter"] = r.filter;
   for (auto item : det) d[item.first] = item.second;
   d["valid"] = r.valid();
@@ -632,12 +643,13 @@ py::dict run_audit(Audit& audit, const Key& key, const AuditSettings& s) {
   d["records"] = r.records;
   d["filter"] = py::dict("enabled"_a = r.filter, "teacher_windows"_a = r.filter_windows);
   d["key_commitment"] = key.commitment_hex();
-  d["control"] = py::dict("keys"_a = s.control, "seed"_a = to_hex(s.seed),
-                          "derivation"_a =
-                              "BLAKE2b-256 keyed with the seed over \"isotope/v1/audit-control-key\" || uint64le(i)",
-                          "log10_p"_a = c.log10_p, "below_0_05"_a = c.below_0_05, "ks_p"_a = c.ks_p);
+  d["control"] =
+      py::dict("keys"_a = s.control, "seed"_a = to_hex(s.seed),
+               "derivation"_a = "BLAKE2b-256 keyed with the seed over \"isotope/v1/audit-control-key\" || uint64le(i)",
+               "log10_p"_a = c.log10_p, "below_0_05"_a = c.below_0_05, "ks_p"_a = c.ks_p);
   if (s.route_alpha > 0.0) {
     d["route_alpha"] = s.route_alpha;
+    d["account_mark"] = account_mark_name(audit.profile());
     d["routed_to_accounts"] = r.routed_to_accounts;
   }
   if (!s.accounts.empty()) {
@@ -658,10 +670,12 @@ py::dict run_audit(Audit& audit, const Key& key, const AuditSettings& s) {
       accounts.append(py::dict("id"_a = a->id, "log10_p"_a = a->detection.log10_p,
                                "log10_p_corrected"_a = a->log10_p_corrected, "scored"_a = a->detection.scored,
                                "statistic"_a = a->detection.statistic));
-    py::dict info("candidates"_a = at.accounts.size(), "correction"_a = "holm", "level"_a = s.threshold,
-                  "route_alpha"_a = at.route_alpha, "routed"_a = at.routed, "named"_a = named.size(),
-                  "derivation"_a =
-                      "BLAKE2b-256 keyed with the master key over \"isotope/v1/account-key\" || uint32le(len(id)) || id");
+    py::dict info(
+        "candidates"_a = at.accounts.size(), "correction"_a = "holm", "level"_a = s.threshold,
+        "route_alpha"_a = at.route_alpha, "account_mark"_a = at.nested ? "nested" : "route", "routed"_a = at.routed,
+        "tested"_a = at.tested, "named"_a = named.size(),
+        "derivation"_a =
+            "BLAKE2b-256 keyed with the master key over \"isotope/v1/account-key\" || uint32le(len(id)) || id");
     if (best_other != nullptr)
       info["best_not_named"] = py::dict("id"_a = best_other->id, "log10_p"_a = best_other->detection.log10_p,
                                         "log10_p_corrected"_a = best_other->log10_p_corrected);
@@ -757,8 +771,10 @@ py::array_t<std::uint32_t> argmax_rows(py::handle logits) {
   py::object obj = py::reinterpret_borrow<py::object>(logits);
   if (py::hasattr(obj, "detach") && py::hasattr(obj, "cpu")) obj = obj.attr("detach")().attr("cpu")().attr("float")();
   py::array a0 = numpy().attr("asarray")(obj);
-  if (a0.ndim() != 2) value_error("logits must have shape (seq, vocab), got " + std::to_string(a0.ndim()) + " dimensions");
-  if (a0.dtype().kind() != 'f') type_error("logits must be floating point, got dtype " + std::string(py::str(a0.dtype())));
+  if (a0.ndim() != 2)
+    value_error("logits must have shape (seq, vocab), got " + std::to_string(a0.ndim()) + " dimensions");
+  if (a0.dtype().kind() != 'f')
+    type_error("logits must be floating point, got dtype " + std::string(py::str(a0.dtype())));
   auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a0);
   const auto n = static_cast<std::size_t>(a.shape(0));
   const auto V = static_cast<std::size_t>(a.shape(1));
@@ -1185,8 +1201,7 @@ PYBIND11_MODULE(_core, m) {
             p.context_width = uint_arg<std::uint32_t>(py::reinterpret_borrow<py::object>(v), "context_width");
             return;
           }
-          if (std::isnan(p.param(name)))
-            type_error("the " + scheme + " scheme has no parameter '" + name + "'");
+          if (std::isnan(p.param(name))) type_error("the " + scheme + " scheme has no parameter '" + name + "'");
           p.params[name] = py::cast<double>(v);
         };
         for (std::size_t i = 0; i < args.size(); ++i) set_value(pos[i], args[i]);
@@ -1205,21 +1220,25 @@ PYBIND11_MODULE(_core, m) {
       .def_readonly("context_width", &Profile::context_width)
       .def_readonly("prf", &Profile::prf)
       .def_readonly("version", &Profile::version)
-      .def_property_readonly("params", [](const Profile& p) {
-        py::dict d;
-        for (const auto& [k, v] : p.params) d[py::str(k)] = v;
-        return d;
-      })
+      .def_property_readonly("params",
+                             [](const Profile& p) {
+                               py::dict d;
+                               for (const auto& [k, v] : p.params) d[py::str(k)] = v;
+                               return d;
+                             })
       .def_property_readonly("name", &Profile::name)
-      .def_property_readonly("gamma_effective", [](const Profile& p) -> py::object {
-        if (p.scheme != SCHEME_KGW) return py::none();
-        return py::float_(kgw_gamma_effective(p));
-      })
-      .def("__getattr__", [](const Profile& p, const std::string& name) -> double {
-        const double v = p.param(name);
-        if (std::isnan(v)) throw py::attribute_error("the " + p.scheme + " profile has no parameter '" + name + "'");
-        return v;
-      })
+      .def_property_readonly("gamma_effective",
+                             [](const Profile& p) -> py::object {
+                               if (p.scheme != SCHEME_KGW) return py::none();
+                               return py::float_(kgw_gamma_effective(p));
+                             })
+      .def("__getattr__",
+           [](const Profile& p, const std::string& name) -> double {
+             const double v = p.param(name);
+             if (std::isnan(v))
+               throw py::attribute_error("the " + p.scheme + " profile has no parameter '" + name + "'");
+             return v;
+           })
       .def("to_dict", &profile_dict)
       .def("__eq__", [](const Profile& a, const Profile& b) { return a == b; })
       .def("__hash__", [](const Profile& p) { return py::hash(py::str(p.name())); })
@@ -1270,7 +1289,8 @@ PYBIND11_MODULE(_core, m) {
       "Names of the watermark schemes this build knows.");
 
   py::class_<Tokenizer, std::shared_ptr<Tokenizer>>(m, "Tokenizer", "The provider's sentencepiece tokenizer")
-      .def(py::init([](py::handle path) { return path.is_none() ? load_tokenizer("") : load_tokenizer(path_string(path)); }),
+      .def(py::init(
+               [](py::handle path) { return path.is_none() ? load_tokenizer("") : load_tokenizer(path_string(path)); }),
            "path"_a = py::none(),
            "Loads a sentencepiece .model or a Hugging Face tokenizer.json (None: the bundled one).")
       .def(
@@ -1302,8 +1322,9 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("vocab_size", &Tokenizer::vocab_size)
       .def_property_readonly("sha256", &Tokenizer::sha256_hex)
       .def_property_readonly("path", &Tokenizer::path)
-      .def_property_readonly("kind", [](const Tokenizer& t) { return std::string(t.kind()); },
-                             "\"sentencepiece\", \"bpe-byte-level\" or \"bpe-sentencepiece\"")
+      .def_property_readonly(
+          "kind", [](const Tokenizer& t) { return std::string(t.kind()); },
+          "\"sentencepiece\", \"bpe-byte-level\" or \"bpe-sentencepiece\"")
       .def("__repr__", [](const Tokenizer& t) {
         return "<isotope.Tokenizer " + t.path() + " vocab=" + std::to_string(t.vocab_size()) + ">";
       });
@@ -1311,9 +1332,8 @@ PYBIND11_MODULE(_core, m) {
   py::class_<Detector>(m, "Detector",
                        "Scores text or token ids for the watermark of a key. Results are dicts with the fields "
                        "of `isotope detect --json`.")
-      .def(py::init<py::handle, py::handle, py::handle, double, bool, py::handle>(), "key"_a,
-           "profile"_a = py::none(), "tokenizer"_a = py::none(), "threshold"_a = 1e-4, "dedup"_a = true,
-           "normalize"_a = py::none(),
+      .def(py::init<py::handle, py::handle, py::handle, double, bool, py::handle>(), "key"_a, "profile"_a = py::none(),
+           "tokenizer"_a = py::none(), "threshold"_a = 1e-4, "dedup"_a = true, "normalize"_a = py::none(),
            "normalize: None, \"all\", or normalizers to apply to texts before tokenization (\"nfkc,spaces\" or a "
            "list of nfkc, spaces, format, confusables)")
       .def("detect", &Detector::detect, "text"_a, "prompt"_a = py::none(), "mask"_a = false, "scan"_a = false,
@@ -1353,9 +1373,9 @@ PYBIND11_MODULE(_core, m) {
       "The library's plain sampler (no watermark).");
 
   py::class_<Processor>(m, "_Processor")
-      .def(py::init<py::handle, py::handle, py::object, float, py::object, float, py::handle, double>(), "key"_a,
+      .def(py::init<py::handle, py::handle, py::object, float, py::object, float, py::handle, py::object>(), "key"_a,
            "profile"_a = py::none(), "vocab_size"_a = 0, "temperature"_a = 1.0f, "top_k"_a = 0, "top_p"_a = 1.0f,
-           "account"_a = py::none(), "route_alpha"_a = ROUTE_ALPHA_DEFAULT)
+           "account"_a = py::none(), "route_alpha"_a = py::none())
       .def_property_readonly("profile", &Processor::profile)
       .def_property_readonly("account", &Processor::account)
       .def_property_readonly("route_alpha", &Processor::route_alpha)
@@ -1454,13 +1474,12 @@ PYBIND11_MODULE(_core, m) {
             check(Key::from_bytes(reinterpret_cast<const std::uint8_t*>(b.data()), b.size(), &p.key));
             return p;
           }));
-  m.def("_audit_closed", &audit_closed, "key"_a, "profile"_a, "records"_a, "teacher"_a, "dedup"_a,
-        "prompt_exclusion"_a, "threshold"_a, "control"_a, "control_seed"_a, "accounts"_a = py::none(),
-        "route_alpha"_a = 0.0);
+  m.def("_audit_closed", &audit_closed, "key"_a, "profile"_a, "records"_a, "teacher"_a, "dedup"_a, "prompt_exclusion"_a,
+        "threshold"_a, "control"_a, "control_seed"_a, "accounts"_a = py::none(), "route_alpha"_a = 0.0);
   m.def("_audit_open", &audit_open, "key"_a, "profile"_a, "teacher"_a, "predictions"_a, "vocab_size"_a, "dedup"_a,
         "threshold"_a, "control"_a, "control_seed"_a, "accounts"_a = py::none(), "route_alpha"_a = 0.0);
-  m.def("_audit_open_model", &audit_open_model, "key"_a, "profile"_a, "teacher"_a, "model"_a, "dedup"_a,
-        "threshold"_a, "control"_a, "control_seed"_a, "accounts"_a = py::none(), "route_alpha"_a = 0.0);
+  m.def("_audit_open_model", &audit_open_model, "key"_a, "profile"_a, "teacher"_a, "model"_a, "dedup"_a, "threshold"_a,
+        "control"_a, "control_seed"_a, "accounts"_a = py::none(), "route_alpha"_a = 0.0);
   m.def(
       "account_key",
       [](py::handle master, const std::string& id) {
@@ -1473,6 +1492,12 @@ PYBIND11_MODULE(_core, m) {
       "\"isotope/v1/account-key\" || uint32le(len(id)) || id (docs/spec.md, \"Attribution\"). ValueError for an "
       "identifier that is empty, longer than 256 bytes, or holds a control character or a space at either end.");
   m.attr("ROUTE_ALPHA_DEFAULT") = ROUTE_ALPHA_DEFAULT;
+  m.attr("ROUTE_ALPHA_NESTED_DEFAULT") = ROUTE_ALPHA_NESTED_DEFAULT;
+  m.def(
+      "route_alpha_default", [](py::handle profile) { return route_alpha_default(profile_arg(profile)); }, "profile"_a,
+      "The default routing share of attribution for the profile's scheme: ROUTE_ALPHA_NESTED_DEFAULT (0.6) for a "
+      "scheme that nests the account's mark in the master key's (kgw), ROUTE_ALPHA_DEFAULT (0.4) for one that routes "
+      "(docs/attribution.md).");
   m.def("argmax_rows", &argmax_rows, "logits"_a,
         "Row-wise argmax of (seq, vocab) logits as uint32, lowest id on ties.");
 }

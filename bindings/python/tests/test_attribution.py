@@ -25,11 +25,13 @@ def test_account_keys_match_the_vectors():
             isotope.account_key(master, bad)
 
 
-def test_processor_for_an_account_uses_the_routed_key(key):
+def test_processor_for_an_account_nests_the_account_mark(key):
+    # KGW: at a position routed to the account, delta goes to the master-green
+    # tokens in the account's half (green under the account key at gamma 1/2).
     acct = isotope.account_key(key, "acct-7")
     routed = isotope.WatermarkLogitsProcessor(key, account="acct-7", route_alpha=0.5)
     master = isotope.WatermarkLogitsProcessor(key)
-    alone = isotope.WatermarkLogitsProcessor(acct)
+    half = isotope.WatermarkLogitsProcessor(acct, isotope.Profile(gamma=0.5))
     assert routed.account == "acct-7" and routed.route_alpha == 0.5
     assert master.account is None and master.route_alpha == 0.0
     rng = np.random.default_rng(5)
@@ -40,8 +42,11 @@ def test_processor_for_an_account_uses_the_routed_key(key):
         a, m, k = base.copy(), base.copy(), base.copy()
         routed(ids, a)
         master(ids, m)
-        alone(ids, k)
-        assert np.array_equal(a, m) or np.array_equal(a, k)
+        half(ids, k)
+        nested = (m != base) & (k != base)
+        want = base.copy()
+        want[nested] = m[nested]
+        assert np.array_equal(a, m) or np.array_equal(a, want)
         used["master" if np.array_equal(a, m) else "account"] += 1
     assert used["master"] > 10 and used["account"] > 10
     with pytest.raises(ValueError):
@@ -64,7 +69,9 @@ def test_closed_audit_names_the_account(key, model, tokenizer):
         recs.append(([100 + i], out))
     ids = [f"acct-{i:04d}" for i in range(200)]
     r = isotope.audit_closed(key, recs, control=5, control_seed=b"\x02" * 32, accounts=ids)
-    assert r["route_alpha"] == isotope.ROUTE_ALPHA_DEFAULT
+    assert r["route_alpha"] == isotope.ROUTE_ALPHA_NESTED_DEFAULT == isotope.route_alpha_default(isotope.Profile())
+    assert r["account_mark"] == "nested" and r["attribution"]["account_mark"] == "nested"
+    assert 0 < r["attribution"]["tested"] < r["attribution"]["routed"]
     assert r["flagged"]
     assert r["attribution"]["candidates"] == 200 and r["attribution"]["correction"] == "holm"
     assert [a["id"] for a in r["accounts"]] == ["acct-0003"]

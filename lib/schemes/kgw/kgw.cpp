@@ -6,6 +6,8 @@
 // the exact share threshold / 65536.
 #include <array>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "isotope/prf.hpp"
 #include "isotope/scheme.hpp"
@@ -90,6 +92,78 @@ class KgwGenerator final : public Generator {
   std::uint32_t vocab_;
 };
 
+// Attribution, nested (docs/spec.md, "Attribution"): at a position the route
+// gives to an account, delta is added to the tokens that are green under the
+// master key AND in the account's half (green under the account key with
+// gamma 1/2), and to no other: the account marks a keyed half of the master
+// green list, so every marked token is master-green.
+class KgwNestedGenerator final : public Generator {
+ public:
+  KgwNestedGenerator(std::unique_ptr<GreenList> master, std::unique_ptr<GreenList> half, const Profile& p,
+                     std::uint32_t vocab)
+      : master_(std::move(master)),
+        half_(std::move(half)),
+        h_(p.context_width),
+        delta_(static_cast<float>(p.param("delta"))),
+        vocab_(vocab) {}
+
+  Status apply(std::span<const std::uint32_t> context, std::span<float> logits, const SamplingParams&) override {
+    if (context.size() < h_) return Status::OK();
+    const auto window = context.subspan(context.size() - h_);
+    mv_.resize(logits.size());
+    hv_.resize(logits.size());
+    ISOTOPE_RETURN_IF_ERROR(master_->values(master_->seed(window), mv_));
+    ISOTOPE_RETURN_IF_ERROR(half_->values(half_->seed(window), hv_));
+    const std::uint32_t tm = master_->threshold();
+    const std::uint32_t th = half_->threshold();
+    for (std::size_t t = 0; t < logits.size(); ++t)
+      if (mv_[t] < tm && hv_[t] < th) logits[t] += delta_;
+    return Status::OK();
+  }
+  Status apply_candidates(std::span<const std::uint32_t> context, std::span<TokenLogit> cand,
+                          const SamplingParams&) override {
+    if (cand.empty() || context.size() < h_) return Status::OK();
+    const auto window = context.subspan(context.size() - h_);
+    ids_.resize(cand.size());
+    for (std::size_t j = 0; j < cand.size(); ++j) {
+      if (cand[j].id < 0 || static_cast<std::uint32_t>(cand[j].id) >= vocab_)
+        return {Code::vocab_mismatch,
+                "candidate token id " + std::to_string(cand[j].id) + " is outside the vocabulary"};
+      ids_[j] = static_cast<std::uint32_t>(cand[j].id);
+    }
+    mv_.resize(cand.size());
+    hv_.resize(cand.size());
+    ISOTOPE_RETURN_IF_ERROR(master_->values_at(master_->seed(window), ids_.data(), ids_.size(), mv_.data()));
+    ISOTOPE_RETURN_IF_ERROR(half_->values_at(half_->seed(window), ids_.data(), ids_.size(), hv_.data()));
+    for (std::size_t j = 0; j < cand.size(); ++j)
+      if (mv_[j] < master_->threshold() && hv_[j] < half_->threshold()) cand[j].logit += delta_;
+    return Status::OK();
+  }
+  Status sample(std::span<const std::uint32_t> context, std::span<const float> logits, const SamplingParams& params,
+                Rng& rng, std::uint32_t* token) override {
+    biased_.assign(logits.begin(), logits.end());
+    ISOTOPE_RETURN_IF_ERROR(apply(context, biased_, params));
+    return sample_plain(biased_, params, rng, token);
+  }
+
+ private:
+  std::unique_ptr<GreenList> master_, half_;
+  std::uint32_t h_;
+  float delta_;
+  std::uint32_t vocab_;
+  std::vector<std::uint16_t> mv_, hv_;
+  std::vector<std::uint32_t> ids_;
+  std::vector<float> biased_;
+};
+
+// The account's half: the KGW profile with gamma 1/2 (threshold 32768).
+Status half_profile(const Profile& p, Profile* out) {
+  Profile q = p;
+  ISOTOPE_RETURN_IF_ERROR(q.set("gamma", 0.5));
+  *out = std::move(q);
+  return Status::OK();
+}
+
 class Kgw final : public Scheme {
  public:
   std::string_view name() const noexcept override { return SCHEME_KGW; }
@@ -106,8 +180,7 @@ class Kgw final : public Scheme {
     const double gamma = p.param("gamma");
     if (!(gamma > 0.0 && gamma < 1.0)) return {Code::invalid_argument, "gamma must lie strictly between 0 and 1"};
     const std::uint32_t T = kgw_green_threshold(p);
-    if (T == 0 || T >= 65536)
-      return {Code::invalid_argument, "gamma is too close to 0 or 1 for 16-bit green values"};
+    if (T == 0 || T >= 65536) return {Code::invalid_argument, "gamma is too close to 0 or 1 for 16-bit green values"};
     return Status::OK();
   }
   bool distortion_free(const Profile& p) const noexcept override { return p.param("delta") == 0.0; }
@@ -136,6 +209,23 @@ class Kgw final : public Scheme {
     return binomial_upper_tail(static_cast<std::uint64_t>(statistic), scored, kgw_gamma_effective(p));
   }
   bool integer_scores() const noexcept override { return true; }
+
+  // Attribution: nested (KgwNestedGenerator). An account's test counts, among
+  // the routed tuples whose token is master-green, those in the account's
+  // half: Binomial(k, 1/2) under H0.
+  bool nests_accounts(const Profile&) const noexcept override { return true; }
+  Status account_profile(const Profile& p, Profile* out) const override { return half_profile(p, out); }
+  Status make_account_generator(const Key& master, const Key& account, const Profile& p, std::uint32_t vocab,
+                                std::unique_ptr<Generator>* out) const override {
+    Profile half;
+    ISOTOPE_RETURN_IF_ERROR(half_profile(p, &half));
+    std::unique_ptr<GreenList> ml;
+    std::unique_ptr<GreenList> hl;
+    ISOTOPE_RETURN_IF_ERROR(GreenList::create(master, p, &ml));
+    ISOTOPE_RETURN_IF_ERROR(GreenList::create(account, half, &hl));
+    *out = std::make_unique<KgwNestedGenerator>(std::move(ml), std::move(hl), p, vocab);
+    return Status::OK();
+  }
 };
 
 }  // namespace
