@@ -23,7 +23,7 @@ std::uint32_t shard_of(std::span<const std::uint32_t> window, std::uint32_t toke
 
 namespace {
 
-Status check_parts(std::uint32_t parts, const void *out, const void *counts) {
+Status check_parts(std::uint32_t parts, const void* out, const void* counts) {
   if (out == nullptr || counts == nullptr) return {Code::invalid_argument, "output pointer is null"};
   if (parts == 0) return {Code::invalid_argument, "the number of partitions must be at least 1"};
   return Status::OK();
@@ -31,11 +31,11 @@ Status check_parts(std::uint32_t parts, const void *out, const void *counts) {
 
 std::vector<ShardTuples> empty_parts(std::uint32_t parts, std::uint32_t h) {
   std::vector<ShardTuples> v(parts);
-  for (ShardTuples &t : v) t.width = h;
+  for (ShardTuples& t : v) t.width = h;
   return v;
 }
 
-void push(ShardTuples &t, std::span<const std::uint32_t> window, std::uint32_t token, std::uint32_t record,
+void push(ShardTuples& t, std::span<const std::uint32_t> window, std::uint32_t token, std::uint32_t record,
           std::uint32_t pos) {
   t.windows.insert(t.windows.end(), window.begin(), window.end());
   t.tokens.push_back(token);
@@ -50,8 +50,8 @@ Status check_sizes(std::size_t n) {
 
 }  // namespace
 
-Status shard_closed(const Profile &profile, std::span<const AuditRecord> records, bool prompt_exclusion,
-                    std::uint32_t parts, std::vector<ShardTuples> *out, ShardCounts *counts) {
+Status shard_closed(const Profile& profile, std::span<const AuditRecord> records, bool prompt_exclusion,
+                    std::uint32_t parts, std::vector<ShardTuples>* out, ShardCounts* counts) {
   ISOTOPE_RETURN_IF_ERROR(check_parts(parts, out, counts));
   ISOTOPE_RETURN_IF_ERROR(profile.validate());
   ISOTOPE_RETURN_IF_ERROR(check_sizes(records.size()));
@@ -83,9 +83,9 @@ Status shard_closed(const Profile &profile, std::span<const AuditRecord> records
   return Status::OK();
 }
 
-Status shard_open(const Profile &profile, std::span<const std::vector<std::uint32_t>> teacher,
+Status shard_open(const Profile& profile, std::span<const std::vector<std::uint32_t>> teacher,
                   std::span<const std::vector<std::uint32_t>> predictions, std::uint32_t vocab_size, bool dedup,
-                  std::uint32_t parts, std::vector<ShardTuples> *out, ShardCounts *counts) {
+                  std::uint32_t parts, std::vector<ShardTuples>* out, ShardCounts* counts) {
   ISOTOPE_RETURN_IF_ERROR(check_parts(parts, out, counts));
   ISOTOPE_RETURN_IF_ERROR(profile.validate());
   ISOTOPE_RETURN_IF_ERROR(check_sizes(teacher.size()));
@@ -99,7 +99,7 @@ Status shard_open(const Profile &profile, std::span<const std::vector<std::uint3
   detail::TupleSet text_windows(h);
   for (std::size_t r = 0; r < teacher.size(); ++r) {
     const auto ids = std::span<const std::uint32_t>(teacher[r]);
-    const auto &pred = predictions[r];
+    const auto& pred = predictions[r];
     ISOTOPE_RETURN_IF_ERROR(check_sizes(ids.size()));
     if (pred.size() != ids.size())
       return {Code::invalid_argument, "predictions for teacher text " + std::to_string(r + 1) + ": need " +
@@ -129,8 +129,8 @@ Status shard_open(const Profile &profile, std::span<const std::vector<std::uint3
   return Status::OK();
 }
 
-Status shard_windows(const Profile &profile, std::span<const std::vector<std::uint32_t>> texts, std::uint32_t parts,
-                     std::vector<std::vector<std::uint32_t>> *out) {
+Status shard_windows(const Profile& profile, std::span<const std::vector<std::uint32_t>> texts, std::uint32_t parts,
+                     std::vector<std::vector<std::uint32_t>>* out) {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   if (parts == 0) return {Code::invalid_argument, "the number of partitions must be at least 1"};
   ISOTOPE_RETURN_IF_ERROR(profile.validate());
@@ -138,7 +138,7 @@ Status shard_windows(const Profile &profile, std::span<const std::vector<std::ui
   if (h == 0) return {Code::invalid_argument, "at context width 0 there are no filter windows"};
   std::vector<detail::TupleSet> seen(parts, detail::TupleSet(h));
   std::vector<std::vector<std::uint32_t>> v(parts);
-  for (const auto &t : texts) {
+  for (const auto& t : texts) {
     const auto ids = std::span<const std::uint32_t>(t);
     for (std::size_t i = h; i <= ids.size(); ++i) {
       const auto window = ids.subspan(i - h, h);
@@ -150,9 +150,9 @@ Status shard_windows(const Profile &profile, std::span<const std::vector<std::ui
   return Status::OK();
 }
 
-Status shard_admit(const Profile &profile, std::span<const ShardTuples> chunks,
-                   std::span<const std::uint64_t> record_offsets, const std::vector<std::vector<std::uint32_t>> *filter,
-                   bool dedup, ShardAdmitted *out) {
+Status shard_admit(const Profile& profile, std::span<const ShardTuples> chunks,
+                   std::span<const std::uint64_t> record_offsets, const std::vector<std::vector<std::uint32_t>>* filter,
+                   bool dedup, ShardAdmitted* out) {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   ISOTOPE_RETURN_IF_ERROR(profile.validate());
   const std::uint32_t h = profile.context_width;
@@ -161,40 +161,62 @@ Status shard_admit(const Profile &profile, std::span<const ShardTuples> chunks,
                                         std::to_string(record_offsets.size())};
   ShardAdmitted a;
   a.width = h;
-  std::unique_ptr<WindowSet> require;
+  std::unique_ptr<detail::TupleSet> require;
   if (filter != nullptr) {
-    require = std::make_unique<WindowSet>(h);
-    for (const auto &w : *filter) {
+    require = std::make_unique<detail::TupleSet>(h);
+    for (const auto& w : *filter) {
       if (h == 0 || w.size() % h != 0)
         return {Code::invalid_argument,
                 "filter windows must hold a whole number of windows of the "
                 "context width"};
+      require->reserve(require->size() + w.size() / h);
       for (std::size_t j = 0; j < w.size(); j += h) require->insert(std::span<const std::uint32_t>(w).subspan(j, h));
     }
     a.filter_windows = require->size();
   }
   std::size_t total = 0;
-  for (const ShardTuples &c : chunks) {
+  for (const ShardTuples& c : chunks) {
     if (c.width != h || c.windows.size() != c.tokens.size() * h || c.records.size() != c.tokens.size() ||
         c.positions.size() != c.tokens.size())
       return {Code::invalid_argument, "partition tuples do not match the profile's context width"};
     total += c.size();
   }
   detail::TupleSet seen(h + 1);
-  if (dedup) seen.reserve(total);
+  if (dedup) seen.reserve(total);  // no rehash below: the hashes computed ahead stay valid
   std::vector<std::uint32_t> tuple(h + 1);
+  // Both sets are large hash tables: the slots of the tuple AHEAD places on
+  // are prefetched, so that their cache misses overlap with this work. Each
+  // hash is computed once, AHEAD places early, and kept in a ring.
+  constexpr std::size_t AHEAD = 8;
+  std::uint64_t wring[AHEAD] = {}, tring[AHEAD] = {};
   for (std::size_t ci = 0; ci < chunks.size(); ++ci) {
-    const ShardTuples &c = chunks[ci];
-    for (std::size_t j = 0; j < c.size(); ++j) {
-      const auto window = std::span<const std::uint32_t>(c.windows).subspan(j * h, h);
-      if (require != nullptr && !require->contains(window)) {
+    const ShardTuples& c = chunks[ci];
+    const std::size_t n = c.size();
+    const auto window_at = [&](std::size_t j) { return std::span<const std::uint32_t>(c.windows).subspan(j * h, h); };
+    const auto ahead = [&](std::size_t j) {
+      const auto w = window_at(j);
+      if (require != nullptr) {
+        wring[j % AHEAD] = detail::TupleSet::hash(w);
+        require->prefetch(wring[j % AHEAD]);
+      }
+      if (dedup) {
+        tring[j % AHEAD] = detail::TupleSet::hash_with(w, c.tokens[j]);
+        seen.prefetch(tring[j % AHEAD]);
+      }
+    };
+    for (std::size_t j = 0; j < n && j < AHEAD; ++j) ahead(j);
+    for (std::size_t j = 0; j < n; ++j) {
+      const auto window = window_at(j);
+      const std::uint64_t wh = wring[j % AHEAD], th = tring[j % AHEAD];
+      if (j + AHEAD < n) ahead(j + AHEAD);  // the slot just read
+      if (require != nullptr && !require->contains(window, wh)) {
         ++a.skipped_filter;
         continue;
       }
       if (dedup) {
         std::copy(window.begin(), window.end(), tuple.begin());
         tuple[h] = c.tokens[j];
-        if (!seen.insert(tuple)) {
+        if (!seen.insert(tuple, th)) {
           ++a.skipped_duplicate;
           continue;
         }
@@ -208,8 +230,8 @@ Status shard_admit(const Profile &profile, std::span<const ShardTuples> chunks,
   return Status::OK();
 }
 
-bool shard_sums_exact(const Profile &profile) noexcept {
-  const Scheme *s = find_scheme(profile.scheme);
+bool shard_sums_exact(const Profile& profile) noexcept {
+  const Scheme* s = find_scheme(profile.scheme);
   if (s == nullptr || !s->integer_scores() || s->engine_key_ints(profile) != 0 || s->pad_id(profile) ||
       s->dedup_by_window(profile))
     return false;
@@ -223,7 +245,7 @@ bool shard_sums_exact(const Profile &profile) noexcept {
 
 namespace {
 
-Status check_bins(const ShardAdmitted &t, std::span<const std::uint32_t> bins, std::uint32_t nbins, const void *sums) {
+Status check_bins(const ShardAdmitted& t, std::span<const std::uint32_t> bins, std::uint32_t nbins, const void* sums) {
   if (sums == nullptr) return {Code::invalid_argument, "output pointer is null"};
   if (bins.size() != t.size())
     return {Code::invalid_argument,
@@ -234,15 +256,15 @@ Status check_bins(const ShardAdmitted &t, std::span<const std::uint32_t> bins, s
 }
 
 // Scores the tuples in chunks, in order, adding each to its bin.
-Status score_into(TupleScorer &scorer, const ShardAdmitted &t, std::span<const std::uint32_t> bins, double *sums,
-                  std::vector<double> *scores) {
+Status score_into(TupleScorer& scorer, const ShardAdmitted& t, std::span<const std::uint32_t> bins, double* sums,
+                  std::vector<double>* scores) {
   constexpr std::size_t CHUNK = 1 << 14;
   const std::size_t n = t.size(), h = t.width;
   std::vector<double> buf(std::min(n, CHUNK));
   if (scores != nullptr) scores->resize(n);
   for (std::size_t j = 0; j < n; j += CHUNK) {
     const std::size_t len = std::min(CHUNK, n - j);
-    double *out = scores != nullptr ? scores->data() + j : buf.data();
+    double* out = scores != nullptr ? scores->data() + j : buf.data();
     ISOTOPE_RETURN_IF_ERROR(scorer.score(t.windows.data() + j * h, t.tokens.data() + j, len, out));
     for (std::size_t k = 0; k < len; ++k) sums[bins[j + k]] += out[k];
   }
@@ -251,11 +273,11 @@ Status score_into(TupleScorer &scorer, const ShardAdmitted &t, std::span<const s
 
 }  // namespace
 
-Status shard_score(const Key &key, const Profile &profile, const ShardAdmitted &tuples,
-                   std::span<const std::uint32_t> bins, std::uint32_t nbins, std::vector<double> *sums,
-                   std::vector<double> *scores) {
+Status shard_score(const Key& key, const Profile& profile, const ShardAdmitted& tuples,
+                   std::span<const std::uint32_t> bins, std::uint32_t nbins, std::vector<double>* sums,
+                   std::vector<double>* scores) {
   ISOTOPE_RETURN_IF_ERROR(check_bins(tuples, bins, nbins, sums));
-  const Scheme *sc = nullptr;
+  const Scheme* sc = nullptr;
   ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
   std::unique_ptr<TupleScorer> scorer;
   ISOTOPE_RETURN_IF_ERROR(sc->make_scorer(key, profile, &scorer));
@@ -265,11 +287,11 @@ Status shard_score(const Key &key, const Profile &profile, const ShardAdmitted &
   return Status::OK();
 }
 
-Status shard_score_controls(const ControlSeed &seed, std::uint32_t first, std::uint32_t count, const Profile &profile,
-                            const ShardAdmitted &tuples, std::span<const std::uint32_t> bins, std::uint32_t nbins,
-                            std::vector<double> *sums, unsigned threads) {
+Status shard_score_controls(const ControlSeed& seed, std::uint32_t first, std::uint32_t count, const Profile& profile,
+                            const ShardAdmitted& tuples, std::span<const std::uint32_t> bins, std::uint32_t nbins,
+                            std::vector<double>* sums, unsigned threads) {
   ISOTOPE_RETURN_IF_ERROR(check_bins(tuples, bins, nbins, sums));
-  const Scheme *sc = nullptr;
+  const Scheme* sc = nullptr;
   ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<double> s(static_cast<std::size_t>(count) * nbins, 0.0);
@@ -289,7 +311,7 @@ Status shard_score_controls(const ControlSeed &seed, std::uint32_t first, std::u
           return;
         }
       }
-    } catch (const std::bad_alloc &) {
+    } catch (const std::bad_alloc&) {
       errors[t] = {Code::out_of_memory, "out of memory while scoring control keys"};
     }
   };
@@ -297,8 +319,8 @@ Status shard_score_controls(const ControlSeed &seed, std::uint32_t first, std::u
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < nt; ++t) pool.emplace_back(work, t);
   work(0);
-  for (std::thread &th : pool) th.join();
-  for (const Status &st : errors) ISOTOPE_RETURN_IF_ERROR(st);
+  for (std::thread& th : pool) th.join();
+  for (const Status& st : errors) ISOTOPE_RETURN_IF_ERROR(st);
   *sums = std::move(s);
   return Status::OK();
 }
@@ -312,7 +334,7 @@ ControlResult control_summary(std::vector<double> log10_p, std::span<const doubl
   return c;
 }
 
-std::vector<std::string> audit_warnings(AuditMode mode, const Profile &profile, std::uint64_t scored) {
+std::vector<std::string> audit_warnings(AuditMode mode, const Profile& profile, std::uint64_t scored) {
   std::vector<std::string> w;
   if (mode == AuditMode::open && profile.context_width == 0)
     w.push_back(

@@ -59,8 +59,19 @@ class TupleSet {
     return h ^ (h >> 29);
   }
 
-  bool contains(std::span<const std::uint32_t> t) const noexcept {
-    const std::uint64_t h = hash(t);
+  // hash() of the tuple w followed by `last`, without building it.
+  static std::uint64_t hash_with(std::span<const std::uint32_t> w, std::uint32_t last) noexcept {
+    std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ (w.size() + 1);
+    for (std::uint32_t x : w) h = (h ^ x) * 0xff51afd7ed558ccdULL;
+    h = (h ^ last) * 0xff51afd7ed558ccdULL;
+    h ^= h >> 31;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+  }
+
+  bool contains(std::span<const std::uint32_t> t) const noexcept { return contains(t, hash(t)); }
+  // The same with h = hash(t) computed beforehand.
+  bool contains(std::span<const std::uint32_t> t, std::uint64_t h) const noexcept {
     const std::uint32_t tag = tag_of(h);
     std::size_t i = h & mask_;
     while (tags_[i] != 0) {

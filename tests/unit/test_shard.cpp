@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "detect/tuple_set.hpp"
 #include "isotope/audit.hpp"
 #include "isotope/evidence.hpp"
 #include "isotope/scheme.hpp"
@@ -207,6 +208,20 @@ TEST_CASE("shard pieces give the open audit's numbers", "[shard]") {
   std::vector<ShardTuples> v;
   ShardCounts c;
   CHECK(shard_open(p, teacher, preds, 12, true, 2, &v, &c).code() == Code::vocab_mismatch);
+}
+
+TEST_CASE("a tuple's hash computed from its window and token is its hash", "[shard]") {
+  // shard_admit hashes (window, token) without building the tuple, and the
+  // dedup memory must find the tuple under either hash.
+  std::mt19937 rng(5);
+  for (std::uint32_t h = 0; h <= 5; ++h)
+    for (int t = 0; t < 200; ++t) {
+      std::vector<std::uint32_t> tuple(h + 1);
+      for (auto& x : tuple) x = static_cast<std::uint32_t>(rng());
+      const auto w = std::span<const std::uint32_t>(tuple).first(h);
+      CHECK(isotope::detail::TupleSet::hash_with(w, tuple[h]) == isotope::detail::TupleSet::hash(tuple));
+      CHECK(isotope::detail::TupleSet::hash_with(w, tuple[h] ^ 1u) != isotope::detail::TupleSet::hash(tuple));
+    }
 }
 
 TEST_CASE("shard inputs are checked", "[shard]") {

@@ -364,9 +364,36 @@ def _w_admit_summary(a, nrecords):
             "per_record": np.bincount(rec, minlength=nrecords).astype(np.uint64)}
 
 
-def _w_positions(a, records):
+def _w_plan(curve_points, nrecords, *summaries):
+    """Where the p-value curve is read: the number of tuples scored, the checkpoint ranks (1-based, in
+    scoring order: records, then positions) and, for each, its record and its rank within the record."""
+    scored = sum(int(s["scored"]) for s in summaries)
+    per_record = np.zeros(nrecords, dtype=np.uint64)
+    for s in summaries:
+        per_record += s["per_record"]
+    ranks = _checkpoints(scored, curve_points) if curve_points > 0 else []
+    cum = np.cumsum(per_record.astype(np.int64))
+    where = []
+    for k in ranks:
+        r = int(np.searchsorted(cum, k, side="left"))
+        before = int(cum[r - 1]) if r > 0 else 0
+        where.append((r, k - before))
+    return {"scored": scored, "ranks": ranks, "where": where, "records": sorted({r for r, _ in where})}
+
+
+def _w_positions(a, plan):
     rec = a["order"] >> np.uint64(32)
-    return {r: np.sort(a["order"][rec == np.uint64(r)]) for r in records}
+    return {r: np.sort(a["order"][rec == np.uint64(r)]) for r in plan["records"]}
+
+
+def _w_cuts(plan, *found):
+    """For each checkpoint the order key of the tuple at its rank: a tuple goes to the first checkpoint
+    whose key is at least its own (_bins)."""
+    cuts = []
+    for r, o in plan["where"]:
+        orders = np.sort(np.concatenate([f[r] for f in found]))
+        cuts.append(orders[o - 1])
+    return np.asarray(cuts, dtype=np.uint64)
 
 
 def _bins(a, cuts):
@@ -451,39 +478,15 @@ def _placement(client, n):
     return [workers[i * len(workers) // n] for i in range(n)]
 
 
-def _cuts(client, admitted, per_record, ranks):
-    """For each rank (1-based, in scoring order) the order key of the tuple at
-    that rank: records, then positions."""
-    cum = np.cumsum(per_record.astype(np.int64))
-    where = []
-    for k in ranks:
-        r = int(np.searchsorted(cum, k, side="left"))
-        before = int(cum[r - 1]) if r > 0 else 0
-        where.append((r, k - before))
-    records = sorted({r for r, _ in where})
-    found = client.gather([client.submit(_w_positions, a, records, pure=False) for a in admitted])
-    cuts = []
-    for r, o in where:
-        orders = np.sort(np.concatenate([f[r] for f in found]))
-        cuts.append(orders[o - 1])
-    return np.asarray(cuts, dtype=np.uint64)
-
-
-def _audit(client, cfg, key, stage1, window_tasks, control, control_seed, curve_points, parts):
-    """Steps 2 and 3 once step 1 is under way; the numbers of an audit."""
-    s1 = client.gather([client.submit(_w_counts, f, pure=False) for f in stage1])
-    counts = {"records": 0, "tokens": 0, "skipped_short": 0, "skipped_prompt": 0, "skipped_duplicate": 0}
-    offsets, ids_given = [], False
-    for c, ids, _ in s1:
-        offsets.append(counts["records"])
-        for k in counts:
-            counts[k] += c[k]
-        ids_given |= ids
-    first_ids = s1[0][2]
-    filter_ids_given = False
-    wparts = []
+def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_seed, curve_points, parts):
+    """Steps 2 and 3, submitted at once as one graph of tasks while step 1 runs: the client waits only for
+    the final numbers. nrecords[i]: the records of chunk i (one per non-blank line, known from the cut)."""
+    offsets = [int(x) for x in np.cumsum([0] + list(nrecords))[:-1]]
+    nrec = int(sum(nrecords))
+    s1 = [client.submit(_w_counts, f, pure=False) for f in stage1]
+    wflags, wparts = [], []
     if window_tasks is not None:
-        filter_ids_given = any(client.gather([client.submit(lambda r: r[1], w, pure=False) for w in window_tasks]))
+        wflags = [client.submit(lambda r: r[1], w, pure=False) for w in window_tasks]
         wparts = [[client.submit(lambda r, p: r[0][p], w, p, pure=False) for w in window_tasks]
                   for p in range(parts)]
     # Step 2 in two rounds. Each run of chunks placed on one worker (_placement) first applies the rules
@@ -507,22 +510,27 @@ def _audit(client, cfg, key, stage1, window_tasks, control, control_seed, curve_
         target = workers[p % len(workers)]
         admitted.append(found[0] if len(found) == 1 else
                         client.submit(_w_merge, cfg, *found, pure=False, workers=[target], allow_other_workers=True))
-    nrec = counts["records"]
-    summaries = client.gather([client.submit(_w_admit_summary, a, nrec, pure=False) for a in admitted])
-    scored = sum(s["scored"] for s in summaries)
-    per_record = np.zeros(nrec, dtype=np.uint64)
-    for s in summaries:
-        per_record += s["per_record"]
-    ranks = _checkpoints(scored, curve_points) if curve_points > 0 else []
-    cuts = _cuts(client, admitted, per_record, ranks) if ranks else np.zeros(0, dtype=np.uint64)
-    cuts_f = client.scatter(cuts, broadcast=True) if len(cuts) else cuts
+    summaries = [client.submit(_w_admit_summary, a, nrec, pure=False) for a in admitted]
+    plan = client.submit(_w_plan, curve_points, nrec, *summaries, pure=False)
+    cuts = client.submit(_w_cuts, plan, *[client.submit(_w_positions, a, plan, pure=False) for a in admitted],
+                         pure=False)
     parcel = _core._KeyParcel(key)
     scfg = _Config(cfg, want_sample=True)
-    real = [client.submit(_w_score, scfg, parcel, a, cuts_f, pure=False) for a in admitted]
-    ctl = [client.submit(_w_controls, cfg, control_seed, 0, control, a, cuts_f, pure=False)
+    real = [client.submit(_w_score, scfg, parcel, a, cuts, pure=False) for a in admitted]
+    ctl = [client.submit(_w_controls, cfg, control_seed, 0, control, a, cuts, pure=False)
            for a in admitted] if control > 0 else []
-    real = client.gather(real)
-    ctl = client.gather(ctl)
+    s1, wflags, summaries, plan, cuts, real, ctl = client.gather([s1, wflags, summaries, plan, cuts, real, ctl])
+    counts = {"records": 0, "tokens": 0, "skipped_short": 0, "skipped_prompt": 0, "skipped_duplicate": 0}
+    ids_given = False
+    for c, ids, _ in s1:
+        for k in counts:
+            counts[k] += c[k]
+        ids_given |= ids
+    if counts["records"] != nrec:
+        raise ClusterError("the workers read %d records where the client counted %d" % (counts["records"], nrec))
+    first_ids = s1[0][2]
+    filter_ids_given = any(wflags)
+    ranks, scored = plan["ranks"], plan["scored"]
     nb = max(len(cuts), 1)
     sums = np.zeros(nb)
     for s, _ in real:
@@ -631,7 +639,8 @@ def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=
         window_tasks = None
         if teacher is not None:
             window_tasks = _window_tasks(client, cfg, teacher, chunk_bytes, parts, read_on_workers)
-        out = _audit(client, cfg, key, stage1, window_tasks, control, control_seed, curve_points, parts)
+        out = _audit(client, cfg, key, stage1, [len(c) for c in chunks], window_tasks, control, control_seed,
+                     curve_points, parts)
         if teacher is not None and out["filter_windows"] == 0:
             raise InputError("the teacher data hold no context window: the filter would drop everything")
         out["log10_p"] = _core._result_from_statistic(profile, out["statistic"], out["scored"])["log10_p"]
@@ -693,7 +702,8 @@ def audit_open(scheduler, key, teacher, predictions, profile=None, tokenizer=Non
                                         preds[at:at + len(c)], parts, pure=False, workers=[where[i]],
                                         allow_other_workers=True))
             at += len(c)
-        out = _audit(client, cfg, key, stage1, None, control, control_seed, curve_points, parts)
+        out = _audit(client, cfg, key, stage1, [len(c) for c in chunks], None, control, control_seed,
+                     curve_points, parts)
         out["log10_p"] = _core._result_from_statistic(profile, out["statistic"], out["scored"])["log10_p"]
         return out
     finally:
