@@ -333,15 +333,14 @@ def _w_counts(r):
     return r[0], r[2], r[3]
 
 
-def _w_part(r, p):
-    return r[1][p]
-
-
-def _w_admit(cfg, offsets, *parts_and_filter):
+def _w_admit(cfg, offsets, p, *results):
+    """Partition p of a run of chunks: the step-1 results of its chunks (one per offset), then those of
+    the filter's window tasks (every one, with the filter)."""
     n = len(offsets)
-    chunks, filt = parts_and_filter[:n], parts_and_filter[n:]
-    a = _core._shard_admit(cfg["profile"], list(chunks), np.asarray(offsets, dtype=np.uint64),
-                           list(filt) if cfg["filter"] else None, cfg["dedup"])
+    chunks = [r[1][p] for r in results[:n]]
+    filt = [w[0][p] for w in results[n:]]
+    a = _core._shard_admit(cfg["profile"], chunks, np.asarray(offsets, dtype=np.uint64),
+                           filt if cfg["filter"] else None, cfg["dedup"])
     return a
 
 
@@ -484,11 +483,7 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     offsets = [int(x) for x in np.cumsum([0] + list(nrecords))[:-1]]
     nrec = int(sum(nrecords))
     s1 = [client.submit(_w_counts, f, pure=False) for f in stage1]
-    wflags, wparts = [], []
-    if window_tasks is not None:
-        wflags = [client.submit(lambda r: r[1], w, pure=False) for w in window_tasks]
-        wparts = [[client.submit(lambda r, p: r[0][p], w, p, pure=False) for w in window_tasks]
-                  for p in range(parts)]
+    wflags = [client.submit(lambda r: r[1], w, pure=False) for w in window_tasks or []]
     # Step 2 in two rounds. Each run of chunks placed on one worker (_placement) first applies the rules
     # to its own tuples of partition p, where they lie; partition p's worker then merges the runs'
     # survivors, in record order, and drops the tuples an earlier run already admitted. Exact: the filter
@@ -503,9 +498,9 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     for p in range(parts):
         found = []
         for w, r in runs:
-            args = [client.submit(_w_part, stage1[i], p, pure=False, workers=[w], allow_other_workers=True)
-                    for i in r] + (wparts[p] if window_tasks is not None else [])
-            found.append(client.submit(_w_admit, cfg, [offsets[i] for i in r], *args, pure=False, workers=[w],
+            # The run's step-1 results lie on this worker: no partition is cut out and moved first.
+            args = [stage1[i] for i in r] + list(window_tasks or [])
+            found.append(client.submit(_w_admit, cfg, [offsets[i] for i in r], p, *args, pure=False, workers=[w],
                                        allow_other_workers=True))
         target = workers[p % len(workers)]
         admitted.append(found[0] if len(found) == 1 else
