@@ -314,9 +314,6 @@ void audit_on_cluster(const AuditOptions& o, const ClusterAudit& ca, const std::
         profile.scheme + " scheme on one machine");
   for (const std::string* in : {&o.suspect, &o.teacher, &o.predictions})
     if (*in == "-") fail_usage("--scheduler reads its inputs from files, not standard input");
-  if (!open) (*inputs)["suspect"] = file_json(o.suspect);
-  if (!o.teacher.empty()) (*inputs)["teacher"] = file_json(o.teacher);
-  if (open) (*inputs)["predictions"] = file_json(o.predictions);
   const nlohmann::json request = {{"scheduler", o.scheduler},
                                   {"mode", o.mode},
                                   {"key", o.key},
@@ -335,7 +332,14 @@ void audit_on_cluster(const AuditOptions& o, const ClusterAudit& ca, const std::
                                   {"id_vocab", g_id_vocab}};
   say("running the audit on the Dask cluster at " + o.scheduler);
   nlohmann::json res;
-  run_on_cluster("audit", request, [&](const nlohmann::json& j) { res = j; });
+  // The inputs' digests (for the result and the report) are taken while the
+  // cluster helper starts.
+  run_on_cluster("audit", request, [&](const nlohmann::json& j) { res = j; },
+                 [&] {
+                   if (!open) (*inputs)["suspect"] = file_json(o.suspect);
+                   if (!o.teacher.empty()) (*inputs)["teacher"] = file_json(o.teacher);
+                   if (open) (*inputs)["predictions"] = file_json(o.predictions);
+                 });
   try {
     DetectionResult d;
     d.tokens = res.at("tokens").get<std::uint64_t>();

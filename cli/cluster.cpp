@@ -42,7 +42,7 @@ void write_all(int fd, const std::string &s) {
 }  // namespace
 
 void run_on_cluster(const std::string &command, const nlohmann::json &request,
-                    const std::function<void(const nlohmann::json &)> &on_line) {
+                    const std::function<void(const nlohmann::json &)> &on_line, const std::function<void()> &meanwhile) {
   const char *env = std::getenv("ISOTOPE_PYTHON");
   const std::string python = env != nullptr && *env != '\0' ? env : "/usr/bin/python3";
   int in_pipe[2], out_pipe[2];
@@ -69,6 +69,18 @@ void run_on_cluster(const std::string &command, const nlohmann::json &request,
   child_out.reset();
   write_all(to_child.fd, request.dump());
   to_child.reset();
+  if (meanwhile) {
+    // While the helper starts (Python, Dask, the connection) and the cluster
+    // works. A failure here stops the helper before it is reported.
+    try {
+      meanwhile();
+    } catch (...) {
+      ::kill(pid, SIGTERM);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      throw;
+    }
+  }
   std::string buf;
   char chunk[1 << 16];
   std::string bad;

@@ -15,8 +15,12 @@ namespace isotope::cli {
 // of its standard output, parsed, to `on_line`; its standard error (progress,
 // errors) goes to ours. Throws Failure: EXIT_CLUSTER when Python, the isotope
 // module or Dask is missing or the scheduler cannot be reached, else the exit
-// code the helper gave (usage, input, I/O, key).
+// code the helper gave (usage, input, I/O, key). `meanwhile`, if set, runs
+// once the helper has its request, before its output is read (work that
+// needs no result, e.g. hashing the inputs); if it throws, the helper is
+// stopped and the exception passed on.
 void run_on_cluster(const std::string &command, const nlohmann::json &request,
-                    const std::function<void(const nlohmann::json &)> &on_line);
+                    const std::function<void(const nlohmann::json &)> &on_line,
+                    const std::function<void()> &meanwhile = {});
 
 }  // namespace isotope::cli

@@ -441,6 +441,12 @@ def _w_detect(cfg, parcel, path, lines):
 
 # ---- driver side ---------------------------------------------------------------------
 
+def _submit(client, fn, *args, **kwargs):
+    """client.submit from a frame of two lines: on every submit, distributed reads the source of the
+    calling function to show it in its dashboard, which for a long function costs milliseconds each."""
+    return client.submit(fn, *args, **kwargs)
+
+
 def _client(scheduler):
     """A distributed.Client for an address, or the client given."""
     try:
@@ -482,8 +488,8 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     the final numbers. nrecords[i]: the records of chunk i (one per non-blank line, known from the cut)."""
     offsets = [int(x) for x in np.cumsum([0] + list(nrecords))[:-1]]
     nrec = int(sum(nrecords))
-    s1 = [client.submit(_w_counts, f, pure=False) for f in stage1]
-    wflags = [client.submit(lambda r: r[1], w, pure=False) for w in window_tasks or []]
+    s1 = [_submit(client, _w_counts, f, pure=False) for f in stage1]
+    wflags = [_submit(client, lambda r: r[1], w, pure=False) for w in window_tasks or []]
     # Step 2 in two rounds. Each run of chunks placed on one worker (_placement) first applies the rules
     # to its own tuples of partition p, where they lie; partition p's worker then merges the runs'
     # survivors, in record order, and drops the tuples an earlier run already admitted. Exact: the filter
@@ -500,19 +506,19 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
         for w, r in runs:
             # The run's step-1 results lie on this worker: no partition is cut out and moved first.
             args = [stage1[i] for i in r] + list(window_tasks or [])
-            found.append(client.submit(_w_admit, cfg, [offsets[i] for i in r], p, *args, pure=False, workers=[w],
+            found.append(_submit(client, _w_admit, cfg, [offsets[i] for i in r], p, *args, pure=False, workers=[w],
                                        allow_other_workers=True))
         target = workers[p % len(workers)]
         admitted.append(found[0] if len(found) == 1 else
-                        client.submit(_w_merge, cfg, *found, pure=False, workers=[target], allow_other_workers=True))
-    summaries = [client.submit(_w_admit_summary, a, nrec, pure=False) for a in admitted]
-    plan = client.submit(_w_plan, curve_points, nrec, *summaries, pure=False)
-    cuts = client.submit(_w_cuts, plan, *[client.submit(_w_positions, a, plan, pure=False) for a in admitted],
+                        _submit(client, _w_merge, cfg, *found, pure=False, workers=[target], allow_other_workers=True))
+    summaries = [_submit(client, _w_admit_summary, a, nrec, pure=False) for a in admitted]
+    plan = _submit(client, _w_plan, curve_points, nrec, *summaries, pure=False)
+    cuts = _submit(client, _w_cuts, plan, *[_submit(client, _w_positions, a, plan, pure=False) for a in admitted],
                          pure=False)
     parcel = _core._KeyParcel(key)
     scfg = _Config(cfg, want_sample=True)
-    real = [client.submit(_w_score, scfg, parcel, a, cuts, pure=False) for a in admitted]
-    ctl = [client.submit(_w_controls, cfg, control_seed, 0, control, a, cuts, pure=False)
+    real = [_submit(client, _w_score, scfg, parcel, a, cuts, pure=False) for a in admitted]
+    ctl = [_submit(client, _w_controls, cfg, control_seed, 0, control, a, cuts, pure=False)
            for a in admitted] if control > 0 else []
     s1, wflags, summaries, plan, cuts, real, ctl = client.gather([s1, wflags, summaries, plan, cuts, real, ctl])
     counts = {"records": 0, "tokens": 0, "skipped_short": 0, "skipped_prompt": 0, "skipped_duplicate": 0}
@@ -629,7 +635,7 @@ def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=
         shipped = _shippable(client, suspect, data, chunks, read_on_workers)
         del data
         at = _placement(client, len(shipped))
-        stage1 = [client.submit(_w_closed, _Config(cfg, want_first=(i == 0)), suspect, c, parts, pure=False,
+        stage1 = [_submit(client, _w_closed, _Config(cfg, want_first=(i == 0)), suspect, c, parts, pure=False,
                                 workers=[at[i]], allow_other_workers=True) for i, c in enumerate(shipped)]
         window_tasks = None
         if teacher is not None:
@@ -664,7 +670,7 @@ def _window_tasks(client, cfg, teacher, chunk_bytes, parts, read_on_workers):
             chunks.append(cur)
     if not chunks:
         raise InputError("'%s' holds no teacher texts" % teacher)
-    return [client.submit(_w_windows, cfg, teacher, c, parts, pure=False) for c in chunks]
+    return [_submit(client, _w_windows, cfg, teacher, c, parts, pure=False) for c in chunks]
 
 
 def audit_open(scheduler, key, teacher, predictions, profile=None, tokenizer=None, normalize=None, control=20,
@@ -693,7 +699,7 @@ def audit_open(scheduler, key, teacher, predictions, profile=None, tokenizer=Non
         del data
         stage1, at, where = [], 0, _placement(client, len(shipped))
         for i, (c, sc) in enumerate(zip(chunks, shipped)):
-            stage1.append(client.submit(_w_open, _Config(cfg, want_first=(i == 0)), teacher, sc,
+            stage1.append(_submit(client, _w_open, _Config(cfg, want_first=(i == 0)), teacher, sc,
                                         preds[at:at + len(c)], parts, pure=False, workers=[where[i]],
                                         allow_other_workers=True))
             at += len(c)
@@ -752,12 +758,12 @@ def detect_corpus(scheduler, key, paths, profile=None, tokenizer=None, normalize
             chunks = _shippable(client, path, data, chunks, read_on_workers)
             del data
             # A bounded window of chunks in flight: results are yielded in order.
-            futures = [client.submit(_w_detect, cfg, parcel, path, c, pure=False) for c in chunks[:4]]
+            futures = [_submit(client, _w_detect, cfg, parcel, path, c, pure=False) for c in chunks[:4]]
             nxt = len(futures)
             while futures:
                 r = futures.pop(0).result()
                 if nxt < len(chunks):
-                    futures.append(client.submit(_w_detect, cfg, parcel, path, chunks[nxt], pure=False))
+                    futures.append(_submit(client, _w_detect, cfg, parcel, path, chunks[nxt], pure=False))
                     nxt += 1
                 for i in range(len(r["line"])):
                     yield path, int(r["line"][i]), {
