@@ -17,24 +17,14 @@
 #include "isotope/account.hpp"
 #include "isotope/shard.hpp"
 #include "isotope/stats.hpp"
+#include "keys/control_key.hpp"
 
 namespace isotope {
 
 const char* audit_mode_name(AuditMode m) noexcept { return m == AuditMode::open ? "open" : "closed"; }
 
 Status audit_control_key(const ControlSeed& seed, std::uint64_t index, Key* out, std::size_t engine_ints) {
-  if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
-  if (sodium_init() < 0) return {Code::crypto, "libsodium failed to initialise"};
-  static constexpr std::string_view domain = "isotope/v1/audit-control-key";
-  std::uint8_t msg[domain.size() + 8];
-  std::memcpy(msg, domain.data(), domain.size());
-  for (int b = 0; b < 8; ++b) msg[domain.size() + b] = static_cast<std::uint8_t>(index >> (8 * b));
-  std::uint8_t k[KEY_BYTES];
-  if (crypto_generichash(k, sizeof k, msg, sizeof msg, seed.data(), seed.size()) != 0)
-    return {Code::crypto, "BLAKE2b failed"};
-  Status st = Key::from_seed(k, sizeof k, engine_ints, out);
-  sodium_memzero(k, sizeof k);
-  return st;
+  return detail::derive_control_key(seed, "isotope/v1/audit-control-key", index, 8, engine_ints, out);
 }
 
 Status predict_top1(const LanguageModel& model, std::span<const std::uint32_t> ids, std::vector<std::uint32_t>* out) {

@@ -7,25 +7,13 @@
 #include "isotope/evidence.hpp"
 #include "isotope/scheme.hpp"
 #include "isotope/stats.hpp"
+#include "keys/control_key.hpp"
 
 namespace isotope {
 
 Status control_key(const std::array<std::uint8_t, COMMITMENT_BYTES>& commitment, std::uint32_t index, Key* out,
                    std::size_t engine_ints) {
-  if (out == nullptr) return {Code::invalid_argument, "control_key: null output"};
-  if (sodium_init() < 0) return {Code::crypto, "libsodium could not be initialised"};
-  constexpr std::string_view domain = "isotope/v1/control-key";
-  std::uint8_t msg[domain.size() + 4];
-  for (std::size_t i = 0; i < domain.size(); ++i) msg[i] = static_cast<std::uint8_t>(domain[i]);
-  for (std::size_t i = 0; i < 4; ++i) msg[domain.size() + i] = static_cast<std::uint8_t>(index >> (8 * i));
-  std::uint8_t k[KEY_BYTES];
-  if (crypto_generichash(k, sizeof k, msg, sizeof msg, commitment.data(), commitment.size()) != 0) {
-    sodium_memzero(k, sizeof k);
-    return {Code::crypto, "BLAKE2b failed"};
-  }
-  Status st = Key::from_seed(k, sizeof k, engine_ints, out);
-  sodium_memzero(k, sizeof k);
-  return st;
+  return detail::derive_control_key(commitment, "isotope/v1/control-key", index, 4, engine_ints, out);
 }
 
 std::vector<std::uint64_t> curve_checkpoints(std::uint64_t n_total, std::size_t points) {

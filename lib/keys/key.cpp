@@ -7,10 +7,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include "common/secret_file.hpp"
 #include "isotope/io.hpp"
+#include "keys/control_key.hpp"
 
 namespace isotope {
 namespace {
@@ -27,10 +29,7 @@ constexpr std::size_t ENGINE_KEY_FILE_MAX =
 constexpr std::size_t KEY_FILE_SIZE = KEY_FILE_HEADER.size() + 1 + 2 * KEY_BYTES + 1;
 
 // Allocates guarded memory for a key; nullptr on failure.
-std::uint8_t* alloc_key_bytes() {
-  return static_cast<std::uint8_t*>(sodium_malloc(KEY_BYTES));
-}
-
+std::uint8_t* alloc_key_bytes() { return static_cast<std::uint8_t*>(sodium_malloc(KEY_BYTES)); }
 
 bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
@@ -323,7 +322,7 @@ Status check_key_kind(const Key& key, std::size_t engine_ints, std::string_view 
                 "'isotope key import --int - -o FILE' (an isotope key from 'isotope keygen' does not fit)"};
   if (engine_ints > 0 && key.engine_ints().size() != engine_ints)
     return {Code::key_format, "the " + who + " scheme needs an engine key of " + std::to_string(engine_ints) +
-                                        " integer(s); this key holds " + std::to_string(key.engine_ints().size())};
+                                  " integer(s); this key holds " + std::to_string(key.engine_ints().size())};
   return Status::OK();
 }
 
@@ -426,8 +425,8 @@ Status key_read_file(const std::string& path, Key* out) {
   while (ndigits < rest && ndigits < 2 * KEY_BYTES && is_lower_hex(hex[ndigits])) ++ndigits;
   if (ndigits < 2 * KEY_BYTES) {
     if (ndigits < rest && hex[ndigits] == '\r')
-      return fail("its lines end with a carriage return (CR, Windows line endings); remove it with: sed -i 's/\\r$//' " +
-                  path);
+      return fail(
+          "its lines end with a carriage return (CR, Windows line endings); remove it with: sed -i 's/\\r$//' " + path);
     if (ndigits < rest && hex[ndigits] != '\n')
       return fail("the second line must be " + std::to_string(2 * KEY_BYTES) + " lowercase hexadecimal digits");
     return fail("the key line is too short (" + std::to_string(2 * KEY_BYTES) + " hexadecimal digits expected)");
@@ -450,9 +449,10 @@ Status key_read_file(const std::string& path, Key* out) {
   const int rc = sodium_hex2bin(raw, KEY_BYTES, hex, 2 * KEY_BYTES, nullptr, &bin_len, nullptr);
   sodium_memzero(buf, sizeof buf);
   Key k;
-  Status st_key = (rc == 0 && bin_len == KEY_BYTES)
-                      ? Key::from_bytes(raw, KEY_BYTES, &k)
-                      : Status(Code::key_format, "'" + path + "' is not an isotope key file: the key line could not be decoded");
+  Status st_key =
+      (rc == 0 && bin_len == KEY_BYTES)
+          ? Key::from_bytes(raw, KEY_BYTES, &k)
+          : Status(Code::key_format, "'" + path + "' is not an isotope key file: the key line could not be decoded");
   sodium_memzero(raw, sizeof raw);
   ISOTOPE_RETURN_IF_ERROR(st_key);
   *out = std::move(k);
@@ -460,3 +460,28 @@ Status key_read_file(const std::string& path, Key* out) {
 }
 
 }  // namespace isotope
+
+namespace isotope::detail {
+
+Status derive_control_key(std::span<const std::uint8_t> secret, std::string_view domain, std::uint64_t index,
+                          unsigned index_bytes, std::size_t engine_ints, Key* out) {
+  if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  if (index_bytes > 8 || (index_bytes < 8 && (index >> (8 * index_bytes)) != 0))
+    return {Code::invalid_argument, "control key index does not fit its width"};
+  if (secret.size() < crypto_generichash_KEYBYTES_MIN || secret.size() > crypto_generichash_KEYBYTES_MAX)
+    return {Code::invalid_argument, "control key secret has a bad length"};
+  if (sodium_init() < 0) return {Code::crypto, "libsodium failed to initialise"};
+  std::string msg(domain);
+  for (unsigned b = 0; b < index_bytes; ++b) msg.push_back(static_cast<char>((index >> (8 * b)) & 0xFF));
+  std::uint8_t k[KEY_BYTES];
+  if (crypto_generichash(k, sizeof k, reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), secret.data(),
+                         secret.size()) != 0) {
+    sodium_memzero(k, sizeof k);
+    return {Code::crypto, "BLAKE2b failed"};
+  }
+  Status st = Key::from_seed(k, sizeof k, engine_ints, out);
+  sodium_memzero(k, sizeof k);
+  return st;
+}
+
+}  // namespace isotope::detail

@@ -329,8 +329,9 @@ def _w_windows(cfg, path, lines, parts):
     return _core._shard_windows(tok, cfg["normalize"], tok.vocab_size, cfg["profile"], texts, parts), ids_given
 
 
-def _w_counts(r):
-    return r[0], r[2], r[3]
+def _w_counts(*results):
+    """The small part of step-1 results (counts, whether ids were given, the sample's tokens)."""
+    return [(r[0], r[2], r[3]) for r in results]
 
 
 def _w_admit(cfg, offsets, p, *results):
@@ -488,7 +489,6 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     the final numbers. nrecords[i]: the records of chunk i (one per non-blank line, known from the cut)."""
     offsets = [int(x) for x in np.cumsum([0] + list(nrecords))[:-1]]
     nrec = int(sum(nrecords))
-    s1 = [_submit(client, _w_counts, f, pure=False) for f in stage1]
     wflags = [_submit(client, lambda r: r[1], w, pure=False) for w in window_tasks or []]
     # Step 2 in two rounds. Each run of chunks placed on one worker (_placement) first applies the rules
     # to its own tuples of partition p, where they lie; partition p's worker then merges the runs'
@@ -511,6 +511,9 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
         target = workers[p % len(workers)]
         admitted.append(found[0] if len(found) == 1 else
                         _submit(client, _w_merge, cfg, *found, pure=False, workers=[target], allow_other_workers=True))
+    # One task per run gathers its chunks' counts where they lie.
+    s1 = [_submit(client, _w_counts, *[stage1[i] for i in r], pure=False, workers=[w], allow_other_workers=True)
+          for w, r in runs]
     summaries = [_submit(client, _w_admit_summary, a, nrec, pure=False) for a in admitted]
     plan = _submit(client, _w_plan, curve_points, nrec, *summaries, pure=False)
     cuts = _submit(client, _w_cuts, plan, *[_submit(client, _w_positions, a, plan, pure=False) for a in admitted],
@@ -521,6 +524,7 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     ctl = [_submit(client, _w_controls, cfg, control_seed, 0, control, a, cuts, pure=False)
            for a in admitted] if control > 0 else []
     s1, wflags, summaries, plan, cuts, real, ctl = client.gather([s1, wflags, summaries, plan, cuts, real, ctl])
+    s1 = [c for run in s1 for c in run]  # in chunk order: the runs are contiguous and in order
     counts = {"records": 0, "tokens": 0, "skipped_short": 0, "skipped_prompt": 0, "skipped_duplicate": 0}
     ids_given = False
     for c, ids, _ in s1:
