@@ -342,6 +342,7 @@ def _w_admit(cfg, offsets, p, *results):
     filt = [w[0][p] for w in results[n:]]
     a = _core._shard_admit(cfg["profile"], chunks, np.asarray(offsets, dtype=np.uint64),
                            filt if cfg["filter"] else None, cfg["dedup"])
+    a["filter_ids_given"] = any(w[1] for w in results[n:])  # whether a filter text held token ids
     return a
 
 
@@ -354,6 +355,7 @@ def _w_merge(cfg, *admitted):
     m["skipped_filter"] = sum(a["skipped_filter"] for a in admitted)
     m["skipped_duplicate"] += sum(a["skipped_duplicate"] for a in admitted)
     m["filter_windows"] = admitted[0]["filter_windows"]
+    m["filter_ids_given"] = any(a["filter_ids_given"] for a in admitted)
     return m
 
 
@@ -361,6 +363,7 @@ def _w_admit_summary(a, nrecords):
     rec = (a["order"] >> np.uint64(32)).astype(np.int64)
     return {"skipped_filter": a["skipped_filter"], "skipped_duplicate": a["skipped_duplicate"],
             "filter_windows": a["filter_windows"], "scored": len(a["tokens"]),
+            "filter_ids_given": a["filter_ids_given"],
             "per_record": np.bincount(rec, minlength=nrecords).astype(np.uint64)}
 
 
@@ -489,7 +492,6 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     the final numbers. nrecords[i]: the records of chunk i (one per non-blank line, known from the cut)."""
     offsets = [int(x) for x in np.cumsum([0] + list(nrecords))[:-1]]
     nrec = int(sum(nrecords))
-    wflags = [_submit(client, lambda r: r[1], w, pure=False) for w in window_tasks or []]
     # Step 2 in two rounds. Each run of chunks placed on one worker (_placement) first applies the rules
     # to its own tuples of partition p, where they lie; partition p's worker then merges the runs'
     # survivors, in record order, and drops the tuples an earlier run already admitted. Exact: the filter
@@ -523,7 +525,7 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     real = [_submit(client, _w_score, scfg, parcel, a, cuts, pure=False) for a in admitted]
     ctl = [_submit(client, _w_controls, cfg, control_seed, 0, control, a, cuts, pure=False)
            for a in admitted] if control > 0 else []
-    s1, wflags, summaries, plan, cuts, real, ctl = client.gather([s1, wflags, summaries, plan, cuts, real, ctl])
+    s1, summaries, plan, cuts, real, ctl = client.gather([s1, summaries, plan, cuts, real, ctl])
     s1 = [c for run in s1 for c in run]  # in chunk order: the runs are contiguous and in order
     counts = {"records": 0, "tokens": 0, "skipped_short": 0, "skipped_prompt": 0, "skipped_duplicate": 0}
     ids_given = False
@@ -534,7 +536,7 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     if counts["records"] != nrec:
         raise ClusterError("the workers read %d records where the client counted %d" % (counts["records"], nrec))
     first_ids = s1[0][2]
-    filter_ids_given = any(wflags)
+    filter_ids_given = any(s["filter_ids_given"] for s in summaries)
     ranks, scored = plan["ranks"], plan["scored"]
     nb = max(len(cuts), 1)
     sums = np.zeros(nb)

@@ -81,6 +81,23 @@ def test_closed_audit_with_filter_matches_one_machine(cli, data, cluster):
     assert len(one["control"]["log10_p"]) == 8 and len(one["curve"]["controls_log10_p"]) == 8
 
 
+def test_filter_given_as_token_ids_matches_one_machine(cli, data, cluster):
+    # A filter text given as token ids sets input_ids on both, though the suspect's records are text.
+    d = data["dir"]
+    teacher_lines = (d / "teacher.jsonl").read_text().splitlines()
+    first = json.loads(teacher_lines[0])
+    ids = isotope.Tokenizer().encode(first["response"])
+    (d / "teacher_ids.jsonl").write_text("\n".join([json.dumps({"ids": ids})] + teacher_lines[1:]) + "\n")
+    args = ["audit", "-q", "--key", data["k1"], "--suspect", d / "suspect.jsonl", "--teacher",
+            d / "teacher_ids.jsonl", "--control", 2, "--control-seed", SEED, "--json", "--tokenizer",
+            isotope.default_tokenizer_path()]
+    one = _json(cli, *args)
+    assert one.get("input_ids") is True
+    _same(one, _json(cli, *args, "--scheduler", cluster))
+    text = _json(cli, *args[:7], d / "teacher.jsonl", *args[8:], "--scheduler", cluster)
+    assert "input_ids" not in text or text["input_ids"] is False
+
+
 def test_closed_audit_without_filter_and_switched_rules(cli, data, cluster):
     d = data["dir"]
     base = ["audit", "-q", "--key", data["k2"], "--suspect", d / "suspect_mixed.jsonl", "--control", 3,
