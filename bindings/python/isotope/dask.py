@@ -640,12 +640,12 @@ def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=
             raise InputError("'%s' holds no suspect records" % suspect)
         shipped = _shippable(client, suspect, data, chunks, read_on_workers)
         del data
-        at = _placement(client, len(shipped))
-        stage1 = [_submit(client, _w_closed, _Config(cfg, want_first=(i == 0)), suspect, c, parts, pure=False,
-                                workers=[at[i]], allow_other_workers=True) for i, c in enumerate(shipped)]
         window_tasks = None
         if teacher is not None:
             window_tasks = _window_tasks(client, cfg, teacher, chunk_bytes, parts, read_on_workers)
+        at = _placement(client, len(shipped))
+        stage1 = [_submit(client, _w_closed, _Config(cfg, want_first=(i == 0)), suspect, c, parts, pure=False,
+                          workers=[at[i]], allow_other_workers=True) for i, c in enumerate(shipped)]
         out = _audit(client, cfg, key, stage1, [len(c) for c in chunks], window_tasks, control, control_seed,
                      curve_points, parts)
         if teacher is not None and out["filter_windows"] == 0:
@@ -676,7 +676,11 @@ def _window_tasks(client, cfg, teacher, chunk_bytes, parts, read_on_workers):
             chunks.append(cur)
     if not chunks:
         raise InputError("'%s' holds no teacher texts" % teacher)
-    return [_submit(client, _w_windows, cfg, teacher, c, parts, pure=False) for c in chunks]
+    # Spread over the workers by hand, ahead of step 1 on each (priority): every partition's deduplication
+    # needs all of them, and a run of chunks can then start its own as soon as its chunks are done.
+    workers = sorted(client.scheduler_info()["workers"])
+    return [_submit(client, _w_windows, cfg, teacher, c, parts, pure=False, workers=[workers[i % len(workers)]],
+                    priority=1, allow_other_workers=True) for i, c in enumerate(chunks)]
 
 
 def audit_open(scheduler, key, teacher, predictions, profile=None, tokenizer=None, normalize=None, control=20,
