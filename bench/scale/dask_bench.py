@@ -8,7 +8,8 @@ resident memory.
 RUNS times (default 3), a fresh cluster of 1 worker, then one of 2 workers, one cluster at a time (an idle
 cluster's processes take CPU time from a busy one); each cluster gets one untimed run first (a cluster's
 workers are long-lived: the first task on a fresh worker also imports the module and loads the
-tokenizer), then the timed one. The speed-up is the ratio of the medians, printed with every time.
+tokenizer), then the timed one, then the same audit through the Python API (isotope.dask.audit_closed,
+without the command's Python start-up). The speed-up is the ratio of the medians, printed with every time.
 """
 import json
 import resource
@@ -18,6 +19,8 @@ import sys
 import time
 
 import distributed
+
+import isotope.dask
 
 
 def main():
@@ -49,7 +52,7 @@ def main():
     jj = json.loads(one)
     print("  tokens %d, scored %d, log10_p %.6g, filter windows %d" % (jj["tokens"], jj["scored"], jj["log10_p"],
                                                                        jj["filter"]["teacher_windows"]))
-    times, rss, cpu = {1: [], 2: []}, {}, {}
+    times, api, rss, cpu = {1: [], 2: []}, {1: [], 2: []}, {}, {}
     for r in range(runs):
         for n in (1, 2):
             # One cluster at a time: an idle cluster's processes take CPU time from a busy one.
@@ -62,15 +65,27 @@ def main():
                     if not warm:
                         times[n].append(wall)
                 with distributed.Client(cluster) as c:
+                    # The same audit through the Python API (no command, no Python start-up).
+                    t = time.perf_counter()
+                    r = isotope.dask.audit_closed(c, key, suspect, teacher, control=int(controls),
+                                                  control_seed=bytes(32), tokenizer_sha256="")
+                    api[n].append(time.perf_counter() - t)
+                    if r["scored"] != jj["scored"] or r["log10_p"] != jj["log10_p"]:
+                        sys.exit("the Python API's result (%d workers) differs from one machine's" % n)
                     rss[n] = c.run(peak_rss_mb)
                     cpu[n] = c.run(cpu_s)
     for n in (1, 2):
         print("dask, %d worker(s): median %.2f s (%s), identical JSON every time, worker peak RSS: %s MB, "
-              "worker CPU over the last cluster's two runs: %s s"
+              "worker CPU over the last cluster's runs: %s s"
               % (n, statistics.median(times[n]), ", ".join("%.2f" % t for t in times[n]),
                  ", ".join("%.0f" % v for v in rss[n].values()), ", ".join("%.1f" % v for v in cpu[n].values())))
     print("speed-up of 2 workers over 1 (medians): %.2fx" % (statistics.median(times[1]) /
                                                               statistics.median(times[2])))
+    for n in (1, 2):
+        print("Python API, %d worker(s): median %.2f s (%s)" % (n, statistics.median(api[n]),
+                                                              ", ".join("%.2f" % t for t in api[n])))
+    print("Python API: speed-up of 2 workers over 1 (medians): %.2fx" % (statistics.median(api[1]) /
+                                                                          statistics.median(api[2])))
 
 if __name__ == "__main__":  # the workers are spawned processes that import this file
     main()
