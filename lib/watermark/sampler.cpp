@@ -104,18 +104,18 @@ struct Scratch {
   std::vector<Cand> heap;
   std::vector<Cand> cands;
   std::vector<std::uint32_t> ids;
-  std::vector<std::uint32_t> hits;    // token ids found by collect_ge (never shrinks)
-  std::size_t stride = 1;             // scan_top_k_marked: one block in `stride` is scanned first ("warm"),
-  std::vector<float> group_max;       // ... the max logit of each group of kernels::GROUP tokens,
+  std::vector<std::uint32_t> hits;      // token ids found by collect_ge (never shrinks)
+  std::size_t stride = 1;               // scan_top_k_marked: one block in `stride` is scanned first ("warm"),
+  std::vector<float> group_max;         // ... the max logit of each group of kernels::GROUP tokens,
   std::vector<std::uint32_t> late_ids;  // ... the later tokens at or above a collection threshold
-  std::vector<float> late_logits;     // ... and their logits (the first `late` entries),
+  std::vector<float> late_logits;       // ... and their logits (the first `late` entries),
   std::size_t late = 0;
-  bool late_groups = false;           // ... whether the later blocks recorded group maxima too
-  double first_edge = 0.0;            // ... where top_k_biased's first band starts (NaN: no estimate)
-  float maxlow = 0.0f;                // ... every token at or above it is in the list
+  bool late_groups = false;  // ... whether the later blocks recorded group maxima too
+  double first_edge = 0.0;   // ... where top_k_biased's first band starts (NaN: no estimate)
+  float maxlow = 0.0f;       // ... every token at or above it is in the list
   std::vector<std::uint16_t> cand_values;
-  std::vector<float> hit_logits;      // logits of the tokens in s.hits
-  std::vector<std::uint64_t> keys;    // top_k_biased: candidates as order_key()s
+  std::vector<float> hit_logits;        // logits of the tokens in s.hits
+  std::vector<std::uint64_t> keys;      // top_k_biased: candidates as order_key()s
   std::vector<std::uint64_t> sort_tmp;  // ... room for kernels::sort_keys
   std::vector<std::uint32_t> sel_ids;   // ... the candidates that may be among the k best
   std::vector<float> sel_v;
@@ -253,8 +253,7 @@ Status draw_full(std::size_t n, double total, Rng& rng, const Scratch& s, std::u
 // Green values of m tokens of the window in g, into s.cand_values: one
 // keystream pass over the vocabulary when they are many, else one batched
 // cipher call for just those tokens.
-Status candidate_values(const GreenSource& g, std::size_t vocab, const std::uint32_t* ids, std::size_t m,
-                        Scratch& s) {
+Status candidate_values(const GreenSource& g, std::size_t vocab, const std::uint32_t* ids, std::size_t m, Scratch& s) {
   s.cand_values.resize(m);
   if (m > vocab / 16) {
     s.values.resize(vocab);
@@ -401,8 +400,7 @@ std::size_t append_heap(float thr, std::size_t m, Scratch& s) {
 // one go, recording their group maxima if `groups`; then their logits to
 // s.late_logits. Returns the new number of entries; *nan is set if a logit
 // is NaN.
-std::size_t collect_late(std::span<const float> logits, float thr, bool groups, std::size_t at, Scratch& s,
-                         bool* nan) {
+std::size_t collect_late(std::span<const float> logits, float thr, bool groups, std::size_t at, Scratch& s, bool* nan) {
   const std::size_t n = logits.size(), B = kernels::BLOCK;
   if (s.late_ids.size() < n) {  // room for every token; never shrinks
     s.late_ids.resize(n);
@@ -579,8 +577,8 @@ Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSou
   if (!s.late_groups && lo < s.maxlow && std::isfinite(s.maxlow)) lo = s.maxlow;
   if (s.keys.size() < n + k) s.keys.resize(n + k);  // room for every token; never shrinks
   std::uint64_t* keys = s.keys.data();
-  std::size_t nk = 0;  // the best candidates so far, sorted: keys[0, nk)
-  float y = -std::numeric_limits<float>::infinity();  // the k-th best is at least y
+  std::size_t nk = 0;                                  // the best candidates so far, sorted: keys[0, nk)
+  float y = -std::numeric_limits<float>::infinity();   // the k-th best is at least y
   float hi = std::numeric_limits<float>::quiet_NaN();  // no upper bound for the first band
   for (;;) {
     const std::size_t m = gather_band(logits, lo, hi, s);
@@ -594,7 +592,7 @@ Status top_k_biased(std::span<const float> logits, std::size_t k, const GreenSou
     sort_keys(keys, nk, s);
     nk = std::min(nk, k);
     if (!(lo > floor)) break;  // every token that could enter was a candidate
-    if (nk < k) {  // not yet k candidates: all the rest that could enter
+    if (nk < k) {              // not yet k candidates: all the rest that could enter
       hi = lo;
       lo = floor;
       continue;
@@ -820,6 +818,13 @@ Status green_apply_candidates(std::span<TokenLogit> cand, std::size_t vocab, con
   for (std::size_t j = 0; j < cand.size(); ++j)
     cand[j].logit += g.delta * static_cast<float>(s.cand_values[j] < g.threshold);
   return Status::OK();
+}
+
+Status sample_biased_copy(Generator& g, std::span<const std::uint32_t> context, std::span<const float> logits,
+                          const SamplingParams& params, Rng& rng, std::vector<float>* scratch, std::uint32_t* token) {
+  scratch->assign(logits.begin(), logits.end());
+  ISOTOPE_RETURN_IF_ERROR(g.apply(context, *scratch, params));
+  return sample_plain(*scratch, params, rng, token);
 }
 
 Status kept_candidates(std::span<const float> logits, const SamplingParams& p, std::vector<std::uint32_t>* ids,

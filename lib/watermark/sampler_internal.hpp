@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "isotope/prf.hpp"
+#include "isotope/scheme.hpp"
 #include "isotope/watermark.hpp"
 
 namespace isotope::detail {
@@ -29,6 +30,11 @@ Status green_sample(std::span<const float> logits, const GreenBias& bias, const 
 // Adds delta to the green logits in place.
 Status green_apply(std::span<float> logits, const GreenBias& bias);
 Status green_apply_candidates(std::span<TokenLogit> cand, std::size_t vocab, const GreenBias& bias);
+// sample() of a generator whose watermark is a bias on the logits: `g`
+// biases a copy of them (Generator::apply, into *scratch), which is then
+// sampled as sample_plain would.
+Status sample_biased_copy(Generator& g, std::span<const std::uint32_t> context, std::span<const float> logits,
+                          const SamplingParams& params, Rng& rng, std::vector<float>* scratch, std::uint32_t* token);
 // The candidates that plain sampling with `p` could draw (after top-k, then
 // top-p at p.temperature), best logit first (ties: lower id), -inf dropped.
 Status kept_candidates(std::span<const float> logits, const SamplingParams& p, std::vector<std::uint32_t>* ids,

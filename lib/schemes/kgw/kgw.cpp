@@ -141,9 +141,7 @@ class KgwNestedGenerator final : public Generator {
   }
   Status sample(std::span<const std::uint32_t> context, std::span<const float> logits, const SamplingParams& params,
                 Rng& rng, std::uint32_t* token) override {
-    biased_.assign(logits.begin(), logits.end());
-    ISOTOPE_RETURN_IF_ERROR(apply(context, biased_, params));
-    return sample_plain(biased_, params, rng, token);
+    return detail::sample_biased_copy(*this, context, logits, params, rng, &biased_, token);
   }
 
  private:
