@@ -248,45 +248,6 @@ TokenScores concatenated(const std::vector<TokenScores>& masks) {
   return all;
 }
 
-// "attribution" and "accounts" (the named accounts, smallest p first) of a result.
-nlohmann::json attribution_json(const AttributionResult& at) {
-  std::vector<const AccountResult*> named;
-  const AccountResult* best_other = nullptr;
-  for (const AccountResult& a : at.accounts) {
-    if (a.named)
-      named.push_back(&a);
-    else if (best_other == nullptr || a.detection.log10_p < best_other->detection.log10_p)
-      best_other = &a;
-  }
-  std::stable_sort(named.begin(), named.end(), [](const AccountResult* a, const AccountResult* b) {
-    return a->detection.log10_p < b->detection.log10_p;
-  });
-  nlohmann::json accounts = nlohmann::json::array();
-  for (const AccountResult* a : named)
-    accounts.push_back({{"id", a->id},
-                        {"log10_p", a->detection.log10_p},
-                        {"log10_p_corrected", a->log10_p_corrected},
-                        {"scored", a->detection.scored},
-                        {"statistic", a->detection.statistic}});
-  nlohmann::json info = {
-      {"candidates", at.accounts.size()},
-      {"correction", "holm"},
-      {"level", at.level},
-      {"route_alpha", at.route_alpha},
-      {"account_mark", at.nested ? "nested" : "route"},
-      {"routed", at.routed},
-      {"tested", at.tested},
-      {"named", named.size()},
-      {"derivation",
-       "BLAKE2b-256 keyed with the master key over \"isotope/v1/account-key\" || uint32le(len(id)) || id"}};
-  if (best_other != nullptr)
-    info["best_not_named"] = {{"id", best_other->id},
-                              {"log10_p", best_other->detection.log10_p},
-                              {"log10_p_corrected", best_other->log10_p_corrected}};
-  if (!at.warnings.empty()) info["warnings"] = at.warnings;
-  return {{"attribution", info}, {"accounts", accounts}};
-}
-
 // The numbers of an audit computed on a Dask cluster (run_on_cluster): the
 // same as Audit gives on one machine (isotope/shard.hpp says why).
 struct ClusterAudit {
@@ -334,12 +295,13 @@ void audit_on_cluster(const AuditOptions& o, const ClusterAudit& ca, const std::
   nlohmann::json res;
   // The inputs' digests (for the result and the report) are taken while the
   // cluster helper starts.
-  run_on_cluster("audit", request, [&](const nlohmann::json& j) { res = j; },
-                 [&] {
-                   if (!open) (*inputs)["suspect"] = file_json(o.suspect);
-                   if (!o.teacher.empty()) (*inputs)["teacher"] = file_json(o.teacher);
-                   if (open) (*inputs)["predictions"] = file_json(o.predictions);
-                 });
+  run_on_cluster(
+      "audit", request, [&](const nlohmann::json& j) { res = j; },
+      [&] {
+        if (!open) (*inputs)["suspect"] = file_json(o.suspect);
+        if (!o.teacher.empty()) (*inputs)["teacher"] = file_json(o.teacher);
+        if (open) (*inputs)["predictions"] = file_json(o.predictions);
+      });
   try {
     DetectionResult d;
     d.tokens = res.at("tokens").get<std::uint64_t>();
@@ -617,7 +579,7 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
     out["account_mark"] = account_mark_name(profile);
     out["routed_to_accounts"] = r.routed_to_accounts;
   }
-  if (!account_ids.empty()) out.update(attribution_json(attribution));
+  if (!account_ids.empty()) out.update(nlohmann::json::parse(attribution_result_json(attribution)));
   out["key_commitment"] = key.commitment_hex();
   out["inputs"] = inputs;
   if (g_ids_given) out["input_ids"] = true;

@@ -112,6 +112,15 @@ struct ISOTOPE_API AttributionResult {
   std::size_t named() const noexcept;
 };
 
+// The attribution part of an audit's result, as compact JSON text: an object
+// with "attribution" (candidates, correction "holm", level, route_alpha,
+// account_mark "nested" or "route", routed, tested, named, derivation,
+// best_not_named {id, log10_p, log10_p_corrected} when some account was not
+// named, warnings when any) and "accounts" (the named accounts, smallest p
+// first: id, log10_p, log10_p_corrected, scored, statistic). The command,
+// its reports and the Python module all use it (docs/cli.md, "audit").
+ISOTOPE_API std::string attribution_result_json(const AttributionResult& at);
+
 // Teacher-forced top-1 predictions of `model` over `ids`: (*out)[i] is the
 // model's argmax after seeing ids[0..i) (entry 0: the empty context).
 ISOTOPE_API Status predict_top1(const LanguageModel& model, std::span<const std::uint32_t> ids,

@@ -653,35 +653,10 @@ py::dict run_audit(Audit& audit, const Key& key, const AuditSettings& s) {
     d["routed_to_accounts"] = r.routed_to_accounts;
   }
   if (!s.accounts.empty()) {
-    // As `isotope audit --accounts`: the named accounts, smallest p first.
-    std::vector<const AccountResult*> named;
-    const AccountResult* best_other = nullptr;
-    for (const AccountResult& a : at.accounts) {
-      if (a.named)
-        named.push_back(&a);
-      else if (best_other == nullptr || a.detection.log10_p < best_other->detection.log10_p)
-        best_other = &a;
-    }
-    std::stable_sort(named.begin(), named.end(), [](const AccountResult* a, const AccountResult* b) {
-      return a->detection.log10_p < b->detection.log10_p;
-    });
-    py::list accounts;
-    for (const AccountResult* a : named)
-      accounts.append(py::dict("id"_a = a->id, "log10_p"_a = a->detection.log10_p,
-                               "log10_p_corrected"_a = a->log10_p_corrected, "scored"_a = a->detection.scored,
-                               "statistic"_a = a->detection.statistic));
-    py::dict info(
-        "candidates"_a = at.accounts.size(), "correction"_a = "holm", "level"_a = s.threshold,
-        "route_alpha"_a = at.route_alpha, "account_mark"_a = at.nested ? "nested" : "route", "routed"_a = at.routed,
-        "tested"_a = at.tested, "named"_a = named.size(),
-        "derivation"_a =
-            "BLAKE2b-256 keyed with the master key over \"isotope/v1/account-key\" || uint32le(len(id)) || id");
-    if (best_other != nullptr)
-      info["best_not_named"] = py::dict("id"_a = best_other->id, "log10_p"_a = best_other->detection.log10_p,
-                                        "log10_p_corrected"_a = best_other->log10_p_corrected);
-    if (!at.warnings.empty()) info["warnings"] = at.warnings;
-    d["attribution"] = info;
-    d["accounts"] = accounts;
+    // As `isotope audit --accounts`: the library's JSON of the attribution.
+    const py::dict at_d = py::module_::import("json").attr("loads")(attribution_result_json(at));
+    d["attribution"] = at_d["attribution"];
+    d["accounts"] = at_d["accounts"];
   }
   return d;
 }
