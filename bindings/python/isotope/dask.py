@@ -401,25 +401,43 @@ def _w_cuts(plan, *found):
 
 def _bins(a, cuts):
     if len(cuts) == 0:
-        return np.zeros(len(a["tokens"]), dtype=np.uint32), 1
+        return np.zeros(len(a["order"]), dtype=np.uint32), 1
     return np.searchsorted(cuts, a["order"], side="left").astype(np.uint32), len(cuts)
 
 
-def _w_score(cfg, parcel, a, cuts):
-    bins, nbins = _bins(a, cuts)
-    sums, scores = _core._shard_score(parcel.key(), cfg["profile"], a["windows"], a["tokens"], bins, nbins,
-                                      cfg["want_sample"])
-    sample = None
-    if scores is not None:
-        first = (a["order"] >> np.uint64(32)) == np.uint64(0)
-        sample = ((a["order"][first] & np.uint64(0xFFFFFFFF)).astype(np.int64), scores[first])
-    return sums, sample
+def _w_score(cfg, parcel, seed, control, a):
+    """Step 3 as soon as a partition is final, before the curve's cut points are known: each admitted tuple's
+    score under the key (row 0) and under control keys 0 .. control-1, kept where the partition lies until
+    _w_bin adds them up by checkpoint. A cluster audit's scores are whole numbers from 0 to 32 (KGW: 0 or 1;
+    SynthID: the g = 1 among at most 32 layers, shard_sums_exact), so each takes one byte."""
+    n = len(a["tokens"])
+    ident, nb = np.arange(n, dtype=np.uint32), max(n, 1)
+    scores = np.empty((1 + control, n), dtype=np.uint8)
+
+    def keep(row, values):
+        values = values[:, :n]
+        if n and (values.min() < 0 or values.max() > 255 or not np.array_equal(values, np.floor(values))):
+            raise ClusterError("a score is not a whole number from 0 to 255: this scheme cannot run by partitions")
+        scores[row:row + len(values)] = values
+
+    key_sums, _ = _core._shard_score(parcel.key(), cfg["profile"], a["windows"], a["tokens"], ident, nb, False)
+    keep(0, key_sums.reshape(1, -1))
+    for first in range(0, control, 8):  # a few control keys at a time: their doubles are n * 8 bytes each
+        count = min(8, control - first)
+        keep(1 + first, _core._shard_score_controls(seed, first, count, cfg["profile"], a["windows"], a["tokens"],
+                                                    ident, nb, cfg["threads"]))
+    return {"order": a["order"], "scores": scores}
 
 
-def _w_controls(cfg, seed, first, count, a, cuts):
-    bins, nbins = _bins(a, cuts)
-    return _core._shard_score_controls(seed, first, count, cfg["profile"], a["windows"], a["tokens"], bins, nbins,
-                                       cfg["threads"])
+def _w_bin(scored, cuts):
+    """The sums of a partition's scores per span of the curve (each row: the key, then the controls), and the
+    key's scores of the first record's tuples (the sample)."""
+    bins, nbins = _bins(scored, cuts)
+    sums = np.stack([np.bincount(bins, weights=row, minlength=nbins) for row in scored["scores"]])
+    first = (scored["order"] >> np.uint64(32)) == np.uint64(0)
+    sample = ((scored["order"][first] & np.uint64(0xFFFFFFFF)).astype(np.int64),
+              scored["scores"][0][first].astype(np.float64))
+    return sums[0], sums[1:], sample
 
 
 def _w_detect(cfg, parcel, path, lines):
@@ -520,12 +538,11 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     plan = _submit(client, _w_plan, curve_points, nrec, *summaries, pure=False)
     cuts = _submit(client, _w_cuts, plan, *[_submit(client, _w_positions, a, plan, pure=False) for a in admitted],
                          pure=False)
+    # Scoring starts as soon as a partition is final; only the adding up waits for the cut points.
     parcel = _core._KeyParcel(key)
-    scfg = _Config(cfg, want_sample=True)
-    real = [_submit(client, _w_score, scfg, parcel, a, cuts, pure=False) for a in admitted]
-    ctl = [_submit(client, _w_controls, cfg, control_seed, 0, control, a, cuts, pure=False)
-           for a in admitted] if control > 0 else []
-    s1, summaries, plan, cuts, real, ctl = client.gather([s1, summaries, plan, cuts, real, ctl])
+    scored = [_submit(client, _w_score, cfg, parcel, control_seed, control, a, pure=False) for a in admitted]
+    binned = [_submit(client, _w_bin, sc, cuts, pure=False) for sc in scored]
+    s1, summaries, plan, cuts, binned = client.gather([s1, summaries, plan, cuts, binned])
     s1 = [c for run in s1 for c in run]  # in chunk order: the runs are contiguous and in order
     counts = {"records": 0, "tokens": 0, "skipped_short": 0, "skipped_prompt": 0, "skipped_duplicate": 0}
     ids_given = False
@@ -540,14 +557,13 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     ranks, scored = plan["ranks"], plan["scored"]
     nb = max(len(cuts), 1)
     sums = np.zeros(nb)
-    for s, _ in real:
-        sums += s  # whole numbers (shard_sums_exact): the same in every order
     csums = np.zeros((control, nb))
-    for c in ctl:
+    for s, c, _ in binned:
+        sums += s  # whole numbers (shard_sums_exact): the same in every order
         csums += c
     sample_len = len(first_ids) if first_ids is not None else 0
     sample = [None] * sample_len
-    for _, smp in real:
+    for _, _, smp in binned:
         if smp is not None:
             for pos, v in zip(smp[0].tolist(), smp[1].tolist()):
                 sample[pos] = v
