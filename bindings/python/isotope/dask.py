@@ -855,4 +855,9 @@ def _main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(_main(sys.argv))
+    # Run as `python3 -m isotope.dask`, this file is the module __main__, whose functions Dask would send to
+    # the workers by value with every task (and with them fresh copies of this module's caches, such as the
+    # loaded tokenizers). The importable module's own functions travel by name.
+    from isotope.dask import _main as _imported_main
+
+    sys.exit(_imported_main(sys.argv))
