@@ -191,8 +191,9 @@ class ISOTOPE_API Audit {
   // a key K scores only the admitted tuples that K's route gives to K itself
   // (share 1 - alpha), and control() does the same under each control key
   // (each acting as a master key with its own route). A scheme that nests
-  // (KGW) and alpha = 0 (the default): every admitted tuple is scored. Set it before run(), control() and
-  // attribute(); Code::invalid_argument unless 0 <= alpha < 1.
+  // (KGW) and alpha = 0 (the default): every admitted tuple is scored. Set
+  // it before run(), control() and attribute(); Code::invalid_argument
+  // unless 0 <= alpha < 1.
   Status set_route_alpha(double alpha);
   double route_alpha() const noexcept;
 

@@ -1,11 +1,8 @@
 #include "isotope/audit.hpp"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -126,19 +123,24 @@ struct Audit::Impl {
   struct Subset {
     std::vector<std::size_t> index;
     std::vector<std::uint32_t> windows, tokens;
-  };
-  Subset routed(const Router& router, std::size_t end, bool to_account) const {
-    const std::size_t h = tuples.width;
-    std::vector<std::uint8_t> route(end);
-    router.route(tuples.windows.data(), h, end, route.data());
-    Subset s;
-    for (std::size_t j = 0; j < end; ++j) {
-      if ((route[j] != 0) != to_account) continue;
-      s.index.push_back(j);
-      s.windows.insert(s.windows.end(), tuples.windows.begin() + static_cast<std::ptrdiff_t>(j * h),
-                       tuples.windows.begin() + static_cast<std::ptrdiff_t>((j + 1) * h));
-      s.tokens.push_back(tuples.tokens[j]);
+    // Appends tuple j of (windows, tokens), h ids per window, as tuple `at` of the audit.
+    void add(const std::uint32_t* w, const std::uint32_t* t, std::size_t j, std::size_t h, std::size_t at) {
+      index.push_back(at);
+      windows.insert(windows.end(), w + j * h, w + (j + 1) * h);
+      tokens.push_back(t[j]);
     }
+  };
+  // route[j] = 1 if the first `end` tuple j goes to the accounts.
+  std::vector<std::uint8_t> routes(const Router& router, std::size_t end) const {
+    std::vector<std::uint8_t> route(end);
+    router.route(tuples.windows.data(), tuples.width, end, route.data());
+    return route;
+  }
+  Subset routed(const Router& router, std::size_t end, bool to_account) const {
+    const std::vector<std::uint8_t> route = routes(router, end);
+    Subset s;
+    for (std::size_t j = 0; j < end; ++j)
+      if ((route[j] != 0) == to_account) s.add(tuples.windows.data(), tuples.tokens.data(), j, tuples.width, j);
     return s;
   }
 
@@ -215,7 +217,8 @@ struct Audit::Impl {
       if (alpha > 0.0) {
         std::unique_ptr<Router> router;
         ISOTOPE_RETURN_IF_ERROR(Router::create(key, alpha, &router));
-        *routed_away = routed(*router, end, true).index.size();
+        const std::vector<std::uint8_t> route = routes(*router, end);
+        *routed_away = static_cast<std::uint64_t>(std::count(route.begin(), route.end(), std::uint8_t{1}));
       }
     }
     ISOTOPE_RETURN_IF_ERROR(finish(n, sum, n == 0 ? 0 : counts_after[n - 1].scored, out));
@@ -458,15 +461,9 @@ Status Audit::attribute(const Key& master, std::span<const std::string> ids, dou
     std::vector<double> v;
     double ignored = 0.0;
     ISOTOPE_RETURN_IF_ERROR(Impl::score_subset(*ms, theirs, &ignored, &v));
-    const std::size_t h = m.tuples.width;
     Impl::Subset kept;
-    for (std::size_t j = 0; j < v.size(); ++j) {
-      if (v[j] == 0.0) continue;
-      kept.index.push_back(theirs.index[j]);
-      kept.windows.insert(kept.windows.end(), theirs.windows.begin() + static_cast<std::ptrdiff_t>(j * h),
-                          theirs.windows.begin() + static_cast<std::ptrdiff_t>((j + 1) * h));
-      kept.tokens.push_back(theirs.tokens[j]);
-    }
+    for (std::size_t j = 0; j < v.size(); ++j)
+      if (v[j] != 0.0) kept.add(theirs.windows.data(), theirs.tokens.data(), j, m.tuples.width, theirs.index[j]);
     theirs = std::move(kept);
   }
   res.tested = theirs.index.size();

@@ -182,7 +182,7 @@ Status shard_admit(const Profile& profile, std::span<const ShardTuples> chunks,
     total += c.size();
   }
   detail::TupleSet seen(h + 1);
-  if (dedup) seen.reserve(total);  // no rehash below: the hashes computed ahead stay valid
+  if (dedup) seen.reserve(total);  // no rehash below, which would make the prefetches below miss
   std::vector<std::uint32_t> tuple(h + 1);
   // Both sets are large hash tables: the slots of the tuple AHEAD places on
   // are prefetched, so that their cache misses overlap with this work. Each
