@@ -15,11 +15,13 @@
 #include "common.hpp"
 #include "corpus.hpp"
 #include "evidence.hpp"
+#include "evidence/result_json.hpp"
 #include "ids.hpp"
 #include "isotope/account.hpp"
 #include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
 #include "isotope/normalize.hpp"
+#include "isotope/recipes.hpp"
 #include "isotope/shard.hpp"
 #include "isotope/tokenizer.hpp"
 
@@ -238,16 +240,6 @@ nlohmann::json file_json(const std::string& path) {
   return {{"path", path}, {"sha256", hex}, {"bytes", size}};
 }
 
-// The records' masks one after the other, in scoring order.
-TokenScores concatenated(const std::vector<TokenScores>& masks) {
-  std::size_t n = 0;
-  for (const TokenScores& m : masks) n += m.size();
-  TokenScores all;
-  all.reserve(n);
-  for (const TokenScores& m : masks) all.insert(all.end(), m.begin(), m.end());
-  return all;
-}
-
 // The numbers of an audit computed on a Dask cluster (run_on_cluster): the
 // same as Audit gives on one machine (isotope/shard.hpp says why).
 struct ClusterAudit {
@@ -258,9 +250,9 @@ struct ClusterAudit {
 };
 
 void audit_on_cluster(const AuditOptions& o, const ClusterAudit& ca, const std::function<void(const std::string&)>& say,
-                      nlohmann::json* inputs, AuditResult* r, ControlResult* c, Curve* curve,
-                      nlohmann::json* control_curves, std::vector<std::uint32_t>* sample_ids,
-                      TokenScores* sample_mask) {
+                      nlohmann::json* inputs, AuditOutcome* outcome, std::vector<std::uint32_t>* sample_ids) {
+  AuditResult* r = &outcome->result;
+  TokenScores* sample_mask = &outcome->first_mask;
   const bool open = o.mode == "open";
   const Profile& profile = ca.profile;
   if (open && o.predictions.empty())
@@ -326,15 +318,15 @@ void audit_on_cluster(const AuditOptions& o, const ClusterAudit& ca, const std::
       lp.push_back(cd.log10_p);
       ps.push_back(cd.p_value);
     }
-    *c = control_summary(std::move(lp), ps);
+    outcome->controls = control_summary(std::move(lp), ps);
     const auto& cv = res.at("curve");
     const auto ranks = cv.at("scored").get<std::vector<std::uint64_t>>();
     if (o.curve_points > 0) {
-      check(curve_from_sums(profile, ranks, cv.at("statistic").get<std::vector<double>>(), curve));
+      check(curve_from_sums(profile, ranks, cv.at("statistic").get<std::vector<double>>(), &outcome->curve));
       for (const auto& row : cv.at("controls_statistic")) {
         Curve cc;
         check(curve_from_sums(profile, ranks, row.get<std::vector<double>>(), &cc));
-        control_curves->push_back(cc.log10_p);
+        outcome->control_curves.push_back(cc.log10_p);
       }
     }
     *sample_ids = res.at("sample_ids").get<std::vector<std::uint32_t>>();
@@ -478,17 +470,20 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
     inputs["accounts"] = data_json(o.accounts, data);
   }
   std::vector<std::uint32_t> sample_ids;  // the tokens of the first record (the sample)
-  TokenScores sample_mask;                // its scores under the provider's key
-  AuditResult r;
-  ControlResult c;
-  Curve curve;
-  nlohmann::json control_curves = nlohmann::json::array();
-  AttributionResult attribution;
+  const AuditRecipe recipe{.threshold = o.threshold,
+                           .controls = o.control,
+                           .control_seed = seed,
+                           .route_alpha = o.route_alpha,
+                           .accounts = account_ids,
+                           .curve_points = o.curve_points,
+                           .keep_first_mask = o.sample_tokens > 0,
+                           .threads = o.threads};
+  AuditOutcome outcome;  // with the first record's scores under the provider's key (the sample)
   if (!o.scheduler.empty()) {
     if (ids_only) fail_usage("--scheduler reads inputs with a tokenizer: give --tokenizer instead of --vocab-size");
     if (o.route_alpha > 0.0) fail_usage("--route-alpha: a routed audit runs on one machine, not with --scheduler");
     ClusterAudit ca{.profile = profile, .rules = rules, .seed = seed, .tok = *tok};
-    audit_on_cluster(o, ca, say, &inputs, &r, &c, &curve, &control_curves, &sample_ids, &sample_mask);
+    audit_on_cluster(o, ca, say, &inputs, &outcome, &sample_ids);
   } else {
     std::unique_ptr<Audit> audit;
     std::string raw;  // the bytes of the input being read
@@ -533,72 +528,31 @@ nlohmann::json compute_audit(const AuditOptions& o, const Key& key, const Progre
     }
 
     if (predictions_out != nullptr) *predictions_out = audit->predictions();
-    check(audit->set_route_alpha(o.route_alpha), "--route-alpha");
-    say("scoring under the provider's key");
-    const bool want_masks = o.curve_points > 0 || o.sample_tokens > 0;
-    std::vector<TokenScores> masks;
-    check(audit->run(key, &r, 0, want_masks ? &masks : nullptr));
-    if (o.control > 0) {
-      say("scoring under " + std::to_string(o.control) + " random control keys");
-      // Each control key's curve from its tuples' scores in scoring order (the
-      // scored entries of its masks, record after record), on the scoring threads.
-      std::vector<std::vector<double>> curves(o.curve_points > 0 ? o.control : 0);
-      Audit::ControlScoresFn on_scores;
-      if (o.curve_points > 0)
-        on_scores = [&](std::uint32_t i, const std::vector<double>& scores) {
-          curves[i] = score_curve(scores, profile, o.curve_points).log10_p;
-        };
-      check(audit->control(seed, o.control, &c, {}, {}, o.threads, on_scores));
-      for (const auto& cv : curves) control_curves.push_back(cv);
-    }
-    if (o.curve_points > 0) curve = score_curve(concatenated(masks), profile, o.curve_points);
-    if (o.sample_tokens > 0) sample_mask = masks.front();
-    if (!account_ids.empty()) {
-      say("testing " + std::to_string(account_ids.size()) + " candidate accounts");
-      check(audit->attribute(key, account_ids, o.threshold, &attribution, o.threads));
-    }
+    check(audit_run(*audit, key, recipe, &outcome,
+                    [&](AuditStage st) {
+                      switch (st) {
+                        case AuditStage::score: say("scoring under the provider's key"); break;
+                        case AuditStage::controls:
+                          say("scoring under " + std::to_string(o.control) + " random control keys");
+                          break;
+                        case AuditStage::accounts:
+                          say("testing " + std::to_string(account_ids.size()) + " candidate accounts");
+                          break;
+                      }
+                    }));
   }
 
-  nlohmann::json j = detection_json(r.detection, profile, ids_only ? std::string() : tok->sha256_hex(), o.threshold,
-                                    {.dedup = r.rules.dedup}, open ? false : r.rules.prompt_exclusion);
-  if (ids_only) j["tokenizer_sha256"] = nullptr;
-  j["rules"]["filter"] = r.filter;
-  nlohmann::json out = {{"type", "isotope-audit"},
-                        {"format_version", 1},
-                        {"tool_version", version_string()},
-                        {"mode", audit_mode_name(r.mode)}};
-  out.update(j);
+  // The library's result, and what describes the inputs.
+  nlohmann::json out = detail::audit_result_json(outcome, profile, key.commitment_hex(), recipe);
+  out["tokenizer_sha256"] = ids_only ? nlohmann::json(nullptr) : nlohmann::json(tok->sha256_hex());
   if (norm.any()) out["normalize"] = norm.names();
-  out["valid"] = r.valid();
-  if (!r.warnings.empty()) out["warnings"] = r.warnings;
-  out["flagged"] = r.valid() && is_flagged(r.detection, o.threshold);
-  out["records"] = r.records;
-  out["filter"] = {{"enabled", r.filter}, {"teacher_windows", r.filter_windows}};
-  if (o.route_alpha > 0.0) {
-    out["route_alpha"] = o.route_alpha;
-    out["account_mark"] = account_mark_name(profile);
-    out["routed_to_accounts"] = r.routed_to_accounts;
-  }
-  if (!account_ids.empty()) out.update(nlohmann::json::parse(attribution_result_json(attribution)));
-  out["key_commitment"] = key.commitment_hex();
   out["inputs"] = inputs;
   if (g_ids_given) out["input_ids"] = true;
   if (ids_only) out["vocab_size"] = o.vocab_size;
-  std::vector<double> lp = c.log10_p;
-  out["control"] = {
-      {"keys", o.control},
-      {"seed", to_hex(seed)},
-      {"derivation", "BLAKE2b-256 keyed with the seed over \"isotope/v1/audit-control-key\" || uint64le(i)"},
-      {"log10_p", lp},
-      {"below_0_05", c.below_0_05},
-      {"ks_p", c.ks_p}};
-  if (o.curve_points > 0) {
-    out["curve"] = {{"scored", curve.scored}, {"log10_p", curve.log10_p}, {"controls_log10_p", control_curves}};
-  }
   if (o.sample_tokens > 0 && !ids_only) {  // the sample shows text: it needs the tokenizer
     // Closed: the first response. Open: the first teacher text, each token
     // marked by the outcome of the suspect's prediction at its position.
-    out["sample"] = sample_json(*tok, sample_ids, sample_mask, profile, o.sample_tokens,
+    out["sample"] = sample_json(*tok, sample_ids, outcome.first_mask, profile, o.sample_tokens,
                                 open ? "teacher text 1" : "suspect record 1");
   }
   AuditOptions recorded = o;

@@ -17,6 +17,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "evidence/result_json.hpp"
 #include "isotope/io.hpp"
 #include "isotope/scheme.hpp"
 
@@ -54,15 +55,6 @@ void fail_input(const std::string& message) { throw Failure{EXIT_INPUT, message}
 
 void note(bool quiet, const std::string& message) {
   if (!quiet) std::cerr << "isotope: " << term_safe(message) << '\n';
-}
-
-// A parameter's JSON value: whole-number parameters as integers.
-nlohmann::json param_json(const Profile& p, const std::string& name, double v) {
-  if (const Scheme* sc = find_scheme(p.scheme); sc != nullptr)
-    for (const ParamSpec& ps : sc->params())
-      if (name == ps.name && ps.integer && v == std::floor(v) && std::fabs(v) < 9e15)
-        return static_cast<std::int64_t>(v);
-  return v;
 }
 
 void ProfileOptions::add_to(CLI::App* app) {
@@ -107,7 +99,7 @@ Profile ProfileOptions::get() const {
 
 nlohmann::json profile_options_json(const Profile& p) {
   nlohmann::json j = {{"context_width", p.context_width}};
-  for (const auto& [k, v] : p.params) j[k] = param_json(p, k, v);
+  for (const auto& [k, v] : p.params) j[k] = detail::param_json(p, k, v);
   if (p.scheme != SCHEME_KGW) j["scheme"] = p.scheme;
   return j;
 }
@@ -472,12 +464,7 @@ const nlohmann::json* string_field(const nlohmann::json& obj, const char* name, 
   return &*it;
 }
 
-nlohmann::json profile_json(const Profile& p) {
-  nlohmann::json j = {{"scheme", p.scheme},   {"version", p.version}, {"context_width", p.context_width},
-                      {"prf", p.prf},         {"name", p.name()}};
-  for (const auto& [k, v] : p.params) j[k] = param_json(p, k, v);
-  return j;
-}
+nlohmann::json profile_json(const Profile& p) { return detail::profile_json(p); }
 
 std::string score_phrase(const nlohmann::json& j) {
   char buf[256];
@@ -504,34 +491,8 @@ bool is_flagged(const DetectionResult& r, double threshold) { return is_watermar
 
 nlohmann::json detection_json(const DetectionResult& r, const Profile& p, const std::string& tokenizer_sha256,
                               double threshold, const ScoreRules& rules, bool prompt_exclusion) {
-  const Scheme* sc = find_scheme(p.scheme);
-  const bool integer_statistic = sc != nullptr && sc->integer_scores();
-  nlohmann::json j = {{"tokens", r.tokens},
-                      {"scored", r.scored},
-                      {"scheme", r.scheme},
-                      {"statistic", integer_statistic ? nlohmann::json(static_cast<std::int64_t>(r.statistic))
-                                                      : nlohmann::json(r.statistic)},
-                      {"trials", r.trials},
-                      {"mean_score", r.mean_score},
-                      {"null_mean", r.null_mean},
-                      {"z", r.z},
-                      {"log10_p", r.log10_p},
-                      {"p_value", r.p_value},
-                      {"threshold", threshold},
-                      {"watermarked", is_flagged(r, threshold)},
-                      {"skipped",
-                       {{"short_context", r.skipped_short},
-                        {"duplicate", r.skipped_duplicate},
-                        {"prompt", r.skipped_prompt},
-                        {"filter", r.skipped_filter}}},
-                      {"rules", {{"dedup", rules.dedup}, {"prompt_exclusion", prompt_exclusion}}},
-                      {"profile", profile_json(p)},
-                      {"tokenizer_sha256", tokenizer_sha256}};
-  if (p.scheme == SCHEME_KGW) {
-    j["green"] = r.green;
-    j["green_fraction"] = r.green_fraction;
-    j["gamma_effective"] = r.gamma;
-  }
+  nlohmann::json j = detail::detection_json(r, p, threshold, rules.dedup, prompt_exclusion);
+  j["tokenizer_sha256"] = tokenizer_sha256;
   return j;
 }
 

@@ -5,9 +5,11 @@
 #include <sstream>
 
 #include "evidence.hpp"
+#include "evidence/result_json.hpp"
 #include "ids.hpp"
 #include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
+#include "isotope/recipes.hpp"
 
 namespace isotope::cli {
 
@@ -55,106 +57,53 @@ DetectSpec DetectSpec::from_json(const nlohmann::json& j) {
   return s;
 }
 
+namespace {
+// The fields that describe the input, beside the library's result.
+void add_input_fields(const DetectSpec& spec, const Tokenizer* tok, const std::string& name, bool ids_given,
+                      nlohmann::json* j) {
+  (*j)["tokenizer_sha256"] = tok != nullptr ? nlohmann::json(tok->sha256_hex()) : nlohmann::json(nullptr);
+  if (ids_given) (*j)["input_ids"] = true;
+  (*j)["input"] = name;
+  if (spec.normalize.any()) (*j)["normalize"] = spec.normalize.names();
+}
+}  // namespace
+
 DetectItem detect_item(const DetectSpec& spec, const Profile& profile, const Tokenizer* tok, const std::string& name,
                        const DetectionResult& result, bool prompt_exclusion, bool ids_given) {
   DetectItem item;
   item.name = name;
   item.result = result;
   item.prompt_exclusion = prompt_exclusion;
-  item.json = detection_json(result, profile, tok != nullptr ? tok->sha256_hex() : std::string(), spec.threshold,
-                             {.dedup = spec.dedup}, item.prompt_exclusion);
-  if (tok == nullptr) item.json["tokenizer_sha256"] = nullptr;
-  if (ids_given) item.json["input_ids"] = true;
-  item.json["input"] = name;
-  if (spec.normalize.any()) item.json["normalize"] = spec.normalize.names();
+  item.json = detail::detection_json(result, profile, spec.threshold, spec.dedup, prompt_exclusion);
+  add_input_fields(spec, tok, name, ids_given, &item.json);
   return item;
 }
 
 namespace {
-
-struct Scored {
-  DetectionResult result;
-  TokenScores mask;
-};
-
-Scored score_ids(const Key& key, const Profile& profile, const DetectSpec& spec, const std::vector<std::uint32_t>& ids,
-                 const WindowSet* prompt_windows, const std::string& where) {
-  std::unique_ptr<Scorer> s;
-  check(Scorer::create(key, profile, &s, {.dedup = spec.dedup}));
-  Scored out;
-  check(s->add(ids, prompt_windows, nullptr, &out.mask), where);
-  out.result = s->result();
-  return out;
-}
-
-// The "scan" member: the corrected p-value, the best window and its own
-// result; with a tokenizer, the window's text.
-nlohmann::json scan_json(const ScanResult& sr, const Profile& profile, double threshold, const Tokenizer* tok,
-                         const std::vector<std::uint32_t>& ids, const std::string& where) {
-  const DetectionResult& w = sr.window;
-  nlohmann::json j = {{"log10_p", sr.log10_p},
-                      {"p_value", sr.p_value},
-                      {"watermarked", w.scored > 0 && significant(sr.log10_p, threshold)},
-                      {"start", sr.start},
-                      {"end", sr.end},
-                      {"windows", sr.windows},
-                      {"min_length", sr.min_length},
-                      {"correction", "bonferroni"},
-                      {"window",
-                       {{"tokens", w.tokens},
-                        {"scored", w.scored},
-                        {"statistic", w.statistic},
-                        {"trials", w.trials},
-                        {"log10_p", w.log10_p},
-                        {"skipped",
-                         {{"short_context", w.skipped_short},
-                          {"duplicate", w.skipped_duplicate},
-                          {"prompt", w.skipped_prompt}}}}}};
-  if (profile.scheme == SCHEME_KGW) j["window"]["green"] = w.green;
-  if (tok != nullptr && sr.end > sr.start) {
-    std::string text;
-    check(tok->decode(std::span<const std::uint32_t>(ids.data() + sr.start, sr.end - sr.start), &text), where);
-    // A window may begin inside a character of byte-level pieces: keep valid UTF-8 only.
-    if (is_valid_utf8(text)) j["text"] = text;
-  }
-  return j;
-}
 
 // Scores one id sequence; `tok` is null when ids came without a tokenizer.
 // An empty sequence is a result (nothing scored, p = 1), as whitespace is.
 DetectItem score_tokens(const DetectSpec& spec, const Profile& profile, const Key& key, const Tokenizer* tok,
                         const std::string& name, const std::vector<std::uint32_t>& ids,
                         const std::vector<std::uint32_t>* prompt_ids, bool ids_given) {
-  WindowSet prompt_windows(profile.context_width);
-  if (prompt_ids != nullptr) prompt_windows.add_windows_of(*prompt_ids);
-  const WindowSet* excl = prompt_ids != nullptr ? &prompt_windows : nullptr;
-  Scored real = score_ids(key, profile, spec, ids, excl, name);
-  DetectItem item = detect_item(spec, profile, tok, name, real.result, prompt_ids != nullptr, ids_given);
-  if (spec.mask && !spec.evidence) item.json["mask"] = mask_json(real.mask);
-  if (spec.scan) {
-    ScanResult sr;
-    check(scan_ids(key, profile, ids, excl, {.min_length = spec.scan_min_length, .rules = {.dedup = spec.dedup}}, &sr),
-          name);
-    item.scan = sr;
-    item.json["scan"] = scan_json(sr, profile, spec.threshold, tok, ids, name);
-  }
-  if (!spec.evidence) return item;
-  if (tok == nullptr) fail_usage("an evidence report on token ids needs the tokenizer (--tokenizer)");
-
-  const Curve curve = score_curve(real.mask, profile, spec.curve_points);
-  nlohmann::json controls_final = nlohmann::json::array(), controls_curves = nlohmann::json::array();
-  const auto commitment = key.commitment();
-  const std::size_t engine_ints = key.engine_ints().size();
-  for (std::uint32_t i = 0; i < spec.controls; ++i) {
-    Key ck;
-    check(control_key(commitment, i, &ck, engine_ints));
-    Scored c = score_ids(ck, profile, spec, ids, excl, name);
-    controls_final.push_back(c.result.log10_p);
-    controls_curves.push_back(score_curve(c.mask, profile, spec.curve_points).log10_p);
-  }
-  item.json["curve"] = {{"scored", curve.scored}, {"log10_p", curve.log10_p}, {"controls_log10_p", controls_curves}};
-  item.json["controls"] = {{"count", spec.controls}, {"log10_p", controls_final}};
-  item.json["sample"] = sample_json(*tok, ids, real.mask, profile, spec.sample_tokens, name);
+  if (spec.evidence && tok == nullptr) fail_usage("an evidence report on token ids needs the tokenizer (--tokenizer)");
+  DetectRecipe recipe{.threshold = spec.threshold,
+                      .rules = {.dedup = spec.dedup},
+                      .mask = spec.mask,
+                      .scan_min_length = spec.scan ? std::optional<std::uint32_t>(spec.scan_min_length) : std::nullopt,
+                      .evidence = spec.evidence,
+                      .controls = spec.controls,
+                      .curve_points = spec.curve_points,
+                      .sample_tokens = spec.sample_tokens};
+  DetectOutcome outcome;
+  check(detect_run(key, profile, ids, prompt_ids, recipe, &outcome), name);
+  DetectItem item;
+  item.name = name;
+  item.result = outcome.result;
+  item.prompt_exclusion = outcome.prompt_exclusion;
+  item.scan = outcome.scan;
+  check(detail::detect_result_json(outcome, profile, recipe, tok, ids, &item.json), name);
+  add_input_fields(spec, tok, name, ids_given, &item.json);
   return item;
 }
 

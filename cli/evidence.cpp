@@ -9,49 +9,20 @@
 #include <span>
 
 #include "build_info.hpp"
+#include "evidence/result_json.hpp"
 #include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
 #include "isotope/timestamp.hpp"
 
 namespace isotope::cli {
 
-nlohmann::json mask_json(const TokenScores& scores) {
-  nlohmann::json a = nlohmann::json::array();
-  for (double v : scores) {
-    if (std::isnan(v)) a.push_back(-1);
-    else if (v == std::floor(v) && std::fabs(v) < 1e15) a.push_back(static_cast<std::int64_t>(v));
-    else a.push_back(v);
-  }
-  return a;
-}
+nlohmann::json mask_json(const TokenScores& scores) { return detail::mask_json(scores); }
 
 nlohmann::json sample_json(const Tokenizer& tok, const std::vector<std::uint32_t>& ids, const TokenScores& mask,
                            const Profile& profile, std::uint32_t max_tokens, const std::string& where) {
-  // The mean score of one tuple under H0 (trials of one tuple times the mean of a trial).
-  DetectionResult one;
-  check(result_from_statistic(profile, 0.0, 1, &one));
-  const double per_tuple_mean = static_cast<double>(one.trials) * one.null_mean;
-  nlohmann::json a = nlohmann::json::array();
-  const std::size_t n = std::min<std::size_t>(ids.size(), max_tokens);
-  std::string prev;
-  for (std::size_t i = 0; i < n; ++i) {
-    std::string cur;
-    check(tok.decode(std::span<const std::uint32_t>(ids.data(), i + 1), &cur), where);
-    std::string piece;
-    if (cur.size() >= prev.size() && cur.compare(0, prev.size(), prev) == 0) {
-      piece = cur.substr(prev.size());
-    } else {
-      check(tok.decode(std::span<const std::uint32_t>(ids.data() + i, 1), &piece), where);
-    }
-    prev = std::move(cur);
-    // Pieces must stay valid UTF-8 on their own.
-    if (!is_valid_utf8(piece)) piece = "\xEF\xBF\xBD";
-    const double v = mask[i];
-    const int green = std::isnan(v) ? -1 : (v > per_tuple_mean ? 1 : 0);
-    if (profile.scheme == SCHEME_KGW) a.push_back({{"text", piece}, {"green", green}});
-    else a.push_back({{"text", piece}, {"green", green}, {"score", std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v)}});
-  }
-  return a;
+  nlohmann::json j;
+  check(detail::sample_json(tok, ids, mask, profile, max_tokens, &j), where);
+  return j;
 }
 
 ReportInput input_of_data(const std::string& role, const std::string& name, const std::string& data) {

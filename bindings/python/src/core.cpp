@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "evidence/result_json.hpp"
 #include "isotope/account.hpp"
 #include "isotope/audit.hpp"
 #include "isotope/detect.hpp"
@@ -26,6 +27,7 @@
 #include "isotope/lm.hpp"
 #include "isotope/normalize.hpp"
 #include "isotope/profile.hpp"
+#include "isotope/recipes.hpp"
 #include "isotope/shard.hpp"
 #include "isotope/stats.hpp"
 #include "isotope/status.hpp"
@@ -243,68 +245,30 @@ std::shared_ptr<Tokenizer> tokenizer_arg(py::handle h) {
 
 // ---- result dictionaries (the field names and values of the CLI's JSON) -----
 
-py::dict profile_dict(const Profile& p) {
-  py::dict d("scheme"_a = p.scheme, "version"_a = p.version, "context_width"_a = p.context_width, "prf"_a = p.prf,
-             "name"_a = p.name());
-  for (const auto& [k, v] : p.params) d[py::str(k)] = v;
-  return d;
-}
-
-bool flagged(const DetectionResult& r, double threshold) { return is_watermarked(r, threshold); }
-
-py::list mask_list(const TokenScores& scores) {
-  py::list l;
-  for (double v : scores) {
-    if (std::isnan(v))
-      l.append(-1);
-    else if (v == std::floor(v) && std::fabs(v) < 1e15)
-      l.append(static_cast<std::int64_t>(v));
-    else
-      l.append(v);
+// A JSON value of the library's results as Python objects (dict, list, int,
+// float, str, bool, None).
+py::object to_py(const nlohmann::json& j) {
+  switch (j.type()) {
+    case nlohmann::json::value_t::object: {
+      py::dict d;
+      for (auto it = j.begin(); it != j.end(); ++it) d[py::str(it.key())] = to_py(it.value());
+      return d;
+    }
+    case nlohmann::json::value_t::array: {
+      py::list l;
+      for (const auto& v : j) l.append(to_py(v));
+      return l;
+    }
+    case nlohmann::json::value_t::string: return py::str(j.get_ref<const std::string&>());
+    case nlohmann::json::value_t::boolean: return py::bool_(j.get<bool>());
+    case nlohmann::json::value_t::number_integer: return py::int_(j.get<std::int64_t>());
+    case nlohmann::json::value_t::number_unsigned: return py::int_(j.get<std::uint64_t>());
+    case nlohmann::json::value_t::number_float: return py::float_(j.get<double>());
+    default: return py::none();
   }
-  return l;
 }
 
-py::dict detection_dict(const DetectionResult& r, const Profile& p, double threshold, bool dedup,
-                        bool prompt_exclusion) {
-  py::dict d;
-  d["tokens"] = r.tokens;
-  d["scored"] = r.scored;
-  d["scheme"] = r.scheme;
-  d["statistic"] = r.statistic;
-  d["trials"] = r.trials;
-  d["mean_score"] = r.mean_score;
-  d["null_mean"] = r.null_mean;
-  if (p.scheme == SCHEME_KGW) {
-    d["green"] = r.green;
-    d["green_fraction"] = r.green_fraction;
-    d["gamma_effective"] = r.gamma;
-  }
-  d["z"] = r.z;
-  d["log10_p"] = r.log10_p;
-  d["p_value"] = r.p_value;
-  d["threshold"] = threshold;
-  d["watermarked"] = flagged(r, threshold);
-  d["skipped"] = py::dict("short_context"_a = r.skipped_short, "duplicate"_a = r.skipped_duplicate,
-                          "prompt"_a = r.skipped_prompt, "filter"_a = r.skipped_filter);
-  d["rules"] = py::dict("dedup"_a = dedup, "prompt_exclusion"_a = prompt_exclusion);
-  d["profile"] = profile_dict(p);
-  return d;
-}
-
-// The "scan" member of `isotope detect --scan --json`.
-py::dict scan_dict(const ScanResult& sr, const Profile& p, double threshold) {
-  const DetectionResult& w = sr.window;
-  py::dict window("tokens"_a = w.tokens, "scored"_a = w.scored, "statistic"_a = w.statistic, "trials"_a = w.trials,
-                  "log10_p"_a = w.log10_p,
-                  "skipped"_a = py::dict("short_context"_a = w.skipped_short, "duplicate"_a = w.skipped_duplicate,
-                                         "prompt"_a = w.skipped_prompt));
-  if (p.scheme == SCHEME_KGW) window["green"] = w.green;
-  return py::dict("log10_p"_a = sr.log10_p, "p_value"_a = sr.p_value,
-                  "watermarked"_a = w.scored > 0 && significant(sr.log10_p, threshold), "start"_a = sr.start,
-                  "end"_a = sr.end, "windows"_a = sr.windows, "min_length"_a = sr.min_length,
-                  "correction"_a = "bonferroni", "window"_a = window);
-}
+py::dict profile_dict(const Profile& p) { return to_py(detail::profile_json(p)); }
 
 void check_threshold(double t) {
   if (!(t > 0.0 && t < 1.0)) value_error("threshold must lie in (0, 1)");
@@ -351,8 +315,7 @@ class Detector {
       if (has_prompt) check(tok.encode(p, &pids));
     }
     // An empty text is a result (nothing scored, p = 1), as whitespace is.
-    py::dict d = score(ids, has_prompt ? &pids : nullptr, mask, so);
-    if (so) add_span_text(d, tok, ids);
+    py::dict d = score(ids, has_prompt ? &pids : nullptr, mask, so, &tok);
     d["tokenizer_sha256"] = tok.sha256_hex();
     if (norm_.any()) d["normalize"] = norm_.names();
     return d;
@@ -361,9 +324,9 @@ class Detector {
   py::dict detect_ids(py::handle ids, py::handle prompt_ids, bool mask, bool scan, py::handle scan_min_length) {
     const std::optional<ScanOptions> so = scan_arg(scan, scan_min_length);
     const std::vector<std::uint32_t> v = ids_arg(ids, "ids");
-    if (prompt_ids.is_none()) return score(v, nullptr, mask, so);
+    if (prompt_ids.is_none()) return score(v, nullptr, mask, so, nullptr);
     const std::vector<std::uint32_t> p = ids_arg(prompt_ids, "prompt_ids");
-    return score(v, &p, mask, so);
+    return score(v, &p, mask, so, nullptr);
   }
 
   // A batch: a 2-D array or tensor (one row per sequence) or a list of
@@ -385,7 +348,7 @@ class Detector {
     }
     py::list out;
     for (std::size_t i = 0; i < seqs.size(); ++i)
-      out.append(score(seqs[i], prompts[i] ? &*prompts[i] : nullptr, mask, so));
+      out.append(score(seqs[i], prompts[i] ? &*prompts[i] : nullptr, mask, so, nullptr));
     return out;
   }
 
@@ -411,35 +374,23 @@ class Detector {
     return ScanOptions{.min_length = min_length, .rules = {.dedup = dedup_}};
   }
 
-  // The text of the scan's best window, when it decodes to whole characters.
-  static void add_span_text(py::dict& d, const Tokenizer& tok, const std::vector<std::uint32_t>& ids) {
-    py::dict sd = d["scan"];
-    const auto start = sd["start"].cast<std::uint64_t>(), end = sd["end"].cast<std::uint64_t>();
-    if (end <= start) return;
-    std::string text;
-    check(tok.decode(std::span<const std::uint32_t>(ids.data() + start, end - start), &text));
-    if (is_valid_utf8(text)) sd["text"] = text;
-  }
-
+  // The library's detect recipe and result (isotope/recipes.hpp), as
+  // `isotope detect --json` gives them; `tok` (may be null) decodes the
+  // scan's best window.
   py::dict score(const std::vector<std::uint32_t>& ids, const std::vector<std::uint32_t>* prompt, bool want_mask,
-                 const std::optional<ScanOptions>& scan) {
-    DetectionResult r;
-    TokenScores mask;
-    ScanResult sr;
+                 const std::optional<ScanOptions>& scan, const Tokenizer* tok) {
+    const DetectRecipe recipe{.threshold = threshold_,
+                              .rules = {.dedup = dedup_},
+                              .mask = want_mask,
+                              .scan_min_length = scan ? std::optional<std::uint32_t>(scan->min_length) : std::nullopt};
+    nlohmann::json j;
     {
       py::gil_scoped_release nogil;
-      std::unique_ptr<Scorer> s;
-      check(Scorer::create(key_, profile_, &s, {.dedup = dedup_}));
-      WindowSet pw(profile_.context_width);
-      if (prompt != nullptr) pw.add_windows_of(*prompt);
-      check(s->add(ids, prompt != nullptr ? &pw : nullptr, nullptr, want_mask ? &mask : nullptr));
-      r = s->result();
-      if (scan) check(scan_ids(key_, profile_, ids, prompt != nullptr ? &pw : nullptr, *scan, &sr));
+      DetectOutcome outcome;
+      check(detect_run(key_, profile_, ids, prompt, recipe, &outcome));
+      check(detail::detect_result_json(outcome, profile_, recipe, tok, ids, &j));
     }
-    py::dict d = detection_dict(r, profile_, threshold_, dedup_, prompt != nullptr);
-    if (want_mask) d["mask"] = mask_list(mask);
-    if (scan) d["scan"] = scan_dict(sr, profile_, threshold_);
-    return d;
+    return to_py(j);
   }
 
   Key key_;
@@ -617,48 +568,21 @@ struct AuditSettings {
 };
 
 py::dict run_audit(Audit& audit, const Key& key, const AuditSettings& s) {
-  AuditResult r;
-  ControlResult c;
-  AttributionResult at;
+  // The library's audit recipe and result (isotope/recipes.hpp), as
+  // `isotope audit --json` gives them, less what describes its input files.
+  const AuditRecipe recipe{.threshold = s.threshold,
+                           .controls = s.control,
+                           .control_seed = s.seed,
+                           .route_alpha = s.route_alpha,
+                           .accounts = s.accounts};
+  nlohmann::json j;
   {
     py::gil_scoped_release nogil;
-    check(audit.set_route_alpha(s.route_alpha));
-    check(audit.run(key, &r));
-    if (s.control > 0) check(audit.control(s.seed, s.control, &c));
-    if (!s.accounts.empty()) check(audit.attribute(key, s.accounts, s.threshold, &at));
+    AuditOutcome outcome;
+    check(audit_run(audit, key, recipe, &outcome));
+    j = detail::audit_result_json(outcome, audit.profile(), key.commitment_hex(), recipe);
   }
-  const bool open = r.mode == AuditMode::open;
-  py::dict d;
-  d["type"] = "isotope-audit";
-  d["format_version"] = 1;
-  d["tool_version"] = version_string();
-  d["mode"] = audit_mode_name(r.mode);
-  py::dict det =
-      detection_dict(r.detection, audit.profile(), s.threshold, r.rules.dedup, open ? false : r.rules.prompt_exclusion);
-  det["rules"]["filter"] = r.filter;
-  for (auto item : det) d[item.first] = item.second;
-  d["valid"] = r.valid();
-  if (!r.warnings.empty()) d["warnings"] = r.warnings;
-  d["flagged"] = r.valid() && flagged(r.detection, s.threshold);
-  d["records"] = r.records;
-  d["filter"] = py::dict("enabled"_a = r.filter, "teacher_windows"_a = r.filter_windows);
-  d["key_commitment"] = key.commitment_hex();
-  d["control"] =
-      py::dict("keys"_a = s.control, "seed"_a = to_hex(s.seed),
-               "derivation"_a = "BLAKE2b-256 keyed with the seed over \"isotope/v1/audit-control-key\" || uint64le(i)",
-               "log10_p"_a = c.log10_p, "below_0_05"_a = c.below_0_05, "ks_p"_a = c.ks_p);
-  if (s.route_alpha > 0.0) {
-    d["route_alpha"] = s.route_alpha;
-    d["account_mark"] = account_mark_name(audit.profile());
-    d["routed_to_accounts"] = r.routed_to_accounts;
-  }
-  if (!s.accounts.empty()) {
-    // As `isotope audit --accounts`: the library's JSON of the attribution.
-    const py::dict at_d = py::module_::import("json").attr("loads")(attribution_result_json(at));
-    d["attribution"] = at_d["attribution"];
-    d["accounts"] = at_d["accounts"];
-  }
-  return d;
+  return to_py(j);
 }
 
 AuditSettings audit_settings(double threshold, py::handle control_arg, py::handle control_seed, py::handle accounts,
