@@ -417,7 +417,7 @@ std::string report_html(const json& doc, const std::string& report_name, const S
   for (const json* it : items) {
     if (!it->is_object()) continue;
     const double t = num(*it, "threshold", threshold);
-    const bool by_p = num(*it, "scored", 0) > 0 && num(*it, "log10_p", 0) <= std::log10(t);
+    const bool by_p = num(*it, "scored", 0) > 0 && significant(num(*it, "log10_p", 0), t);  // the library's rule
     for (const char* field : {"watermarked", "flagged"}) {
       auto f = it->find(field);
       if (f == it->end()) continue;

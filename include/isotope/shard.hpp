@@ -119,6 +119,19 @@ ISOTOPE_API Status shard_score_controls(const ControlSeed &seed, std::uint32_t f
                                         std::span<const std::uint32_t> bins, std::uint32_t nbins,
                                         std::vector<double> *sums, unsigned threads = 1);
 
+// Step 3 when the scores are kept for later (a cluster scores each partition
+// before the curve's cut points are known): each tuple's score under `key`
+// (row 0) and under control keys 0 .. controls-1 (audit_control_key; row
+// 1 + i), one byte each: out[row * n + j] for tuple j of n. Needs whole-number
+// scores from 0 to 255 (shard_sums_exact profiles: KGW 0 or 1, SynthID the
+// g = 1 among its layers); out must hold (1 + controls) * n bytes. `threads`
+// rows at a time (0: one per core); the bytes do not depend on it. Errors:
+// Code::invalid_argument for another profile, a score that is not such a
+// whole number, or an output of another size.
+ISOTOPE_API Status shard_score_bytes(const Key &key, const ControlSeed &seed, std::uint32_t controls,
+                                     const Profile &profile, const ShardAdmitted &tuples, std::span<std::uint8_t> out,
+                                     unsigned threads = 1);
+
 // The control summary from the control keys' p-values (index order): how
 // many fell below 0.05 and the Kolmogorov-Smirnov p-value against U(0, 1),
 // as Audit::control gives them.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <memory>
 #include <new>
 #include <string>
@@ -322,6 +323,60 @@ Status shard_score_controls(const ControlSeed& seed, std::uint32_t first, std::u
   for (std::thread& th : pool) th.join();
   for (const Status& st : errors) ISOTOPE_RETURN_IF_ERROR(st);
   *sums = std::move(s);
+  return Status::OK();
+}
+
+Status shard_score_bytes(const Key& key, const ControlSeed& seed, std::uint32_t controls, const Profile& profile,
+                         const ShardAdmitted& tuples, std::span<std::uint8_t> out, unsigned threads) {
+  const std::size_t n = tuples.size(), h = tuples.width, rows = std::size_t{1} + controls;
+  if (out.size() != rows * n)
+    return {Code::invalid_argument, "the output must hold " + std::to_string(rows * n) + " bytes, not " +
+                                        std::to_string(out.size())};
+  if (!shard_sums_exact(profile))
+    return {Code::invalid_argument, "the " + profile.scheme + " scheme's scores are not whole numbers that a byte holds"};
+  const Scheme* sc = nullptr;
+  ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<Status> errors(threads);
+  std::atomic<std::size_t> next{0};
+  // Each key into its own row: the bytes do not depend on the thread count.
+  auto work = [&](unsigned t) {
+    try {
+      constexpr std::size_t CHUNK = 1 << 14;
+      std::vector<double> buf(std::min(n, CHUNK));
+      for (std::size_t row = next++; row < rows; row = next++) {
+        Key control;
+        Status st;
+        if (row > 0) st = audit_control_key(seed, row - 1, &control);
+        std::unique_ptr<TupleScorer> scorer;
+        if (st.ok()) st = sc->make_scorer(row == 0 ? key : control, profile, &scorer);
+        std::uint8_t* dst = out.data() + row * n;
+        for (std::size_t j = 0; st.ok() && j < n; j += CHUNK) {
+          const std::size_t len = std::min(CHUNK, n - j);
+          st = scorer->score(tuples.windows.data() + j * h, tuples.tokens.data() + j, len, buf.data());
+          for (std::size_t k = 0; st.ok() && k < len; ++k) {
+            const double v = buf[k];
+            if (!(v >= 0.0 && v <= 255.0 && v == std::floor(v)))
+              st = {Code::invalid_argument, "a score is not a whole number from 0 to 255"};
+            else
+              dst[j + k] = static_cast<std::uint8_t>(v);
+          }
+        }
+        if (!st.ok()) {
+          errors[t] = st;
+          return;
+        }
+      }
+    } catch (const std::bad_alloc&) {
+      errors[t] = {Code::out_of_memory, "out of memory while scoring"};
+    }
+  };
+  const unsigned nt = static_cast<unsigned>(std::min<std::size_t>(threads, rows));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < nt; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (std::thread& th : pool) th.join();
+  for (const Status& st : errors) ISOTOPE_RETURN_IF_ERROR(st);
   return Status::OK();
 }
 

@@ -96,8 +96,20 @@ Pieces by_pieces(const Profile& p, const std::vector<AuditRecord>& rs,
     std::vector<double> sums;
     REQUIRE(shard_score(key, p, a, bins, 1, &sums).ok());
     out.statistic += sums[0];
+    const double key_sum = sums[0];
     REQUIRE(shard_score_controls(seed, 0, controls, p, a, bins, 1, &sums, 2).ok());
     for (std::uint32_t i = 0; i < controls; ++i) out.controls[i] += sums[i];
+    // The kept scores, one byte per tuple and key: each row adds up to its key's sum, for any thread count.
+    const std::size_t n = a.size();
+    std::vector<std::uint8_t> bytes((1 + controls) * n), bytes1((1 + controls) * n, 0xFF);
+    REQUIRE(shard_score_bytes(key, seed, controls, p, a, bytes, 2).ok());
+    REQUIRE(shard_score_bytes(key, seed, controls, p, a, bytes1, 1).ok());
+    CHECK(bytes == bytes1);
+    for (std::uint32_t row = 0; row <= controls; ++row) {
+      double total = 0.0;
+      for (std::size_t j = 0; j < n; ++j) total += bytes[row * n + j];
+      CHECK(total == (row == 0 ? key_sum : sums[row - 1]));
+    }
   }
   std::sort(out.order.begin(), out.order.end());
   return out;
@@ -246,6 +258,24 @@ TEST_CASE("shard inputs are checked", "[shard]") {
     REQUIRE(Profile::of(sc->name(), &q).ok());
     const bool want = sc->name() == SCHEME_KGW || sc->name() == SCHEME_SYNTHID;
     CHECK(shard_sums_exact(q) == want);
+    if (!want) {  // no kept bytes for scores a byte cannot hold exactly
+      ShardAdmitted none;
+      none.width = q.context_width;
+      std::vector<std::uint8_t> out(1);
+      CHECK(shard_score_bytes(key_of(3), ControlSeed{}, 0, q, none, std::span<std::uint8_t>(out).first(0)).code() ==
+            Code::invalid_argument);
+    }
+  }
+  {  // an output of the wrong size
+    ShardAdmitted one;
+    one.width = p.context_width;
+    one.windows.assign(p.context_width, 1);
+    one.tokens = {2};
+    one.order = {0};
+    std::vector<std::uint8_t> out(3);
+    CHECK(shard_score_bytes(key_of(3), ControlSeed{}, 1, p, one, out).code() == Code::invalid_argument);
+    out.resize(2);
+    CHECK(shard_score_bytes(key_of(3), ControlSeed{}, 1, p, one, out).ok());
   }
   Profile unknown;
   unknown.scheme = "no-such-scheme";

@@ -27,6 +27,7 @@ import json
 import math
 import os
 import sys
+import threading
 
 import numpy as np
 
@@ -236,9 +237,19 @@ def _file_size(path):
     return st.st_size if os.path.isfile(path) else None
 
 
-def _shippable(client, path, data, chunks, read_on_workers):
+def _ranges(path, data, chunks, read_on_workers):
+    """Each chunk's _Range (its place and digest), computed before the client is connected, or None when
+    the workers are never to read the file themselves (read_on_workers False)."""
+    if read_on_workers is False:
+        return None
+    apath = os.path.abspath(path)
+    return [_Range(apath, c, data) for c in chunks]
+
+
+def _shippable(client, path, data, chunks, read_on_workers, ranges=None):
     """What the tasks get for each chunk: a _Range when every worker sees `path` at the same size as the
-    client (read_on_workers None: find out; True: require it; False: never), else the lines themselves."""
+    client (read_on_workers None: find out; True: require it; False: never), else the lines themselves.
+    ranges: the chunks' _Range if already computed (_ranges)."""
     if read_on_workers is None or read_on_workers:
         sizes = client.run(_file_size, os.path.abspath(path))
         seen = bool(sizes) and all(s == len(data) for s in sizes.values())
@@ -246,8 +257,7 @@ def _shippable(client, path, data, chunks, read_on_workers):
             raise UsageError("read_on_workers: not every worker sees '%s' at the same path with the same size"
                              % path)
         if seen:
-            apath = os.path.abspath(path)
-            return [_Range(apath, c, data) for c in chunks]
+            return ranges if ranges is not None else _ranges(path, data, chunks, read_on_workers)
     return [list(c) for c in chunks]
 
 
@@ -384,9 +394,22 @@ def _w_plan(curve_points, nrecords, *summaries):
     return {"scored": scored, "ranks": ranks, "where": where, "records": sorted({r for r, _ in where})}
 
 
+def _ascending(order):
+    """A partition's order keys, which _shard_admit gives in scoring order (ascending): checked, since the
+    checkpoints are read from their ranks."""
+    if len(order) > 1 and bool(np.any(order[1:] < order[:-1])):
+        raise ClusterError("a partition's tuples are not in scoring order")
+    return order
+
+
 def _w_positions(a, plan):
-    rec = a["order"] >> np.uint64(32)
-    return {r: np.sort(a["order"][rec == np.uint64(r)]) for r in plan["records"]}
+    """Each checkpoint record's order keys in this partition (a slice: the keys ascend)."""
+    order = _ascending(a["order"])
+    out = {}
+    for r in plan["records"]:
+        lo, hi = np.searchsorted(order, np.asarray([r, r + 1], dtype=np.uint64) << np.uint64(32), side="left")
+        out[r] = order[lo:hi]
+    return out
 
 
 def _w_cuts(plan, *found):
@@ -399,44 +422,42 @@ def _w_cuts(plan, *found):
     return np.asarray(cuts, dtype=np.uint64)
 
 
-def _bins(a, cuts):
+def _spans(order, cuts):
+    """Where each span of the curve ends in a partition's ascending order keys: a tuple belongs to the first
+    checkpoint whose cut key is at least its own, so span b is [ends[b-1], ends[b]) (one span, the whole
+    partition, without checkpoints)."""
     if len(cuts) == 0:
-        return np.zeros(len(a["order"]), dtype=np.uint32), 1
-    return np.searchsorted(cuts, a["order"], side="left").astype(np.uint32), len(cuts)
+        return np.asarray([len(order)], dtype=np.int64)
+    return np.searchsorted(order, cuts, side="right").astype(np.int64)
 
 
 def _w_score(cfg, parcel, seed, control, a):
     """Step 3 as soon as a partition is final, before the curve's cut points are known: each admitted tuple's
     score under the key (row 0) and under control keys 0 .. control-1, kept where the partition lies until
     _w_bin adds them up by checkpoint. A cluster audit's scores are whole numbers from 0 to 32 (KGW: 0 or 1;
-    SynthID: the g = 1 among at most 32 layers, shard_sums_exact), so each takes one byte."""
-    n = len(a["tokens"])
-    ident, nb = np.arange(n, dtype=np.uint32), max(n, 1)
-    scores = np.empty((1 + control, n), dtype=np.uint8)
-
-    def keep(row, values):
-        values = values[:, :n]
-        if n and (values.min() < 0 or values.max() > 255 or not np.array_equal(values, np.floor(values))):
-            raise ClusterError("a score is not a whole number from 0 to 255: this scheme cannot run by partitions")
-        scores[row:row + len(values)] = values
-
-    key_sums, _ = _core._shard_score(parcel.key(), cfg["profile"], a["windows"], a["tokens"], ident, nb, False)
-    keep(0, key_sums.reshape(1, -1))
-    for first in range(0, control, 8):  # a few control keys at a time: their doubles are n * 8 bytes each
-        count = min(8, control - first)
-        keep(1 + first, _core._shard_score_controls(seed, first, count, cfg["profile"], a["windows"], a["tokens"],
-                                                    ident, nb, cfg["threads"]))
+    SynthID: the g = 1 among at most 32 layers, shard_sums_exact), so each takes one byte
+    (isotope::shard_score_bytes)."""
+    scores = _core._shard_score_bytes(parcel.key(), seed, control, cfg["profile"], a["windows"], a["tokens"],
+                                      cfg["threads"])
     return {"order": a["order"], "scores": scores}
 
 
 def _w_bin(scored, cuts):
     """The sums of a partition's scores per span of the curve (each row: the key, then the controls), and the
     key's scores of the first record's tuples (the sample)."""
-    bins, nbins = _bins(scored, cuts)
-    sums = np.stack([np.bincount(bins, weights=row, minlength=nbins) for row in scored["scores"]])
-    first = (scored["order"] >> np.uint64(32)) == np.uint64(0)
-    sample = ((scored["order"][first] & np.uint64(0xFFFFFFFF)).astype(np.int64),
-              scored["scores"][0][first].astype(np.float64))
+    order, scores = _ascending(scored["order"]), scored["scores"]
+    ends = _spans(order, cuts)
+    if ends[-1] != len(order):
+        raise ClusterError("a partition holds tuples past the curve's last checkpoint")
+    starts = np.concatenate(([0], ends[:-1]))
+    sums = np.zeros((scores.shape[0], len(ends)))
+    full = ends > starts
+    if np.any(full):
+        # One segment per non-empty span: consecutive starts delimit them (the empty spans between add
+        # nothing), and the last non-empty span ends with the partition (no tuple lies past the last cut).
+        sums[:, full] = np.add.reduceat(scores, starts[full], axis=1, dtype=np.int64)
+    first = int(np.searchsorted(order, np.uint64(1) << np.uint64(32), side="left"))  # record 0's tuples
+    sample = ((order[:first] & np.uint64(0xFFFFFFFF)).astype(np.int64), scores[0][:first].astype(np.float64))
     return sums[0], sums[1:], sample
 
 
@@ -520,7 +541,7 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     at = _placement(client, len(stage1))
     runs = [[i for i in range(len(stage1)) if at[i] == w] for w in workers]
     runs = [(w, r) for w, r in zip(workers, runs) if r]
-    admitted = []
+    admitted, homes = [], []
     for p in range(parts):
         found = []
         for w, r in runs:
@@ -528,20 +549,30 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
             args = [stage1[i] for i in r] + list(window_tasks or [])
             found.append(_submit(client, _w_admit, cfg, [offsets[i] for i in r], p, *args, pure=False, workers=[w],
                                        allow_other_workers=True))
-        target = workers[p % len(workers)]
+        target = workers[p % len(workers)] if len(found) > 1 else runs[0][0]
+        homes.append(target)
         admitted.append(found[0] if len(found) == 1 else
                         _submit(client, _w_merge, cfg, *found, pure=False, workers=[target], allow_other_workers=True))
     # One task per run gathers its chunks' counts where they lie.
     s1 = [_submit(client, _w_counts, *[stage1[i] for i in r], pure=False, workers=[w], allow_other_workers=True)
           for w, r in runs]
-    summaries = [_submit(client, _w_admit_summary, a, nrec, pure=False) for a in admitted]
-    plan = _submit(client, _w_plan, curve_points, nrec, *summaries, pure=False)
-    cuts = _submit(client, _w_cuts, plan, *[_submit(client, _w_positions, a, plan, pure=False) for a in admitted],
-                         pure=False)
+    # Every task on a partition runs where the partition lies (its home): only small results move. The
+    # curve's cut points come first (priority): they are quick, and once they are known each partition's
+    # sums are taken as soon as it is scored, instead of all after the last score.
+    def home(p, **kw):
+        return dict(kw, workers=[homes[p]], allow_other_workers=True)
+
+    first = {"priority": 2}
+    summaries = [_submit(client, _w_admit_summary, a, nrec, pure=False, **home(p, **first))
+                 for p, a in enumerate(admitted)]
+    plan = _submit(client, _w_plan, curve_points, nrec, *summaries, pure=False, **first)
+    cuts = _submit(client, _w_cuts, plan, *[_submit(client, _w_positions, a, plan, pure=False, **home(p, **first))
+                                            for p, a in enumerate(admitted)], pure=False, **first)
     # Scoring starts as soon as a partition is final; only the adding up waits for the cut points.
     parcel = _core._KeyParcel(key)
-    scored = [_submit(client, _w_score, cfg, parcel, control_seed, control, a, pure=False) for a in admitted]
-    binned = [_submit(client, _w_bin, sc, cuts, pure=False) for sc in scored]
+    scored = [_submit(client, _w_score, cfg, parcel, control_seed, control, a, pure=False, **home(p))
+              for p, a in enumerate(admitted)]
+    binned = [_submit(client, _w_bin, sc, cuts, pure=False, **home(p, **first)) for p, sc in enumerate(scored)]
     s1, summaries, plan, cuts, binned = client.gather([s1, summaries, plan, cuts, binned])
     s1 = [c for run in s1 for c in run]  # in chunk order: the runs are contiguous and in order
     counts = {"records": 0, "tokens": 0, "skipped_short": 0, "skipped_prompt": 0, "skipped_duplicate": 0}
@@ -620,13 +651,41 @@ def _check_exact(profile):
 
 def _start_audit(scheduler, profile, control_seed):
     """What both audits begin with: the profile (the default one if None; refused unless its sums are exact
-    on a cluster), the control seed (fresh if None), and the client (and whether it is ours to close)."""
+    on a cluster), the control seed (fresh if None), and the connection to the cluster, made on a thread
+    (_Connect) while the caller reads its input files."""
     profile = profile if profile is not None else _core.Profile()
     _check_exact(profile)
     if control_seed is None:
         control_seed = os.urandom(32)
-    client, own = _client(scheduler)
-    return profile, control_seed, client, own
+    return profile, control_seed, _Connect(scheduler)
+
+
+class _Connect:
+    """A distributed.Client for `scheduler` (an address or a client, as _client), made on a thread: importing
+    distributed and the handshake with the scheduler take a few tenths of a second, in which the caller reads
+    and cuts its input files. get() waits for it; close() closes it if it is ours (even after an error)."""
+
+    def __init__(self, scheduler):
+        self._client, self._own, self._error = None, False, None
+        self._thread = threading.Thread(target=self._run, args=(scheduler,), daemon=True)
+        self._thread.start()
+
+    def _run(self, scheduler):
+        try:
+            self._client, self._own = _client(scheduler)
+        except BaseException as e:  # raised again by get(), in the caller's thread
+            self._error = e
+
+    def get(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._client
+
+    def close(self):
+        self._thread.join()
+        if self._own and self._client is not None:
+            self._client.close()
 
 
 def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=None, normalize=None,
@@ -645,20 +704,25 @@ def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=
     Returns a dict of counts and sums (statistic, control_statistics, curve, sample) from which
     ``isotope audit`` composes its JSON; ``log10_p`` is added for convenience.
     """
-    profile, control_seed, client, own = _start_audit(scheduler, profile, control_seed)
+    profile, control_seed, connect = _start_audit(scheduler, profile, control_seed)
     try:
-        parts = parts or 2 * _workers(client)
         cfg = _config(profile, tokenizer, normalize, id_vocab, tokenizer_sha256, prompt_exclusion=prompt_exclusion,
                       dedup=dedup, filter=teacher is not None, threads=threads)
+        # The inputs are read and cut while the client connects.
         data = _read_bytes(suspect)
         chunks = _chunks(suspect, data, chunk_bytes)
         if not chunks:
             raise InputError("'%s' holds no suspect records" % suspect)
-        shipped = _shippable(client, suspect, data, chunks, read_on_workers)
+        ranges = _ranges(suspect, data, chunks, read_on_workers)
+        teacher_data = _teacher_chunks(teacher, chunk_bytes, read_on_workers) if teacher is not None else None
+        client = connect.get()
+        parts = parts or 2 * _workers(client)
+        shipped = _shippable(client, suspect, data, chunks, read_on_workers, ranges)
         del data
         window_tasks = None
         if teacher is not None:
-            window_tasks = _window_tasks(client, cfg, teacher, chunk_bytes, parts, read_on_workers)
+            window_tasks = _window_tasks(client, cfg, teacher, teacher_data, parts, read_on_workers)
+            del teacher_data
         at = _placement(client, len(shipped))
         stage1 = [_submit(client, _w_closed, _Config(cfg, want_first=(i == 0)), suspect, c, parts, pure=False,
                           workers=[at[i]], allow_other_workers=True) for i, c in enumerate(shipped)]
@@ -669,27 +733,32 @@ def audit_closed(scheduler, key, suspect, teacher=None, profile=None, tokenizer=
         out["log10_p"] = _core._result_from_statistic(profile, out["statistic"], out["scored"])["log10_p"]
         return out
     finally:
-        if own:
-            client.close()
+        connect.close()
 
 
-def _window_tasks(client, cfg, teacher, chunk_bytes, parts, read_on_workers):
+def _teacher_chunks(teacher, chunk_bytes, read_on_workers):
+    """The filter's data read and cut: (bytes, chunks, the chunks' _Range or None); plain text is cut into
+    chunks of whole documents, which are sent as they are (no _Range)."""
     data = _read_bytes(teacher)
     if teacher.endswith(".jsonl") or teacher.endswith(".json"):
         chunks = _chunks(teacher, data, chunk_bytes)
-        if chunks:
-            chunks = _shippable(client, teacher, data, chunks, read_on_workers)
-    else:
-        docs = _documents(teacher, data)
-        chunks, cur, size = [], [], 0
-        for d in docs:
-            cur.append((0, d))
-            size += len(d)
-            if size >= chunk_bytes:
-                chunks.append(cur)
-                cur, size = [], 0
-        if cur:
+        return data, chunks, _ranges(teacher, data, chunks, read_on_workers) if chunks else None
+    chunks, cur, size = [], [], 0
+    for d in _documents(teacher, data):
+        cur.append((0, d))
+        size += len(d)
+        if size >= chunk_bytes:
             chunks.append(cur)
+            cur, size = [], 0
+    if cur:
+        chunks.append(cur)
+    return data, chunks, None
+
+
+def _window_tasks(client, cfg, teacher, teacher_data, parts, read_on_workers):
+    data, chunks, ranges = teacher_data
+    if chunks and (teacher.endswith(".jsonl") or teacher.endswith(".json")):
+        chunks = _shippable(client, teacher, data, chunks, read_on_workers, ranges)
     if not chunks:
         raise InputError("'%s' holds no teacher texts" % teacher)
     # Spread over the workers by hand, ahead of step 1 on each (priority): every partition's deduplication
@@ -705,13 +774,13 @@ def audit_open(scheduler, key, teacher, predictions, profile=None, tokenizer=Non
     """An open-model (reading mode) audit on a Dask cluster: teacher is the JSONL of watermarked texts fed
     to the suspect, predictions the PREDS.jsonl of its top-1 predictions (one line per teacher text).
     Arguments and result as audit_closed."""
-    profile, control_seed, client, own = _start_audit(scheduler, profile, control_seed)
+    profile, control_seed, connect = _start_audit(scheduler, profile, control_seed)
     try:
-        parts = parts or 2 * _workers(client)
         cfg = _config(profile, tokenizer, normalize, id_vocab, tokenizer_sha256, dedup=dedup, filter=False,
                       threads=threads)
         if not (teacher.endswith(".jsonl") or teacher.endswith(".json")):
             raise UsageError("a cluster audit reads the teacher texts from JSONL (.jsonl)")
+        # The inputs are read and cut while the client connects.
         data = _read_bytes(teacher)
         chunks = _chunks(teacher, data, chunk_bytes)
         if not chunks:
@@ -721,7 +790,10 @@ def audit_open(scheduler, key, teacher, predictions, profile=None, tokenizer=Non
         if len(preds) != nrec:
             raise InputError("'%s' has %d prediction lines, but the teacher data hold %d texts (need one line "
                              "per teacher text, in order)" % (predictions, len(preds), nrec))
-        shipped = _shippable(client, teacher, data, chunks, read_on_workers)
+        ranges = _ranges(teacher, data, chunks, read_on_workers)
+        client = connect.get()
+        parts = parts or 2 * _workers(client)
+        shipped = _shippable(client, teacher, data, chunks, read_on_workers, ranges)
         del data
         stage1, at, where = [], 0, _placement(client, len(shipped))
         for i, (c, sc) in enumerate(zip(chunks, shipped)):
@@ -734,8 +806,7 @@ def audit_open(scheduler, key, teacher, predictions, profile=None, tokenizer=Non
         out["log10_p"] = _core._result_from_statistic(profile, out["statistic"], out["scored"])["log10_p"]
         return out
     finally:
-        if own:
-            client.close()
+        connect.close()
 
 
 def _read_predictions(path):
@@ -860,4 +931,9 @@ if __name__ == "__main__":
     # loaded tokenizers). The importable module's own functions travel by name.
     from isotope.dask import _main as _imported_main
 
-    sys.exit(_imported_main(sys.argv))
+    code = _imported_main(sys.argv)
+    # The answer is written and the client closed: leave without the interpreter's teardown (Dask's threads
+    # and finalizers take a tenth of a second or more), which the command would wait for.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -920,40 +920,24 @@ py::dict shard_admit_py(py::handle profile, py::handle chunks, py::handle offset
                   "skipped_duplicate"_a = a.skipped_duplicate, "filter_windows"_a = a.filter_windows);
 }
 
-// Step 3 under the provider's key: (sums per bin, each tuple's score or None).
-py::tuple shard_score_py(py::handle key, py::handle profile, py::handle windows, py::handle tokens, py::handle bins,
-                         py::object nbins_arg, bool want_scores) {
+// Step 3 with the scores kept: a uint8 array (1 + controls, n), row 0 under
+// the key, row 1 + i under control key i (isotope::shard_score_bytes).
+py::array_t<std::uint8_t> shard_score_bytes_py(py::handle key, py::handle seed, py::object controls_arg,
+                                               py::handle profile, py::handle windows, py::handle tokens,
+                                               py::object threads_arg) {
   const Key k = key_arg(key);
-  const Profile p = profile_arg(profile);
-  const ShardAdmitted a = admitted_arg(profile, windows, tokens);
-  const auto b = from_array<std::uint32_t>(bins, "bins");
-  const auto nbins = uint_arg<std::uint32_t>(nbins_arg, "nbins");
-  std::vector<double> sums, scores;
-  {
-    py::gil_scoped_release nogil;
-    check(shard_score(k, p, a, b, nbins, &sums, want_scores ? &scores : nullptr));
-  }
-  return py::make_tuple(to_array(std::move(sums)), want_scores ? py::object(to_array(std::move(scores))) : py::none());
-}
-
-// Step 3 under control keys first .. first+count-1: an array (count, nbins).
-py::array_t<double> shard_score_controls_py(py::handle seed, py::object first_arg, py::object count_arg,
-                                            py::handle profile, py::handle windows, py::handle tokens, py::handle bins,
-                                            py::object nbins_arg, py::object threads_arg) {
   const ControlSeed s = seed_arg(seed);
-  const auto first = uint_arg<std::uint32_t>(first_arg, "first");
-  const auto count = uint_arg<std::uint32_t>(count_arg, "count");
+  const auto controls = uint_arg<std::uint32_t>(controls_arg, "controls");
   const Profile p = profile_arg(profile);
   const ShardAdmitted a = admitted_arg(profile, windows, tokens);
-  const auto b = from_array<std::uint32_t>(bins, "bins");
-  const auto nbins = uint_arg<std::uint32_t>(nbins_arg, "nbins");
   const auto threads = uint_arg<unsigned>(threads_arg, "threads");
-  std::vector<double> sums;
+  const std::size_t rows = std::size_t{1} + controls;
+  std::vector<std::uint8_t> out(rows * a.size());
   {
     py::gil_scoped_release nogil;
-    check(shard_score_controls(s, first, count, p, a, b, nbins, &sums, threads));
+    check(shard_score_bytes(k, s, controls, p, a, out, threads));
   }
-  return to_array(std::move(sums)).reshape({static_cast<py::ssize_t>(count), static_cast<py::ssize_t>(nbins)});
+  return to_array(std::move(out)).reshape({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(a.size())});
 }
 
 // Detection of each record on its own (a corpus scan): records are (prompt,
@@ -1323,10 +1307,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("_shard_windows", &shard_windows_py, "tokenizer"_a, "normalize"_a, "vocab_size"_a, "profile"_a, "texts"_a,
         "parts"_a);
   m.def("_shard_admit", &shard_admit_py, "profile"_a, "chunks"_a, "offsets"_a, "filter"_a, "dedup"_a);
-  m.def("_shard_score", &shard_score_py, "key"_a, "profile"_a, "windows"_a, "tokens"_a, "bins"_a, "nbins"_a,
-        "want_scores"_a);
-  m.def("_shard_score_controls", &shard_score_controls_py, "seed"_a, "first"_a, "count"_a, "profile"_a, "windows"_a,
-        "tokens"_a, "bins"_a, "nbins"_a, "threads"_a);
+  m.def("_shard_score_bytes", &shard_score_bytes_py, "key"_a, "seed"_a, "controls"_a, "profile"_a, "windows"_a,
+        "tokens"_a, "threads"_a);
   m.def("_curve_checkpoints", &curve_checkpoints, "total"_a, "points"_a);
   m.def(
       "_encode_normalized",
