@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <new>
 #include <string>
@@ -288,40 +289,57 @@ Status shard_score(const Key& key, const Profile& profile, const ShardAdmitted& 
   return Status::OK();
 }
 
+namespace {
+
+// Runs one(i) for every i in [0, n), `threads` indices at a time (0: one per
+// core); returns the error of the first thread that failed (running out of
+// memory while `what`: Code::out_of_memory).
+Status for_each_index(std::size_t n, unsigned threads, const std::function<Status(std::size_t)>& one,
+                      const char* what) {
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<Status> errors(threads);
+  std::atomic<std::size_t> next{0};
+  auto work = [&](unsigned t) {
+    try {
+      for (std::size_t i = next++; i < n; i = next++) {
+        if (Status st = one(i); !st.ok()) {
+          errors[t] = st;
+          return;
+        }
+      }
+    } catch (const std::bad_alloc&) {
+      errors[t] = {Code::out_of_memory, std::string("out of memory while ") + what};
+    }
+  };
+  const auto nt = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(1, n)));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < nt; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (std::thread& th : pool) th.join();
+  for (const Status& st : errors) ISOTOPE_RETURN_IF_ERROR(st);
+  return Status::OK();
+}
+
+}  // namespace
+
 Status shard_score_controls(const ControlSeed& seed, std::uint32_t first, std::uint32_t count, const Profile& profile,
                             const ShardAdmitted& tuples, std::span<const std::uint32_t> bins, std::uint32_t nbins,
                             std::vector<double>* sums, unsigned threads) {
   ISOTOPE_RETURN_IF_ERROR(check_bins(tuples, bins, nbins, sums));
   const Scheme* sc = nullptr;
   ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<double> s(static_cast<std::size_t>(count) * nbins, 0.0);
-  std::vector<Status> errors(threads);
-  std::atomic<std::uint32_t> next{0};
   // Each key into its own row: the sums do not depend on the thread count.
-  auto work = [&](unsigned t) {
-    try {
-      for (std::uint32_t i = next++; i < count; i = next++) {
+  ISOTOPE_RETURN_IF_ERROR(for_each_index(
+      count, threads,
+      [&](std::size_t i) {
         Key k;
-        Status st = audit_control_key(seed, first + static_cast<std::uint64_t>(i), &k);
+        ISOTOPE_RETURN_IF_ERROR(audit_control_key(seed, first + static_cast<std::uint64_t>(i), &k));
         std::unique_ptr<TupleScorer> scorer;
-        if (st.ok()) st = sc->make_scorer(k, profile, &scorer);
-        if (st.ok()) st = score_into(*scorer, tuples, bins, s.data() + static_cast<std::size_t>(i) * nbins, nullptr);
-        if (!st.ok()) {
-          errors[t] = st;
-          return;
-        }
-      }
-    } catch (const std::bad_alloc&) {
-      errors[t] = {Code::out_of_memory, "out of memory while scoring control keys"};
-    }
-  };
-  const unsigned nt = std::min<unsigned>(threads, std::max(1u, count));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < nt; ++t) pool.emplace_back(work, t);
-  work(0);
-  for (std::thread& th : pool) th.join();
-  for (const Status& st : errors) ISOTOPE_RETURN_IF_ERROR(st);
+        ISOTOPE_RETURN_IF_ERROR(sc->make_scorer(k, profile, &scorer));
+        return score_into(*scorer, tuples, bins, s.data() + i * nbins, nullptr);
+      },
+      "scoring control keys"));
   *sums = std::move(s);
   return Status::OK();
 }
@@ -330,54 +348,37 @@ Status shard_score_bytes(const Key& key, const ControlSeed& seed, std::uint32_t 
                          const ShardAdmitted& tuples, std::span<std::uint8_t> out, unsigned threads) {
   const std::size_t n = tuples.size(), h = tuples.width, rows = std::size_t{1} + controls;
   if (out.size() != rows * n)
-    return {Code::invalid_argument, "the output must hold " + std::to_string(rows * n) + " bytes, not " +
-                                        std::to_string(out.size())};
+    return {Code::invalid_argument,
+            "the output must hold " + std::to_string(rows * n) + " bytes, not " + std::to_string(out.size())};
   if (!shard_sums_exact(profile))
     return {Code::invalid_argument, "the " + profile.scheme + " scheme's scores are not whole numbers that a byte holds"};
   const Scheme* sc = nullptr;
   ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  std::vector<Status> errors(threads);
-  std::atomic<std::size_t> next{0};
   // Each key into its own row: the bytes do not depend on the thread count.
-  auto work = [&](unsigned t) {
-    try {
-      constexpr std::size_t CHUNK = 1 << 14;
-      std::vector<double> buf(std::min(n, CHUNK));
-      for (std::size_t row = next++; row < rows; row = next++) {
+  return for_each_index(
+      rows, threads,
+      [&](std::size_t row) {
         Key control;
-        Status st;
-        if (row > 0) st = audit_control_key(seed, row - 1, &control);
+        if (row > 0) ISOTOPE_RETURN_IF_ERROR(audit_control_key(seed, row - 1, &control));
         std::unique_ptr<TupleScorer> scorer;
-        if (st.ok()) st = sc->make_scorer(row == 0 ? key : control, profile, &scorer);
+        ISOTOPE_RETURN_IF_ERROR(sc->make_scorer(row == 0 ? key : control, profile, &scorer));
+        constexpr std::size_t CHUNK = 1 << 14;
+        std::vector<double> buf(std::min(n, CHUNK));
         std::uint8_t* dst = out.data() + row * n;
-        for (std::size_t j = 0; st.ok() && j < n; j += CHUNK) {
+        for (std::size_t j = 0; j < n; j += CHUNK) {
           const std::size_t len = std::min(CHUNK, n - j);
-          st = scorer->score(tuples.windows.data() + j * h, tuples.tokens.data() + j, len, buf.data());
-          for (std::size_t k = 0; st.ok() && k < len; ++k) {
+          ISOTOPE_RETURN_IF_ERROR(
+              scorer->score(tuples.windows.data() + j * h, tuples.tokens.data() + j, len, buf.data()));
+          for (std::size_t k = 0; k < len; ++k) {
             const double v = buf[k];
             if (!(v >= 0.0 && v <= 255.0 && v == std::floor(v)))
-              st = {Code::invalid_argument, "a score is not a whole number from 0 to 255"};
-            else
-              dst[j + k] = static_cast<std::uint8_t>(v);
+              return Status(Code::invalid_argument, "a score is not a whole number from 0 to 255");
+            dst[j + k] = static_cast<std::uint8_t>(v);
           }
         }
-        if (!st.ok()) {
-          errors[t] = st;
-          return;
-        }
-      }
-    } catch (const std::bad_alloc&) {
-      errors[t] = {Code::out_of_memory, "out of memory while scoring"};
-    }
-  };
-  const unsigned nt = static_cast<unsigned>(std::min<std::size_t>(threads, rows));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < nt; ++t) pool.emplace_back(work, t);
-  work(0);
-  for (std::thread& th : pool) th.join();
-  for (const Status& st : errors) ISOTOPE_RETURN_IF_ERROR(st);
-  return Status::OK();
+        return Status::OK();
+      },
+      "scoring");
 }
 
 ControlResult control_summary(std::vector<double> log10_p, std::span<const double> p_values) {
