@@ -468,7 +468,7 @@ nlohmann::json profile_json(const Profile& p) { return detail::profile_json(p); 
 
 std::string score_phrase(const nlohmann::json& j) {
   char buf[256];
-  if (j["profile"]["scheme"] == SCHEME_KGW) {
+  if (j.contains("green")) {  // a green-list scheme (Scheme::green_rate)
     std::snprintf(buf, sizeof buf, "%llu green (%.1f%% against %.1f%% expected by chance)",
                   static_cast<unsigned long long>(j["green"].get<std::uint64_t>()),
                   100.0 * j["green_fraction"].get<double>(), 100.0 * j["gamma_effective"].get<double>());

@@ -1,13 +1,11 @@
 #include "detect.hpp"
 
-#include <cmath>
 #include <istream>
 #include <sstream>
 
 #include "evidence.hpp"
 #include "evidence/result_json.hpp"
 #include "ids.hpp"
-#include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
 #include "isotope/recipes.hpp"
 

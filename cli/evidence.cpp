@@ -1,12 +1,9 @@
 #include "evidence.hpp"
 
-#include <algorithm>
 #include <sodium.h>
 
-#include <cmath>
 #include <cstring>
 #include <ctime>
-#include <span>
 
 #include "build_info.hpp"
 #include "evidence/result_json.hpp"
@@ -15,8 +12,6 @@
 #include "isotope/timestamp.hpp"
 
 namespace isotope::cli {
-
-nlohmann::json mask_json(const TokenScores& scores) { return detail::mask_json(scores); }
 
 nlohmann::json sample_json(const Tokenizer& tok, const std::vector<std::uint32_t>& ids, const TokenScores& mask,
                            const Profile& profile, std::uint32_t max_tokens, const std::string& where) {

@@ -39,11 +39,9 @@ nlohmann::json inputs_json(const std::vector<ReportInput>& inputs);
 // of `mask` (one score per id, NaN: not scored): the "sample" of a report,
 // [{"text": PIECE, "green": 1|0|-1}, ...]; "green" is 1 where the score is
 // above its mean under H0 (KGW: green), -1 where nothing was scored; schemes
-// other than KGW add the "score" itself. Pieces are valid UTF-8.
+// without green lists (Scheme::green_rate) add the "score" itself. Pieces are valid UTF-8.
 nlohmann::json sample_json(const Tokenizer& tok, const std::vector<std::uint32_t>& ids, const TokenScores& mask,
                            const Profile& profile, std::uint32_t max_tokens, const std::string& where);
-// Per-token scores as JSON: -1 where not scored, whole numbers as integers.
-nlohmann::json mask_json(const TokenScores& scores);
 
 // {"name": "isotope", "version": ..., "build": ...}
 nlohmann::json tool_json();

@@ -133,7 +133,7 @@ ISOTOPE_API std::string profile_json(const Profile& profile);
 // of `mask` (one score per id, NaN: not scored): a report's "sample",
 // [{"text": PIECE, "green": 1|0|-1}, ...]. "green" is 1 where the score is
 // above its mean under H0 (KGW: green), -1 where nothing was scored; schemes
-// other than KGW add the "score" itself. Pieces are valid UTF-8.
+// without green lists (Scheme::green_rate) add the "score" itself. Pieces are valid UTF-8.
 ISOTOPE_API Status sample_json(const Tokenizer& tok, std::span<const std::uint32_t> ids, const TokenScores& mask,
                                const Profile& profile, std::uint32_t max_tokens, std::string* out);
 

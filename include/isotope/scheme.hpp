@@ -142,6 +142,14 @@ class ISOTOPE_API Scheme {
   virtual Tail tail(const Profile& p, double statistic, std::uint64_t scored) const noexcept = 0;
   // True when every score is a whole number (the statistic is a count).
   virtual bool integer_scores() const noexcept = 0;
+  // A green-list scheme (a tuple scores 1 when its token is green, else 0)
+  // gives the chance under H0 that a token is green (KGW: gamma as the PRF's
+  // threshold realises it, kgw_gamma_effective); its results then report the
+  // green count, its fraction and this rate (DetectionResult::green,
+  // green_fraction, gamma; JSON green, green_fraction, gamma_effective) and
+  // show a sample's tokens as green or red without their scores. Other
+  // schemes: none.
+  virtual std::optional<double> green_rate(const Profile&) const noexcept { return std::nullopt; }
   // Schemes whose null depends on the scored tuples give it here (and their
   // tail() is then not used for results); others leave *out null.
   virtual Status make_tuple_null(const Profile&, std::unique_ptr<TupleNull>* out) const {

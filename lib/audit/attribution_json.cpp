@@ -4,11 +4,14 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "evidence/result_json.hpp"
 #include "isotope/audit.hpp"
 
 namespace isotope {
 
-std::string attribution_result_json(const AttributionResult& at) {
+namespace detail {
+
+nlohmann::json attribution_json(const AttributionResult& at) {
   std::vector<const AccountResult*> named;
   const AccountResult* best_other = nullptr;
   for (const AccountResult& a : at.accounts) {
@@ -43,7 +46,11 @@ std::string attribution_result_json(const AttributionResult& at) {
                               {"log10_p", best_other->detection.log10_p},
                               {"log10_p_corrected", best_other->log10_p_corrected}};
   if (!at.warnings.empty()) info["warnings"] = at.warnings;
-  return nlohmann::json{{"attribution", info}, {"accounts", accounts}}.dump();
+  return {{"attribution", info}, {"accounts", accounts}};
 }
+
+}  // namespace detail
+
+std::string attribution_result_json(const AttributionResult& at) { return detail::attribution_json(at).dump(); }
 
 }  // namespace isotope

@@ -169,12 +169,12 @@ Status result_from_statistic(const Profile& profile, double statistic, std::uint
   r.statistic = statistic;
   r.trials = s->trials(profile, scored);
   r.null_mean = s->null_mean(profile);
-  const bool kgw = profile.scheme == SCHEME_KGW;
-  r.gamma = kgw ? kgw_gamma_effective(profile) : 0.0;
-  r.green = kgw ? static_cast<std::uint64_t>(statistic) : 0;
-  r.green_fraction = kgw && scored > 0 ? statistic / static_cast<double>(scored) : 0.0;
+  const std::optional<double> green_rate = s->green_rate(profile);  // a green-list scheme (KGW)
+  r.gamma = green_rate.value_or(0.0);
+  r.green = green_rate ? static_cast<std::uint64_t>(statistic) : 0;
+  r.green_fraction = green_rate && scored > 0 ? statistic / static_cast<double>(scored) : 0.0;
   r.mean_score = r.trials == 0 ? 0.0 : statistic / static_cast<double>(r.trials);
-  if (kgw) {
+  if (green_rate) {
     r.z = binomial_z(r.green, scored, r.gamma);
   } else {
     const double var = static_cast<double>(r.trials) * s->null_variance(profile);

@@ -16,6 +16,12 @@ namespace {
 
 bool threshold_ok(double t) { return t > 0.0 && t < 1.0; }
 
+// Whether results of this profile report green counts (Scheme::green_rate).
+bool green_list(const Profile& p) {
+  const Scheme* sc = find_scheme(p.scheme);
+  return sc != nullptr && sc->green_rate(p).has_value();
+}
+
 // How the control keys of an audit are derived, in words (audit_control_key).
 constexpr const char* AUDIT_CONTROL_DERIVATION =
     "BLAKE2b-256 keyed with the seed over \"isotope/v1/audit-control-key\" || uint64le(i)";
@@ -42,7 +48,7 @@ Status scan_json(const ScanResult& sr, const Profile& profile, double threshold,
         {"log10_p", w.log10_p},
         {"skipped",
          {{"short_context", w.skipped_short}, {"duplicate", w.skipped_duplicate}, {"prompt", w.skipped_prompt}}}}}};
-  if (profile.scheme == SCHEME_KGW) j["window"]["green"] = w.green;
+  if (green_list(profile)) j["window"]["green"] = w.green;
   if (tok != nullptr && sr.end > sr.start && sr.end <= ids.size()) {
     std::string text;
     if (Status st = tok->decode(ids.subspan(sr.start, sr.end - sr.start), &text); !st.ok()) return st;
@@ -109,7 +115,7 @@ nlohmann::json detection_json(const DetectionResult& r, const Profile& p, double
                         {"filter", r.skipped_filter}}},
                       {"rules", {{"dedup", dedup}, {"prompt_exclusion", prompt_exclusion}}},
                       {"profile", detail::profile_json(p)}};
-  if (p.scheme == SCHEME_KGW) {
+  if (green_list(p)) {
     j["green"] = r.green;
     j["green_fraction"] = r.green_fraction;
     j["gamma_effective"] = r.gamma;
@@ -153,7 +159,7 @@ Status sample_json(const Tokenizer& tok, std::span<const std::uint32_t> ids, con
     if (!is_valid_utf8(piece)) piece = "\xEF\xBF\xBD";
     const double v = mask[i];
     const int green = std::isnan(v) ? -1 : (v > per_tuple_mean ? 1 : 0);
-    if (profile.scheme == SCHEME_KGW)
+    if (green_list(profile))
       a.push_back({{"text", piece}, {"green", green}});
     else
       a.push_back(
@@ -206,7 +212,7 @@ nlohmann::json audit_result_json(const AuditOutcome& o, const Profile& profile, 
     out["account_mark"] = account_mark_name(profile);
     out["routed_to_accounts"] = r.routed_to_accounts;
   }
-  if (!recipe.accounts.empty()) out.update(nlohmann::json::parse(attribution_result_json(o.attribution)));
+  if (!recipe.accounts.empty()) out.update(attribution_json(o.attribution));
   out["key_commitment"] = key_commitment_hex;
   out["control"] = {
       {"keys", recipe.controls},       {"seed", to_hex(recipe.control_seed)}, {"derivation", AUDIT_CONTROL_DERIVATION},

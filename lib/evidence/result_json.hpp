@@ -20,6 +20,9 @@ nlohmann::json detection_json(const DetectionResult& r, const Profile& profile, 
 nlohmann::json mask_json(const TokenScores& scores);
 Status detect_result_json(const DetectOutcome& outcome, const Profile& profile, const DetectRecipe& recipe,
                           const Tokenizer* tok, std::span<const std::uint32_t> ids, nlohmann::json* out);
+// The attribution members ("attribution", "accounts") of an audit's result
+// (attribution_result_json's object).
+nlohmann::json attribution_json(const AttributionResult& at);
 nlohmann::json audit_result_json(const AuditOutcome& outcome, const Profile& profile,
                                  const std::string& key_commitment_hex, const AuditRecipe& recipe);
 Status sample_json(const Tokenizer& tok, std::span<const std::uint32_t> ids, const TokenScores& mask,

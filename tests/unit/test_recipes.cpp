@@ -4,12 +4,14 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <vector>
 
 #include "isotope/audit.hpp"
 #include "isotope/evidence.hpp"
 #include "isotope/io.hpp"
 #include "isotope/recipes.hpp"
+#include "isotope/scheme.hpp"
 #include "isotope/tokenizer.hpp"
 #include "isotope/watermark.hpp"
 
@@ -248,4 +250,31 @@ TEST_CASE("profile_json records every parameter, whole-number ones as integers",
   CHECK(j["layers"].is_number_integer());
   CHECK(j["name"] == p.name());
   CHECK(j["context_width"] == p.context_width);
+}
+
+TEST_CASE("results report green counts exactly for the green-list schemes", "[recipes]") {
+  const Key key = recipe_key(13);
+  const std::vector<std::uint32_t> ids = {5, 9, 2, 7, 7, 1, 30, 4, 11, 3, 8, 6};
+  for (const Scheme* sc : schemes()) {
+    INFO(sc->name());
+    Profile p;
+    REQUIRE(Profile::of(sc->name(), &p).ok());
+    if (sc->engine_key_ints(p) > 0) continue;  // an engine key: not this isotope key's scheme
+    DetectOutcome o;
+    REQUIRE(detect_run(key, p, ids, nullptr, {}, &o).ok());
+    std::string text;
+    REQUIRE(detect_result_json(o, p, {}, nullptr, ids, &text).ok());
+    const auto j = parsed(text);
+    const std::optional<double> rate = sc->green_rate(p);
+    CHECK(j.contains("green") == rate.has_value());
+    CHECK(j.contains("gamma_effective") == rate.has_value());
+    if (rate) {
+      if (sc->name() == SCHEME_KGW) CHECK(*rate == kgw_gamma_effective(p));
+      CHECK(j["gamma_effective"].get<double>() == *rate);
+      CHECK(j["green"].get<double>() == o.result.statistic);
+    }
+  }
+  Profile kgw;
+  REQUIRE(Profile::of(SCHEME_KGW, &kgw).ok());
+  CHECK(find_scheme(SCHEME_KGW)->green_rate(kgw).has_value());
 }

@@ -370,7 +370,9 @@ def _w_merge(cfg, *admitted):
 
 
 def _w_admit_summary(a, nrecords):
-    rec = (a["order"] >> np.uint64(32)).astype(np.int64)
+    """A partition's counts for the curve's plan; checks that its order keys ascend, which _w_positions and
+    _w_bin (both downstream of the plan) rely on."""
+    rec = (_ascending(a["order"]) >> np.uint64(32)).astype(np.int64)
     return {"skipped_filter": a["skipped_filter"], "skipped_duplicate": a["skipped_duplicate"],
             "filter_windows": a["filter_windows"], "scored": len(a["tokens"]),
             "filter_ids_given": a["filter_ids_given"],
@@ -395,8 +397,8 @@ def _w_plan(curve_points, nrecords, *summaries):
 
 
 def _ascending(order):
-    """A partition's order keys, which _shard_admit gives in scoring order (ascending): checked, since the
-    checkpoints are read from their ranks."""
+    """A partition's order keys, which _shard_admit gives in scoring order (ascending): checked once per
+    partition (_w_admit_summary), since the checkpoints and spans are found by searching them."""
     if len(order) > 1 and bool(np.any(order[1:] < order[:-1])):
         raise ClusterError("a partition's tuples are not in scoring order")
     return order
@@ -404,7 +406,7 @@ def _ascending(order):
 
 def _w_positions(a, plan):
     """Each checkpoint record's order keys in this partition (a slice: the keys ascend)."""
-    order = _ascending(a["order"])
+    order = a["order"]
     out = {}
     for r in plan["records"]:
         lo, hi = np.searchsorted(order, np.asarray([r, r + 1], dtype=np.uint64) << np.uint64(32), side="left")
@@ -445,7 +447,7 @@ def _w_score(cfg, parcel, seed, control, a):
 def _w_bin(scored, cuts):
     """The sums of a partition's scores per span of the curve (each row: the key, then the controls), and the
     key's scores of the first record's tuples (the sample)."""
-    order, scores = _ascending(scored["order"]), scored["scores"]
+    order, scores = scored["order"], scored["scores"]
     ends = _spans(order, cuts)
     if ends[-1] != len(order):
         raise ClusterError("a partition holds tuples past the curve's last checkpoint")

@@ -207,6 +207,7 @@ class Kgw final : public Scheme {
     return binomial_upper_tail(static_cast<std::uint64_t>(statistic), scored, kgw_gamma_effective(p));
   }
   bool integer_scores() const noexcept override { return true; }
+  std::optional<double> green_rate(const Profile& p) const noexcept override { return kgw_gamma_effective(p); }
 
   // Attribution: nested (KgwNestedGenerator). An account's test counts, among
   // the routed tuples whose token is master-green, those in the account's
