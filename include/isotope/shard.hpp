@@ -15,7 +15,10 @@
 //     occurrence in scoring order (record, then position) is admitted, every
 //     later one skipped. The tuples arrive in scoring order (chunks are
 //     concatenated in record order), so each partition takes the same
-//     decisions for its tuples as one machine takes for all of them.
+//     decisions for its tuples as one machine takes for all of them. On
+//     several workers, each contiguous run of chunks is admitted where it
+//     lies, then the tuples an earlier run admitted too are dropped
+//     (shard_dedup_runs), which gives the same decisions.
 //  3. scoring (the partition's worker): the admitted tuples under the
 //     provider's key and every control key; the sums per key (and per span of
 //     the scoring order, for the p-value curve) are added up across
@@ -26,6 +29,7 @@
 // whether a profile's are.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -89,15 +93,57 @@ struct ISOTOPE_API ShardAdmitted {
   std::size_t size() const noexcept { return tokens.size(); }
 };
 
+namespace detail {
+class TupleSet;
+}
+
+// The (window, token) tuples that shard_admit admitted for one partition,
+// kept as the hash set it deduplicated them with, so that shard_dedup_runs
+// need not build it again. Move-only; `set` is internal (null: none kept).
+struct ISOTOPE_API ShardSeen {
+  ShardSeen();
+  ~ShardSeen();
+  ShardSeen(ShardSeen &&) noexcept;
+  ShardSeen &operator=(ShardSeen &&) noexcept;
+  std::unique_ptr<detail::TupleSet> set;
+};
+
 // Step 2 for one partition: `chunks` are the partition's tuples from each
 // chunk of records, in record order; record_offsets[c] is the index (over
 // the whole audit) of chunk c's first record. `filter`, if non-null, holds
 // the partition's filter windows (h ids each, repeats allowed, from every
 // teacher chunk). With dedup, each (window, token) tuple is admitted once:
-// at its first occurrence that passed the filter.
+// at its first occurrence that passed the filter. `seen`, if non-null,
+// receives with dedup the set of the admitted tuples (for shard_dedup_runs;
+// it holds about 16 bytes per tuple of the chunks), without dedup nothing.
 ISOTOPE_API Status shard_admit(const Profile &profile, std::span<const ShardTuples> chunks,
                                std::span<const std::uint64_t> record_offsets,
-                               const std::vector<std::vector<std::uint32_t>> *filter, bool dedup, ShardAdmitted *out);
+                               const std::vector<std::vector<std::uint32_t>> *filter, bool dedup, ShardAdmitted *out,
+                               ShardSeen *seen = nullptr);
+
+// The keys of the tuples a run admitted (ShardAdmitted's windows and tokens),
+// viewed: h ids per window, one token per tuple.
+struct ShardKeys {
+  std::span<const std::uint32_t> windows;
+  std::span<const std::uint32_t> tokens;
+};
+
+// Step 2, across runs: when the chunks of records are cut into runs
+// (contiguous, in record order) and each run's tuples of a partition were
+// admitted on their own (shard_admit with dedup: each run's tuples are
+// distinct), a tuple that an earlier run admitted is a duplicate in every
+// later run. runs[i] are run i's admitted tuples of the partition, the runs
+// in record order. keep[i][j] = 1 if tuple j of run i is its first
+// occurrence over all runs, else 0; `dropped` counts the zeros. Run `local`'s
+// tuples are given as the set shard_admit kept for them (`seen`, which must
+// hold exactly those tuples) or, with seen null or empty, built here; only
+// the other runs' keys are then hashed. The decisions are those of one
+// shard_admit over all the runs' chunks, whatever `local` is. Errors:
+// Code::invalid_argument for keys that do not match the context width, a
+// `local` not below runs.size(), or a `seen` of another size.
+ISOTOPE_API Status shard_dedup_runs(const Profile &profile, std::span<const ShardKeys> runs, std::size_t local,
+                                    const ShardSeen *seen, std::vector<std::vector<std::uint8_t>> *keep,
+                                    std::uint64_t *dropped);
 
 // Whether this profile's audit can run by partitions with the single-machine
 // result exactly: every score a whole number (sums are then the same in every

@@ -152,9 +152,14 @@ Status shard_windows(const Profile& profile, std::span<const std::vector<std::ui
   return Status::OK();
 }
 
+ShardSeen::ShardSeen() = default;
+ShardSeen::~ShardSeen() = default;
+ShardSeen::ShardSeen(ShardSeen&&) noexcept = default;
+ShardSeen& ShardSeen::operator=(ShardSeen&&) noexcept = default;
+
 Status shard_admit(const Profile& profile, std::span<const ShardTuples> chunks,
                    std::span<const std::uint64_t> record_offsets, const std::vector<std::vector<std::uint32_t>>* filter,
-                   bool dedup, ShardAdmitted* out) {
+                   bool dedup, ShardAdmitted* out, ShardSeen* seen) {
   if (out == nullptr) return {Code::invalid_argument, "output pointer is null"};
   ISOTOPE_RETURN_IF_ERROR(profile.validate());
   const std::uint32_t h = profile.context_width;
@@ -183,8 +188,13 @@ Status shard_admit(const Profile& profile, std::span<const ShardTuples> chunks,
       return {Code::invalid_argument, "partition tuples do not match the profile's context width"};
     total += c.size();
   }
-  detail::TupleSet seen(h + 1);
-  if (dedup) seen.reserve(total);  // no rehash below, which would make the prefetches below miss
+  detail::TupleSet seen_set(h + 1);
+  if (dedup) seen_set.reserve(total);  // no rehash below, which would make the prefetches below miss
+  // Room for every tuple: the arrays are never copied as they grow (pages
+  // that stay unused are never touched).
+  a.windows.reserve(total * h);
+  a.tokens.reserve(total);
+  a.order.reserve(total);
   std::vector<std::uint32_t> tuple(h + 1);
   // Both sets are large hash tables: the slots of the tuple AHEAD places on
   // are prefetched, so that their cache misses overlap with this work. Each
@@ -203,7 +213,7 @@ Status shard_admit(const Profile& profile, std::span<const ShardTuples> chunks,
       }
       if (dedup) {
         tring[j % AHEAD] = detail::TupleSet::hash_with(w, c.tokens[j]);
-        seen.prefetch(tring[j % AHEAD]);
+        seen_set.prefetch(tring[j % AHEAD]);
       }
     };
     for (std::size_t j = 0; j < n && j < AHEAD; ++j) ahead(j);
@@ -218,7 +228,7 @@ Status shard_admit(const Profile& profile, std::span<const ShardTuples> chunks,
       if (dedup) {
         std::copy(window.begin(), window.end(), tuple.begin());
         tuple[h] = c.tokens[j];
-        if (!seen.insert(tuple, th)) {
+        if (!seen_set.insert(tuple, th)) {
           ++a.skipped_duplicate;
           continue;
         }
@@ -229,6 +239,118 @@ Status shard_admit(const Profile& profile, std::span<const ShardTuples> chunks,
     }
   }
   *out = std::move(a);
+  if (seen != nullptr) seen->set = dedup ? std::make_unique<detail::TupleSet>(std::move(seen_set)) : nullptr;
+  return Status::OK();
+}
+
+namespace {
+
+// Calls f(j, hash of tuple j) for the tuples of `keys` in order, the hash of
+// the tuple AHEAD places on computed early and handed to prefetch(hash), so
+// that the hash tables' cache misses overlap (as in shard_admit).
+template <class Prefetch, class F>
+void for_each_hashed(const ShardKeys& keys, std::uint32_t h, Prefetch prefetch, F f) {
+  constexpr std::size_t AHEAD = 8;
+  std::uint64_t ring[AHEAD] = {};
+  const std::size_t n = keys.tokens.size();
+  const auto ahead = [&](std::size_t j) {
+    ring[j % AHEAD] = detail::TupleSet::hash_with(keys.windows.subspan(j * h, h), keys.tokens[j]);
+    prefetch(ring[j % AHEAD]);
+  };
+  for (std::size_t j = 0; j < n && j < AHEAD; ++j) ahead(j);
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::uint64_t th = ring[j % AHEAD];
+    if (j + AHEAD < n) ahead(j + AHEAD);
+    f(j, th);
+  }
+}
+
+}  // namespace
+
+Status shard_dedup_runs(const Profile& profile, std::span<const ShardKeys> runs, std::size_t local,
+                        const ShardSeen* seen, std::vector<std::vector<std::uint8_t>>* keep, std::uint64_t* dropped) {
+  if (keep == nullptr || dropped == nullptr) return {Code::invalid_argument, "output pointer is null"};
+  ISOTOPE_RETURN_IF_ERROR(profile.validate());
+  const std::uint32_t h = profile.context_width;
+  if (local >= runs.size())
+    return {Code::invalid_argument, "the local run (" + std::to_string(local) + ") is not among the " +
+                                        std::to_string(runs.size()) + " runs"};
+  for (const ShardKeys& r : runs)
+    if (r.windows.size() != r.tokens.size() * h)
+      return {Code::invalid_argument, "a run's windows do not match its tokens and the context width"};
+  const std::size_t nlocal = runs[local].tokens.size();
+  std::vector<std::uint32_t> tuple(h + 1);
+  const auto tuple_at = [&](const ShardKeys& r, std::size_t j) {
+    std::copy_n(r.windows.begin() + static_cast<std::ptrdiff_t>(j * h), h, tuple.begin());
+    tuple[h] = r.tokens[j];
+    return std::span<const std::uint32_t>(tuple);
+  };
+  // K: the local run's tuples (kept by shard_admit, or built here).
+  detail::TupleSet built(h + 1);
+  const detail::TupleSet* k = seen != nullptr && seen->set != nullptr ? seen->set.get() : nullptr;
+  if (k != nullptr) {
+    if (k->width() != h + 1 || k->size() != nlocal)
+      return {Code::invalid_argument, "the kept set holds " + std::to_string(k->size()) +
+                                          " tuples, not the local run's " + std::to_string(nlocal)};
+  } else {
+    built.reserve(nlocal);
+    bool repeated = false;
+    for_each_hashed(
+        runs[local], h, [&](std::uint64_t th) { built.prefetch(th); },
+        [&](std::size_t j, std::uint64_t th) { repeated |= !built.insert(tuple_at(runs[local], j), th); });
+    if (repeated) return {Code::invalid_argument, "the local run's tuples repeat: it was not deduplicated"};
+    k = &built;
+  }
+  // T: the other runs' first occurrences, needed only when two or more other
+  // runs may share tuples; D: the local run's tuples that an earlier run
+  // holds too (the local copy is then the later one).
+  std::size_t others = 0;
+  for (std::size_t r = 0; r < runs.size(); ++r)
+    if (r != local) others += runs[r].tokens.size();
+  const bool need_t = runs.size() > 2;
+  detail::TupleSet t(h + 1), d(h + 1);
+  if (need_t) t.reserve(others);
+  std::vector<std::vector<std::uint8_t>> out(runs.size());
+  std::uint64_t drops = 0;
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    if (r == local) continue;
+    out[r].assign(runs[r].tokens.size(), 1);
+    const bool later = r > local;
+    for_each_hashed(
+        runs[r], h,
+        [&](std::uint64_t th) {
+          k->prefetch(th);
+          if (need_t) t.prefetch(th);
+        },
+        [&](std::size_t j, std::uint64_t th) {
+          const auto tp = tuple_at(runs[r], j);
+          const bool in_local = k->contains(tp, th);
+          if (later && in_local) {  // the local run holds it earlier
+            out[r][j] = 0;
+            ++drops;
+            return;
+          }
+          if (need_t && !t.insert(tp, th)) {  // an earlier other run holds it
+            out[r][j] = 0;
+            ++drops;
+            return;
+          }
+          if (in_local) d.insert(tp, th);  // this earlier run holds the local run's tuple
+        });
+  }
+  out[local].assign(nlocal, 1);
+  if (d.size() > 0) {
+    for_each_hashed(
+        runs[local], h, [&](std::uint64_t th) { d.prefetch(th); },
+        [&](std::size_t j, std::uint64_t th) {
+          if (d.contains(tuple_at(runs[local], j), th)) {
+            out[local][j] = 0;
+            ++drops;
+          }
+        });
+  }
+  *keep = std::move(out);
+  *dropped = drops;
   return Status::OK();
 }
 

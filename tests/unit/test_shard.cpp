@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "detect/tuple_set.hpp"
@@ -49,12 +50,67 @@ struct Pieces {
   std::vector<std::uint64_t> order;  // every admitted tuple's order key, sorted
 };
 
+// Step 2 as a cluster of `nruns` workers takes it: the chunks cut into
+// contiguous runs, each run's tuples admitted on their own, then the
+// duplicates across runs dropped (shard_dedup_runs, the set of run
+// part % nruns kept from its admission, or built when `kept` is false); the
+// tuples that stay, in run order.
+ShardAdmitted admit_by_runs(const Profile& p, const std::vector<ShardTuples>& mine,
+                            const std::vector<std::uint64_t>& offsets,
+                            const std::vector<std::vector<std::uint32_t>>* filter, bool dedup, std::uint32_t part,
+                            std::size_t nruns, bool kept) {
+  const std::size_t local = part % nruns;
+  std::vector<ShardAdmitted> runs(nruns);
+  ShardSeen seen;
+  ShardAdmitted all;
+  all.width = p.context_width;
+  for (std::size_t r = 0; r < nruns; ++r) {
+    const std::size_t b = r * mine.size() / nruns, e = (r + 1) * mine.size() / nruns;
+    const std::vector<ShardTuples> chunks(mine.begin() + static_cast<std::ptrdiff_t>(b),
+                                          mine.begin() + static_cast<std::ptrdiff_t>(e));
+    const std::vector<std::uint64_t> offs(offsets.begin() + static_cast<std::ptrdiff_t>(b),
+                                          offsets.begin() + static_cast<std::ptrdiff_t>(e));
+    REQUIRE(shard_admit(p, chunks, offs, filter, dedup, &runs[r], r == local && kept ? &seen : nullptr).ok());
+    all.skipped_filter += runs[r].skipped_filter;
+    all.skipped_duplicate += runs[r].skipped_duplicate;
+    if (r == 0) all.filter_windows = runs[r].filter_windows;
+  }
+  std::vector<std::vector<std::uint8_t>> keep(nruns);
+  if (dedup) {
+    CHECK((seen.set != nullptr) == kept);
+    std::vector<ShardKeys> keys;
+    for (const ShardAdmitted& a : runs) keys.push_back({a.windows, a.tokens});
+    std::uint64_t dropped = 0;
+    REQUIRE(shard_dedup_runs(p, keys, local, kept ? &seen : nullptr, &keep, &dropped).ok());
+    all.skipped_duplicate += dropped;
+    std::uint64_t zeros = 0;
+    for (std::size_t r = 0; r < nruns; ++r) {
+      REQUIRE(keep[r].size() == runs[r].size());
+      for (std::uint8_t k : keep[r]) zeros += k == 0 ? 1 : 0;
+    }
+    CHECK(zeros == dropped);
+  } else {
+    CHECK(seen.set == nullptr);  // nothing kept without deduplication
+  }
+  const std::size_t h = p.context_width;
+  for (std::size_t r = 0; r < nruns; ++r)
+    for (std::size_t j = 0; j < runs[r].size(); ++j) {
+      if (dedup && keep[r][j] == 0) continue;
+      all.windows.insert(all.windows.end(), runs[r].windows.begin() + static_cast<std::ptrdiff_t>(j * h),
+                         runs[r].windows.begin() + static_cast<std::ptrdiff_t>((j + 1) * h));
+      all.tokens.push_back(runs[r].tokens[j]);
+      all.order.push_back(runs[r].order[j]);
+    }
+  return all;
+}
+
 // The whole pipeline on one machine: records cut into `chunks` chunks,
-// tuples routed to `parts` partitions.
+// tuples routed to `parts` partitions; with nruns > 1 step 2 as a cluster of
+// nruns workers takes it (admit_by_runs).
 Pieces by_pieces(const Profile& p, const std::vector<AuditRecord>& rs,
                  const std::vector<std::vector<std::uint32_t>>* teacher, bool prompt_exclusion, bool dedup,
                  std::uint32_t parts, std::size_t chunks, const Key& key, const ControlSeed& seed,
-                 std::uint32_t controls) {
+                 std::uint32_t controls, std::size_t nruns = 1, bool kept = true) {
   Pieces out;
   std::vector<std::vector<ShardTuples>> routed;  // [chunk][part]
   std::vector<std::uint64_t> offsets;
@@ -86,7 +142,10 @@ Pieces by_pieces(const Profile& p, const std::vector<AuditRecord>& rs,
     std::vector<std::vector<std::uint32_t>> filter;
     for (auto& w : windows) filter.push_back(w[part]);
     ShardAdmitted a;
-    REQUIRE(shard_admit(p, mine, offsets, teacher != nullptr ? &filter : nullptr, dedup, &a).ok());
+    if (nruns > 1)
+      a = admit_by_runs(p, mine, offsets, teacher != nullptr ? &filter : nullptr, dedup, part, nruns, kept);
+    else
+      REQUIRE(shard_admit(p, mine, offsets, teacher != nullptr ? &filter : nullptr, dedup, &a).ok());
     out.skipped_filter += a.skipped_filter;
     out.skipped_duplicate += a.skipped_duplicate;
     out.filter_windows += a.filter_windows;
@@ -148,12 +207,16 @@ TEST_CASE("shard pieces give the closed audit's numbers for any partitioning", "
             for (std::size_t r = 0; r < masks.size(); ++r)
               for (std::size_t i = 0; i < masks[r].size(); ++i)
                 if (!std::isnan(masks[r][i])) want_order.push_back((std::uint64_t{r} << 32) | i);
+            // (chunks, runs): runs of chunks admitted apart, as on a cluster of that many workers, with
+            // the local run's set kept from its admission or built again.
+            const std::tuple<std::size_t, std::size_t, bool> cuts[] = {
+                {1, 1, true}, {4, 1, true}, {4, 2, true}, {5, 3, true}, {5, 3, false}, {6, 4, true}};
             for (std::uint32_t parts : {1u, 3u, 8u}) {
-              for (std::size_t chunks : {1u, 4u}) {
+              for (auto [chunks, nruns, kept] : cuts) {
                 INFO(scheme << " h=" << h << " filter=" << filter << " dedup=" << dedup << " pex=" << pex
-                            << " parts=" << parts << " chunks=" << chunks);
-                const Pieces got =
-                    by_pieces(p, rs, filter ? &teacher : nullptr, pex, dedup, parts, chunks, key, seed, 4);
+                            << " parts=" << parts << " chunks=" << chunks << " runs=" << nruns << " kept=" << kept);
+                const Pieces got = by_pieces(p, rs, filter ? &teacher : nullptr, pex, dedup, parts, chunks, key,
+                                             seed, 4, nruns, kept);
                 const DetectionResult& d = want.detection;
                 CHECK(got.tokens == d.tokens);
                 CHECK(got.skipped_short == d.skipped_short);
@@ -280,6 +343,45 @@ TEST_CASE("shard inputs are checked", "[shard]") {
   Profile unknown;
   unknown.scheme = "no-such-scheme";
   CHECK_FALSE(shard_sums_exact(unknown));
+}
+
+TEST_CASE("deduplication across runs refuses inputs that do not fit", "[shard]") {
+  Profile p;  // context width 2
+  const std::uint32_t h = p.context_width;
+  // Two runs: (1 2, 3) and (4 5, 6); run 1 repeats run 0's tuple.
+  const std::vector<std::uint32_t> w0 = {1, 2, 4, 5}, t0 = {3, 6}, w1 = {1, 2}, t1 = {3};
+  std::vector<ShardKeys> runs = {{w0, t0}, {w1, t1}};
+  std::vector<std::vector<std::uint8_t>> keep;
+  std::uint64_t dropped = 0;
+  REQUIRE(shard_dedup_runs(p, runs, 0, nullptr, &keep, &dropped).ok());
+  CHECK(keep == std::vector<std::vector<std::uint8_t>>{{1, 1}, {0}});
+  CHECK(dropped == 1);
+  // Whichever run is local, the earlier occurrence stays.
+  REQUIRE(shard_dedup_runs(p, runs, 1, nullptr, &keep, &dropped).ok());
+  CHECK(keep == std::vector<std::vector<std::uint8_t>>{{1, 1}, {0}});
+  CHECK(shard_dedup_runs(p, runs, 2, nullptr, &keep, &dropped).code() == Code::invalid_argument);
+  CHECK(shard_dedup_runs(p, runs, 0, nullptr, nullptr, &dropped).code() == Code::invalid_argument);
+  // Windows that do not match the tokens and the context width.
+  const std::vector<std::uint32_t> short_w = {1};
+  std::vector<ShardKeys> bad = {{short_w, t1}};
+  CHECK(shard_dedup_runs(p, bad, 0, nullptr, &keep, &dropped).code() == Code::invalid_argument);
+  // A local run whose tuples repeat was not deduplicated: refused, not miscounted.
+  const std::vector<std::uint32_t> ww = {1, 2, 1, 2}, tt = {3, 3};
+  std::vector<ShardKeys> rep = {{ww, tt}, {w1, t1}};
+  CHECK(shard_dedup_runs(p, rep, 0, nullptr, &keep, &dropped).code() == Code::invalid_argument);
+  // A kept set that is not the local run's.
+  ShardTuples c;
+  c.width = h;
+  c.windows = {7, 8};
+  c.tokens = {9};
+  c.records = {0};
+  c.positions = {0};
+  ShardAdmitted a;
+  ShardSeen seen;
+  const std::uint64_t zero = 0;
+  REQUIRE(shard_admit(p, std::span(&c, 1), std::span(&zero, 1), nullptr, true, &a, &seen).ok());
+  REQUIRE(seen.set != nullptr);
+  CHECK(shard_dedup_runs(p, runs, 0, &seen, &keep, &dropped).code() == Code::invalid_argument);
 }
 
 TEST_CASE("curve from sums matches the curve from scores", "[shard]") {

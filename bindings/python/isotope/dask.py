@@ -344,37 +344,54 @@ def _w_counts(*results):
     return [(r[0], r[2], r[3]) for r in results]
 
 
-def _w_admit(cfg, offsets, p, *results):
+def _w_admit(cfg, offsets, p, keep_seen, *results):
     """Partition p of a run of chunks: the step-1 results of its chunks (one per offset), then those of
-    the filter's window tasks (every one, with the filter)."""
+    the filter's window tasks (every one, with the filter). keep_seen: keep the set of the admitted tuples
+    ("seen") for the deduplication across runs (_w_dedup_runs) on this worker."""
     n = len(offsets)
     chunks = [r[1][p] for r in results[:n]]
     filt = [w[0][p] for w in results[n:]]
     a = _core._shard_admit(cfg["profile"], chunks, np.asarray(offsets, dtype=np.uint64),
-                           filt if cfg["filter"] else None, cfg["dedup"])
+                           filt if cfg["filter"] else None, cfg["dedup"], keep_seen=keep_seen)
     a["filter_ids_given"] = any(w[1] for w in results[n:])  # whether a filter text held token ids
     return a
 
 
-def _w_merge(cfg, *admitted):
-    """The final deduplication of a partition: the tuples that each run of chunks admitted (in scoring
-    order, the runs in record order), as chunks whose record numbers are already global."""
-    chunks = [(a["windows"], a["tokens"], (a["order"] >> np.uint64(32)).astype(np.uint32),
-               (a["order"] & np.uint64(0xFFFFFFFF)).astype(np.uint32)) for a in admitted]
-    m = _core._shard_admit(cfg["profile"], chunks, np.zeros(len(chunks), dtype=np.uint64), None, cfg["dedup"])
-    m["skipped_filter"] = sum(a["skipped_filter"] for a in admitted)
-    m["skipped_duplicate"] += sum(a["skipped_duplicate"] for a in admitted)
-    m["filter_windows"] = admitted[0]["filter_windows"]
-    m["filter_ids_given"] = any(a["filter_ids_given"] for a in admitted)
-    return m
+def _w_keys(a):
+    """What a run sends to a partition's home for the deduplication across runs: its admitted tuples' keys
+    (not their order keys, which stay with the run)."""
+    return a["windows"], a["tokens"]
 
 
-def _w_admit_summary(a, nrecords):
-    """A partition's counts for the curve's plan; checks that its order keys ascend, which _w_positions and
-    _w_bin (both downstream of the plan) rely on."""
-    rec = (_ascending(a["order"]) >> np.uint64(32)).astype(np.int64)
-    return {"skipped_filter": a["skipped_filter"], "skipped_duplicate": a["skipped_duplicate"],
-            "filter_windows": a["filter_windows"], "scored": len(a["tokens"]),
+def _w_dedup_runs(cfg, local, *runs):
+    """Partition p's deduplication across runs, on its home worker (isotope::shard_dedup_runs): runs[local]
+    is the home run's own _w_admit result, with the set of its tuples kept there, the others the keys of
+    their tuples (_w_keys), the runs in record order. Returns each run's keep mask (uint8, one per admitted
+    tuple; None where it keeps them all)."""
+    own = runs[local]
+    keys = [(own["windows"], own["tokens"]) if i == local else r for i, r in enumerate(runs)]
+    # The kept set is used here only: released with this task (an empty one if it travelled: then built).
+    keep, _ = _core._shard_dedup_runs(cfg["profile"], keys, local, own.pop("seen", None))
+    return [None if k.all() else k for k in keep]
+
+
+def _w_final(a, keep, k):
+    """A piece (run k's admitted tuples of a partition): the order keys of the tuples that stay after the
+    deduplication across runs (keep: the partition's _w_dedup_runs result, None with one run or without
+    deduplication), checked to ascend (the checkpoints and spans are found by searching them), and its
+    mask."""
+    mask = keep[k] if keep is not None else None
+    order = a["order"] if mask is None else a["order"][mask.view(bool)]
+    return {"order": _ascending(order), "keep": mask}
+
+
+def _w_summary(a, final, first_run, nrecords):
+    """A piece's counts for the curve's plan and the result. A partition's filter windows are counted by
+    the first run's piece (every run of the partition has the same)."""
+    rec = (final["order"] >> np.uint64(32)).astype(np.int64)
+    return {"skipped_filter": a["skipped_filter"],
+            "skipped_duplicate": a["skipped_duplicate"] + len(a["order"]) - len(final["order"]),
+            "filter_windows": a["filter_windows"] if first_run else 0, "scored": len(final["order"]),
             "filter_ids_given": a["filter_ids_given"],
             "per_record": np.bincount(rec, minlength=nrecords).astype(np.uint64)}
 
@@ -397,16 +414,16 @@ def _w_plan(curve_points, nrecords, *summaries):
 
 
 def _ascending(order):
-    """A partition's order keys, which _shard_admit gives in scoring order (ascending): checked once per
-    partition (_w_admit_summary), since the checkpoints and spans are found by searching them."""
+    """A piece's order keys, which _shard_admit gives in scoring order (ascending): checked once per piece
+    (_w_final), since the checkpoints and spans are found by searching them."""
     if len(order) > 1 and bool(np.any(order[1:] < order[:-1])):
         raise ClusterError("a partition's tuples are not in scoring order")
     return order
 
 
-def _w_positions(a, plan):
-    """Each checkpoint record's order keys in this partition (a slice: the keys ascend)."""
-    order = a["order"]
+def _w_positions(final, plan):
+    """Each checkpoint record's order keys in this piece (a slice: the keys ascend)."""
+    order = final["order"]
     out = {}
     for r in plan["records"]:
         lo, hi = np.searchsorted(order, np.asarray([r, r + 1], dtype=np.uint64) << np.uint64(32), side="left")
@@ -425,39 +442,38 @@ def _w_cuts(plan, *found):
 
 
 def _spans(order, cuts):
-    """Where each span of the curve ends in a partition's ascending order keys: a tuple belongs to the first
+    """Where each span of the curve ends in a piece's ascending order keys: a tuple belongs to the first
     checkpoint whose cut key is at least its own, so span b is [ends[b-1], ends[b]) (one span, the whole
-    partition, without checkpoints)."""
+    piece, without checkpoints)."""
     if len(cuts) == 0:
         return np.asarray([len(order)], dtype=np.int64)
     return np.searchsorted(order, cuts, side="right").astype(np.int64)
 
 
 def _w_score(cfg, parcel, seed, control, a):
-    """Step 3 as soon as a partition is final, before the curve's cut points are known: each admitted tuple's
-    score under the key (row 0) and under control keys 0 .. control-1, kept where the partition lies until
-    _w_bin adds them up by checkpoint. A cluster audit's scores are whole numbers from 0 to 32 (KGW: 0 or 1;
-    SynthID: the g = 1 among at most 32 layers, shard_sums_exact), so each takes one byte
-    (isotope::shard_score_bytes)."""
-    scores = _core._shard_score_bytes(parcel.key(), seed, control, cfg["profile"], a["windows"], a["tokens"],
-                                      cfg["threads"])
-    return {"order": a["order"], "scores": scores}
+    """Step 3 as soon as a run has admitted its tuples of a partition, before the deduplication across runs
+    and the curve's cut points are known: each tuple's score under the key (row 0) and under control keys
+    0 .. control-1, kept where the piece lies until _w_bin adds up those that stay by checkpoint. A cluster
+    audit's scores are whole numbers from 0 to 32 (KGW: 0 or 1; SynthID: the g = 1 among at most 32 layers,
+    shard_sums_exact), so each takes one byte (isotope::shard_score_bytes)."""
+    return _core._shard_score_bytes(parcel.key(), seed, control, cfg["profile"], a["windows"], a["tokens"],
+                                    cfg["threads"])
 
 
-def _w_bin(scored, cuts):
-    """The sums of a partition's scores per span of the curve (each row: the key, then the controls), and the
-    key's scores of the first record's tuples (the sample)."""
-    order, scores = scored["order"], scored["scores"]
+def _w_bin(scores, final, cuts):
+    """The sums of a piece's scores per span of the curve (each row: the key, then the controls), over the
+    tuples that stay, and the key's scores of the first record's tuples (the sample)."""
+    order = final["order"]
+    if final["keep"] is not None:
+        scores = np.compress(final["keep"].view(bool), scores, axis=1)
     ends = _spans(order, cuts)
     if ends[-1] != len(order):
         raise ClusterError("a partition holds tuples past the curve's last checkpoint")
     starts = np.concatenate(([0], ends[:-1]))
     sums = np.zeros((scores.shape[0], len(ends)))
-    full = ends > starts
-    if np.any(full):
-        # One segment per non-empty span: consecutive starts delimit them (the empty spans between add
-        # nothing), and the last non-empty span ends with the partition (no tuple lies past the last cut).
-        sums[:, full] = np.add.reduceat(scores, starts[full], axis=1, dtype=np.int64)
+    for b in np.flatnonzero(ends > starts):
+        # Each span summed on its own (np.add.reduceat would first cast every score to the sum's type).
+        sums[:, b] = scores[:, starts[b]:ends[b]].sum(axis=1, dtype=np.int64)
     first = int(np.searchsorted(order, np.uint64(1) << np.uint64(32), side="left"))  # record 0's tuples
     sample = ((order[:first] & np.uint64(0xFFFFFFFF)).astype(np.int64), scores[0][:first].astype(np.float64))
     return sums[0], sums[1:], sample
@@ -533,45 +549,52 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     the final numbers. nrecords[i]: the records of chunk i (one per non-blank line, known from the cut)."""
     offsets = [int(x) for x in np.cumsum([0] + list(nrecords))[:-1]]
     nrec = int(sum(nrecords))
-    # Step 2 in two rounds. Each run of chunks placed on one worker (_placement) first applies the rules
-    # to its own tuples of partition p, where they lie; partition p's worker then merges the runs'
-    # survivors, in record order, and drops the tuples an earlier run already admitted. Exact: the filter
-    # acts on whole tuples, so a tuple's first occurrence overall is the first of some run, and that one
-    # survives its run. Only survivors move between workers. Partition p is merged on worker p mod W (its
-    # scoring tasks then run where its tuples are).
+    # Step 2. The chunks placed on one worker form a run (_placement: contiguous, the runs in record
+    # order). Each run applies the rules to its own tuples of partition p where they lie (_w_admit), and
+    # scores them at once (_w_score). With several runs, partition p's home (the worker of run p mod R)
+    # then decides which of them an earlier run admitted too (_w_dedup_runs, from the keys alone: the home
+    # run's set is kept from its admission, the others send their windows and tokens) and returns a mask
+    # to each run; a piece (a run's tuples of a partition) adds up only the scores of the tuples that stay.
+    # Exact: the filter acts on whole tuples, so a tuple's first occurrence overall is the first of some
+    # run, and that one survives its run. Only keys and masks move between workers; the scores of the
+    # tuples dropped across runs are computed and not counted.
     workers = sorted(client.scheduler_info()["workers"])
     at = _placement(client, len(stage1))
     runs = [[i for i in range(len(stage1)) if at[i] == w] for w in workers]
     runs = [(w, r) for w, r in zip(workers, runs) if r]
-    admitted, homes = [], []
+    across = len(runs) > 1 and cfg["dedup"]
+    parcel = _core._KeyParcel(key)
+
+    # Every task on a piece runs where the piece lies; a worker first admits (and sends) what another
+    # worker's deduplication waits for, then the rest, and scores in between.
+    def on(w, priority=0):
+        return {"workers": [w], "allow_other_workers": True, "priority": priority, "pure": False}
+
+    pieces = []  # (run index, worker, admitted, final, scores)
     for p in range(parts):
-        found = []
-        for w, r in runs:
+        home = p % len(runs)
+        admitted = []
+        for k, (w, r) in enumerate(runs):
             # The run's step-1 results lie on this worker: no partition is cut out and moved first.
             args = [stage1[i] for i in r] + list(window_tasks or [])
-            found.append(_submit(client, _w_admit, cfg, [offsets[i] for i in r], p, *args, pure=False, workers=[w],
-                                       allow_other_workers=True))
-        target = workers[p % len(workers)] if len(found) > 1 else runs[0][0]
-        homes.append(target)
-        admitted.append(found[0] if len(found) == 1 else
-                        _submit(client, _w_merge, cfg, *found, pure=False, workers=[target], allow_other_workers=True))
+            admitted.append(_submit(client, _w_admit, cfg, [offsets[i] for i in r], p, across and k == home, *args,
+                                    **on(w, 3 if across and k != home else 2)))
+        keep = None
+        if across:
+            keys = [a if k == home else _submit(client, _w_keys, a, **on(runs[k][0], 3))
+                    for k, a in enumerate(admitted)]
+            keep = _submit(client, _w_dedup_runs, cfg, home, *keys, **on(runs[home][0], 2))
+        for k, a in enumerate(admitted):
+            w = runs[k][0]
+            pieces.append((k, w, a, _submit(client, _w_final, a, keep, k, **on(w, 2)),
+                           _submit(client, _w_score, cfg, parcel, control_seed, control, a, **on(w))))
     # One task per run gathers its chunks' counts where they lie.
-    s1 = [_submit(client, _w_counts, *[stage1[i] for i in r], pure=False, workers=[w], allow_other_workers=True)
-          for w, r in runs]
-    # Every task on a partition runs where the partition lies (its home): only small results move. (Running
-    # the cut points' tasks first, by priority, did not make the audit faster.)
-    def home(p):
-        return {"workers": [homes[p]], "allow_other_workers": True}
-
-    summaries = [_submit(client, _w_admit_summary, a, nrec, pure=False, **home(p)) for p, a in enumerate(admitted)]
+    s1 = [_submit(client, _w_counts, *[stage1[i] for i in r], **on(w)) for w, r in runs]
+    summaries = [_submit(client, _w_summary, a, f, k == 0, nrec, **on(w, 2)) for k, w, a, f, _ in pieces]
     plan = _submit(client, _w_plan, curve_points, nrec, *summaries, pure=False)
-    cuts = _submit(client, _w_cuts, plan, *[_submit(client, _w_positions, a, plan, pure=False, **home(p))
-                                            for p, a in enumerate(admitted)], pure=False)
-    # Scoring starts as soon as a partition is final; only the adding up waits for the cut points.
-    parcel = _core._KeyParcel(key)
-    scored = [_submit(client, _w_score, cfg, parcel, control_seed, control, a, pure=False, **home(p))
-              for p, a in enumerate(admitted)]
-    binned = [_submit(client, _w_bin, sc, cuts, pure=False, **home(p)) for p, sc in enumerate(scored)]
+    cuts = _submit(client, _w_cuts, plan, *[_submit(client, _w_positions, f, plan, **on(w, 2))
+                                            for _, w, _, f, _ in pieces], pure=False)
+    binned = [_submit(client, _w_bin, sc, f, cuts, **on(w)) for _, w, _, f, sc in pieces]
     s1, summaries, plan, cuts, binned = client.gather([s1, summaries, plan, cuts, binned])
     s1 = [c for run in s1 for c in run]  # in chunk order: the runs are contiguous and in order
     counts = {"records": 0, "tokens": 0, "skipped_short": 0, "skipped_prompt": 0, "skipped_duplicate": 0}

@@ -898,8 +898,10 @@ ShardAdmitted admitted_arg(py::handle profile_h, py::handle windows, py::handle 
   return a;
 }
 
-// Step 2 for one partition.
-py::dict shard_admit_py(py::handle profile, py::handle chunks, py::handle offsets, py::handle filter, bool dedup) {
+// Step 2 for one partition; with keep_seen, "seen" holds the set of the
+// admitted tuples (a ShardSeen) for shard_dedup_runs.
+py::dict shard_admit_py(py::handle profile, py::handle chunks, py::handle offsets, py::handle filter, bool dedup,
+                        bool keep_seen) {
   const Profile p = profile_arg(profile);
   std::vector<ShardTuples> cs;
   for (py::handle c : py::reinterpret_borrow<py::iterable>(chunks)) cs.push_back(parts_arg(c, p.context_width));
@@ -911,13 +913,48 @@ py::dict shard_admit_py(py::handle profile, py::handle chunks, py::handle offset
       f->push_back(from_array<std::uint32_t>(w, "filter"));
   }
   ShardAdmitted a;
+  auto seen = std::make_shared<ShardSeen>();
   {
     py::gil_scoped_release nogil;
-    check(shard_admit(p, cs, offs, f ? &*f : nullptr, dedup, &a));
+    check(shard_admit(p, cs, offs, f ? &*f : nullptr, dedup, &a, keep_seen ? seen.get() : nullptr));
   }
-  return py::dict("windows"_a = to_array(std::move(a.windows)), "tokens"_a = to_array(std::move(a.tokens)),
-                  "order"_a = to_array(std::move(a.order)), "skipped_filter"_a = a.skipped_filter,
-                  "skipped_duplicate"_a = a.skipped_duplicate, "filter_windows"_a = a.filter_windows);
+  py::dict d("windows"_a = to_array(std::move(a.windows)), "tokens"_a = to_array(std::move(a.tokens)),
+             "order"_a = to_array(std::move(a.order)), "skipped_filter"_a = a.skipped_filter,
+             "skipped_duplicate"_a = a.skipped_duplicate, "filter_windows"_a = a.filter_windows);
+  if (keep_seen) d["seen"] = py::cast(seen);
+  return d;
+}
+
+// A one-dimensional uint32 array viewed without a copy (the array is kept in
+// `hold` while the view is used).
+std::span<const std::uint32_t> u32_view(py::handle h, const char* what, std::vector<py::object>* hold) {
+  auto a = py::array_t<std::uint32_t, py::array::c_style | py::array::forcecast>::ensure(h);
+  if (!a || a.ndim() != 1) value_error(std::string(what) + " must be a one-dimensional array");
+  hold->push_back(a);
+  return {a.data(), static_cast<std::size_t>(a.size())};
+}
+
+// Step 2 across runs for one partition: runs are (windows, tokens) in run
+// order; returns ([keep array per run], dropped).
+py::tuple shard_dedup_runs_py(py::handle profile, py::handle runs, std::size_t local, py::handle seen_h) {
+  const Profile p = profile_arg(profile);
+  std::vector<py::object> hold;
+  std::vector<ShardKeys> keys;
+  for (py::handle r : py::reinterpret_borrow<py::iterable>(runs)) {
+    auto seq = py::reinterpret_borrow<py::sequence>(r);
+    if (seq.size() != 2) value_error("each run is (windows, tokens)");
+    keys.push_back({u32_view(seq[0], "windows", &hold), u32_view(seq[1], "tokens", &hold)});
+  }
+  const ShardSeen* seen = seen_h.is_none() ? nullptr : seen_h.cast<std::shared_ptr<ShardSeen>>().get();
+  std::vector<std::vector<std::uint8_t>> keep;
+  std::uint64_t dropped = 0;
+  {
+    py::gil_scoped_release nogil;
+    check(shard_dedup_runs(p, keys, local, seen, &keep, &dropped));
+  }
+  py::list l;
+  for (auto& k : keep) l.append(to_array(std::move(k)));
+  return py::make_tuple(l, dropped);
 }
 
 // Step 3 with the scores kept: a uint8 array (1 + controls, n), row 0 under
@@ -1306,7 +1343,16 @@ PYBIND11_MODULE(_core, m) {
         "predictions"_a, "dedup"_a, "parts"_a);
   m.def("_shard_windows", &shard_windows_py, "tokenizer"_a, "normalize"_a, "vocab_size"_a, "profile"_a, "texts"_a,
         "parts"_a);
-  m.def("_shard_admit", &shard_admit_py, "profile"_a, "chunks"_a, "offsets"_a, "filter"_a, "dedup"_a);
+  m.def("_shard_admit", &shard_admit_py, "profile"_a, "chunks"_a, "offsets"_a, "filter"_a, "dedup"_a,
+        "keep_seen"_a = false);
+  // The set of a run's admitted tuples (isotope::ShardSeen): it stays in the
+  // process that made it; pickled, it travels as nothing, and
+  // _shard_dedup_runs then builds the set again from the run's tuples.
+  py::class_<ShardSeen, std::shared_ptr<ShardSeen>>(m, "_ShardSeen")
+      .def(py::pickle([](const ShardSeen&) { return py::tuple(); },
+                      [](const py::tuple&) { return std::make_shared<ShardSeen>(); }))
+      .def_property_readonly("kept", [](const ShardSeen& s) { return s.set != nullptr; });
+  m.def("_shard_dedup_runs", &shard_dedup_runs_py, "profile"_a, "runs"_a, "local"_a, "seen"_a);
   m.def("_shard_score_bytes", &shard_score_bytes_py, "key"_a, "seed"_a, "controls"_a, "profile"_a, "windows"_a,
         "tokens"_a, "threads"_a);
   m.def("_curve_checkpoints", &curve_checkpoints, "total"_a, "points"_a);

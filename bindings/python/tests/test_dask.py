@@ -251,7 +251,8 @@ def test_shipped_and_worker_read_chunks_give_the_same_audit(data, cluster):
 
 def test_many_chunks_on_both_workers_match_one_machine(cli, data, cluster):
     # Small chunks spread the records over both workers, so that step 2 runs in two rounds (each worker's
-    # run of chunks, then the merge): every count and p-value still equals the single machine's.
+    # run of chunks on its own, then the duplicates across runs dropped): every count and p-value still
+    # equals the single machine's.
     d = data["dir"]
     prof = isotope.Profile()
 
@@ -280,3 +281,32 @@ def test_many_chunks_on_both_workers_match_one_machine(cli, data, cluster):
             same_numbers(r, opened)
     finally:
         client.close()
+
+
+def test_a_kept_set_travels_as_nothing_and_is_built_again():
+    # Two runs of one partition (context width 2) that share a tuple: the later copy is dropped whichever
+    # run is local, with the local run's set kept from its admission, or after it was pickled (as when a
+    # task moves to another worker), when the set is built again from the run's tuples.
+    import pickle
+
+    import numpy as np
+
+    prof = isotope.Profile()
+    u32 = lambda v: np.asarray(v, dtype=np.uint32)
+
+    def chunk(windows, tokens):
+        n = len(tokens)
+        return (u32(windows), u32(tokens), u32([0] * n), u32(range(n)))
+
+    runs = [chunk([1, 2, 4, 5, 7, 8], [3, 6, 9]), chunk([4, 5, 1, 1], [6, 2])]
+    admitted = [isotope._core._shard_admit(prof, [c], np.zeros(1, dtype=np.uint64), None, True, keep_seen=True)
+                for c in runs]
+    for local in (0, 1):
+        seen = admitted[local]["seen"]
+        assert seen.kept
+        travelled = pickle.loads(pickle.dumps(seen))
+        assert not travelled.kept
+        keys = [(a["windows"], a["tokens"]) for a in admitted]
+        for s in (seen, travelled, None):
+            keep, dropped = isotope._core._shard_dedup_runs(prof, keys, local, s)
+            assert [k.tolist() for k in keep] == [[1, 1, 1], [0, 1]] and dropped == 1
