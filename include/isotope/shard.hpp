@@ -68,18 +68,18 @@ struct ISOTOPE_API ShardCounts {
 // survivors routed into out[0 .. parts-1]. With prompt_exclusion, tuples whose
 // window occurs in their record's prompt (h = 0: whose token does) are
 // dropped, as Audit::closed does.
-ISOTOPE_API Status shard_closed(const Profile &profile, std::span<const AuditRecord> records, bool prompt_exclusion,
-                                std::uint32_t parts, std::vector<ShardTuples> *out, ShardCounts *counts);
+ISOTOPE_API Status shard_closed(const Profile& profile, std::span<const AuditRecord> records, bool prompt_exclusion,
+                                std::uint32_t parts, std::vector<ShardTuples>* out, ShardCounts* counts);
 // Step 1, open model (reading mode): predictions[r][i] is the suspect's top-1
 // token after teacher[r][0..i); with dedup, windows repeated within a text are
 // dropped (Audit::open). Every prediction must be below vocab_size.
-ISOTOPE_API Status shard_open(const Profile &profile, std::span<const std::vector<std::uint32_t>> teacher,
+ISOTOPE_API Status shard_open(const Profile& profile, std::span<const std::vector<std::uint32_t>> teacher,
                               std::span<const std::vector<std::uint32_t>> predictions, std::uint32_t vocab_size,
-                              bool dedup, std::uint32_t parts, std::vector<ShardTuples> *out, ShardCounts *counts);
+                              bool dedup, std::uint32_t parts, std::vector<ShardTuples>* out, ShardCounts* counts);
 // The filter's windows of a chunk of teacher texts, routed: out[p] holds the
 // distinct windows (h ids each) of partition p. Requires h >= 1.
-ISOTOPE_API Status shard_windows(const Profile &profile, std::span<const std::vector<std::uint32_t>> texts,
-                                 std::uint32_t parts, std::vector<std::vector<std::uint32_t>> *out);
+ISOTOPE_API Status shard_windows(const Profile& profile, std::span<const std::vector<std::uint32_t>> texts,
+                                 std::uint32_t parts, std::vector<std::vector<std::uint32_t>>* out);
 
 // What a partition admitted, in scoring order: order[j] = (record << 32) |
 // position, the record counted over the whole audit.
@@ -103,8 +103,8 @@ class TupleSet;
 struct ISOTOPE_API ShardSeen {
   ShardSeen();
   ~ShardSeen();
-  ShardSeen(ShardSeen &&) noexcept;
-  ShardSeen &operator=(ShardSeen &&) noexcept;
+  ShardSeen(ShardSeen&&) noexcept;
+  ShardSeen& operator=(ShardSeen&&) noexcept;
   std::unique_ptr<detail::TupleSet> set;
 };
 
@@ -116,10 +116,10 @@ struct ISOTOPE_API ShardSeen {
 // at its first occurrence that passed the filter. `seen`, if non-null,
 // receives with dedup the set of the admitted tuples (for shard_dedup_runs;
 // it holds about 16 bytes per tuple of the chunks), without dedup nothing.
-ISOTOPE_API Status shard_admit(const Profile &profile, std::span<const ShardTuples> chunks,
+ISOTOPE_API Status shard_admit(const Profile& profile, std::span<const ShardTuples> chunks,
                                std::span<const std::uint64_t> record_offsets,
-                               const std::vector<std::vector<std::uint32_t>> *filter, bool dedup, ShardAdmitted *out,
-                               ShardSeen *seen = nullptr);
+                               const std::vector<std::vector<std::uint32_t>>* filter, bool dedup, ShardAdmitted* out,
+                               ShardSeen* seen = nullptr);
 
 // The keys of the tuples a run admitted (ShardAdmitted's windows and tokens),
 // viewed: h ids per window, one token per tuple.
@@ -141,29 +141,29 @@ struct ShardKeys {
 // shard_admit over all the runs' chunks, whatever `local` is. Errors:
 // Code::invalid_argument for keys that do not match the context width, a
 // `local` not below runs.size(), or a `seen` of another size.
-ISOTOPE_API Status shard_dedup_runs(const Profile &profile, std::span<const ShardKeys> runs, std::size_t local,
-                                    const ShardSeen *seen, std::vector<std::vector<std::uint8_t>> *keep,
-                                    std::uint64_t *dropped);
+ISOTOPE_API Status shard_dedup_runs(const Profile& profile, std::span<const ShardKeys> runs, std::size_t local,
+                                    const ShardSeen* seen, std::vector<std::vector<std::uint8_t>>* keep,
+                                    std::uint64_t* dropped);
 
 // Whether this profile's audit can run by partitions with the single-machine
 // result exactly: every score a whole number (sums are then the same in every
 // order), an isotope key (control keys derived as on one machine), windows
 // without padding, deduplication by (window, token), and a null that depends
 // on the statistic alone (no TupleNull). Today: KGW and SynthID.
-ISOTOPE_API bool shard_sums_exact(const Profile &profile) noexcept;
+ISOTOPE_API bool shard_sums_exact(const Profile& profile) noexcept;
 
 // Step 3: sums[b] = the sum of the scores under `key` of the tuples j with
 // bins[j] == b (b < nbins), in order; `scores`, if non-null, receives each
 // tuple's score.
-ISOTOPE_API Status shard_score(const Key &key, const Profile &profile, const ShardAdmitted &tuples,
-                               std::span<const std::uint32_t> bins, std::uint32_t nbins, std::vector<double> *sums,
-                               std::vector<double> *scores = nullptr);
+ISOTOPE_API Status shard_score(const Key& key, const Profile& profile, const ShardAdmitted& tuples,
+                               std::span<const std::uint32_t> bins, std::uint32_t nbins, std::vector<double>* sums,
+                               std::vector<double>* scores = nullptr);
 // The same under control keys first .. first+count-1 (audit_control_key):
 // sums[(i - first) * nbins + b]. `threads` keys at a time (0: one per core).
-ISOTOPE_API Status shard_score_controls(const ControlSeed &seed, std::uint32_t first, std::uint32_t count,
-                                        const Profile &profile, const ShardAdmitted &tuples,
+ISOTOPE_API Status shard_score_controls(const ControlSeed& seed, std::uint32_t first, std::uint32_t count,
+                                        const Profile& profile, const ShardAdmitted& tuples,
                                         std::span<const std::uint32_t> bins, std::uint32_t nbins,
-                                        std::vector<double> *sums, unsigned threads = 1);
+                                        std::vector<double>* sums, unsigned threads = 1);
 
 // Step 3 when the scores are kept for later (a cluster scores each partition
 // before the curve's cut points are known): each tuple's score under `key`
@@ -174,8 +174,8 @@ ISOTOPE_API Status shard_score_controls(const ControlSeed &seed, std::uint32_t f
 // rows at a time (0: one per core); the bytes do not depend on it. Errors:
 // Code::invalid_argument for another profile, a score that is not such a
 // whole number, or an output of another size.
-ISOTOPE_API Status shard_score_bytes(const Key &key, const ControlSeed &seed, std::uint32_t controls,
-                                     const Profile &profile, const ShardAdmitted &tuples, std::span<std::uint8_t> out,
+ISOTOPE_API Status shard_score_bytes(const Key& key, const ControlSeed& seed, std::uint32_t controls,
+                                     const Profile& profile, const ShardAdmitted& tuples, std::span<std::uint8_t> out,
                                      unsigned threads = 1);
 
 // The control summary from the control keys' p-values (index order): how
@@ -184,6 +184,6 @@ ISOTOPE_API Status shard_score_bytes(const Key &key, const ControlSeed &seed, st
 ISOTOPE_API ControlResult control_summary(std::vector<double> log10_p, std::span<const double> p_values);
 
 // The warnings of an audit that scored `scored` tuples (Audit::run).
-ISOTOPE_API std::vector<std::string> audit_warnings(AuditMode mode, const Profile &profile, std::uint64_t scored);
+ISOTOPE_API std::vector<std::string> audit_warnings(AuditMode mode, const Profile& profile, std::uint64_t scored);
 
 }  // namespace isotope

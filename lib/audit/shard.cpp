@@ -273,8 +273,8 @@ Status shard_dedup_runs(const Profile& profile, std::span<const ShardKeys> runs,
   ISOTOPE_RETURN_IF_ERROR(profile.validate());
   const std::uint32_t h = profile.context_width;
   if (local >= runs.size())
-    return {Code::invalid_argument, "the local run (" + std::to_string(local) + ") is not among the " +
-                                        std::to_string(runs.size()) + " runs"};
+    return {Code::invalid_argument,
+            "the local run (" + std::to_string(local) + ") is not among the " + std::to_string(runs.size()) + " runs"};
   for (const ShardKeys& r : runs)
     if (r.windows.size() != r.tokens.size() * h)
       return {Code::invalid_argument, "a run's windows do not match its tokens and the context width"};
@@ -473,7 +473,8 @@ Status shard_score_bytes(const Key& key, const ControlSeed& seed, std::uint32_t 
     return {Code::invalid_argument,
             "the output must hold " + std::to_string(rows * n) + " bytes, not " + std::to_string(out.size())};
   if (!shard_sums_exact(profile))
-    return {Code::invalid_argument, "the " + profile.scheme + " scheme's scores are not whole numbers that a byte holds"};
+    return {Code::invalid_argument,
+            "the " + profile.scheme + " scheme's scores are not whole numbers that a byte holds"};
   const Scheme* sc = nullptr;
   ISOTOPE_RETURN_IF_ERROR(scheme_of(profile, &sc));
   // Each key into its own row: the bytes do not depend on the thread count.

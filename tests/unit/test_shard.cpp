@@ -209,14 +209,14 @@ TEST_CASE("shard pieces give the closed audit's numbers for any partitioning", "
                 if (!std::isnan(masks[r][i])) want_order.push_back((std::uint64_t{r} << 32) | i);
             // (chunks, runs): runs of chunks admitted apart, as on a cluster of that many workers, with
             // the local run's set kept from its admission or built again.
-            const std::tuple<std::size_t, std::size_t, bool> cuts[] = {
-                {1, 1, true}, {4, 1, true}, {4, 2, true}, {5, 3, true}, {5, 3, false}, {6, 4, true}};
+            const std::tuple<std::size_t, std::size_t, bool> cuts[] = {{1, 1, true}, {4, 1, true},  {4, 2, true},
+                                                                       {5, 3, true}, {5, 3, false}, {6, 4, true}};
             for (std::uint32_t parts : {1u, 3u, 8u}) {
               for (auto [chunks, nruns, kept] : cuts) {
                 INFO(scheme << " h=" << h << " filter=" << filter << " dedup=" << dedup << " pex=" << pex
                             << " parts=" << parts << " chunks=" << chunks << " runs=" << nruns << " kept=" << kept);
-                const Pieces got = by_pieces(p, rs, filter ? &teacher : nullptr, pex, dedup, parts, chunks, key,
-                                             seed, 4, nruns, kept);
+                const Pieces got =
+                    by_pieces(p, rs, filter ? &teacher : nullptr, pex, dedup, parts, chunks, key, seed, 4, nruns, kept);
                 const DetectionResult& d = want.detection;
                 CHECK(got.tokens == d.tokens);
                 CHECK(got.skipped_short == d.skipped_short);
