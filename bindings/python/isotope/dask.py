@@ -546,7 +546,8 @@ def _placement(client, n):
 
 def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_seed, curve_points, parts):
     """Steps 2 and 3, submitted at once as one graph of tasks while step 1 runs: the client waits only for
-    the final numbers. nrecords[i]: the records of chunk i (one per non-blank line, known from the cut)."""
+    the final numbers. nrecords[i]: the records of chunk i (one per non-blank line, known from the cut).
+    stage1 and window_tasks (lists of futures) are emptied: the client lets go of them."""
     offsets = [int(x) for x in np.cumsum([0] + list(nrecords))[:-1]]
     nrec = int(sum(nrecords))
     # Step 2. The chunks placed on one worker form a run (_placement: contiguous, the runs in record
@@ -595,6 +596,15 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     cuts = _submit(client, _w_cuts, plan, *[_submit(client, _w_positions, f, plan, **on(w, 2))
                                             for _, w, _, f, _ in pieces], pure=False)
     binned = [_submit(client, _w_bin, sc, f, cuts, **on(w)) for _, w, _, f, sc in pieces]
+    # The client keeps only the futures it gathers: the others are released now (the caller's lists are
+    # emptied too), so the scheduler does not report each of them to the client, and drops each result as
+    # soon as the tasks that need it are done.
+    del pieces, admitted, keep, args, a
+    if across:
+        del keys
+    stage1.clear()
+    if window_tasks:
+        window_tasks.clear()
     s1, summaries, plan, cuts, binned = client.gather([s1, summaries, plan, cuts, binned])
     s1 = [c for run in s1 for c in run]  # in chunk order: the runs are contiguous and in order
     counts = {"records": 0, "tokens": 0, "skipped_short": 0, "skipped_prompt": 0, "skipped_duplicate": 0}
