@@ -163,30 +163,59 @@ def _read_bytes(path):
         raise OSError("cannot read '%s': %s" % (path, e.strerror)) from None
 
 
-class _Chunk(list):
-    """The non-blank lines of one chunk of a JSONL file, [(line number, bytes)], and where the chunk lies in
-    the file: bytes [offset, offset + length), its first line numbered `first`."""
+class _Chunk:
+    """The non-blank lines of one chunk of a JSONL file: iterated, [(line number, bytes)], each line cut
+    from the file's bytes only then; len() is their number. Where the chunk lies in the file: bytes
+    [offset, offset + length), its first line numbered `first`."""
 
-    def __init__(self, lines, offset, length, first):
-        super().__init__(lines)
+    __slots__ = ("_data", "_lines", "offset", "length", "first")
+
+    def __init__(self, data, lines, offset, length, first):
+        self._data, self._lines = data, lines  # lines: (line index, start, end) of each non-blank line
         self.offset, self.length, self.first = offset, length, first
+
+    def __len__(self):
+        return len(self._lines[0])
+
+    def __iter__(self):
+        d = self._data
+        for i, a, b in zip(*(x.tolist() for x in self._lines)):
+            yield i + 1, d[a:b]
+
+
+_BLOCK = 1 << 26  # bytes scanned for line ends at a time (bounds the scan's temporary memory)
 
 
 def _chunks(path, data, target_bytes):
     """Non-blank lines of a JSONL file, cut at line ends into chunks of about target_bytes (a list of
-    _Chunk); record numbers follow from the chunk sizes."""
-    out, cur, size, start, first, pos = [], [], 0, 0, 1, 0
-    for n, line in enumerate(data.split(b"\n"), start=1):
-        pos_next = pos + len(line) + 1
-        if line.strip(b" \t\r"):
-            cur.append((n, line))
-            size += len(line)
-        pos = min(pos_next, len(data))
-        if size >= target_bytes:
-            out.append(_Chunk(cur, start, pos - start, first))
-            cur, size, start, first = [], 0, pos, n + 1
-    if cur:
-        out.append(_Chunk(cur, start, len(data) - start, first))
+    _Chunk); record numbers follow from the chunk sizes. Lines are split at b"\n" as bytes.split does; a
+    line is blank when only spaces, tabs and carriage returns are left; a chunk ends after the first
+    non-blank line that brings its non-blank lines' bytes to target_bytes. The line ends are found by numpy
+    (without Python's lock), so that cutting a large file does not hold up the threads beside it."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    nl = [np.flatnonzero(arr[i:i + _BLOCK] == 10) + i for i in range(0, len(arr), _BLOCK)]
+    nl = np.concatenate(nl) if nl else np.zeros(0, dtype=np.int64)
+    starts = np.concatenate(([0], nl + 1))
+    ends = np.concatenate((nl, [len(data)]))
+    length = ends - starts
+    nonblank = length > 0
+    filled = np.flatnonzero(nonblank)
+    head = arr[starts[filled]]
+    for i in filled[(head == 32) | (head == 9) | (head == 13)].tolist():  # rare: decided line by line
+        nonblank[i] = bool(data[starts[i]:ends[i]].strip(b" \t\r"))
+    size = np.cumsum(np.where(nonblank, length, 0))
+    out, lo, n = [], 0, len(starts)
+    while lo < n:
+        base = int(size[lo - 1]) if lo > 0 else 0
+        hi = int(np.searchsorted(size, base + max(int(target_bytes), 1), side="left"))
+        last = hi >= n
+        if last:
+            hi = n - 1
+        idx = lo + np.flatnonzero(nonblank[lo:hi + 1])
+        if len(idx):
+            stop = len(data) if last else min(int(ends[hi]) + 1, len(data))
+            out.append(_Chunk(data, (idx, starts[idx], ends[idx]), int(starts[lo]), stop - int(starts[lo]), lo + 1))
+        lo = hi + 1
     return out
 
 
@@ -199,7 +228,8 @@ class _Range:
 
     def __init__(self, path, chunk, data):
         self.path, self.offset, self.length, self.first = path, chunk.offset, chunk.length, chunk.first
-        self.digest = hashlib.blake2b(data[chunk.offset:chunk.offset + chunk.length], digest_size=32).digest()
+        view = memoryview(data)[chunk.offset:chunk.offset + chunk.length]  # no copy
+        self.digest = hashlib.blake2b(view, digest_size=32).digest()
         self.records = len(chunk)
 
     def __getstate__(self):

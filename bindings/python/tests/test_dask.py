@@ -202,6 +202,29 @@ def test_workers_read_their_chunks_as_the_client_cut_them(tmp_path):
             assert sum(r.length for r in ranges) <= len(data)
 
 
+def test_chunks_hold_every_non_blank_line_once_in_order():
+    # Against bytes.split: every non-blank line (spaces, tabs and CRs only are blank, even at a line's start)
+    # comes once, in order, with its number; each chunk's bytes hold exactly its lines, and every chunk but
+    # the last reaches the target size with its last line.
+    import random
+
+    rnd = random.Random(7)
+    pieces = [b'{"a": 1}', b"", b" ", b"\t", b"\r", b' {"b": 22}', b"\t\r ", b'{"ccc": 333}\r', b"  x  ", b"\x0b"]
+    for _ in range(2000):
+        data = b"\n".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14))) + rnd.choice([b"", b"\n"])
+        want = [(n, line) for n, line in enumerate(data.split(b"\n"), start=1) if line.strip(b" \t\r")]
+        for target in (1, 4, 9, 1 << 20):
+            chunks = isotope.dask._chunks("x.jsonl", data, target)
+            assert [x for c in chunks for x in c] == want
+            for i, c in enumerate(chunks):
+                lines = list(c)
+                assert len(c) == len(lines) > 0 and c.first <= lines[0][0]
+                inside = data[c.offset:c.offset + c.length].split(b"\n")
+                assert [(c.first + k, l) for k, l in enumerate(inside) if l.strip(b" \t\r")] == lines
+                if i + 1 < len(chunks):
+                    assert sum(len(l) for _, l in lines) >= target > sum(len(l) for _, l in lines[:-1])
+
+
 def test_a_chunk_changed_under_the_workers_is_refused(tmp_path):
     path = tmp_path / "s.jsonl"
     data = b'{"prompt": "a", "response": "b"}\n{"prompt": "c", "response": "d"}\n'
