@@ -115,7 +115,9 @@ struct ISOTOPE_API ShardSeen {
 // teacher chunk). With dedup, each (window, token) tuple is admitted once:
 // at its first occurrence that passed the filter. `seen`, if non-null,
 // receives with dedup the set of the admitted tuples (for shard_dedup_runs;
-// it holds about 16 bytes per tuple of the chunks), without dedup nothing.
+// its table has 4 (h + 2) bytes per slot and 1.3 to 2.7 slots per tuple of
+// the chunks, sized before the filter and deduplication), without dedup
+// nothing.
 ISOTOPE_API Status shard_admit(const Profile& profile, std::span<const ShardTuples> chunks,
                                std::span<const std::uint64_t> record_offsets,
                                const std::vector<std::vector<std::uint32_t>>* filter, bool dedup, ShardAdmitted* out,

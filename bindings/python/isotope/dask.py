@@ -7,9 +7,11 @@ computation that ends up in a number runs in the C++ library on the workers
 * ``audit_closed`` / ``audit_open``: the suspect's (window, token) tuples and
   the teacher's filter windows are routed to partitions by a hash of the
   window, so that each tuple's fate (prompt exclusion, filter, deduplication)
-  is decided exactly once, on one worker, as on one machine; the partitions
-  score their tuples under the provider's key and every control key, and the
-  sums are added up. The result has the same counts and the same p-values as
+  is decided as on one machine: each worker's run of chunks applies the rules
+  to its own tuples, then each partition's home worker finds the tuples an
+  earlier run admitted too, from their keys alone; every run scores its
+  tuples under the provider's key and every control key, and the sums of the
+  tuples that stay are added up. The result has the same counts and the same p-values as
   ``isotope audit`` on one machine (docs/scale.md).
 * ``detect_corpus``: detection over sharded JSONL files, one result per
   record, with a Holm-corrected summary.
