@@ -9,9 +9,9 @@ computation that ends up in a number runs in the C++ library on the workers
   window, so that each tuple's fate (prompt exclusion, filter, deduplication)
   is decided as on one machine: each worker's run of chunks applies the rules
   to its own tuples, then each partition's home worker finds the tuples an
-  earlier run admitted too, from their keys alone; every run scores its
-  tuples under the provider's key and every control key, and the sums of the
-  tuples that stay are added up. The result has the same counts and the same p-values as
+  earlier run admitted too, from their keys alone; each run scores the
+  tuples that stay under the provider's key and every control key, and the
+  sums are added up. The result has the same counts and the same p-values as
   ``isotope audit`` on one machine (docs/scale.md).
 * ``detect_corpus``: detection over sharded JSONL files, one result per
   record, with a Holm-corrected summary.
@@ -409,9 +409,9 @@ def _w_dedup_runs(cfg, local, *runs):
 
 def _w_final(a, keep, k):
     """A piece (run k's admitted tuples of a partition): the order keys of the tuples that stay after the
-    deduplication across runs (keep: the partition's _w_dedup_runs result, None with one run or without
-    deduplication), checked to ascend (the checkpoints and spans are found by searching them), and its
-    mask."""
+    deduplication across runs (keep: the partition's _w_dedup_runs result; None for the first run, which
+    loses no tuple across runs, with one run or without deduplication), checked to ascend (the
+    checkpoints and spans are found by searching them), and its mask."""
     mask = keep[k] if keep is not None else None
     order = a["order"] if mask is None else a["order"][mask.view(bool)]
     return {"order": _ascending(order), "keep": mask}
@@ -430,7 +430,8 @@ def _w_summary(a, final, first_run, nrecords):
 
 def _w_plan(curve_points, nrecords, *summaries):
     """Where the p-value curve is read: the number of tuples scored, the checkpoint ranks (1-based, in
-    scoring order: records, then positions) and, for each, its record and its rank within the record."""
+    scoring order: records, then positions) and, for each, its record and its rank within the record; and
+    the pieces' counts added up (the client needs only these, not the pieces' per-record counts)."""
     scored = sum(int(s["scored"]) for s in summaries)
     per_record = np.zeros(nrecords, dtype=np.uint64)
     for s in summaries:
@@ -442,7 +443,10 @@ def _w_plan(curve_points, nrecords, *summaries):
         r = int(np.searchsorted(cum, k, side="left"))
         before = int(cum[r - 1]) if r > 0 else 0
         where.append((r, k - before))
-    return {"scored": scored, "ranks": ranks, "where": where, "records": sorted({r for r, _ in where})}
+    counts = {k: sum(int(s[k]) for s in summaries) for k in ("skipped_filter", "skipped_duplicate", "filter_windows")}
+    counts["filter_ids_given"] = any(s["filter_ids_given"] for s in summaries)
+    return {"scored": scored, "ranks": ranks, "where": where, "records": sorted({r for r, _ in where}),
+            "counts": counts}
 
 
 def _ascending(order):
@@ -482,22 +486,29 @@ def _spans(order, cuts):
     return np.searchsorted(order, cuts, side="right").astype(np.int64)
 
 
-def _w_score(cfg, parcel, seed, control, a):
-    """Step 3 as soon as a run has admitted its tuples of a partition, before the deduplication across runs
-    and the curve's cut points are known: each tuple's score under the key (row 0) and under control keys
-    0 .. control-1, kept where the piece lies until _w_bin adds up those that stay by checkpoint. A cluster
-    audit's scores are whole numbers from 0 to 32 (KGW: 0 or 1; SynthID: the g = 1 among at most 32 layers,
-    shard_sums_exact), so each takes one byte (isotope::shard_score_bytes)."""
-    return _core._shard_score_bytes(parcel.key(), seed, control, cfg["profile"], a["windows"], a["tokens"],
+def _w_score(cfg, parcel, seed, control, a, final=None):
+    """Step 3 for a piece: the score of each of its tuples that stay (final: its _w_final result, whose
+    mask says which; None: every tuple, as for the first run, which holds the earliest records and so
+    never loses a tuple across runs, and can score as soon as it has admitted them) under the key (row 0)
+    and under control keys 0 .. control-1, kept where the piece lies until _w_bin adds them up by
+    checkpoint. A cluster audit's scores are whole numbers from 0 to 32 (KGW: 0 or 1; SynthID: the g = 1
+    among at most 32 layers, shard_sums_exact), so each takes one byte (isotope::shard_score_bytes)."""
+    windows, tokens = a["windows"], a["tokens"]
+    if final is not None and final["keep"] is not None:
+        stay = final["keep"].view(bool)
+        h = cfg["profile"].context_width
+        tokens = tokens[stay]
+        windows = windows.reshape(-1, h)[stay].ravel() if h > 0 else windows
+    return _core._shard_score_bytes(parcel.key(), seed, control, cfg["profile"], windows, tokens,
                                     cfg["threads"])
 
 
 def _w_bin(scores, final, cuts):
-    """The sums of a piece's scores per span of the curve (each row: the key, then the controls), over the
-    tuples that stay, and the key's scores of the first record's tuples (the sample)."""
+    """The sums of a piece's scores (those of the tuples that stay, _w_score) per span of the curve (each
+    row: the key, then the controls), and the key's scores of the first record's tuples (the sample)."""
     order = final["order"]
-    if final["keep"] is not None:
-        scores = np.compress(final["keep"].view(bool), scores, axis=1)
+    if scores.shape[1] != len(order):
+        raise ClusterError("a piece's scores do not match the tuples that stay in it")
     ends = _spans(order, cuts)
     if ends[-1] != len(order):
         raise ClusterError("a partition holds tuples past the curve's last checkpoint")
@@ -583,14 +594,14 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     offsets = [int(x) for x in np.cumsum([0] + list(nrecords))[:-1]]
     nrec = int(sum(nrecords))
     # Step 2. The chunks placed on one worker form a run (_placement: contiguous, the runs in record
-    # order). Each run applies the rules to its own tuples of partition p where they lie (_w_admit), and
-    # scores them at once (_w_score). With several runs, partition p's home (the worker of run p mod R)
-    # then decides which of them an earlier run admitted too (_w_dedup_runs, from the keys alone: the home
-    # run's set is kept from its admission, the others send their windows and tokens) and returns a mask
-    # to each run; a piece (a run's tuples of a partition) adds up only the scores of the tuples that stay.
-    # Exact: the filter acts on whole tuples, so a tuple's first occurrence overall is the first of some
-    # run, and that one survives its run. Only keys and masks move between workers; the scores of the
-    # tuples dropped across runs are computed and not counted.
+    # order). Each run applies the rules to its own tuples of partition p where they lie (_w_admit). With
+    # several runs, partition p's home (the worker of run p mod R) then decides which of them an earlier
+    # run admitted too (_w_dedup_runs, from the keys alone: the home run's set is kept from its admission,
+    # the others send their windows and tokens) and returns a mask to each later run. Exact: the filter
+    # acts on whole tuples, so a tuple's first occurrence overall is the first of some run, and that one
+    # survives its run. Only keys and masks move between workers. Step 3 (_w_score): the first run loses
+    # no tuple across runs, so it scores its tuples as soon as it has admitted them; a later run scores
+    # the tuples its mask keeps.
     workers = sorted(client.scheduler_info()["workers"])
     at = _placement(client, len(stage1))
     runs = [[i for i in range(len(stage1)) if at[i] == w] for w in workers]
@@ -619,8 +630,12 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
             keep = _submit(client, _w_dedup_runs, cfg, home, *keys, **on(runs[home][0], 2))
         for k, a in enumerate(admitted):
             w = runs[k][0]
-            pieces.append((k, w, a, _submit(client, _w_final, a, keep, k, **on(w, 2)),
-                           _submit(client, _w_score, cfg, parcel, control_seed, control, a, **on(w))))
+            # The first run never loses a tuple across runs: it needs no mask and scores at once; a later
+            # run scores only the tuples that stay, once its mask is known.
+            f = _submit(client, _w_final, a, keep if k > 0 else None, k, **on(w, 2))
+            score = (_submit(client, _w_score, cfg, parcel, control_seed, control, a, **on(w)) if k == 0 or not across
+                     else _submit(client, _w_score, cfg, parcel, control_seed, control, a, f, **on(w)))
+            pieces.append((k, w, a, f, score))
     # One task per run gathers its chunks' counts where they lie.
     s1 = [_submit(client, _w_counts, *[stage1[i] for i in r], **on(w)) for w, r in runs]
     summaries = [_submit(client, _w_summary, a, f, k == 0, nrec, **on(w, 2)) for k, w, a, f, _ in pieces]
@@ -631,13 +646,13 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     # The client keeps only the futures it gathers: the others are released now (the caller's lists are
     # emptied too), so the scheduler does not report each of them to the client, and drops each result as
     # soon as the tasks that need it are done.
-    del pieces, admitted, keep, args, a
+    del pieces, admitted, keep, args, a, f, score, summaries
     if across:
         del keys
     stage1.clear()
     if window_tasks:
         window_tasks.clear()
-    s1, summaries, plan, cuts, binned = client.gather([s1, summaries, plan, cuts, binned])
+    s1, plan, cuts, binned = client.gather([s1, plan, cuts, binned])
     s1 = [c for run in s1 for c in run]  # in chunk order: the runs are contiguous and in order
     counts = {"records": 0, "tokens": 0, "skipped_short": 0, "skipped_prompt": 0, "skipped_duplicate": 0}
     ids_given = False
@@ -648,7 +663,7 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
     if counts["records"] != nrec:
         raise ClusterError("the workers read %d records where the client counted %d" % (counts["records"], nrec))
     first_ids = s1[0][2]
-    filter_ids_given = any(s["filter_ids_given"] for s in summaries)
+    filter_ids_given = plan["counts"]["filter_ids_given"]
     ranks, scored = plan["ranks"], plan["scored"]
     nb = max(len(cuts), 1)
     sums = np.zeros(nb)
@@ -663,9 +678,9 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
             for pos, v in zip(smp[0].tolist(), smp[1].tolist()):
                 sample[pos] = v
     out = dict(counts)
-    out["skipped_filter"] = sum(int(s["skipped_filter"]) for s in summaries)
-    out["skipped_duplicate"] += sum(int(s["skipped_duplicate"]) for s in summaries)
-    out["filter_windows"] = sum(int(s["filter_windows"]) for s in summaries)
+    out["skipped_filter"] = plan["counts"]["skipped_filter"]
+    out["skipped_duplicate"] += plan["counts"]["skipped_duplicate"]
+    out["filter_windows"] = plan["counts"]["filter_windows"]
     out["scored"] = scored
     out["statistic"] = float(sums.sum())
     out["control_statistics"] = [float(x) for x in csums.sum(axis=1)] if control > 0 else []
