@@ -633,8 +633,7 @@ def _audit(client, cfg, key, stage1, nrecords, window_tasks, control, control_se
             # The first run never loses a tuple across runs: it needs no mask and scores at once; a later
             # run scores only the tuples that stay, once its mask is known.
             f = _submit(client, _w_final, a, keep if k > 0 else None, k, **on(w, 2))
-            score = (_submit(client, _w_score, cfg, parcel, control_seed, control, a, **on(w)) if k == 0 or not across
-                     else _submit(client, _w_score, cfg, parcel, control_seed, control, a, f, **on(w)))
+            score = _submit(client, _w_score, cfg, parcel, control_seed, control, a, f if k > 0 else None, **on(w))
             pieces.append((k, w, a, f, score))
     # One task per run gathers its chunks' counts where they lie.
     s1 = [_submit(client, _w_counts, *[stage1[i] for i in r], **on(w)) for w, r in runs]
